@@ -1,0 +1,9 @@
+// Package ari is the Asterisk REST Interface (ARI) model: the resources,
+// the events and the table of operations, generated from the Asterisk 22
+// api-docs by internal/arigen (go generate). Hand-written files hold only
+// the types the generated code fills in and the helpers that read them.
+//
+// Decoding is lossless: every decoded model and event keeps the exact
+// bytes it was decoded from (Raw), and marshalling writes back the fields
+// this package does not model, so nothing Asterisk sends is dropped.
+package ari

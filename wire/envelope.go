@@ -1,0 +1,72 @@
+package wire
+
+import "encoding/json"
+
+// Key identifies an entity on the bus: its kind, id, and where it lives.
+// Every field is optional; a key without node is a partial key.
+type Key struct {
+	Kind   string `json:"kind,omitempty"`
+	ID     string `json:"id,omitempty"`
+	Node   string `json:"node,omitempty"`
+	Dialog string `json:"dialog,omitempty"`
+	App    string `json:"app,omitempty"`
+}
+
+// Class is the request class, the second token of a request subject.
+type Class string
+
+// Request classes of the v5 protocol.
+const (
+	ClassGet     Class = "get"
+	ClassData    Class = "data"
+	ClassCommand Class = "command"
+	ClassCreate  Class = "create"
+)
+
+// Request is a request envelope:
+//
+//	{"kind": "<Kind>", "key": <Key>, "<payload_field>": {...}, "params": {...}}
+//
+// Payload holds the v5 kind-specific objects by envelope field name
+// (e.g. "channel_originate"). Params is our addition: ARI parameters by
+// their spec names, used for operations v5 has no kind for and as an
+// override on top of the v5 payload.
+type Request struct {
+	Kind    string
+	Key     *Key
+	Payload map[string]json.RawMessage
+	Params  map[string]any
+}
+
+// Response is a response envelope. Error is the v5 free text ("" on
+// success); Code and Status are our additions so that clients need not
+// match strings.
+type Response struct {
+	Error  string          `json:"error"`
+	Code   ErrorCode       `json:"error_code,omitempty"`
+	Status int             `json:"ari_status,omitempty"`
+	Data   json.RawMessage `json:"data,omitempty"`
+	Key    *Key            `json:"key,omitempty"`
+	Keys   []*Key          `json:"keys,omitempty"`
+}
+
+// Announcement is what a server publishes on the announce subject at
+// start, periodically and in answer to a ping.
+type Announcement struct {
+	Node        string `json:"node"`
+	Application string `json:"application"`
+}
+
+// ErrorCode is the machine-readable class of an error reply.
+type ErrorCode string
+
+// Error codes carried in Response.Code.
+const (
+	CodeNotFound      ErrorCode = "not_found"
+	CodeConflict      ErrorCode = "conflict"
+	CodeBadRequest    ErrorCode = "bad_request"
+	CodeUnprocessable ErrorCode = "unprocessable"
+	CodeUnavailable   ErrorCode = "unavailable"
+	CodeTimeout       ErrorCode = "timeout"
+	CodeInternal      ErrorCode = "internal"
+)
