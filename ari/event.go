@@ -1,0 +1,91 @@
+package ari
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// Event is an ARI event as the events WebSocket delivers it. The concrete
+// types are the pointers to the generated event structs (*StasisStart,
+// *ChannelDestroyed...) and *UnknownEvent for types this package does not
+// know.
+type Event interface {
+	// EventType is the event's type name, e.g. "StasisStart".
+	EventType() string
+	// Base returns the members every event has.
+	Base() *EventBase
+	// RawJSON returns the exact JSON the event was decoded from.
+	RawJSON() json.RawMessage
+}
+
+// ErrInvalidEvent is wrapped by the errors of DecodeEvent.
+var ErrInvalidEvent = errors.New("ari: invalid event")
+
+// DecodeEvent decodes one event message by its "type" member into the
+// matching event struct. A well-formed event of a type the spec does not
+// define gives an *UnknownEvent and no error, so that newer Asterisk events
+// still pass through. Input that is not a JSON object, lacks a string
+// "type", or does not fit the struct of its type gives an error wrapping
+// ErrInvalidEvent.
+func DecodeEvent(raw []byte) (Event, error) {
+	var probe struct {
+		Type *string `json:"type"`
+	}
+	if err := json.Unmarshal(raw, &probe); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidEvent, err)
+	}
+	if probe.Type == nil || *probe.Type == "" {
+		return nil, fmt.Errorf("%w: no type", ErrInvalidEvent)
+	}
+	var ev Event = new(UnknownEvent)
+	if mk, ok := eventTypes[*probe.Type]; ok {
+		ev = mk()
+	}
+	if err := json.Unmarshal(raw, ev); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrInvalidEvent, *probe.Type, err)
+	}
+	return ev, nil
+}
+
+// EventTypes returns the event type names the spec defines, sorted.
+func EventTypes() []string {
+	types := make([]string, 0, len(eventTypes))
+	for t := range eventTypes {
+		types = append(types, t)
+	}
+	slices.Sort(types)
+	return types
+}
+
+// UnknownEvent is an event of a type this package does not model. Its
+// members other than those of EventBase are only in Raw, and marshalling
+// writes them back.
+type UnknownEvent struct {
+	EventBase
+
+	// Raw is the exact JSON this event was decoded from.
+	Raw json.RawMessage `json:"-"`
+}
+
+// EventType returns the event's "type" member.
+func (e *UnknownEvent) EventType() string { return e.Type }
+
+// Base returns the members every event has.
+func (e *UnknownEvent) Base() *EventBase { return &e.EventBase }
+
+// RawJSON returns the exact JSON the event was decoded from.
+func (e *UnknownEvent) RawJSON() json.RawMessage { return e.Raw }
+
+// UnmarshalJSON decodes data into e and keeps a copy of data in e.Raw.
+func (e *UnknownEvent) UnmarshalJSON(data []byte) error {
+	type plain UnknownEvent
+	return unmarshalKeep(data, (*plain)(e), &e.Raw)
+}
+
+// MarshalJSON encodes e with every member of e.Raw.
+func (e UnknownEvent) MarshalJSON() ([]byte, error) {
+	type plain UnknownEvent
+	return marshalWithExtra(e.Raw, plain(e))
+}
