@@ -45,6 +45,7 @@ type Response struct {
 	Error  string          `json:"error"`
 	Code   ErrorCode       `json:"error_code,omitempty"`
 	Status int             `json:"ari_status,omitempty"`
+	Detail string          `json:"error_detail,omitempty"` // Asterisk's message for a non-2xx answer ("Channel not found")
 	Data   json.RawMessage `json:"data,omitempty"`
 	Key    *Key            `json:"key,omitempty"`
 	Keys   []*Key          `json:"keys,omitempty"`

@@ -1,0 +1,264 @@
+package wire
+
+import (
+	"strings"
+	"sync"
+
+	"github.com/ariproxy/ari-proxy/ari"
+)
+
+// registry indexes the v5 kinds and the generic kinds derived from the ARI
+// operation table, built on first use.
+type registry struct {
+	all    []*Kind
+	byName map[string]*Kind
+	byOp   map[string]*Kind // KindForOp
+}
+
+var reg = sync.OnceValue(buildRegistry)
+
+func buildRegistry() *registry {
+	r := &registry{byName: map[string]*Kind{}, byOp: map[string]*Kind{}}
+	for i := range v5Kinds {
+		k := &v5Kinds[i]
+		r.all = append(r.all, k)
+		r.byName[k.Name] = k
+	}
+	for i := range ari.Operations {
+		op := &ari.Operations[i]
+		if op.WebSocket {
+			continue
+		}
+		k := genericKind(op)
+		if _, dup := r.byName[k.Name]; dup {
+			continue
+		}
+		r.all = append(r.all, k)
+		r.byName[k.Name] = k
+	}
+	for _, k := range r.all {
+		if k.Op == "" {
+			continue
+		}
+		if cur, ok := r.byOp[k.Op]; !ok || preferForOp(k, cur) {
+			r.byOp[k.Op] = k
+		}
+	}
+	return r
+}
+
+// preferForOp says whether a is a better answer than b to KindForOp: a v5
+// kind over a generic one; among v5 kinds, one that makes the plain call
+// (not Stage, no Fixed parameters, no Select) and, for the same operation,
+// the one answering the most (data over key over keys).
+func preferForOp(a, b *Kind) bool {
+	rank := func(k *Kind) int {
+		r := 0
+		if !k.Generic {
+			r += 1000
+		}
+		if !k.Stage && k.Fixed == nil && !k.Result.Select {
+			r += 100
+		}
+		switch k.Result.Shape {
+		case ShapeData, ShapeVariable:
+			r += 3
+		case ShapeKeys:
+			r += 2
+		case ShapeKey:
+			r += 1
+		}
+		return r
+	}
+	return rank(a) > rank(b)
+}
+
+// LookupKind finds a kind by name (v5 names and our generic names, which
+// are ARI operation IDs such as "channels.rtpstatistics").
+func LookupKind(name string) (*Kind, bool) {
+	k, ok := reg().byName[name]
+	return k, ok
+}
+
+// KindForOp is the kind a client sends for an ARI operation: the v5 kind
+// when v5 has one, else the generic kind named after the operation; nil for
+// an unknown operation or the events WebSocket. When several v5 kinds call
+// the operation, the plain one answering the most wins (channels.get ->
+// ChannelData, channels.hangup -> ChannelHangup, asterisk.listLogChannels
+// -> AsteriskLoggingList).
+func KindForOp(opID string) *Kind {
+	return reg().byOp[opID]
+}
+
+// Kinds lists every kind, v5 (in table order) then generic (in operation
+// table order). The slice is a copy; the kinds are shared and must not be
+// modified.
+func Kinds() []*Kind {
+	return append([]*Kind(nil), reg().all...)
+}
+
+// Operation is the ARI operation of k, nil when k makes no ARI call.
+func (k *Kind) Operation() *ari.Operation {
+	if k == nil || k.Op == "" {
+		return nil
+	}
+	return ari.Lookup(k.Op)
+}
+
+// Generic kinds: one per ARI operation (except the events WebSocket),
+// named after the operation ID. Their payload is Request.Params only; the
+// key names the entity of the first path parameter (channelId -> a channel
+// key, "tech/resource" -> an endpoint key...). Their answer:
+//
+//   - void: ShapeNone;
+//   - Variable: ShapeVariable, as v5's variable kinds;
+//   - anything else: ShapeData with the exact ARI body under
+//     data.<entity>, entity named after the response class in snake case
+//     ("Channel" -> "channel", "LiveRecording" -> "live_recording",
+//     "RTPstat" -> "rtpstat", "AsteriskInfo" -> "asterisk" and "LogChannel"
+//     -> "log" as in v5), "list" for every List[...] and "binary" (a base64
+//     string) for raw files; for entities that have keys (channels,
+//     bridges, playbacks, recordings...) the response's "key" names the
+//     entity too.
+//
+// Class: data for GET, create for POST operations answering a channel,
+// bridge, playback or live recording (they create one: originateWithId,
+// createWithId, playWithId, snoopChannelWithId), command otherwise.
+func genericKind(op *ari.Operation) *Kind {
+	k := &Kind{Name: op.ID, Op: op.ID, Generic: true}
+	switch {
+	case op.Method == "GET":
+		k.Class = ClassData
+	case op.Method == "POST" && createdClasses[op.ResponseClass]:
+		k.Class = ClassCreate
+	default:
+		k.Class = ClassCommand
+	}
+	k.KeyKind, k.KeyParam = genericKey(op)
+
+	rc := op.ResponseClass
+	switch {
+	case rc == "" || rc == "void":
+		k.Result = none
+	case rc == "Variable":
+		k.Result = variable
+	case rc == "binary":
+		k.Result = Result{Shape: ShapeData, DataField: "binary", Binary: true}
+	case strings.HasPrefix(rc, "List["):
+		k.Result = Result{Shape: ShapeData, DataField: "list", Exact: true}
+	default:
+		k.Result = Result{Shape: ShapeData, DataField: entityName(rc), Exact: true}
+		if e, ok := keyedClasses[rc]; ok {
+			k.Result.Kind = e.kind
+			k.Result.IDField = e.idField
+			for _, p := range e.idParams {
+				if op.Param(p) != nil {
+					k.Result.IDParam = p
+					break
+				}
+			}
+		}
+	}
+	return k
+}
+
+// createdClasses are the response classes of operations that create an
+// entity when called with POST. Not StoredRecording: copyStored works on a
+// recording one Asterisk has, so it must reach every server (as v5's
+// RecordingStoredCopy, a command).
+var createdClasses = map[string]bool{
+	"Channel": true, "Bridge": true, "Playback": true, "LiveRecording": true,
+}
+
+type keyedClass struct {
+	kind     string
+	idField  string
+	idParams []string // ARI parameters that may carry the id, preferred first
+}
+
+// keyedClasses are the ARI models that have bus keys.
+var keyedClasses = map[string]keyedClass{
+	"Application":     {"application", "name", []string{"applicationName"}},
+	"Bridge":          {"bridge", "id", []string{"bridgeId"}},
+	"Channel":         {"channel", "id", []string{"snoopId", "channelId"}},
+	"DeviceState":     {"devicestate", "name", []string{"deviceName"}},
+	"Endpoint":        {"endpoint", "technology/resource", nil},
+	"LiveRecording":   {"liverecording", "name", []string{"name", "recordingName"}},
+	"LogChannel":      {"logging", "channel", []string{"logChannelName"}},
+	"Mailbox":         {"mailbox", "name", []string{"mailboxName"}},
+	"Module":          {"module", "name", []string{"moduleName"}},
+	"Playback":        {"playback", "id", []string{"playbackId"}},
+	"Sound":           {"sound", "id", []string{"soundId"}},
+	"StoredRecording": {"storedrecording", "name", []string{"destinationRecordingName", "recordingName"}},
+}
+
+// keyParamKinds maps the first path parameter of an operation onto the
+// key kind it names.
+var keyParamKinds = map[string]string{
+	"applicationName": "application",
+	"bridgeId":        "bridge",
+	"channelId":       "channel",
+	"deviceName":      "devicestate",
+	"logChannelName":  "logging",
+	"mailboxName":     "mailbox",
+	"moduleName":      "module",
+	"playbackId":      "playback",
+	"soundId":         "sound",
+}
+
+// genericKey derives the key kind and KeyParam of a generic kind from the
+// operation's path parameters.
+func genericKey(op *ari.Operation) (kind, param string) {
+	var path []string
+	for _, p := range op.Params {
+		if p.In == ari.InPath {
+			path = append(path, p.Name)
+		}
+	}
+	switch {
+	case len(path) == 0:
+		return "", ""
+	case len(path) >= 3 && path[0] == "configClass" && path[1] == "objectType" && path[2] == "id":
+		return "config", "configClass/objectType/id"
+	case len(path) >= 2 && path[0] == "tech" && path[1] == "resource":
+		return "endpoint", "tech/resource"
+	case path[0] == "recordingName":
+		if strings.HasPrefix(op.Path, "/recordings/live/") {
+			return "liverecording", "recordingName"
+		}
+		return "storedrecording", "recordingName"
+	}
+	if k, ok := keyParamKinds[path[0]]; ok {
+		return k, path[0]
+	}
+	return "", ""
+}
+
+// entityNames are the data fields v5 names differently from the model.
+var entityNames = map[string]string{
+	"AsteriskInfo": "asterisk",
+	"LogChannel":   "log",
+}
+
+// entityName is the data field of a model: snake case, with "_" only where
+// a lower-case letter or digit is followed by an upper-case one.
+func entityName(class string) string {
+	if n, ok := entityNames[class]; ok {
+		return n
+	}
+	var b strings.Builder
+	for i, r := range class {
+		if r >= 'A' && r <= 'Z' {
+			if i > 0 {
+				prev := class[i-1]
+				if prev >= 'a' && prev <= 'z' || prev >= '0' && prev <= '9' {
+					b.WriteByte('_')
+				}
+			}
+			b.WriteRune(r + ('a' - 'A'))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}

@@ -1,0 +1,203 @@
+package wire
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"slices"
+)
+
+// Limits of DecodeRequest. A request is a small JSON object; these bound
+// the work a hostile or broken publisher can cause.
+const (
+	// MaxRequestSize is the largest request envelope accepted, in bytes.
+	MaxRequestSize = 4 << 20
+	// MaxDepth is the deepest nesting of objects and arrays accepted.
+	MaxDepth = 64
+)
+
+// Envelope field names that are not payload fields.
+const (
+	fieldKind   = "kind"
+	fieldKey    = "key"
+	fieldParams = "params"
+)
+
+func badRequest(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrBadRequest, fmt.Sprintf(format, args...))
+}
+
+// DecodeRequest decodes a request envelope; bad input gives an error
+// wrapping ErrBadRequest, never a panic.
+//
+// Accepted: a JSON object with "kind" (a string; absent or null is ""),
+// "key" (a Key object, null or absent), "params" (an object, null or
+// absent) and payload fields, each an object (or null, ignored).
+func DecodeRequest(data []byte) (*Request, error) {
+	r := new(Request)
+	if err := r.UnmarshalJSON(data); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// UnmarshalJSON reads the flat envelope (see DecodeRequest).
+func (r *Request) UnmarshalJSON(b []byte) error {
+	if len(b) > MaxRequestSize {
+		return badRequest("request of %d bytes exceeds %d", len(b), MaxRequestSize)
+	}
+	if !json.Valid(b) {
+		return badRequest("invalid JSON")
+	}
+	if d := depth(b); d > MaxDepth {
+		return badRequest("nesting deeper than %d", MaxDepth)
+	}
+	t := bytes.TrimSpace(b)
+	if len(t) == 0 || t[0] != '{' {
+		return badRequest("request is not a JSON object")
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(t, &fields); err != nil {
+		return badRequest("request: %v", err)
+	}
+	*r = Request{}
+	for name, raw := range fields {
+		isNull := string(raw) == "null"
+		switch name {
+		case fieldKind:
+			if isNull {
+				continue
+			}
+			if raw[0] != '"' {
+				return badRequest("kind is not a string")
+			}
+			if err := json.Unmarshal(raw, &r.Kind); err != nil {
+				return badRequest("kind: %v", err)
+			}
+		case fieldKey:
+			if isNull {
+				continue
+			}
+			if raw[0] != '{' {
+				return badRequest("key is not an object")
+			}
+			k := new(Key)
+			if err := json.Unmarshal(raw, k); err != nil {
+				return badRequest("key: %v", typeErr(err))
+			}
+			r.Key = k
+		case fieldParams:
+			if isNull {
+				continue
+			}
+			if raw[0] != '{' {
+				return badRequest("params is not an object")
+			}
+			if err := json.Unmarshal(raw, &r.Params); err != nil {
+				return badRequest("params: %v", err)
+			}
+		default:
+			if isNull {
+				continue
+			}
+			if raw[0] != '{' {
+				return badRequest("payload field %q is not an object", name)
+			}
+			if r.Payload == nil {
+				r.Payload = make(map[string]json.RawMessage, len(fields))
+			}
+			r.Payload[name] = raw
+		}
+	}
+	return nil
+}
+
+// typeErr shortens encoding/json's type errors to name the field.
+func typeErr(err error) error {
+	if te, ok := err.(*json.UnmarshalTypeError); ok {
+		return fmt.Errorf("field %q: %s is not a %s", te.Field, te.Value, te.Type)
+	}
+	return err
+}
+
+// depth is the deepest nesting of objects and arrays in valid JSON b.
+func depth(b []byte) int {
+	d, max := 0, 0
+	inStr := false
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if inStr {
+			switch c {
+			case '\\':
+				i++
+			case '"':
+				inStr = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inStr = true
+		case '{', '[':
+			d++
+			if d > max {
+				max = d
+			}
+		case '}', ']':
+			d--
+		}
+	}
+	return max
+}
+
+// MarshalJSON writes the flat envelope: "kind", "key" (null when nil, as
+// v5's ping), the payload fields in name order, then "params" when not
+// empty.
+func (r *Request) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	buf.WriteString(`{"kind":`)
+	kind, _ := json.Marshal(r.Kind)
+	buf.Write(kind)
+	buf.WriteString(`,"key":`)
+	if r.Key == nil {
+		buf.WriteString("null")
+	} else {
+		k, err := json.Marshal(r.Key)
+		if err != nil {
+			return nil, err
+		}
+		buf.Write(k)
+	}
+	names := make([]string, 0, len(r.Payload))
+	for name := range r.Payload {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		switch name {
+		case fieldKind, fieldKey, fieldParams, "":
+			return nil, fmt.Errorf("wire: payload field name %q is reserved", name)
+		}
+		raw := r.Payload[name]
+		if len(raw) == 0 {
+			raw = json.RawMessage("{}")
+		} else if !json.Valid(raw) {
+			return nil, fmt.Errorf("wire: payload field %q is not valid JSON", name)
+		}
+		n, _ := json.Marshal(name)
+		buf.WriteByte(',')
+		buf.Write(n)
+		buf.WriteByte(':')
+		buf.Write(raw)
+	}
+	if len(r.Params) > 0 {
+		p, err := json.Marshal(r.Params)
+		if err != nil {
+			return nil, fmt.Errorf("wire: params: %w", err)
+		}
+		buf.WriteString(`,"params":`)
+		buf.Write(p)
+	}
+	buf.WriteByte('}')
+	return buf.Bytes(), nil
+}
