@@ -1,0 +1,372 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ariproxy/ari-proxy/ari"
+	"github.com/ariproxy/ari-proxy/bus"
+	"github.com/ariproxy/ari-proxy/wire"
+)
+
+// Errors of requests, usable with errors.Is. They are the wire package's
+// sentinels: an error reply from a server matches the one of its code
+// (for v5 servers, which send text only, the code is inferred from it).
+var (
+	ErrNotFound      = wire.ErrNotFound
+	ErrConflict      = wire.ErrConflict
+	ErrBadRequest    = wire.ErrBadRequest
+	ErrUnprocessable = wire.ErrUnprocessable
+	ErrUnavailable   = wire.ErrUnavailable // also: no server listens
+	ErrTimeout       = wire.ErrTimeout     // also: no answer before the deadline
+	ErrInternal      = wire.ErrInternal
+)
+
+// unknownServersGrace is how long a request to every server waits for
+// more answers after the first one when no server has announced itself,
+// so it cannot know how many answers to expect.
+const unknownServersGrace = 100 * time.Millisecond
+
+// Do sends the request for the ARI operation opID (an ari.Operations ID
+// such as "channels.answer") about the entity key names, with the ARI
+// parameters params (spec names; the key's id fills the operation's key
+// parameter). It is the core every typed method calls, exposed for
+// operations and parameters the typed API does not cover.
+//
+// An error reply is returned as the response and an error matching one of
+// the Err* sentinels.
+func (c *Client) Do(ctx context.Context, opID string, key Key, params ari.Params) (*wire.Response, error) {
+	return c.call(ctx, opID, key, params)
+}
+
+// call sends the request of operation opID; see Do.
+func (c *Client) call(ctx context.Context, opID string, key Key, params ari.Params) (*wire.Response, error) {
+	k := wire.KindForOp(opID)
+	if k == nil {
+		return nil, fmt.Errorf("client: unknown operation %q: %w", opID, ErrBadRequest)
+	}
+	return c.callKind(ctx, k, key, params)
+}
+
+// callKind sends a request of kind k.
+func (c *Client) callKind(ctx context.Context, k *wire.Kind, key Key, params ari.Params) (*wire.Response, error) {
+	key = c.fillKey(key)
+	if key.Node == "" && key.ID != "" && actsOnExisting(k, key) {
+		// A create class request goes to one server of the application, any
+		// of them: find first the node that has the entity it acts on
+		// (ch.Play with a partial key).
+		if lk := locator(key.Kind); lk != nil {
+			resp, err := c.callKind(ctx, lk, key, nil)
+			if err != nil {
+				return resp, err
+			}
+			if resp.Key != nil && resp.Key.Node != "" {
+				key.Node = resp.Key.Node
+			}
+		}
+	}
+	req, err := wire.NewRequest(k, &key, params)
+	if err != nil {
+		return nil, fmt.Errorf("client: %s: %w", k.Name, err)
+	}
+	return c.send(ctx, k.Class, req, k.Result.Shape == wire.ShapeKeys)
+}
+
+// actsOnExisting reports whether k is a create-class kind whose key names
+// an existing entity it acts on (ChannelPlay, ChannelSnoop, BridgeRecord),
+// rather than the entity it creates (BridgeCreate with an id).
+func actsOnExisting(k *wire.Kind, key Key) bool {
+	if k.Class != wire.ClassCreate || k.Stage || k.KeyParam == "" || k.KeyRef || key.Kind != k.KeyKind {
+		return false
+	}
+	r := k.Result
+	return r.Kind != k.KeyKind || (r.IDParam != "" && r.IDParam != k.KeyParam)
+}
+
+// locators are the kinds that find the node of an entity by key kind: the
+// v5 "get" lookups (ChannelGet, BridgeGet...), which answer its key.
+var locators = sync.OnceValue(func() map[string]*wire.Kind {
+	m := map[string]*wire.Kind{}
+	for _, k := range wire.Kinds() {
+		if k.Class == wire.ClassGet && k.Result.Shape == wire.ShapeKey && k.Op != "" && !k.Stage && !k.Generic && k.KeyParam != "" && m[k.KeyKind] == nil {
+			m[k.KeyKind] = k
+		}
+	}
+	return m
+})
+
+func locator(kind string) *wire.Kind { return locators()[kind] }
+
+// fillKey completes key with the client's application, node and dialog.
+func (c *Client) fillKey(key Key) Key {
+	if key.App == "" {
+		key.App = c.app
+	}
+	if key.Node == "" {
+		key.Node = c.node
+	}
+	if key.Dialog == "" {
+		key.Dialog = c.dialog
+	}
+	return key
+}
+
+// send routes req: a full key (node and app) to that node's server only,
+// a create to one server of the application, anything else to every
+// server of the application, gathering their answers. With merge (lists)
+// the keys of every server's answer are merged; otherwise the first
+// success wins.
+func (c *Client) send(ctx context.Context, class wire.Class, req *wire.Request, merge bool) (*wire.Response, error) {
+	if c.isClosed() {
+		return nil, ErrClosed
+	}
+	return c.sendRaw(ctx, class, req, merge)
+}
+
+// sendRaw is send without the closed check, for the requests a closing
+// client still owes the servers.
+func (c *Client) sendRaw(ctx context.Context, class wire.Class, req *wire.Request, merge bool) (*wire.Response, error) {
+	var key Key
+	if req.Key != nil {
+		key = *req.Key
+	}
+	data, err := json.Marshal(req)
+	if err != nil {
+		return nil, fmt.Errorf("client: %s: encode request: %w", req.Kind, err)
+	}
+	co := c.core
+	ctx, cancel := context.WithTimeout(ctx, co.timeout)
+	defer cancel()
+
+	var subject string
+	expected := 1
+	switch {
+	case key.Node != "" && key.App != "":
+		subject = co.subjects.Request(class, key.App, key.Node)
+	case class == wire.ClassCreate:
+		// Servers take creates in one queue group: one answers.
+		subject = co.subjects.Request(class, key.App, "")
+	default:
+		subject = co.subjects.Request(class, key.App, "")
+		expected = co.servers.count(key.App)
+	}
+
+	g := gather{expected: expected, merge: merge && expected != 1}
+	gctx := ctx
+	if expected == 0 {
+		// Nobody announced: take what comes shortly after the first answer.
+		var gcancel context.CancelFunc
+		gctx, gcancel = context.WithCancel(ctx)
+		defer gcancel()
+		g.onFirst = func() { time.AfterFunc(unknownServersGrace, gcancel) }
+	}
+	err = co.bus.RequestMany(gctx, subject, data, g.collect)
+	resp, rerr := g.result()
+	switch {
+	case resp != nil && rerr == nil:
+		if g.merge && err != nil && ctx.Err() != nil {
+			co.log.Debug("list answered by some servers only", "kind", req.Kind, "answers", g.answered, "expected", expected)
+		}
+		return resp, nil
+	case resp != nil:
+		return resp, fmt.Errorf("client: %s %s: %w", req.Kind, describe(key), rerr)
+	case errors.Is(err, bus.ErrNoResponders):
+		return nil, fmt.Errorf("client: %s %s: no server on %s: %w", req.Kind, describe(key), subject, ErrUnavailable)
+	case errors.Is(err, bus.ErrClosed):
+		return nil, fmt.Errorf("client: %s: %w", req.Kind, errors.Join(ErrClosed, err))
+	case err != nil && ctx.Err() != nil:
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return nil, fmt.Errorf("client: %s %s: no answer: %w (%w)", req.Kind, describe(key), ErrTimeout, ctx.Err())
+		}
+		return nil, fmt.Errorf("client: %s %s: %w", req.Kind, describe(key), ctx.Err())
+	case err != nil:
+		return nil, fmt.Errorf("client: %s %s: %w", req.Kind, describe(key), err)
+	default:
+		// The grace period ended with no usable answer.
+		return nil, fmt.Errorf("client: %s %s: no answer: %w", req.Kind, describe(key), ErrTimeout)
+	}
+}
+
+func describe(k Key) string {
+	if k.ID == "" {
+		return k.Kind
+	}
+	return k.Kind + " " + k.ID
+}
+
+// gather collects the answers to one request: the first success wins; an
+// error other than "not found" wins over "not found", since it comes from
+// the server that has the entity.
+type gather struct {
+	expected int
+	merge    bool // merge the keys of every success (lists)
+	onFirst  func()
+
+	mu       sync.Mutex
+	answered int
+	ok       *wire.Response
+	failed   *wire.Response
+	failErr  error
+	notFound *wire.Response
+	nfErr    error
+}
+
+func (g *gather) collect(reply []byte) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.answered++
+	if g.answered == 1 && g.onFirst != nil {
+		g.onFirst()
+	}
+	var r wire.Response
+	if err := json.Unmarshal(reply, &r); err != nil {
+		if g.failed == nil {
+			g.failed = &wire.Response{Error: "bad response: " + err.Error(), Code: wire.CodeInternal}
+			g.failErr = fmt.Errorf("bad response: %w: %w", err, ErrInternal)
+		}
+		return g.more()
+	}
+	err := r.Err()
+	switch {
+	case err == nil && g.merge:
+		if g.ok == nil {
+			g.ok = &r
+		} else {
+			g.ok.Keys = append(g.ok.Keys, r.Keys...)
+		}
+		return g.more()
+	case err == nil:
+		g.ok = &r
+		return false
+	case errors.Is(err, ErrNotFound):
+		if g.notFound == nil {
+			g.notFound, g.nfErr = &r, err
+		}
+	case g.failed == nil:
+		g.failed, g.failErr = &r, err
+	}
+	return g.more()
+}
+
+// more says whether to wait for another answer.
+func (g *gather) more() bool {
+	return g.expected == 0 || g.answered < g.expected
+}
+
+func (g *gather) result() (*wire.Response, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	switch {
+	case g.ok != nil:
+		return g.ok, nil
+	case g.failed != nil:
+		return g.failed, g.failErr
+	case g.notFound != nil:
+		return g.notFound, g.nfErr
+	}
+	return nil, nil
+}
+
+// resultKey is the key a ShapeKey reply names, completed from the request
+// key where the server left fields out.
+func resultKey(resp *wire.Response, kind string, base Key) (Key, error) {
+	if resp == nil || resp.Key == nil {
+		return Key{}, fmt.Errorf("client: reply names no %s: %w", kind, ErrInternal)
+	}
+	k := *resp.Key
+	if k.Kind == "" {
+		k.Kind = kind
+	}
+	if k.App == "" {
+		k.App = base.App
+	}
+	if k.Dialog == "" {
+		k.Dialog = base.Dialog
+	}
+	return k, nil
+}
+
+// resultKeys is the list of keys a ShapeKeys reply names.
+func resultKeys(resp *wire.Response, kind string, base Key) []Key {
+	out := make([]Key, 0, len(resp.Keys))
+	for _, rk := range resp.Keys {
+		if rk == nil {
+			continue
+		}
+		k := *rk
+		if k.Kind == "" {
+			k.Kind = kind
+		}
+		if k.App == "" {
+			k.App = base.App
+		}
+		out = append(out, k)
+	}
+	return out
+}
+
+// entity decodes the entity of a ShapeData reply into a T.
+func entity[T any](resp *wire.Response, field string) (T, error) {
+	var v T
+	raw, ok := resp.Entity(field)
+	if !ok {
+		return v, fmt.Errorf("client: reply has no data.%s: %w", field, ErrInternal)
+	}
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return v, fmt.Errorf("client: decode data.%s: %w", field, err)
+	}
+	return v, nil
+}
+
+// variable is the value of a ShapeVariable reply.
+func variable(resp *wire.Response) (string, error) {
+	return entity[string](resp, "variable")
+}
+
+// entityPtr decodes the entity of a ShapeData reply into a new T.
+func entityPtr[T any](resp *wire.Response, field string) (*T, error) {
+	v := new(T)
+	raw, ok := resp.Entity(field)
+	if !ok {
+		return nil, fmt.Errorf("client: reply has no data.%s: %w", field, ErrInternal)
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return nil, fmt.Errorf("client: decode data.%s: %w", field, err)
+	}
+	return v, nil
+}
+
+// wrapped decodes member wrap of the entity of a ShapeData reply (the
+// fields of a configuration object) into a T.
+func wrapped[T any](resp *wire.Response, field, wrap string) (T, error) {
+	var v T
+	obj, err := entity[map[string]json.RawMessage](resp, field)
+	if err != nil {
+		return v, err
+	}
+	raw, ok := obj[wrap]
+	if !ok {
+		return v, fmt.Errorf("client: reply has no data.%s.%s: %w", field, wrap, ErrInternal)
+	}
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return v, fmt.Errorf("client: decode data.%s.%s: %w", field, wrap, err)
+	}
+	return v, nil
+}
+
+// configTuples is the JSON-compatible form of ConfigTuples for ari.Params.
+func configTuples(ts []ari.ConfigTuple) []any {
+	out := make([]any, len(ts))
+	for i, t := range ts {
+		out[i] = map[string]any{"attribute": t.Attribute, "value": t.Value}
+	}
+	return out
+}
+
+// joinKey builds the id of a multi-part key.
+func joinKey(parts ...string) string { return strings.Join(parts, "/") }

@@ -1,0 +1,115 @@
+package client
+
+import (
+	"encoding/json"
+	"errors"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/ariproxy/ari-proxy/wire"
+)
+
+// servers remembers the servers that announced themselves: one entry per
+// (node, application), forgotten ttl after its last announcement.
+type servers struct {
+	ttl time.Duration
+
+	mu      sync.Mutex
+	last    map[serverID]time.Time
+	waiters []waiter
+}
+
+type serverID struct{ node, app string }
+
+type waiter struct {
+	app string // "" waits for any server
+	ch  chan struct{}
+}
+
+func newServers(ttl time.Duration) *servers {
+	return &servers{ttl: ttl, last: make(map[serverID]time.Time)}
+}
+
+func decodeAnnouncement(data []byte) (wire.Announcement, error) {
+	var a wire.Announcement
+	if err := json.Unmarshal(data, &a); err != nil {
+		return a, err
+	}
+	if a.Node == "" {
+		return a, errors.New("announcement without node")
+	}
+	return a, nil
+}
+
+func (s *servers) seen(node, app string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.last[serverID{node, app}] = time.Now()
+	kept := s.waiters[:0]
+	for _, w := range s.waiters {
+		if w.app == "" || w.app == app {
+			close(w.ch)
+			continue
+		}
+		kept = append(kept, w)
+	}
+	s.waiters = kept
+}
+
+// waitFirst returns a channel closed when a server of app (any server when
+// app is "") is known.
+func (s *servers) waitFirst(app string) <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch := make(chan struct{})
+	if s.countLocked(app) > 0 {
+		close(ch)
+		return ch
+	}
+	s.waiters = append(s.waiters, waiter{app: app, ch: ch})
+	return ch
+}
+
+func (s *servers) countLocked(app string) int {
+	s.expireLocked()
+	n := 0
+	for id := range s.last {
+		if app == "" || id.app == app {
+			n++
+		}
+	}
+	return n
+}
+
+func (s *servers) expireLocked() {
+	now := time.Now()
+	for id, t := range s.last {
+		if now.Sub(t) > s.ttl {
+			delete(s.last, id)
+		}
+	}
+}
+
+// count is how many answers a request to every server of app (every
+// server when app is "") should get.
+func (s *servers) count(app string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.countLocked(app)
+}
+
+// nodes lists the known nodes serving app (every node when app is "").
+func (s *servers) nodes(app string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.expireLocked()
+	var out []string
+	for id := range s.last {
+		if (app == "" || id.app == app) && !slices.Contains(out, id.node) {
+			out = append(out, id.node)
+		}
+	}
+	slices.Sort(out)
+	return out
+}

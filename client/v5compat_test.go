@@ -1,0 +1,300 @@
+package client
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ariproxy/ari-proxy/bus"
+	"github.com/ariproxy/ari-proxy/internal/testenv"
+	"github.com/ariproxy/ari-proxy/wire"
+)
+
+// sharedDir is ../shared beside the repository root, "" when absent.
+func sharedDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+	}
+	shared := filepath.Join(dir, "..", "shared")
+	if _, err := os.Stat(shared); err != nil {
+		return ""
+	}
+	return shared
+}
+
+// TestV5CompatCorpus checks the requests of the v5 corpus in ../shared.
+func TestV5CompatCorpus(t *testing.T) {
+	shared := sharedDir(t)
+	if shared == "" {
+		t.Skip("../shared is absent: the v5 corpus cannot be read (TestV5CompatTestdata checks the copy in testdata)")
+	}
+	checkV5Compat(t, filepath.Join(shared, "wire", "v5-corpus.jsonl"))
+}
+
+// TestV5CompatTestdata checks the copy of the corpus's requests kept in
+// testdata, so that the check always runs.
+func TestV5CompatTestdata(t *testing.T) {
+	checkV5Compat(t, filepath.Join("testdata", "v5-requests.jsonl"))
+}
+
+type corpusMsg struct {
+	Subject string          `json:"subject"`
+	Reply   string          `json:"reply"`
+	Payload json.RawMessage `json:"payload"`
+}
+
+type captured struct {
+	subject string
+	data    []byte
+}
+
+// checkV5Compat replays every request of the corpus through the typed API
+// (parameters decoded from the v5 request as a server would) and checks
+// that what the client publishes has the corpus's kind, class and payload
+// field names, and no nested field v5 does not know.
+func checkV5Compat(t *testing.T, path string) {
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var reqs []corpusMsg
+	known := map[string]map[string]bool{} // kind -> payload paths v5 sends
+	v5 := wire.NewSubjects("ari.")
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var m corpusMsg
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, _, ok := v5.ParseRequest(m.Subject); !ok {
+			continue
+		}
+		r, err := wire.DecodeRequest(m.Payload)
+		if err != nil {
+			t.Fatalf("corpus request %s: %v", m.Payload, err)
+		}
+		if r.Kind == "" {
+			continue
+		}
+		reqs = append(reqs, m)
+		if known[r.Kind] == nil {
+			known[r.Kind] = map[string]bool{}
+		}
+		for _, p := range payloadPaths(m.Payload) {
+			known[r.Kind][p] = true
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(reqs) == 0 {
+		t.Fatal("no request in the corpus")
+	}
+
+	// A stand-in server: announces itself, captures each request and
+	// answers it with an error, so that calls return at once.
+	_, url := testenv.StartNATS(t)
+	prefix := testenv.Prefix()
+	ours := wire.NewSubjects(prefix)
+	b := testenv.Connect(t, url)
+	capt := make(chan captured, 16)
+	ann, _ := json.Marshal(wire.Announcement{Node: "capture", Application: testApp})
+	_, err = b.Subscribe(prefix+">", func(m bus.Msg) {
+		switch {
+		case m.Subject == ours.Ping():
+			_ = b.Publish(context.Background(), ours.Announce(), "", ann)
+		case m.Reply != "":
+			if _, _, _, ok := ours.ParseRequest(m.Subject); ok {
+				capt <- captured{m.Subject, m.Data}
+				_ = b.Publish(context.Background(), m.Reply, "", []byte(`{"error":"captured","error_code":"unavailable"}`))
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Conn().Flush(); err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(context.Background(), WithURL(url), WithPrefix(prefix), WithApplication(testApp), WithTimeout(5*time.Second), WithLogger(testenv.Logger()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	waitFor(t, "stand-in server known", func() bool { return len(c.Servers()) == 1 })
+
+	var checked, other, noOp []string
+	for _, m := range reqs {
+		r, _ := wire.DecodeRequest(m.Payload)
+		k, ok := wire.LookupKind(r.Kind)
+		if !ok {
+			t.Errorf("v5 kind %s unknown to wire", r.Kind)
+			continue
+		}
+		if k.Op == "" {
+			noOp = append(noOp, r.Kind) // Stage* and Subscribe kinds make no ARI call
+			continue
+		}
+		if sent := wire.KindForOp(k.Op); sent.Name != r.Kind {
+			other = append(other, r.Kind+"->"+sent.Name) // e.g. ChannelBusy is a hangup with a reason
+			continue
+		}
+		params, err := k.DecodeParams(r)
+		if err != nil {
+			t.Errorf("%s: decode params: %v", m.Payload, err)
+			continue
+		}
+		var key Key
+		if r.Key != nil {
+			key = *r.Key
+		}
+		call := typedCalls[k.Op]
+		if call == nil {
+			t.Errorf("%s: no typed method for %s", r.Kind, k.Op)
+			continue
+		}
+		cc := c
+		if key.Dialog != "" {
+			cc = c.WithDialog(key.Dialog) // collections take the dialog from their client
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err = call(ctx, cc, key, params)
+		cancel()
+		if cc != c {
+			cc.Close()
+		}
+		if err == nil {
+			t.Errorf("%s: the stand-in answers errors only", r.Kind)
+		}
+		var got captured
+		select {
+		case got = <-capt:
+		case <-time.After(5 * time.Second):
+			t.Errorf("%s: nothing published", r.Kind)
+			continue
+		}
+		checked = append(checked, r.Kind)
+		// v5 knows the payload paths the corpus shows and those its kind
+		// documents (the bindings): zero values are not in the corpus.
+		paths := maps.Clone(known[r.Kind])
+		for _, b := range k.Bindings {
+			p := k.Field
+			for _, part := range strings.Split(b.Path, ".") {
+				p += "." + part
+				paths[p] = true
+			}
+		}
+		compareRequest(t, m, got, ours, k, paths)
+	}
+	sort.Strings(other)
+	t.Logf("checked %d requests; sent as another v5 kind: %v; no ARI operation: %v", len(checked), slices.Compact(other), slices.Compact(noOp))
+	if len(checked) < len(reqs)/2 {
+		t.Errorf("checked only %d of %d requests", len(checked), len(reqs))
+	}
+}
+
+func compareRequest(t *testing.T, want corpusMsg, got captured, ours wire.Subjects, k *wire.Kind, known map[string]bool) {
+	t.Helper()
+	wr, _ := wire.DecodeRequest(want.Payload)
+	gr, err := wire.DecodeRequest(got.data)
+	if err != nil {
+		t.Errorf("%s: our request does not decode: %v", wr.Kind, err)
+		return
+	}
+	if gr.Kind != wr.Kind {
+		t.Errorf("kind %s, corpus %s", gr.Kind, wr.Kind)
+	}
+	wantClass, _, _, _ := wire.NewSubjects("ari.").ParseRequest(want.Subject)
+	gotClass, _, gotNode, _ := ours.ParseRequest(got.subject)
+	if gotClass != wantClass {
+		t.Errorf("%s: class %s, corpus %s", wr.Kind, gotClass, wantClass)
+	}
+	if wr.Key != nil && wr.Key.Node != "" && gotNode != wr.Key.Node {
+		t.Errorf("%s: full key went to node %q (%s)", wr.Kind, gotNode, got.subject)
+	}
+	if gr.Key == nil {
+		t.Errorf("%s: no key (v5 servers dereference it)", wr.Kind)
+		return
+	}
+	// A reference key (ChannelOriginate's originator) may travel in the
+	// payload instead: the typed API takes it as a parameter.
+	if wr.Key != nil && wr.Key.ID != "" && !k.KeyRef && (gr.Key.ID != wr.Key.ID || gr.Key.Kind != wr.Key.Kind) {
+		t.Errorf("%s: key %+v, corpus %+v", wr.Kind, gr.Key, wr.Key)
+	}
+	if wr.Key != nil && gr.Key.Dialog != wr.Key.Dialog {
+		t.Errorf("%s: dialog %q, corpus %q", wr.Kind, gr.Key.Dialog, wr.Key.Dialog)
+	}
+	wantFields, gotFields := fieldNames(wr), fieldNames(gr)
+	if !slices.Equal(wantFields, gotFields) {
+		t.Errorf("%s: payload fields %v, corpus %v", wr.Kind, gotFields, wantFields)
+	}
+	for _, p := range payloadPaths(got.data) {
+		if !known[p] {
+			t.Errorf("%s: we send %s, which v5 does not (corpus: %s)", wr.Kind, p, want.Payload)
+		}
+	}
+}
+
+func fieldNames(r *wire.Request) []string {
+	var out []string
+	for n := range r.Payload {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// payloadPaths lists the dotted paths of every member of the payload
+// fields (kind, key and our params aside).
+func payloadPaths(data []byte) []string {
+	var top map[string]json.RawMessage
+	if json.Unmarshal(data, &top) != nil {
+		return nil
+	}
+	var out []string
+	var walk func(prefix string, raw json.RawMessage)
+	walk = func(prefix string, raw json.RawMessage) {
+		var obj map[string]json.RawMessage
+		if json.Unmarshal(raw, &obj) != nil {
+			return
+		}
+		for k, v := range obj {
+			p := prefix + "." + k
+			out = append(out, p)
+			walk(p, v)
+		}
+	}
+	for name, raw := range top {
+		switch name {
+		case "kind", "key", "params":
+			continue
+		}
+		out = append(out, name)
+		if !strings.HasPrefix(string(raw), "null") {
+			walk(name, raw)
+		}
+	}
+	return out
+}

@@ -1,0 +1,85 @@
+// Package proxy is the ari-proxy server: it runs beside one Asterisk, holds
+// its ARI WebSocket and REST API through ariconn, publishes every event on
+// the bus and answers requests from the bus by calling ARI, speaking the v5
+// wire protocol (package wire) plus our additive extensions.
+//
+// # Node
+//
+// The node is the Asterisk entity id (GET /asterisk/info, system.entity_id),
+// read before anything is subscribed, retrying until ARI answers. It is read
+// again on every WebSocket (re)connection: when another entity id answers,
+// the request subscriptions move to the new node and the dialog bindings,
+// which belonged to the Asterisk that is gone, are dropped.
+//
+// # Events
+//
+// Each event is published on <prefix>event.<app>.<node> as the exact bytes
+// Asterisk sent; "application" and "asterisk_id" are spliced in front only
+// when missing. Routing decodes a small struct of the few members it needs
+// (type, application, asterisk_id and the ids of the channels, bridges,
+// playback, recording, endpoint and device state the event carries), never
+// the whole event. Events are published from the single WebSocket reader,
+// one after the other, so the bus sees them in Asterisk's order.
+//
+// # Dialogs
+//
+// A request whose key has a dialog binds, before the ARI call, the resource
+// the key names and, for creates, the resource created: its id is the one
+// the client chose or one generated here and passed to Asterisk, so even
+// the first event of a new channel reaches <prefix>dialogevent.<dialog>,
+// with "dialog":"<id>" spliced into the event. Stage kinds bind and answer
+// the key without calling ARI; Subscribe kinds bind; BridgeUnsubscribe and
+// our additive kind DialogUnbind release.
+//
+// Bindings are released when the resource goes: ChannelDestroyed,
+// BridgeDestroyed, PlaybackFinished, RecordingFinished/Failed (after the
+// event is delivered to the dialog); a successful bridge delete (after a
+// short grace, since Asterisk sends no BridgeDestroyed when the bridge's
+// channels are in Stasis) and device state delete; a failed create; a 404
+// on the touched resource. A create that timed out may still have
+// happened: its binding is kept but expires like a staged one unless an
+// event uses it. A janitor drops staged bindings never used and,
+// every minute and after each reconnect, the channel and bridge bindings
+// whose resource Asterisk no longer lists (destroy events missed while
+// disconnected, or resources the application gets no events for).
+//
+// Playbacks and recordings also count as events of the channel or bridge
+// they target (target_uri), so a dialog that owns a call sees the media
+// operations on it. The halves of a Local channel pair ("x;1", "x;2") go
+// to the dialogs bound to "x": for the application they are one call. Only
+// the destruction of "x" itself releases the binding of "x", so events of
+// "x;2" after that are not on the dialog subject (they still are on the
+// event subject).
+//
+// # Requests
+//
+// The server subscribes to get, data and command at the three levels
+// (<prefix><class>, .<app>, .<app>.<node>) and to create at the three
+// levels in queue group wire.CreateQueue, so exactly one server takes a
+// create sent to a generic subject. The generic level is one subject for
+// every application: it is subscribed once, the ARI call is made once and,
+// for non-create classes, one reply per application served is sent (a
+// client expects one answer per announcement). A create kind sent on a
+// subject every server receives (another class, not node-specific) is
+// refused with bad_request, since every server would create it.
+//
+// Requests are served concurrently, at most MaxConcurrent at once; when all
+// slots are busy the bus handler waits. Each request: size cap, decode,
+// kind lookup (unknown: wire.NotImplemented with code not_implemented),
+// parameters, dialog binding, ARI call with RequestTimeout, reply built by
+// wire.BuildResponse. Every error reply carries error_code (and ari_status
+// when Asterisk answered): timeout for a call that timed out, unavailable
+// for a transport failure or while the WebSocket is down. A request for an
+// entity this Asterisk does not have gets Asterisk's 404 as not_found.
+// Bad input never stops the server: every case gets an error reply, or,
+// without a reply subject, is dropped with a debug log line; all are
+// counted by reason, and a panic is recovered, logged and counted.
+//
+// # Availability and discovery
+//
+// While the WebSocket is down the server takes no new calls: it leaves the
+// create queue group and answers other requests unavailable; once the
+// WebSocket is back (and the node re-read) it re-subscribes and announces.
+// It announces (wire.Announcement per application) when it becomes ready,
+// every AnnounceInterval and on every ping, but only while it can serve.
+package proxy

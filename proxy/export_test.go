@@ -1,0 +1,11 @@
+package proxy
+
+import "time"
+
+// SetBridgeDeleteGrace shortens the bridge delete grace for a test and
+// returns a function restoring it.
+func SetBridgeDeleteGrace(d time.Duration) (restore func()) {
+	old := bridgeDeleteGrace
+	bridgeDeleteGrace = d
+	return func() { bridgeDeleteGrace = old }
+}

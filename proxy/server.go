@@ -1,0 +1,588 @@
+package proxy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ariproxy/ari-proxy/ari"
+	"github.com/ariproxy/ari-proxy/ariconn"
+	"github.com/ariproxy/ari-proxy/bus"
+	"github.com/ariproxy/ari-proxy/wire"
+)
+
+// Defaults of Config.
+const (
+	// DefaultAnnounceInterval: clients also ping when they need a fresh
+	// view, so the periodic announcement only has to catch the clients that
+	// do not; 10s keeps that traffic negligible.
+	DefaultAnnounceInterval = 10 * time.Second
+	// DefaultMaxConcurrent bounds the ARI calls in flight: enough to hide
+	// Asterisk's latency, few enough not to swamp its HTTP server.
+	DefaultMaxConcurrent = 64
+	// DefaultRequestTimeout bounds one ARI call.
+	DefaultRequestTimeout = 10 * time.Second
+	// DefaultMaxRequestBytes caps a request envelope; larger ones get a
+	// bad_request reply without being decoded.
+	DefaultMaxRequestBytes = 1 << 20
+)
+
+// Internal timings of the binding janitor.
+const (
+	sweepInterval = time.Minute     // how often bindings are checked
+	stagedTTL     = 5 * time.Minute // a staged binding never used is dropped after this
+	sweepMargin   = 30 * time.Second
+)
+
+// bridgeDeleteGrace: Asterisk sends no BridgeDestroyed to the app when it
+// deletes a bridge whose channels are in Stasis; the bindings of a deleted
+// bridge go after this delay, so the ChannelLeftBridge events the delete
+// causes still reach the dialog. A variable for tests.
+var bridgeDeleteGrace = 2 * time.Second
+
+// Config configures a Server.
+type Config struct {
+	// Applications are the Stasis applications served, all over one ARI
+	// WebSocket. Required (or ARI.Applications).
+	Applications []string
+	// ARI reaches the Asterisk. ARI.Applications is set from Applications
+	// when empty.
+	ARI ariconn.Config
+	// Bus is the message bus. Required. The server does not close it.
+	Bus bus.Bus
+	// Prefix is the subject prefix; "" means wire.DefaultPrefix.
+	Prefix string
+	// AnnounceInterval is the period of announcements (besides the one at
+	// start, on every reconnect and in answer to each ping).
+	// 0 means DefaultAnnounceInterval.
+	AnnounceInterval time.Duration
+	// MaxConcurrent bounds requests served at once. When all slots are
+	// busy the bus handler waits for one (the bus buffers meanwhile)
+	// instead of dropping requests. 0 means DefaultMaxConcurrent.
+	MaxConcurrent int
+	// RequestTimeout bounds each ARI call. 0 means DefaultRequestTimeout.
+	RequestTimeout time.Duration
+	// MaxRequestBytes caps a request's size. 0 means DefaultMaxRequestBytes.
+	MaxRequestBytes int
+	// Logger receives the server's logs; nil means slog.Default().
+	Logger *slog.Logger
+	// Registerer, when not nil, receives the server's Prometheus metrics.
+	Registerer prometheus.Registerer
+}
+
+// Server is the proxy between one Asterisk and the bus. Create it with New
+// and start it with Run.
+type Server struct {
+	apps    []string
+	conn    *ariconn.Conn
+	bus     bus.Bus
+	subj    wire.Subjects
+	log     *slog.Logger
+	metrics *metrics
+	dialogs *dialogTable
+
+	announceEvery time.Duration
+	timeout       time.Duration
+	maxBytes      int
+	sem           chan struct{}
+
+	node    atomic.Pointer[string]
+	serving atomic.Bool // WebSocket up and node confirmed: requests are served
+	ready   chan struct{}
+
+	started atomic.Bool
+	runCtx  context.Context // set by Run before any goroutine that reads it starts
+
+	// In-flight requests; closing stops new ones so Run can wait for them.
+	reqMu    sync.Mutex
+	closing  bool
+	inflight sync.WaitGroup
+
+	// WebSocket state as ariconn reports it; epoch counts connections.
+	wsMu    sync.Mutex
+	wsUp    bool
+	wsEpoch uint64
+	stateCh chan struct{}
+
+	subMu      sync.Mutex
+	reqSubs    []bus.Subscription
+	createSubs []bus.Subscription
+}
+
+// New checks cfg and returns a Server. It does not connect yet.
+func New(cfg Config) (*Server, error) {
+	if cfg.Bus == nil {
+		return nil, errors.New("proxy: Config.Bus is required")
+	}
+	apps := cfg.Applications
+	if len(apps) == 0 {
+		apps = cfg.ARI.Applications
+	}
+	if len(apps) == 0 {
+		return nil, errors.New("proxy: no application configured")
+	}
+	seen := make(map[string]bool, len(apps))
+	for _, a := range apps {
+		if !wire.ValidToken(a) {
+			return nil, fmt.Errorf("proxy: application name %q cannot be a subject token", a)
+		}
+		if seen[a] {
+			return nil, fmt.Errorf("proxy: application %q listed twice", a)
+		}
+		seen[a] = true
+	}
+	if len(cfg.ARI.Applications) == 0 {
+		cfg.ARI.Applications = apps
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	if cfg.ARI.Logger == nil {
+		cfg.ARI.Logger = log
+	}
+	conn, err := ariconn.New(cfg.ARI)
+	if err != nil {
+		return nil, fmt.Errorf("proxy: %w", err)
+	}
+	s := &Server{
+		apps:          append([]string(nil), apps...),
+		conn:          conn,
+		bus:           cfg.Bus,
+		subj:          wire.NewSubjects(cfg.Prefix),
+		log:           log,
+		metrics:       newMetrics(),
+		announceEvery: orDefault(cfg.AnnounceInterval, DefaultAnnounceInterval),
+		timeout:       orDefault(cfg.RequestTimeout, DefaultRequestTimeout),
+		maxBytes:      orDefault(cfg.MaxRequestBytes, DefaultMaxRequestBytes),
+		sem:           make(chan struct{}, orDefault(cfg.MaxConcurrent, DefaultMaxConcurrent)),
+		ready:         make(chan struct{}),
+		stateCh:       make(chan struct{}, 1),
+	}
+	s.dialogs = newDialogTable(s.metrics.bindings)
+	empty := ""
+	s.node.Store(&empty)
+	if cfg.Registerer != nil {
+		if err := s.metrics.register(cfg.Registerer); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func orDefault[T int | time.Duration](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+// Node is the Asterisk entity id the server serves ("" until known).
+func (s *Server) Node() string { return *s.node.Load() }
+
+// Ready is closed once the node is known, the ARI WebSocket is up, every
+// subscription is active and the first announcement is out.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// DialogBindings is the number of (resource, dialog) bindings held, for
+// monitoring and tests (also exported as the ariproxy_dialog_bindings gauge).
+func (s *Server) DialogBindings() int { return s.dialogs.len() }
+
+// Run serves until ctx ends, then removes every subscription, waits for the
+// requests in flight and returns nil. It first reads the node from
+// Asterisk, retrying until ARI answers; errors are returned only when the
+// bus refuses a subscription. Run may be called once.
+func (s *Server) Run(ctx context.Context) error {
+	if !s.started.CompareAndSwap(false, true) {
+		return errors.New("proxy: Run called twice")
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	s.runCtx = ctx
+
+	node, err := s.readNode(ctx, func() bool { return true })
+	if err != nil {
+		return nil // ctx ended before Asterisk answered
+	}
+	s.node.Store(&node)
+	s.log.Info("serving Asterisk", "node", node, "applications", s.apps)
+
+	ping, err := s.bus.Subscribe(s.subj.Ping(), func(bus.Msg) { s.announce(ctx) })
+	if err != nil {
+		return fmt.Errorf("proxy: subscribing to ping: %w", err)
+	}
+	defer ping.Unsubscribe()
+	s.subMu.Lock()
+	err = s.subscribeRequestsLocked(node)
+	s.subMu.Unlock()
+	if err != nil {
+		s.unsubscribeAll()
+		return err
+	}
+
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := s.conn.Run(ctx, s.handleEvent, s.onState); err != nil && ctx.Err() == nil {
+			s.log.Error("ARI WebSocket stopped", "error", err)
+		}
+	})
+	wg.Go(func() { s.manage(ctx) })
+	wg.Go(func() { s.tick(ctx, s.announceEvery, func() { s.announce(ctx) }) })
+	wg.Go(func() { s.tick(ctx, sweepInterval, func() { s.sweep(ctx, time.Now()) }) })
+
+	<-ctx.Done()
+	s.serving.Store(false)
+	s.unsubscribeAll()
+	s.reqMu.Lock()
+	s.closing = true
+	s.reqMu.Unlock()
+	wg.Wait()
+	// manage may have subscribed again while stopping.
+	s.unsubscribeAll()
+	s.inflight.Wait()
+	s.metrics.wsUp.Set(0)
+	return nil
+}
+
+func (s *Server) tick(ctx context.Context, every time.Duration, f func()) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			f()
+		}
+	}
+}
+
+// onState is ariconn's report of the WebSocket going up or down. It must
+// not block the WebSocket reader: the work is done by manage.
+func (s *Server) onState(up bool) {
+	s.wsMu.Lock()
+	if up && !s.wsUp {
+		s.wsEpoch++
+	}
+	s.wsUp = up
+	if !up {
+		// At once, not when manage gets to it: from now on requests are
+		// answered unavailable.
+		s.serving.Store(false)
+	}
+	s.wsMu.Unlock()
+	if up {
+		s.metrics.wsUp.Set(1)
+	} else {
+		s.metrics.wsUp.Set(0)
+	}
+	select {
+	case s.stateCh <- struct{}{}:
+	default: // a wake-up is already pending; manage reads the latest state
+	}
+}
+
+// manage follows the WebSocket state. Down: stop taking creates. Up (each
+// new connection): re-read the node, which differs when another Asterisk
+// (or a restarted one with a new entity id) answers; move the subscriptions
+// if so; then take creates again and announce.
+func (s *Server) manage(ctx context.Context) {
+	var handled uint64 // epoch of the connection already set up
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.stateCh:
+		}
+		s.wsMu.Lock()
+		up, epoch := s.wsUp, s.wsEpoch
+		s.wsMu.Unlock()
+		if !up {
+			s.setCreate(false)
+			continue
+		}
+		if epoch == handled {
+			continue
+		}
+		stillUp := func() bool {
+			s.wsMu.Lock()
+			defer s.wsMu.Unlock()
+			return s.wsUp && s.wsEpoch == epoch
+		}
+		node, err := s.readNode(ctx, stillUp)
+		if err != nil {
+			continue // ctx ended, or the connection dropped again: a state change is pending
+		}
+		if old := s.Node(); node != old {
+			s.log.Warn("Asterisk entity id changed: moving to the new node", "old", old, "new", node)
+			if err := s.moveNode(node); err != nil {
+				s.log.Error("moving subscriptions to the new node", "error", err)
+				continue
+			}
+		}
+		if err := s.setCreate(true); err != nil {
+			s.log.Error("subscribing to create requests", "error", err)
+			continue
+		}
+		s.wsMu.Lock()
+		ok := s.wsUp && s.wsEpoch == epoch
+		if ok {
+			s.serving.Store(true)
+		}
+		s.wsMu.Unlock()
+		if !ok {
+			continue
+		}
+		first := handled == 0
+		handled = epoch
+		s.announce(ctx)
+		if first {
+			s.flush(ctx)
+			close(s.ready)
+		} else {
+			// Destroy events may have been missed while disconnected.
+			s.sweep(ctx, time.Now())
+		}
+	}
+}
+
+// flush returns once the bus server has processed every subscription made
+// so far: a message this connection publishes to itself comes back only
+// after the bus server handled what the connection sent before it. Bus
+// has no Flush; this works on any implementation that keeps a
+// connection's order.
+func (s *Server) flush(ctx context.Context) {
+	subject := s.subj.Prefix + "_flush." + newID()
+	got := make(chan struct{}, 1)
+	sub, err := s.bus.Subscribe(subject, func(bus.Msg) {
+		select {
+		case got <- struct{}{}:
+		default:
+		}
+	})
+	if err != nil {
+		return
+	}
+	defer sub.Unsubscribe()
+	if err := s.bus.Publish(ctx, subject, "", nil); err != nil {
+		return
+	}
+	select {
+	case <-got:
+	case <-ctx.Done():
+	case <-time.After(5 * time.Second):
+		s.log.Warn("bus flush timed out; subscriptions may not be active yet")
+	}
+}
+
+// readNode gets the entity id from GET /asterisk/info, retrying with
+// backoff while cont holds and ctx lasts.
+func (s *Server) readNode(ctx context.Context, cont func() bool) (string, error) {
+	op := ari.Lookup("asterisk.getInfo")
+	if op == nil {
+		return "", errors.New("proxy: operation asterisk.getInfo missing from the ari table")
+	}
+	backoff := 50 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		node, err := s.getNode(ctx, op)
+		if err == nil {
+			return node, nil
+		}
+		if attempt == 1 || attempt%20 == 0 {
+			s.log.Warn("reading Asterisk entity id", "attempt", attempt, "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(backoff):
+		}
+		if !cont() {
+			return "", errors.New("proxy: connection changed while reading the node")
+		}
+		backoff = min(backoff*2, 2*time.Second)
+	}
+}
+
+func (s *Server) getNode(ctx context.Context, op *ari.Operation) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	resp, err := s.conn.Do(ctx, op, nil)
+	if err != nil {
+		return "", err
+	}
+	if resp.Status != http.StatusOK {
+		return "", fmt.Errorf("asterisk info: status %d", resp.Status)
+	}
+	var info struct {
+		System struct {
+			EntityID string `json:"entity_id"`
+		} `json:"system"`
+	}
+	if err := json.Unmarshal(resp.Body, &info); err != nil {
+		return "", fmt.Errorf("asterisk info: %w", err)
+	}
+	if !wire.ValidToken(info.System.EntityID) {
+		return "", fmt.Errorf("asterisk info: unusable entity id %q", info.System.EntityID)
+	}
+	return info.System.EntityID, nil
+}
+
+// moveNode re-subscribes under a new node; the bindings belonged to the
+// Asterisk that is gone.
+func (s *Server) moveNode(node string) error {
+	s.subMu.Lock()
+	defer s.subMu.Unlock()
+	unsubscribe(&s.createSubs)
+	unsubscribe(&s.reqSubs)
+	s.dialogs.clear()
+	s.node.Store(&node)
+	return s.subscribeRequestsLocked(node)
+}
+
+// route is what a request subscription knows about its requests.
+type route struct {
+	class wire.Class
+	app   string // "" on the generic level: every application served
+	node  bool   // the node level, which only this server receives
+}
+
+// levels lists the request subscriptions of class: the generic level once
+// (it is the same subject for every application), then app and node levels
+// of each application.
+func (s *Server) levels(class wire.Class, node string) (subjects []string, routes []route) {
+	subjects = append(subjects, s.subj.Request(class, "", ""))
+	routes = append(routes, route{class: class})
+	for _, app := range s.apps {
+		subjects = append(subjects, s.subj.Request(class, app, ""), s.subj.Request(class, app, node))
+		routes = append(routes, route{class: class, app: app}, route{class: class, app: app, node: true})
+	}
+	return subjects, routes
+}
+
+// subscribeRequestsLocked subscribes get, data and command at every level.
+func (s *Server) subscribeRequestsLocked(node string) error {
+	for _, class := range []wire.Class{wire.ClassGet, wire.ClassData, wire.ClassCommand} {
+		subjects, routes := s.levels(class, node)
+		for i, subject := range subjects {
+			r := routes[i]
+			sub, err := s.bus.Subscribe(subject, func(m bus.Msg) { s.onRequest(r, m) })
+			if err != nil {
+				unsubscribe(&s.reqSubs)
+				return fmt.Errorf("proxy: subscribing to %s: %w", subject, err)
+			}
+			s.reqSubs = append(s.reqSubs, sub)
+		}
+	}
+	return nil
+}
+
+// setCreate subscribes to (on) or leaves (off) the create queue group at
+// every level. A server whose Asterisk is unreachable must not take calls.
+func (s *Server) setCreate(on bool) error {
+	s.subMu.Lock()
+	defer s.subMu.Unlock()
+	if !on {
+		unsubscribe(&s.createSubs)
+		return nil
+	}
+	if s.createSubs != nil {
+		return nil
+	}
+	subjects, routes := s.levels(wire.ClassCreate, s.Node())
+	for i, subject := range subjects {
+		r := routes[i]
+		sub, err := s.bus.QueueSubscribe(subject, wire.CreateQueue, func(m bus.Msg) { s.onRequest(r, m) })
+		if err != nil {
+			unsubscribe(&s.createSubs)
+			return fmt.Errorf("proxy: subscribing to %s: %w", subject, err)
+		}
+		s.createSubs = append(s.createSubs, sub)
+	}
+	return nil
+}
+
+func (s *Server) unsubscribeAll() {
+	s.subMu.Lock()
+	defer s.subMu.Unlock()
+	unsubscribe(&s.createSubs)
+	unsubscribe(&s.reqSubs)
+}
+
+func unsubscribe(subs *[]bus.Subscription) {
+	for _, sub := range *subs {
+		_ = sub.Unsubscribe() // fails only when the bus is already closed
+	}
+	*subs = nil
+}
+
+// announce publishes an Announcement for each application, unless the
+// server cannot take requests now: a client must not count on it then.
+func (s *Server) announce(ctx context.Context) {
+	if !s.serving.Load() {
+		return
+	}
+	node := s.Node()
+	for _, app := range s.apps {
+		b, _ := json.Marshal(wire.Announcement{Node: node, Application: app})
+		if err := s.bus.Publish(ctx, s.subj.Announce(), "", b); err != nil {
+			s.log.Warn("announcing", "error", err)
+			return
+		}
+	}
+}
+
+// sweep drops bindings that can no longer see events: staged ones never
+// used, and channels and bridges Asterisk no longer lists (their destroy
+// event was missed, or the app never received their events).
+func (s *Server) sweep(ctx context.Context, now time.Time) {
+	if n := s.dialogs.sweepStaged(now.Add(-stagedTTL)); n > 0 {
+		s.log.Debug("dropped unused staged bindings", "count", n)
+	}
+	if s.dialogs.empty() || !s.serving.Load() {
+		return
+	}
+	for _, kind := range []struct{ key, op string }{{kindChannel, "channels.list"}, {kindBridge, "bridges.list"}} {
+		present, err := s.listIDs(ctx, kind.op)
+		if err != nil {
+			s.log.Debug("sweeping bindings", "op", kind.op, "error", err)
+			continue
+		}
+		if n := s.dialogs.releaseMissing(kind.key, present, now.Add(-sweepMargin)); n > 0 {
+			s.log.Debug("released bindings of vanished resources", "kind", kind.key, "count", n)
+		}
+	}
+}
+
+// listIDs returns the ids Asterisk lists for a list operation.
+func (s *Server) listIDs(ctx context.Context, opID string) (map[string]bool, error) {
+	op := ari.Lookup(opID)
+	if op == nil {
+		return nil, fmt.Errorf("operation %s missing", opID)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	resp, err := s.conn.Do(ctx, op, nil)
+	if err != nil {
+		return nil, err
+	}
+	if resp.Status != http.StatusOK {
+		return nil, fmt.Errorf("status %d", resp.Status)
+	}
+	var list []idRef
+	if err := json.Unmarshal(resp.Body, &list); err != nil {
+		return nil, err
+	}
+	ids := make(map[string]bool, len(list))
+	for _, r := range list {
+		ids[r.ID] = true
+	}
+	return ids, nil
+}
