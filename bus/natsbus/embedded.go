@@ -1,0 +1,292 @@
+package natsbus
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+)
+
+// DefaultEmbeddedAddr is where the embedded server listens when the
+// configuration says just "embedded".
+const DefaultEmbeddedAddr = "127.0.0.1:4222"
+
+// DefaultMaxPayload is the embedded server's largest message: ARI answers
+// (channel lists, recordings) can outgrow nats-server's 1 MiB default.
+const DefaultMaxPayload = 8 << 20
+
+// embeddedReadyTimeout bounds how long StartEmbedded waits for the server
+// to accept connections.
+const embeddedReadyTimeout = 10 * time.Second
+
+// Embedded is a nats-server running in this process.
+type Embedded struct {
+	srv      *server.Server
+	tls      bool
+	user     string
+	password string
+	token    string
+	once     sync.Once
+}
+
+// EmbeddedOption configures StartEmbedded.
+type EmbeddedOption func(*embeddedOptions)
+
+type embeddedOptions struct {
+	user, password string
+	token          string
+	tlsConfig      *tls.Config
+	logger         *slog.Logger
+	maxPayload     int32
+	serverName     string
+}
+
+// WithUserPassword makes clients authenticate with user and password
+// ("nats://user:password@host:port").
+func WithUserPassword(user, password string) EmbeddedOption {
+	return func(o *embeddedOptions) { o.user, o.password = user, password }
+}
+
+// WithToken makes clients authenticate with token ("nats://token@host:port").
+func WithToken(token string) EmbeddedOption {
+	return func(o *embeddedOptions) { o.token = token }
+}
+
+// WithTLS makes the server require TLS with cfg (which holds its
+// certificate; set ClientAuth and ClientCAs for mutual TLS).
+func WithTLS(cfg *tls.Config) EmbeddedOption {
+	return func(o *embeddedOptions) { o.tlsConfig = cfg }
+}
+
+// WithServerLogger sends the server's log to l (notices at info, debug
+// lines only when l enables debug) instead of slog.Default().
+func WithServerLogger(l *slog.Logger) EmbeddedOption {
+	return func(o *embeddedOptions) { o.logger = l }
+}
+
+// WithMaxPayload sets the largest message the server accepts (default
+// DefaultMaxPayload).
+func WithMaxPayload(n int32) EmbeddedOption {
+	return func(o *embeddedOptions) { o.maxPayload = n }
+}
+
+// WithServerName names the server (shown to clients and in its log).
+func WithServerName(name string) EmbeddedOption {
+	return func(o *embeddedOptions) { o.serverName = name }
+}
+
+// StartEmbedded starts a nats-server in this process listening on addr
+// ("host:port"; port 0 picks a free port; "" is DefaultEmbeddedAddr) and
+// waits until it accepts connections. ctx bounds the start only: the
+// server runs until Shutdown. The server installs no signal handlers and
+// logs through slog.
+func StartEmbedded(ctx context.Context, addr string, opts ...EmbeddedOption) (*Embedded, error) {
+	o := embeddedOptions{maxPayload: DefaultMaxPayload}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if addr == "" {
+		addr = DefaultEmbeddedAddr
+	}
+	host, port, err := splitAddr(addr)
+	if err != nil {
+		return nil, fmt.Errorf("natsbus: embedded server address %q: %w", addr, err)
+	}
+	if port == 0 {
+		port = server.RANDOM_PORT // nats-server reads 0 as "the default port"
+	}
+	if o.token != "" && (o.user != "" || o.password != "") {
+		return nil, errors.New("natsbus: embedded server: token and user/password are exclusive")
+	}
+	sopts := &server.Options{
+		ServerName:    o.serverName,
+		Host:          host,
+		Port:          port,
+		NoSigs:        true,
+		MaxPayload:    o.maxPayload,
+		Username:      o.user,
+		Password:      o.password,
+		Authorization: o.token,
+		TLSConfig:     o.tlsConfig,
+		// Leave HTTP monitoring, clustering and JetStream off: the proxy
+		// needs core NATS only.
+	}
+	if o.tlsConfig != nil {
+		sopts.TLSTimeout = 2 // seconds
+	}
+	srv, err := server.NewServer(sopts)
+	if err != nil {
+		return nil, fmt.Errorf("natsbus: embedded server: %w", err)
+	}
+	log := o.logger
+	if log == nil {
+		log = slog.Default()
+	}
+	sl := &serverLogger{log: log.With("component", "nats-server"), fatal: make(chan string, 1)}
+	srv.SetLoggerV2(sl, log.Enabled(ctx, slog.LevelDebug), false, false)
+	srv.Start()
+
+	ready := make(chan bool, 1)
+	go func() { ready <- srv.ReadyForConnections(embeddedReadyTimeout) }()
+	fail := func(err error) (*Embedded, error) {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+		return nil, fmt.Errorf("natsbus: embedded server on %s: %w", addr, err)
+	}
+	select {
+	case ok := <-ready:
+		if !ok {
+			return fail(errors.New("not ready after " + embeddedReadyTimeout.String()))
+		}
+	case msg := <-sl.fatal:
+		return fail(errors.New(msg))
+	case <-ctx.Done():
+		return fail(ctx.Err())
+	}
+	return &Embedded{srv: srv, tls: o.tlsConfig != nil, user: o.user, password: o.password, token: o.token}, nil
+}
+
+// Server returns the nats-server itself.
+func (e *Embedded) Server() *server.Server { return e.srv }
+
+// Addr returns the "host:port" the server listens on for clients.
+func (e *Embedded) Addr() string {
+	if a := e.srv.Addr(); a != nil {
+		return a.String()
+	}
+	return ""
+}
+
+// ClientURL returns the URL clients connect to, without credentials
+// ("nats://host:port", or "tls://host:port" with WithTLS). An unspecified
+// listening host (0.0.0.0, ::) becomes the loopback address.
+func (e *Embedded) ClientURL() string {
+	host, port, err := net.SplitHostPort(e.Addr())
+	if err != nil {
+		return e.srv.ClientURL()
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+		if ip.To4() == nil {
+			host = "::1"
+		}
+	}
+	u := url.URL{Scheme: "nats", Host: net.JoinHostPort(host, port)}
+	if e.tls {
+		u.Scheme = "tls"
+	}
+	return u.String()
+}
+
+// Connect connects to the server in-process (no TCP, no TLS), with the
+// credentials the server was started with.
+func (e *Embedded) Connect(ctx context.Context, opts ...Option) (*Bus, error) {
+	o := options{maxReconnects: -1, reconnectWait: DefaultReconnectWait, drainTimeout: DefaultDrainTimeout}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	// The in-process pipe is plain: drop TLS the caller may have asked
+	// for, and put the server's credentials before the caller's extras.
+	o.tlsConfig, o.rootCAs, o.certFile, o.keyFile = nil, nil, "", ""
+	auth := []nats.Option{nats.InProcessServer(e.srv)}
+	switch {
+	case e.token != "":
+		auth = append(auth, nats.Token(e.token))
+	case e.user != "" || e.password != "":
+		auth = append(auth, nats.UserInfo(e.user, e.password))
+	}
+	o.extra = append(auth, o.extra...)
+	return connect(ctx, "nats://"+e.Addr(), o)
+}
+
+// Shutdown stops the server and waits until it has stopped. Calling it
+// again does nothing.
+func (e *Embedded) Shutdown() {
+	e.once.Do(func() {
+		e.srv.Shutdown()
+		e.srv.WaitForShutdown()
+	})
+}
+
+// ParseEmbeddedURL reads the bus URL forms that ask for the embedded
+// server: "" and "embedded" or "embedded://" give DefaultEmbeddedAddr;
+// "embedded://HOST:PORT" gives HOST:PORT, where a missing host is
+// 127.0.0.1 (listen on all interfaces with "embedded://0.0.0.0:PORT") and
+// a missing port is 4222. ok is false for any other URL (a real NATS
+// server's).
+func ParseEmbeddedURL(u string) (addr string, ok bool) {
+	u = strings.TrimSpace(u)
+	if u == "" || u == "embedded" {
+		return DefaultEmbeddedAddr, true
+	}
+	rest, found := strings.CutPrefix(u, "embedded://")
+	if !found {
+		return "", false
+	}
+	rest = strings.TrimSuffix(rest, "/")
+	if rest == "" {
+		return DefaultEmbeddedAddr, true
+	}
+	host, port, err := net.SplitHostPort(rest)
+	if err != nil {
+		// No port ("embedded://0.0.0.0", "embedded://[::1]").
+		host, port = strings.Trim(rest, "[]"), "4222"
+		if strings.ContainsAny(host, "/@?#[]") {
+			return "", false
+		}
+	}
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	addr = net.JoinHostPort(host, port)
+	if _, _, err := splitAddr(addr); err != nil {
+		return "", false
+	}
+	return addr, true
+}
+
+// splitAddr splits "host:port" with a numeric port.
+func splitAddr(addr string) (string, int, error) {
+	host, portStr, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("bad port %q", portStr)
+	}
+	return host, port, nil
+}
+
+// serverLogger adapts nats-server's Logger to slog.
+type serverLogger struct {
+	log   *slog.Logger
+	fatal chan string // the first fatal error, which stops the server's start
+}
+
+func (l *serverLogger) Noticef(format string, v ...any) { l.log.Info(fmt.Sprintf(format, v...)) }
+func (l *serverLogger) Warnf(format string, v ...any)   { l.log.Warn(fmt.Sprintf(format, v...)) }
+func (l *serverLogger) Errorf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
+func (l *serverLogger) Debugf(format string, v ...any)  { l.log.Debug(fmt.Sprintf(format, v...)) }
+func (l *serverLogger) Tracef(format string, v ...any)  { l.log.Debug(fmt.Sprintf(format, v...)) }
+
+// Fatalf logs at error level; nats-server's own logger would exit the
+// process, which an embedded server must not do.
+func (l *serverLogger) Fatalf(format string, v ...any) {
+	msg := fmt.Sprintf(format, v...)
+	l.log.Error(msg, "fatal", true)
+	select {
+	case l.fatal <- msg:
+	default:
+	}
+}

@@ -1,0 +1,566 @@
+// Package natsbus implements bus.Bus on NATS (github.com/nats-io/nats.go)
+// and runs an embedded nats-server in-process (StartEmbedded).
+//
+// Delivery guarantees are NATS core ones: at most once, and in order
+// from one publisher to one subscriber. A subscription's handler is
+// called sequentially, one message at a time, in delivery order (nats.go
+// runs one goroutine per subscription); a slow handler makes messages
+// pile up in that subscription's pending buffer and, past its limits
+// (see WithPendingLimits), nats.go drops them and the Bus logs a
+// slow-consumer warning.
+package natsbus
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/ariproxy/ari-proxy/bus"
+)
+
+// Default settings of Connect.
+const (
+	DefaultReconnectWait = 500 * time.Millisecond
+	DefaultDrainTimeout  = 5 * time.Second
+)
+
+// Bus is a bus.Bus on a NATS connection. It is safe for concurrent use.
+type Bus struct {
+	nc           *nats.Conn
+	owned        bool          // Close closes nc
+	closed       chan struct{} // closed by nats.go's ClosedHandler (owned only)
+	log          *slog.Logger
+	drainTimeout time.Duration
+	pendingMsgs  int
+	pendingBytes int
+
+	mu   sync.Mutex
+	subs map[*nats.Subscription]struct{} // live subscriptions made through this Bus
+	mux  *respMux                        // RequestMany's answers; nil until first used
+	done bool
+}
+
+var _ bus.Bus = (*Bus)(nil)
+
+// Option configures Connect.
+type Option func(*options)
+
+type options struct {
+	name          string
+	credsFile     string
+	rootCAs       []string
+	certFile      string
+	keyFile       string
+	tlsConfig     *tls.Config
+	logger        *slog.Logger
+	maxReconnects int
+	reconnectWait time.Duration
+	drainTimeout  time.Duration
+	pendingMsgs   int
+	pendingBytes  int
+	extra         []nats.Option
+}
+
+// WithName sets the connection name the server shows in its monitoring.
+func WithName(name string) Option { return func(o *options) { o.name = name } }
+
+// WithCredentialsFile authenticates with a NATS .creds file (JWT + nkey seed).
+func WithCredentialsFile(path string) Option { return func(o *options) { o.credsFile = path } }
+
+// WithRootCA trusts the PEM CA certificates in path for the server's TLS
+// certificate, and turns TLS on (as the tls:// scheme does).
+func WithRootCA(path string) Option {
+	return func(o *options) { o.rootCAs = append(o.rootCAs, path) }
+}
+
+// WithClientCert presents the PEM certificate and key files to the server
+// (mutual TLS), and turns TLS on.
+func WithClientCert(certFile, keyFile string) Option {
+	return func(o *options) { o.certFile, o.keyFile = certFile, keyFile }
+}
+
+// WithTLSConfig uses cfg for TLS, and turns TLS on. WithRootCA and
+// WithClientCert apply on top of it.
+func WithTLSConfig(cfg *tls.Config) Option { return func(o *options) { o.tlsConfig = cfg } }
+
+// WithLogger logs connection events (disconnect, reconnect, slow
+// consumers) to l instead of slog.Default().
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithReconnect sets how often (maxReconnects, negative: forever, the
+// default) and how long apart (wait, default DefaultReconnectWait) the
+// connection is re-established after a loss.
+func WithReconnect(maxReconnects int, wait time.Duration) Option {
+	return func(o *options) { o.maxReconnects, o.reconnectWait = maxReconnects, wait }
+}
+
+// WithDrainTimeout bounds how long Close waits for handlers to finish the
+// messages already received (default DefaultDrainTimeout).
+func WithDrainTimeout(d time.Duration) Option { return func(o *options) { o.drainTimeout = d } }
+
+// WithPendingLimits sets, for each subscription, how many messages and
+// bytes may wait for its handler before nats.go drops messages (slow
+// consumer). Zero keeps nats.go's defaults (65536 messages, 64 MiB);
+// negative means unlimited.
+func WithPendingLimits(msgs, bytes int) Option {
+	return func(o *options) { o.pendingMsgs, o.pendingBytes = msgs, bytes }
+}
+
+// WithNATSOptions passes raw nats.go options, applied after all others.
+func WithNATSOptions(opts ...nats.Option) Option {
+	return func(o *options) { o.extra = append(o.extra, opts...) }
+}
+
+// Connect connects to the NATS server(s) at url: one URL or several
+// separated by commas, with credentials in the URL when needed
+// ("nats://user:pass@host:4222", "nats://token@host:4222",
+// "tls://host:4222"). ctx bounds the first connection only; after that the
+// connection is re-established forever by default (WithReconnect), and
+// disconnects and reconnects are logged with credentials redacted.
+func Connect(ctx context.Context, url string, opts ...Option) (*Bus, error) {
+	o := options{maxReconnects: -1, reconnectWait: DefaultReconnectWait, drainTimeout: DefaultDrainTimeout}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return connect(ctx, url, o)
+}
+
+func connect(ctx context.Context, url string, o options) (*Bus, error) {
+	log := o.logger
+	if log == nil {
+		log = slog.Default()
+	}
+	log = log.With("component", "natsbus")
+	b := &Bus{
+		owned:        true,
+		closed:       make(chan struct{}),
+		log:          log,
+		drainTimeout: o.drainTimeout,
+		pendingMsgs:  o.pendingMsgs,
+		pendingBytes: o.pendingBytes,
+		subs:         map[*nats.Subscription]struct{}{},
+	}
+	nopts := []nats.Option{
+		nats.MaxReconnects(o.maxReconnects),
+		nats.ReconnectWait(o.reconnectWait),
+		nats.DrainTimeout(o.drainTimeout),
+		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
+			if err != nil {
+				log.Warn("nats disconnected", "url", RedactURL(nc.ConnectedUrl()), "err", err)
+			} else if !nc.IsClosed() && !nc.IsDraining() {
+				log.Warn("nats disconnected", "url", RedactURL(nc.ConnectedUrl()))
+			}
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			log.Info("nats reconnected", "url", nc.ConnectedUrlRedacted())
+		}),
+		nats.ClosedHandler(func(nc *nats.Conn) {
+			log.Debug("nats connection closed")
+			close(b.closed)
+		}),
+		nats.ErrorHandler(func(nc *nats.Conn, sub *nats.Subscription, err error) {
+			attrs := []any{"err", err}
+			if sub != nil {
+				attrs = append(attrs, "subject", sub.Subject)
+			}
+			log.Warn("nats async error", attrs...)
+		}),
+	}
+	if o.name != "" {
+		nopts = append(nopts, nats.Name(o.name))
+	}
+	if o.credsFile != "" {
+		nopts = append(nopts, nats.UserCredentials(o.credsFile))
+	}
+	if o.tlsConfig != nil {
+		nopts = append(nopts, nats.Secure(o.tlsConfig.Clone()))
+	}
+	if len(o.rootCAs) > 0 {
+		nopts = append(nopts, nats.RootCAs(o.rootCAs...))
+	}
+	if o.certFile != "" || o.keyFile != "" {
+		nopts = append(nopts, nats.ClientCert(o.certFile, o.keyFile))
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		if d := time.Until(dl); d > 0 && d < nats.DefaultTimeout {
+			nopts = append(nopts, nats.Timeout(d))
+		}
+	}
+	nopts = append(nopts, o.extra...)
+
+	// nats.Connect takes no context: run it aside so ctx can abandon it.
+	type result struct {
+		nc  *nats.Conn
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		nc, err := nats.Connect(url, nopts...)
+		ch <- result{nc, err}
+	}()
+	var r result
+	select {
+	case r = <-ch:
+	case <-ctx.Done():
+		go func() {
+			if r := <-ch; r.nc != nil {
+				r.nc.Close()
+			}
+		}()
+		return nil, fmt.Errorf("natsbus: connect %s: %w", RedactURL(url), ctx.Err())
+	}
+	if r.err != nil {
+		return nil, fmt.Errorf("natsbus: connect %s: %w", RedactURL(url), r.err)
+	}
+	b.nc = r.nc
+	log.Info("nats connected", "url", r.nc.ConnectedUrlRedacted())
+	return b, nil
+}
+
+// FromConn makes a Bus on an existing connection, shared with its owner:
+// Close then unsubscribes what was subscribed through this Bus but leaves
+// nc open. Connection events are not logged (nc's handlers are the
+// owner's).
+func FromConn(nc *nats.Conn) *Bus {
+	return &Bus{
+		nc:           nc,
+		log:          slog.Default().With("component", "natsbus"),
+		drainTimeout: DefaultDrainTimeout,
+		subs:         map[*nats.Subscription]struct{}{},
+	}
+}
+
+// Conn returns the underlying NATS connection.
+func (b *Bus) Conn() *nats.Conn { return b.nc }
+
+// Publish sends data to subject with reply as the reply subject ("" for
+// none). It only queues the message in nats.go's write buffer (flushed by
+// nats.go right after), so it does not block; ctx is only checked first:
+// a message for an ended context is not sent. While the connection is
+// re-established, messages are buffered (nats.go's reconnect buffer).
+func (b *Bus) Publish(ctx context.Context, subject, reply string, data []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := b.nc.PublishMsg(&nats.Msg{Subject: subject, Reply: reply, Data: data}); err != nil {
+		return wrapErr("publish "+subject, err)
+	}
+	return nil
+}
+
+// Subscribe calls h for every message on subject, sequentially and in
+// delivery order.
+func (b *Bus) Subscribe(subject string, h bus.Handler) (bus.Subscription, error) {
+	return b.subscribe(subject, "", h)
+}
+
+// QueueSubscribe calls h for the messages on subject given to this member
+// of queue (each message goes to one member), sequentially and in
+// delivery order.
+func (b *Bus) QueueSubscribe(subject, queue string, h bus.Handler) (bus.Subscription, error) {
+	if queue == "" {
+		return nil, fmt.Errorf("natsbus: queue subscribe %s: empty queue name", subject)
+	}
+	return b.subscribe(subject, queue, h)
+}
+
+func (b *Bus) subscribe(subject, queue string, h bus.Handler) (bus.Subscription, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.done {
+		return nil, fmt.Errorf("natsbus: subscribe %s: %w", subject, bus.ErrClosed)
+	}
+	cb := func(m *nats.Msg) { h(bus.Msg{Subject: m.Subject, Reply: m.Reply, Data: m.Data}) }
+	var s *nats.Subscription
+	var err error
+	if queue == "" {
+		s, err = b.nc.Subscribe(subject, cb)
+	} else {
+		s, err = b.nc.QueueSubscribe(subject, queue, cb)
+	}
+	if err != nil {
+		return nil, wrapErr("subscribe "+subject, err)
+	}
+	if b.pendingMsgs != 0 || b.pendingBytes != 0 {
+		msgs, bytes := b.pendingMsgs, b.pendingBytes
+		if msgs == 0 {
+			msgs = nats.DefaultSubPendingMsgsLimit
+		}
+		if bytes == 0 {
+			bytes = nats.DefaultSubPendingBytesLimit
+		}
+		if err := s.SetPendingLimits(msgs, bytes); err != nil {
+			_ = s.Unsubscribe()
+			return nil, wrapErr("subscribe "+subject, err)
+		}
+	}
+	b.subs[s] = struct{}{}
+	return &subscription{b: b, s: s}, nil
+}
+
+type subscription struct {
+	b *Bus
+	s *nats.Subscription
+}
+
+// Unsubscribe stops the subscription; a handler call in progress finishes.
+func (s *subscription) Unsubscribe() error {
+	s.b.mu.Lock()
+	delete(s.b.subs, s.s)
+	s.b.mu.Unlock()
+	if err := s.s.Unsubscribe(); err != nil {
+		if errors.Is(err, nats.ErrBadSubscription) || errors.Is(err, nats.ErrConnectionClosed) {
+			return nil // already gone: unsubscribing twice is harmless
+		}
+		return wrapErr("unsubscribe "+s.s.Subject, err)
+	}
+	return nil
+}
+
+// RequestMany publishes data to subject with a reply subject of its own
+// and passes each answer to collect until collect returns false (nil),
+// ctx ends (ctx.Err()) or the connection closes (an error wrapping
+// bus.ErrClosed). When no one subscribes to subject, the server says so
+// at once and RequestMany returns bus.ErrNoResponders. Answers wait
+// unbounded for collect: none is dropped while collect runs.
+//
+// All requests of a Bus share one wildcard inbox subscription (as
+// nats.go's Request does): a subscription per request costs the server
+// about ten times the round trip.
+func (b *Bus) RequestMany(ctx context.Context, subject string, data []byte, collect func(reply []byte) bool) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	mux, err := b.respMux()
+	if err != nil {
+		return wrapErr("request "+subject, err)
+	}
+	w := &waiter{signal: make(chan struct{}, 1)}
+	token := mux.add(w)
+	defer mux.remove(token)
+	if err := b.nc.PublishMsg(&nats.Msg{Subject: subject, Reply: mux.prefix + token, Data: data}); err != nil {
+		return wrapErr("request "+subject, err)
+	}
+	for first := true; ; {
+		answers, noResp := w.take()
+		if first && noResp && len(answers) == 0 {
+			return fmt.Errorf("natsbus: request %s: %w", subject, bus.ErrNoResponders)
+		}
+		for _, a := range answers {
+			first = false
+			if !collect(a) {
+				return nil
+			}
+		}
+		if len(answers) > 0 {
+			continue // more may have come while collect ran
+		}
+		select {
+		case <-w.signal:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-mux.dead:
+			if w.pending() {
+				continue // deliver what arrived before the end
+			}
+			return fmt.Errorf("natsbus: request %s: %w", subject, bus.ErrClosed)
+		}
+	}
+}
+
+// respMux routes the answers of every RequestMany of a Bus, arriving on
+// one subscription to prefix+"*", to the waiting request by the last
+// token of the subject.
+type respMux struct {
+	prefix string
+	sub    *nats.Subscription
+	dead   <-chan nats.SubStatus // closed when sub is closed
+
+	mu      sync.Mutex
+	next    uint64
+	waiters map[string]*waiter
+}
+
+// waiter is one request's queue of answers.
+type waiter struct {
+	signal  chan struct{} // capacity 1: "something was queued"
+	mu      sync.Mutex
+	answers [][]byte
+	noResp  bool
+}
+
+func (w *waiter) put(data []byte, noResp bool) {
+	w.mu.Lock()
+	if noResp {
+		w.noResp = true
+	} else {
+		w.answers = append(w.answers, data)
+	}
+	w.mu.Unlock()
+	select {
+	case w.signal <- struct{}{}:
+	default:
+	}
+}
+
+func (w *waiter) take() ([][]byte, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	a := w.answers
+	w.answers = nil
+	return a, w.noResp
+}
+
+func (w *waiter) pending() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.answers) > 0
+}
+
+func (m *respMux) add(w *waiter) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.next++
+	token := strconv.FormatUint(m.next, 36)
+	m.waiters[token] = w
+	return token
+}
+
+func (m *respMux) remove(token string) {
+	m.mu.Lock()
+	delete(m.waiters, token)
+	m.mu.Unlock()
+}
+
+func (m *respMux) deliver(msg *nats.Msg) {
+	token := strings.TrimPrefix(msg.Subject, m.prefix)
+	m.mu.Lock()
+	w := m.waiters[token]
+	m.mu.Unlock()
+	if w == nil {
+		return // late answer to a finished request
+	}
+	w.put(msg.Data, len(msg.Data) == 0 && msg.Header.Get("Status") == "503")
+}
+
+func (m *respMux) isDead() bool {
+	select {
+	case <-m.dead:
+		return true
+	default:
+		return false
+	}
+}
+
+// respMux returns the Bus's answer subscription, made on first use (and
+// again if the connection of a FromConn Bus was closed and replaced).
+func (b *Bus) respMux() (*respMux, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.done {
+		return nil, bus.ErrClosed
+	}
+	if b.mux != nil && !b.mux.isDead() {
+		return b.mux, nil
+	}
+	m := &respMux{prefix: b.nc.NewInbox() + ".", waiters: map[string]*waiter{}}
+	sub, err := b.nc.Subscribe(m.prefix+"*", m.deliver)
+	if err != nil {
+		return nil, err
+	}
+	// deliver only queues: the limits just keep nats.go from dropping.
+	_ = sub.SetPendingLimits(-1, -1)
+	m.sub = sub
+	m.dead = sub.StatusChanged(nats.SubscriptionClosed)
+	b.mux = m
+	b.subs[sub] = struct{}{}
+	return m, nil
+}
+
+// Close ends the Bus. For a Bus from Connect it drains the connection:
+// subscriptions stop, their handlers finish the messages already
+// received, pending publishes are flushed, and the connection closes;
+// after the drain timeout (WithDrainTimeout) it closes anyway. For a Bus
+// from FromConn it unsubscribes this Bus's subscriptions and leaves the
+// connection open. Do not call Close from a handler: the drain would wait
+// for that handler until the timeout.
+func (b *Bus) Close() error {
+	b.mu.Lock()
+	if b.done {
+		b.mu.Unlock()
+		return nil
+	}
+	b.done = true
+	subs := b.subs
+	b.subs = nil
+	b.mu.Unlock()
+
+	if !b.owned {
+		var errs []error
+		for s := range subs {
+			if err := s.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrBadSubscription) && !errors.Is(err, nats.ErrConnectionClosed) {
+				errs = append(errs, err)
+			}
+		}
+		return errors.Join(errs...)
+	}
+	if err := b.nc.Drain(); err != nil {
+		// Not connected (reconnecting) or already closed: nothing to drain.
+		b.nc.Close()
+		return nil
+	}
+	t := time.NewTimer(b.drainTimeout + time.Second)
+	defer t.Stop()
+	select {
+	case <-b.closed:
+	case <-t.C:
+		b.log.Warn("nats drain timed out; closing")
+		b.nc.Close()
+	}
+	return nil
+}
+
+// wrapErr adds context to a nats.go error and marks the closed-connection
+// ones with bus.ErrClosed.
+func wrapErr(what string, err error) error {
+	if errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, nats.ErrConnectionDraining) ||
+		errors.Is(err, nats.ErrBadSubscription) {
+		return fmt.Errorf("natsbus: %s: %w: %w", what, bus.ErrClosed, err)
+	}
+	return fmt.Errorf("natsbus: %s: %w", what, err)
+}
+
+// RedactURL returns the NATS URL list u with any user information (user,
+// password or token) replaced by "redacted", so that it can be logged.
+func RedactURL(u string) string {
+	parts := strings.Split(u, ",")
+	for i, p := range parts {
+		p = strings.TrimSpace(p)
+		pu, err := url.Parse(p)
+		if err != nil || pu.Host == "" {
+			if at := strings.LastIndex(p, "@"); at >= 0 {
+				prefix := ""
+				if sch := strings.Index(p, "://"); sch >= 0 && sch < at {
+					prefix = p[:sch+3]
+				}
+				p = prefix + "redacted" + p[at:]
+			}
+			parts[i] = p
+			continue
+		}
+		if pu.User != nil {
+			pu.User = url.User("redacted")
+		}
+		parts[i] = pu.String()
+	}
+	return strings.Join(parts, ",")
+}
