@@ -321,6 +321,9 @@ func (s *Server) manage(ctx context.Context) {
 		if err != nil {
 			continue // ctx ended, or the connection dropped again: a state change is pending
 		}
+		if err := s.waitApps(ctx, stillUp); err != nil {
+			continue
+		}
 		if old := s.Node(); node != old {
 			s.log.Warn("Asterisk entity id changed: moving to the new node", "old", old, "new", node)
 			if err := s.moveNode(node); err != nil {
@@ -585,4 +588,33 @@ func (s *Server) listIDs(ctx context.Context, opID string) (map[string]bool, err
 		ids[r.ID] = true
 	}
 	return ids, nil
+}
+
+// waitApps returns once Asterisk lists every served application. Asterisk
+// registers an application just after the WebSocket handshake, so a call
+// taken before that would reach an application that does not exist yet.
+func (s *Server) waitApps(ctx context.Context, cont func() bool) error {
+	op := ari.Lookup("applications.get")
+	if op == nil {
+		return errors.New("proxy: operation applications.get missing from the ari table")
+	}
+	for _, app := range s.apps {
+		for wait := 5 * time.Millisecond; ; wait = min(wait*2, time.Second) {
+			rctx, cancel := context.WithTimeout(ctx, s.timeout)
+			resp, err := s.conn.Do(rctx, op, ari.Params{"applicationName": app})
+			cancel()
+			if err == nil && resp.Status/100 == 2 {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(wait):
+			}
+			if !cont() {
+				return errors.New("proxy: connection changed while waiting for the applications")
+			}
+		}
+	}
+	return nil
 }
