@@ -1,0 +1,556 @@
+package arisim
+
+import (
+	"context"
+	"crypto/subtle"
+	"embed"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ariproxy/ari-proxy/ari"
+)
+
+// maxBody is the largest request body Asterisk's HTTP server reads.
+const maxBody = 40960
+
+// req is one REST request, its parameters merged as Asterisk merges them:
+// query string, then form fields, then members of a JSON body.
+type req struct {
+	ctx    context.Context
+	op     *ari.Operation
+	path   map[string]string
+	vals   map[string]string
+	body   map[string]json.RawMessage // the JSON body when it is an object
+	rawObj json.RawMessage            // the JSON body as sent
+}
+
+// has reports whether a parameter was given.
+func (r *req) has(name string) bool {
+	if _, ok := r.path[name]; ok {
+		return true
+	}
+	_, ok := r.vals[name]
+	return ok
+}
+
+// str returns a parameter's value, "" when absent.
+func (r *req) str(name string) string {
+	if v, ok := r.path[name]; ok {
+		return v
+	}
+	return r.vals[name]
+}
+
+// int reads an integer parameter the way Asterisk's generated code does
+// (atoi: garbage reads as 0); def when absent.
+func (r *req) int(name string, def int) int {
+	v, ok := r.vals[name]
+	if !ok {
+		return def
+	}
+	return atoi(v)
+}
+
+func (r *req) boolean(name string) bool { return astTrue(r.vals[name]) }
+
+// list reads a multi-valued parameter: comma separated, empty items kept
+// out.
+func (r *req) list(name string) []string {
+	v, ok := r.vals[name]
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// atoi is C's atoi: leading spaces, optional sign, digits; 0 otherwise.
+func atoi(s string) int {
+	s = strings.TrimLeft(s, " \t\n")
+	neg := false
+	if s != "" && (s[0] == '-' || s[0] == '+') {
+		neg = s[0] == '-'
+		s = s[1:]
+	}
+	n := 0
+	for i := 0; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+		n = n*10 + int(s[i]-'0')
+		if n > 1<<31 {
+			break
+		}
+	}
+	if neg {
+		return -n
+	}
+	return n
+}
+
+// astTrue is Asterisk's ast_true.
+func astTrue(s string) bool {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "yes", "true", "y", "t", "1", "on":
+		return true
+	}
+	return false
+}
+
+// resp is a REST answer. after runs once the answer is written: Asterisk
+// emits much of what an operation causes after answering.
+type resp struct {
+	status int
+	body   []byte
+	ctype  string
+	header http.Header
+	after  func()
+}
+
+func okJSON(v any) resp      { return resp{status: 200, body: jsonOf(v)} }
+func okRaw(b []byte) resp    { return resp{status: 200, body: b} }
+func createdJSON(v any) resp { return resp{status: 201, body: jsonOf(v)} }
+func noContent() resp        { return resp{status: 204} }
+
+// fail is an error answer with Asterisk's {"message": ...} body.
+func fail(status int, format string, args ...any) resp {
+	return resp{status: status, body: jsonOf(messageJSON{fmt.Sprintf(format, args...)})}
+}
+
+// allocFailed is ast_ari_response_alloc_failed: the one error body that is
+// not {"message": ...}.
+func allocFailed() resp {
+	return resp{status: 500, body: []byte(`{"error":"Allocation failed"}`)}
+}
+
+type handler func(s *Sim, r *req) resp
+
+// ServeHTTP serves the simulator under /ari: REST operations, the API
+// documentation and the events WebSocket at /ari/events.
+func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.refusing() {
+		dropConnection(w)
+		return
+	}
+	p := r.URL.EscapedPath()
+	rel, ok := strings.CutPrefix(p, "/ari")
+	if !ok || (rel != "" && !strings.HasPrefix(rel, "/")) {
+		httpError(w, http.StatusNotFound, "Not Found", "The requested URL was not found on this server.")
+		return
+	}
+	if r.Method == http.MethodOptions {
+		s.serveOptions(w, rel)
+		return
+	}
+	// Form fields join the query parameters (and may carry api_key).
+	raw, form, res := readBody(r)
+	if res == nil && !s.authenticated(r, form) {
+		w.Header().Set("WWW-Authenticate", `Basic realm="Asterisk REST Interface"`)
+		out := fail(401, "Authentication required")
+		res = &out
+	}
+	uri := strings.TrimPrefix(rel, "/")
+	switch {
+	case res != nil:
+	case strings.HasSuffix(uri, "/"):
+		out := fail(404, "ARI URLs do not end with a slash. Try /ari/%s", strings.TrimSuffix(uri, "/"))
+		res = &out
+	case uri == "" || uri == "api-docs" || strings.HasPrefix(uri, "api-docs/"):
+		out := s.apiDocs(r, strings.TrimPrefix(strings.TrimPrefix(uri, "api-docs"), "/"))
+		res = &out
+	case uri == "events" && r.Method == http.MethodGet:
+		s.serveEvents(w, r)
+		return
+	}
+	if res == nil {
+		if d := time.Duration(s.latency.Load()); d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+				t.Stop()
+				return
+			case <-s.closedCh:
+				t.Stop()
+			}
+		}
+		rq, bad := s.parseRequest(r, rel, raw, form)
+		if bad != nil {
+			res = bad
+		} else {
+			out := s.dispatch(rq)
+			res = &out
+		}
+	}
+	writeResp(w, *res)
+	if res.after != nil {
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush()
+		}
+		res.after()
+	}
+}
+
+// readBody reads the request body and, for a form, its fields.
+func readBody(r *http.Request) ([]byte, url.Values, *resp) {
+	if r.Body == nil {
+		return nil, nil, nil
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		res := fail(400, "Error parsing request body")
+		return nil, nil, &res
+	}
+	if len(b) > maxBody {
+		res := fail(413, "Request body too large")
+		return nil, nil, &res
+	}
+	ctype, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if ctype != "application/x-www-form-urlencoded" {
+		return b, nil, nil
+	}
+	form, err := url.ParseQuery(string(b))
+	if err != nil {
+		res := fail(400, "Error parsing request body")
+		return nil, nil, &res
+	}
+	return b, form, nil
+}
+
+//go:embed apidocs/*.json
+var apiDocsFS embed.FS
+
+// apiDocs serves the Asterisk 22 api-docs as Asterisk does, with the
+// basePath rewritten to this server.
+func (s *Sim) apiDocs(r *http.Request, name string) resp {
+	if name == "" {
+		name = "resources.json"
+	}
+	data, err := apiDocsFS.ReadFile("apidocs/" + name)
+	if err != nil || strings.Contains(name, "/") {
+		return fail(404, "Resource not found")
+	}
+	base := "http://" + r.Host + "/ari"
+	data = []byte(strings.Replace(string(data), `"basePath": "http://localhost:8088/ari"`, `"basePath": "`+base+`"`, 1))
+	return resp{status: 200, body: data}
+}
+
+// parseRequest authenticates nothing: it reads the body, routes and merges
+// the parameters. A non-nil resp is an error answer.
+func (s *Sim) parseRequest(r *http.Request, rel string, raw []byte, form url.Values) (*req, *resp) {
+	rq := &req{ctx: r.Context(), vals: map[string]string{}}
+	for _, vals := range []url.Values{r.URL.Query(), form} {
+		for k, v := range vals {
+			if k == "api_key" || len(v) == 0 {
+				continue
+			}
+			rq.vals[k] = v[len(v)-1]
+		}
+	}
+	if ctype, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ctype == "application/json" {
+		if len(strings.TrimSpace(string(raw))) > 0 {
+			if !json.Valid(raw) {
+				res := fail(400, "Error parsing request body")
+				return nil, &res
+			}
+			rq.rawObj = raw
+			_ = json.Unmarshal(raw, &rq.body) // nil unless an object
+		}
+	}
+	if strings.HasPrefix(rel, "/mailboxes") && !s.mailboxesAvailable() {
+		// res_ari_mailboxes.so is not loaded: its resource does not exist.
+		res := fail(404, "Resource not found")
+		return nil, &res
+	}
+	op, pathParams, found, allowed := ari.Route(r.Method, rel)
+	if !found {
+		res := fail(404, "Resource not found")
+		return nil, &res
+	}
+	if !allowed {
+		res := fail(405, "Invalid method")
+		return nil, &res
+	}
+	rq.op, rq.path = op, pathParams
+	// Body members override the query for the operation's parameters, as
+	// the generated *_parse_body functions do.
+	for i := range op.Params {
+		prm := &op.Params[i]
+		if prm.In == ari.InPath {
+			continue
+		}
+		v, ok := rq.body[prm.Name]
+		if !ok {
+			continue
+		}
+		if sv, set := bodyValue(prm, v); set {
+			rq.vals[prm.Name] = sv
+		} else {
+			delete(rq.vals, prm.Name)
+		}
+	}
+	return rq, nil
+}
+
+// bodyValue converts a JSON body member to the string form of a query
+// parameter; set is false when Asterisk would read it as NULL.
+func bodyValue(prm *ari.Param, v json.RawMessage) (string, bool) {
+	var x any
+	dec := json.NewDecoder(strings.NewReader(string(v)))
+	dec.UseNumber()
+	if dec.Decode(&x) != nil || x == nil {
+		return "", false
+	}
+	switch t := x.(type) {
+	case string:
+		switch prm.Type {
+		case "int", "long", "double", "boolean":
+			if prm.Type == "boolean" {
+				return "false", true
+			}
+			return "0", true
+		}
+		return t, true
+	case json.Number:
+		switch prm.Type {
+		case "string":
+			return "", false
+		case "boolean":
+			return "false", true
+		}
+		if i, err := t.Int64(); err == nil {
+			return strconv.FormatInt(i, 10), true
+		}
+		f, _ := t.Float64()
+		return strconv.FormatInt(int64(f), 10), true
+	case bool:
+		if prm.Type == "boolean" {
+			return strconv.FormatBool(t), true
+		}
+		return "", false
+	case []any:
+		var parts []string
+		for _, e := range t {
+			if str, ok := e.(string); ok {
+				parts = append(parts, str)
+			}
+		}
+		return strings.Join(parts, ","), true
+	}
+	return string(v), true
+}
+
+func (s *Sim) dispatch(rq *req) resp {
+	h := handlers[rq.op.ID]
+	if h == nil {
+		return fail(501, "Not implemented")
+	}
+	return h(s, rq)
+}
+
+func (s *Sim) authenticated(r *http.Request, form url.Values) bool {
+	user, pass, ok := r.BasicAuth()
+	if !ok {
+		key := r.URL.Query().Get("api_key")
+		if key == "" {
+			key = form.Get("api_key")
+		}
+		if key != "" {
+			user, pass, ok = strings.Cut(key, ":")
+		}
+	}
+	if !ok {
+		return false
+	}
+	u := subtle.ConstantTimeCompare([]byte(user), []byte(s.user))
+	p := subtle.ConstantTimeCompare([]byte(pass), []byte(s.password))
+	return u&p == 1
+}
+
+// serveOptions answers a CORS preflight like Asterisk: the allowed
+// methods of a known path, without authentication.
+func (s *Sim) serveOptions(w http.ResponseWriter, rel string) {
+	methods := ari.Methods(rel)
+	if methods == nil {
+		writeResp(w, fail(404, "Resource not found"))
+		return
+	}
+	w.Header().Set("Allow", strings.Join(append(methods, "OPTIONS"), ","))
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func writeResp(w http.ResponseWriter, res resp) {
+	for k, v := range res.header {
+		w.Header()[k] = v
+	}
+	w.Header().Set("Server", "Asterisk/22.0.0")
+	w.Header().Set("Cache-Control", "no-cache, no-store")
+	if res.body == nil {
+		w.WriteHeader(res.status)
+		return
+	}
+	ct := res.ctype
+	if ct == "" {
+		ct = "application/json"
+	}
+	w.Header().Set("Content-Type", ct)
+	w.Header().Set("Content-Length", strconv.Itoa(len(res.body)))
+	w.WriteHeader(res.status)
+	_, _ = w.Write(res.body)
+}
+
+// httpError writes Asterisk's HTML error page (ast_http_error).
+func httpError(w http.ResponseWriter, status int, title, text string) {
+	body := fmt.Sprintf("<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\r\n"+
+		"<html><head>\r\n<title>%d %s</title>\r\n</head><body>\r\n<h1>%s</h1>\r\n<p>%s</p>\r\n"+
+		"<hr />\r\n<address>Asterisk Server</address>\r\n</body></html>\r\n", status, title, title, text)
+	writeResp(w, resp{status: status, body: []byte(body), ctype: "text/html"})
+}
+
+// dropConnection closes the client's connection without an answer.
+func dropConnection(w http.ResponseWriter) {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		panic(http.ErrAbortHandler)
+	}
+	conn, _, err := hj.Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	_ = conn.Close()
+}
+
+// handlers maps every operation of ari.Operations to its implementation.
+var handlers map[string]handler
+
+func init() {
+	handlers = map[string]handler{
+		// asterisk
+		"asterisk.getObject":       (*Sim).hGetObject,
+		"asterisk.updateObject":    (*Sim).hUpdateObject,
+		"asterisk.deleteObject":    (*Sim).hDeleteObject,
+		"asterisk.getInfo":         (*Sim).hGetInfo,
+		"asterisk.ping":            (*Sim).hPing,
+		"asterisk.listModules":     (*Sim).hListModules,
+		"asterisk.getModule":       (*Sim).hGetModule,
+		"asterisk.loadModule":      (*Sim).hLoadModule,
+		"asterisk.unloadModule":    (*Sim).hUnloadModule,
+		"asterisk.reloadModule":    (*Sim).hReloadModule,
+		"asterisk.listLogChannels": (*Sim).hListLogChannels,
+		"asterisk.addLog":          (*Sim).hAddLog,
+		"asterisk.deleteLog":       (*Sim).hDeleteLog,
+		"asterisk.rotateLog":       (*Sim).hRotateLog,
+		"asterisk.getGlobalVar":    (*Sim).hGetGlobalVar,
+		"asterisk.setGlobalVar":    (*Sim).hSetGlobalVar,
+		// endpoints
+		"endpoints.list":                  (*Sim).hEndpointsList,
+		"endpoints.sendMessage":           (*Sim).hSendMessage,
+		"endpoints.refer":                 (*Sim).hRefer,
+		"endpoints.listByTech":            (*Sim).hEndpointsByTech,
+		"endpoints.get":                   (*Sim).hEndpointGet,
+		"endpoints.sendMessageToEndpoint": (*Sim).hSendMessageToEndpoint,
+		"endpoints.referToEndpoint":       (*Sim).hReferToEndpoint,
+		// channels
+		"channels.list":               (*Sim).hChannelList,
+		"channels.originate":          (*Sim).hOriginate,
+		"channels.originateWithId":    (*Sim).hOriginate,
+		"channels.create":             (*Sim).hCreate,
+		"channels.get":                (*Sim).hChannelGet,
+		"channels.hangup":             (*Sim).hHangup,
+		"channels.continueInDialplan": (*Sim).hContinue,
+		"channels.move":               (*Sim).hMove,
+		"channels.redirect":           (*Sim).hRedirect,
+		"channels.answer":             (*Sim).hAnswer,
+		"channels.ring":               (*Sim).hSimpleControl,
+		"channels.ringStop":           (*Sim).hSimpleControl,
+		"channels.progress":           (*Sim).hSimpleControl,
+		"channels.hold":               (*Sim).hSimpleControl,
+		"channels.unhold":             (*Sim).hSimpleControl,
+		"channels.startMoh":           (*Sim).hSimpleControl,
+		"channels.stopMoh":            (*Sim).hSimpleControl,
+		"channels.startSilence":       (*Sim).hSimpleControl,
+		"channels.stopSilence":        (*Sim).hSimpleControl,
+		"channels.mute":               (*Sim).hMute,
+		"channels.unmute":             (*Sim).hMute,
+		"channels.sendDTMF":           (*Sim).hSendDTMF,
+		"channels.play":               (*Sim).hChannelPlay,
+		"channels.playWithId":         (*Sim).hChannelPlay,
+		"channels.record":             (*Sim).hChannelRecord,
+		"channels.getChannelVar":      (*Sim).hGetChannelVar,
+		"channels.setChannelVar":      (*Sim).hSetChannelVar,
+		"channels.getChannelVars":     (*Sim).hGetChannelVars,
+		"channels.setChannelVars":     (*Sim).hSetChannelVars,
+		"channels.snoopChannel":       (*Sim).hSnoop,
+		"channels.snoopChannelWithId": (*Sim).hSnoop,
+		"channels.dial":               (*Sim).hDial,
+		"channels.rtpstatistics":      (*Sim).hRTPStatistics,
+		"channels.externalMedia":      (*Sim).hExternalMedia,
+		"channels.transfer_progress":  (*Sim).hTransferProgress,
+		"channels.transferProgress":   (*Sim).hTransferProgress,
+		// bridges
+		"bridges.list":             (*Sim).hBridgeList,
+		"bridges.create":           (*Sim).hBridgeCreate,
+		"bridges.createWithId":     (*Sim).hBridgeCreate,
+		"bridges.get":              (*Sim).hBridgeGet,
+		"bridges.destroy":          (*Sim).hBridgeDestroy,
+		"bridges.getBridgeVar":     (*Sim).hGetBridgeVar,
+		"bridges.setBridgeVar":     (*Sim).hSetBridgeVar,
+		"bridges.getBridgeVars":    (*Sim).hGetBridgeVars,
+		"bridges.setBridgeVars":    (*Sim).hSetBridgeVars,
+		"bridges.addChannel":       (*Sim).hAddChannel,
+		"bridges.removeChannel":    (*Sim).hRemoveChannel,
+		"bridges.setVideoSource":   (*Sim).hSetVideoSource,
+		"bridges.clearVideoSource": (*Sim).hClearVideoSource,
+		"bridges.startMoh":         (*Sim).hBridgeStartMoh,
+		"bridges.stopMoh":          (*Sim).hBridgeStopMoh,
+		"bridges.play":             (*Sim).hBridgePlay,
+		"bridges.playWithId":       (*Sim).hBridgePlay,
+		"bridges.record":           (*Sim).hBridgeRecord,
+		// recordings
+		"recordings.listStored":    (*Sim).hListStored,
+		"recordings.getStored":     (*Sim).hGetStored,
+		"recordings.deleteStored":  (*Sim).hDeleteStored,
+		"recordings.getStoredFile": (*Sim).hGetStoredFile,
+		"recordings.copyStored":    (*Sim).hCopyStored,
+		"recordings.getLive":       (*Sim).hGetLive,
+		"recordings.cancel":        (*Sim).hRecordingOp,
+		"recordings.stop":          (*Sim).hRecordingOp,
+		"recordings.pause":         (*Sim).hRecordingOp,
+		"recordings.unpause":       (*Sim).hRecordingOp,
+		"recordings.mute":          (*Sim).hRecordingOp,
+		"recordings.unmute":        (*Sim).hRecordingOp,
+		// sounds, playbacks
+		"sounds.list":       (*Sim).hSoundsList,
+		"sounds.get":        (*Sim).hSoundGet,
+		"playbacks.get":     (*Sim).hPlaybackGet,
+		"playbacks.stop":    (*Sim).hPlaybackStop,
+		"playbacks.control": (*Sim).hPlaybackControl,
+		// device states, mailboxes
+		"deviceStates.list":   (*Sim).hDeviceStatesList,
+		"deviceStates.get":    (*Sim).hDeviceStateGet,
+		"deviceStates.update": (*Sim).hDeviceStateUpdate,
+		"deviceStates.delete": (*Sim).hDeviceStateDelete,
+		"mailboxes.list":      (*Sim).hMailboxesList,
+		"mailboxes.get":       (*Sim).hMailboxGet,
+		"mailboxes.update":    (*Sim).hMailboxUpdate,
+		"mailboxes.delete":    (*Sim).hMailboxDelete,
+		// events, applications
+		"events.eventWebsocket":    (*Sim).hEventWebsocketHTTP,
+		"events.userEvent":         (*Sim).hUserEvent,
+		"events.claimChannel":      (*Sim).hClaimChannel,
+		"applications.list":        (*Sim).hApplicationsList,
+		"applications.get":         (*Sim).hApplicationGet,
+		"applications.subscribe":   (*Sim).hSubscribe,
+		"applications.unsubscribe": (*Sim).hUnsubscribe,
+		"applications.filter":      (*Sim).hFilter,
+	}
+}
