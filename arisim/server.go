@@ -147,10 +147,6 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusNotFound, "Not Found", "The requested URL was not found on this server.")
 		return
 	}
-	if r.Method == http.MethodOptions {
-		s.serveOptions(w, rel)
-		return
-	}
 	// Form fields join the query parameters (and may carry api_key).
 	raw, form, res := readBody(r)
 	if res == nil && !s.authenticated(r, form) {
@@ -161,11 +157,19 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	uri := strings.TrimPrefix(rel, "/")
 	switch {
 	case res != nil:
+	case r.Method == http.MethodOptions:
+		// ast_ari_callback authenticates before ast_ari_invoke answers OPTIONS.
+		s.serveOptions(w, rel)
+		return
 	case strings.HasSuffix(uri, "/"):
 		out := fail(404, "ARI URLs do not end with a slash. Try /ari/%s", strings.TrimSuffix(uri, "/"))
 		res = &out
-	case uri == "" || uri == "api-docs" || strings.HasPrefix(uri, "api-docs/"):
-		out := s.apiDocs(r, strings.TrimPrefix(strings.TrimPrefix(uri, "api-docs"), "/"))
+	case strings.HasPrefix(uri, "api-docs/"):
+		// Only "api-docs/..." is documentation in res_ari.c, and only for GET.
+		out := fail(405, "Unsupported method")
+		if r.Method == http.MethodGet {
+			out = s.apiDocs(r, strings.TrimPrefix(uri, "api-docs/"))
+		}
 		res = &out
 	case uri == "events" && r.Method == http.MethodGet:
 		s.serveEvents(w, r)
@@ -377,7 +381,7 @@ func (s *Sim) authenticated(r *http.Request, form url.Values) bool {
 }
 
 // serveOptions answers a CORS preflight like Asterisk: the allowed
-// methods of a known path, without authentication.
+// methods of a known path.
 func (s *Sim) serveOptions(w http.ResponseWriter, rel string) {
 	methods := ari.Methods(rel)
 	if methods == nil {
