@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/ariproxy/ari-proxy/internal/demo"
+)
+
+// demoCmd runs the self-contained demo.
+func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("ari-proxy demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	calls := fs.Int("calls", demo.DefaultCalls, "number of simulated calls to handle before exiting")
+	forever := fs.Bool("forever", false, "keep placing calls until interrupted (SIGINT/SIGTERM)")
+	timeout := fs.Duration("timeout", demo.DefaultTimeout, "give up when not done by then (not with --forever)")
+	logLevel := fs.String("log-level", "warn", "level of the components' logs on stderr: debug, info, warn or error")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `Usage: ari-proxy demo [flags]
+
+Runs everything in one process: an embedded NATS server and the ARI
+simulator on free loopback ports, the proxy server between them, and an
+example application (client library) that answers simulated calls, plays a
+prompt, bridges the calls two by two and hangs up. The flow goes to stdout.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return err
+		}
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	if *calls < 1 {
+		return usageError{fmt.Errorf("--calls must be at least 1, not %d", *calls)}
+	}
+	if *timeout <= 0 {
+		return usageError{fmt.Errorf("--timeout must be more than zero, not %s", *timeout)}
+	}
+	log, err := newLogger(stderr, *logLevel, "text")
+	if err != nil {
+		return usageError{err}
+	}
+	return demo.Run(ctx, demo.Options{
+		Calls:   *calls,
+		Forever: *forever,
+		Timeout: *timeout,
+		Out:     stdout,
+		Logger:  log,
+	})
+}
