@@ -565,11 +565,8 @@ func (s *Sim) hBridgeRecord(r *req) resp {
 		if s.state.liveRecs[rec.name] != rec || recorder.gone {
 			return
 		}
-		if rec.state == "canceled" {
-			delete(s.state.liveRecs, rec.name)
-			s.removeInternal(b, recorder)
-			return
-		}
+		// record_file on the recorder's control: it starts even when
+		// stopped or canceled while queued (see startChannelRecording).
 		s.beginRecording(rec)
 	}
 	return res

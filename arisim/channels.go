@@ -670,7 +670,7 @@ func (s *Sim) flushControl(c *channel) {
 		}
 	}
 	for name, r := range s.state.liveRecs {
-		if r.ch == c && r.state == "queued" {
+		if r.ch == c && !r.started { // record_file never ran: no events
 			delete(s.state.liveRecs, name)
 		}
 	}

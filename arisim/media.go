@@ -419,6 +419,8 @@ type liveRecording struct {
 	state                string // queued, recording, paused, done, failed, canceled
 	duration             int    // seconds, -1 until known
 	cause                string
+	started              bool             // record_file ran: RecordingStarted was published
+	file                 *storedRecording // the file being written, from the start on
 
 	ch       *channel
 	chanID   string
@@ -444,10 +446,26 @@ func (r *liveRecording) route(e *event) {
 	e.chans = []string{r.chanID}
 }
 
+// storedRecording is a file in the recording directory. A live
+// recording writes its file from the moment it starts (ast_writefile in
+// __ast_play_and_record), so the file is listed, read, copied and
+// deleted while the recording still runs; live is that recording and
+// base what the file held before it (ifExists=append).
 type storedRecording struct {
 	name, format string
 	length       time.Duration
 	seq          uint64
+
+	live *liveRecording
+	base time.Duration
+}
+
+// size is the recorded time the file holds now.
+func (s *Sim) size(st *storedRecording) time.Duration {
+	if st.live != nil {
+		return st.base + s.recorded(st.live)
+	}
+	return st.length
 }
 
 // recordingFormats are the file formats ast_get_format_for_file_ext
@@ -508,10 +526,13 @@ func (s *Sim) newRecording(r *req, target string) (*liveRecording, *resp) {
 	return rec, nil
 }
 
-// startChannelRecording is record_file on a channel's control.
+// startChannelRecording is record_file on a channel's control. It does
+// not look at the recording's state: a recording stopped or canceled
+// while queued (recording_disregard only marks it canceled) still starts
+// when the control reaches it and then runs like any other, as the
+// recorded Asterisk did.
 func (s *Sim) startChannelRecording(rec *liveRecording) bool {
-	if s.state.liveRecs[rec.name] != rec || rec.state == "canceled" {
-		delete(s.state.liveRecs, rec.name)
+	if s.state.liveRecs[rec.name] != rec {
 		return false
 	}
 	if rec.ch.bridge != nil {
@@ -528,9 +549,19 @@ func (s *Sim) startChannelRecording(rec *liveRecording) bool {
 
 func (s *Sim) beginRecording(rec *liveRecording) {
 	rec.state = "recording"
+	rec.started = true
 	rec.since = time.Now()
 	if rec.ch != nil {
 		rec.ch.activeRec = rec
+	}
+	// The file exists from now on: appended to, or created anew.
+	if st := s.state.storedRecs[rec.name]; st != nil && rec.ifExists == "append" {
+		st.live, st.base = rec, s.size(st)
+		rec.file = st
+	} else {
+		s.state.storedSeq++
+		rec.file = &storedRecording{name: rec.name, format: rec.format, live: rec, seq: s.state.storedSeq}
+		s.state.storedRecs[rec.name] = rec.file
 	}
 	s.emit(s.evRecording("RecordingStarted", rec))
 	limit := rec.maxDuration
@@ -556,8 +587,9 @@ func (s *Sim) recorded(rec *liveRecording) time.Duration {
 }
 
 // finishRecording ends a live recording: RecordingFinished (state done,
-// even when canceled, as Asterisk publishes) and a stored recording unless
-// it was canceled. release frees the control queue.
+// even when canceled, as Asterisk publishes) and its file closed. A file
+// deleted meanwhile (a stored recording delete, or cancel) stays deleted.
+// release frees the control queue.
 func (s *Sim) finishRecording(rec *liveRecording, release bool) {
 	if s.state.liveRecs[rec.name] != rec {
 		return
@@ -565,21 +597,11 @@ func (s *Sim) finishRecording(rec *liveRecording, release bool) {
 	s.cancel(rec.timer)
 	rec.timer = nil
 	length := s.recorded(rec)
-	canceled := rec.state == "canceled"
 	rec.state = "done"
 	rec.duration = int(length / time.Second)
 	s.emit(s.evRecording("RecordingFinished", rec))
 	delete(s.state.liveRecs, rec.name)
-	if !canceled {
-		st := s.state.storedRecs[rec.name]
-		if st != nil && rec.ifExists == "append" {
-			st.length += length
-		} else {
-			s.state.storedSeq++
-			s.state.storedRecs[rec.name] = &storedRecording{name: rec.name, format: rec.format,
-				length: length, seq: s.state.storedSeq}
-		}
-	}
+	s.closeFile(rec)
 	if rec.ch != nil && rec.ch.activeRec == rec {
 		rec.ch.activeRec = nil
 		if release {
@@ -589,6 +611,22 @@ func (s *Sim) finishRecording(rec *liveRecording, release bool) {
 	if rec.onDone != nil {
 		rec.onDone()
 	}
+}
+
+// closeFile fixes the length of rec's file, if it still exists.
+func (s *Sim) closeFile(rec *liveRecording) {
+	if st := rec.file; st != nil && st.live == rec {
+		st.length = s.size(st)
+		st.live = nil
+	}
+}
+
+// deleteFile removes rec's file (ast_filedelete by recording_cancel).
+func (s *Sim) deleteFile(rec *liveRecording) {
+	if st := rec.file; st != nil && s.state.storedRecs[st.name] == st {
+		delete(s.state.storedRecs, st.name)
+	}
+	s.closeFile(rec)
 }
 
 // dtmfReceived ends a recording whose terminateOn matches the digit.
@@ -630,6 +668,8 @@ func (s *Sim) hRecordingOp(r *req) resp {
 	active := rec.state == "recording" || rec.state == "paused"
 	switch {
 	case rec.state == "queued" && (op == "cancel" || op == "stop"):
+		// recording_disregard: only the state changes; nothing stops
+		// record_file from starting later (startChannelRecording).
 		rec.state = "canceled"
 		return noContent()
 	case !active:
@@ -648,6 +688,7 @@ func (s *Sim) hRecordingOp(r *req) resp {
 	case "cancel":
 		rec.elapsed = s.recorded(rec)
 		rec.state = "canceled"
+		s.deleteFile(rec)
 		return finish()
 	case "stop":
 		rec.elapsed = s.recorded(rec)
@@ -721,7 +762,7 @@ func (s *Sim) hCopyStored(r *req) resp {
 		return fail(400, "Invalid destination recording name")
 	}
 	s.state.storedSeq++
-	cp := &storedRecording{name: dst, format: src.format, length: src.length, seq: s.state.storedSeq}
+	cp := &storedRecording{name: dst, format: src.format, length: s.size(src), seq: s.state.storedSeq}
 	s.state.storedRecs[dst] = cp
 	return okJSON(storedRecordingJSON{cp.name, cp.format})
 }
@@ -735,7 +776,7 @@ func (s *Sim) hGetStoredFile(r *req) resp {
 	if st == nil {
 		return fail(404, "Recording not found")
 	}
-	samples := int(st.length / (time.Second / 8000))
+	samples := int(s.size(st) / (time.Second / 8000))
 	if st.format != "wav" && st.format != "WAV" && st.format != "wav16" {
 		return resp{status: 200, body: make([]byte, samples), ctype: "application/octet-stream"}
 	}

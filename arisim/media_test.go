@@ -263,3 +263,116 @@ func TestRecordingMemberOrder(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// recordingEvents returns the types and states of the recording events
+// about name, in order.
+func recordingEvents(ws *wsClient, name string) []string {
+	var out []string
+	for _, m := range ws.events() {
+		r, ok := m["recording"].(map[string]any)
+		if ok && r["name"] == name {
+			out = append(out, m["type"].(string)+":"+r["state"].(string))
+		}
+	}
+	return out
+}
+
+// TestRecordingStoppedWhileQueued follows the recorded Asterisk (v5
+// corpus): a stop while the recording waits behind DTMF only marks it
+// canceled (recording_disregard); record_file still starts it when the
+// control gets there, and it runs until hangup. Its file exists from the
+// start, and the channel cannot join a bridge while it records.
+func TestRecordingStoppedWhileQueued(t *testing.T) {
+	s := testSim(t, Config{})
+	ws := dialEvents(t, s, "app=demo")
+	time.Sleep(20 * time.Millisecond)
+	originateInStasis(t, s, ws, "q1")
+	call(t, s, "POST", "/bridges/qb", "", nil)
+	// The DTMF occupies the control for 700 ms.
+	if st, body := call(t, s, "POST", "/channels/q1/dtmf", "dtmf=1%23&between=200&duration=80", nil); st != 204 {
+		t.Fatalf("dtmf: %d %s", st, body)
+	}
+	if st, body := call(t, s, "POST", "/channels/q1/record", "name=qrec&format=wav&ifExists=overwrite", nil); st != 201 || !strings.Contains(string(body), `"state":"queued"`) {
+		t.Fatalf("record: %d %s", st, body)
+	}
+	notInSession := `{"message":"Recording not in session"}`
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		body         string
+	}{
+		{"GET", "/recordings/live/qrec", 200, `{"name":"qrec","format":"wav","state":"queued","target_uri":"channel:q1"}`},
+		{"POST", "/recordings/live/qrec/pause", 409, notInSession},
+		{"DELETE", "/recordings/live/qrec/pause", 409, notInSession},
+		{"POST", "/recordings/live/qrec/mute", 409, notInSession},
+		{"POST", "/recordings/live/qrec/stop", 204, ""},
+		{"GET", "/recordings/live/qrec", 200, `{"name":"qrec","format":"wav","state":"canceled","target_uri":"channel:q1"}`},
+		{"POST", "/recordings/live/qrec/stop", 409, notInSession},
+		{"POST", "/bridges/qb/addChannel", 409, `{"message":"Channel q1 currently recording"}`},
+		{"GET", "/recordings/stored/qrec", 404, `{"message":"Recording not found"}`},
+	} {
+		query := ""
+		if strings.HasSuffix(tc.path, "addChannel") {
+			query = "channel=q1"
+		}
+		if st, body := call(t, s, tc.method, tc.path, query, nil); st != tc.status || string(body) != tc.body {
+			t.Errorf("%s %s: %d %s, want %d %s", tc.method, tc.path, st, body, tc.status, tc.body)
+		}
+	}
+
+	// The DTMF ends; the recording starts regardless.
+	ws.waitFor(t, "qrec started", func(m map[string]any) bool {
+		r, _ := m["recording"].(map[string]any)
+		return m["type"] == "RecordingStarted" && r["name"] == "qrec"
+	})
+	for _, tc := range []struct {
+		method, path, query string
+		status              int
+		body                string
+	}{
+		{"GET", "/recordings/live/qrec", "", 200, `{"name":"qrec","format":"wav","state":"recording","target_uri":"channel:q1"}`},
+		{"GET", "/recordings/stored", "", 200, `[{"name":"qrec","format":"wav"}]`},
+		{"GET", "/recordings/stored/qrec", "", 200, `{"name":"qrec","format":"wav"}`},
+		{"POST", "/recordings/stored/qrec/copy", "destinationRecordingName=qcopy", 200, `{"name":"qcopy","format":"wav"}`},
+		{"DELETE", "/recordings/stored/qrec", "", 204, ""},
+		{"POST", "/bridges/qb/addChannel", "channel=q1", 409, `{"message":"Channel q1 currently recording"}`},
+		{"POST", "/bridges/qb/videoSource/q1", "", 422, `{"message":"Channel not in this bridge"}`},
+		{"POST", "/bridges/qb/removeChannel", "channel=q1", 422, `{"message":"Channel not in this bridge"}`},
+	} {
+		if st, body := call(t, s, tc.method, tc.path, tc.query, nil); st != tc.status || string(body) != tc.body {
+			t.Errorf("%s %s: %d %s, want %d %s", tc.method, tc.path, st, body, tc.status, tc.body)
+		}
+	}
+
+	// Hangup ends it; the file deleted while it ran stays deleted.
+	call(t, s, "DELETE", "/channels/q1", "", nil)
+	ws.waitType(t, "ChannelDestroyed", "q1;2")
+	if got := strings.Join(recordingEvents(ws, "qrec"), " "); got != "RecordingStarted:recording RecordingFinished:done" {
+		t.Errorf("events: %s", got)
+	}
+	if _, body := call(t, s, "GET", "/recordings/stored", "", nil); string(body) != `[{"name":"qcopy","format":"wav"}]` {
+		t.Errorf("stored after hangup: %s", body)
+	}
+}
+
+// TestQueuedRecordingHangup: a recording that never started (the channel
+// hung up while it waited) publishes nothing and leaves no file.
+func TestQueuedRecordingHangup(t *testing.T) {
+	s := testSim(t, Config{})
+	ws := dialEvents(t, s, "app=demo")
+	time.Sleep(20 * time.Millisecond)
+	originateInStasis(t, s, ws, "q2")
+	call(t, s, "POST", "/channels/q2/play/long", "media=sound:demo-congrats", nil)
+	call(t, s, "POST", "/channels/q2/record", "name=never&format=wav", nil)
+	call(t, s, "POST", "/recordings/live/never/stop", "", nil)
+	call(t, s, "DELETE", "/channels/q2", "", nil)
+	ws.waitType(t, "ChannelDestroyed", "q2;2")
+	if got := recordingEvents(ws, "never"); len(got) != 0 {
+		t.Errorf("events: %v", got)
+	}
+	for _, path := range []string{"/recordings/live/never", "/recordings/stored/never"} {
+		if st, _ := call(t, s, "GET", path, "", nil); st != 404 {
+			t.Errorf("%s: %d", path, st)
+		}
+	}
+}

@@ -37,7 +37,8 @@ type Subscription interface {
 type Bus interface {
 	// Publish sends data to subject; reply, when not empty, is where answers go.
 	Publish(ctx context.Context, subject, reply string, data []byte) error
-	// Subscribe delivers every message on subject (wildcards allowed).
+	// Subscribe delivers every message on subject (wildcards allowed). When
+	// connected, the subscription is active on the bus when it returns.
 	Subscribe(subject string, h Handler) (Subscription, error)
 	// QueueSubscribe delivers each message on subject to one member of queue.
 	QueueSubscribe(subject, queue string, h Handler) (Subscription, error)

@@ -275,8 +275,8 @@ func (b *Bus) QueueSubscribe(subject, queue string, h bus.Handler) (bus.Subscrip
 
 func (b *Bus) subscribe(subject, queue string, h bus.Handler) (bus.Subscription, error) {
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	if b.done {
+		b.mu.Unlock()
 		return nil, fmt.Errorf("natsbus: subscribe %s: %w", subject, bus.ErrClosed)
 	}
 	cb := func(m *nats.Msg) { h(bus.Msg{Subject: m.Subject, Reply: m.Reply, Data: m.Data}) }
@@ -288,6 +288,7 @@ func (b *Bus) subscribe(subject, queue string, h bus.Handler) (bus.Subscription,
 		s, err = b.nc.QueueSubscribe(subject, queue, cb)
 	}
 	if err != nil {
+		b.mu.Unlock()
 		return nil, wrapErr("subscribe "+subject, err)
 	}
 	if b.pendingMsgs != 0 || b.pendingBytes != 0 {
@@ -300,12 +301,22 @@ func (b *Bus) subscribe(subject, queue string, h bus.Handler) (bus.Subscription,
 		}
 		if err := s.SetPendingLimits(msgs, bytes); err != nil {
 			_ = s.Unsubscribe()
+			b.mu.Unlock()
 			return nil, wrapErr("subscribe "+subject, err)
 		}
 	}
 	b.subs[s] = struct{}{}
+	b.mu.Unlock()
+	// One round trip, so that the subscription is active on the server when
+	// Subscribe returns: a message published right after (a new call for
+	// Listen) is not lost. While disconnected the flush fails and the
+	// subscription is sent on reconnect, which is all that can be done.
+	_ = b.nc.FlushTimeout(flushTimeout)
 	return &subscription{b: b, s: s}, nil
 }
+
+// flushTimeout bounds the round trip that makes a new subscription active.
+const flushTimeout = 5 * time.Second
 
 type subscription struct {
 	b *Bus
