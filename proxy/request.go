@@ -63,18 +63,19 @@ func (s *Server) serve(r route, m bus.Msg) {
 			s.metrics.panics.Inc()
 			s.log.Error("panic serving request", "panic", p, "subject", m.Subject, "kind", label, "stack", string(debug.Stack()))
 			resp := wire.NewErrorResponse(wire.CodeInternal, 0, "internal error")
-			s.reply(m.Reply, []*wire.Response{resp})
 			s.metrics.requests.WithLabelValues(label, string(resp.Code)).Inc()
+			s.reply(m.Reply, []*wire.Response{resp})
 		}
 	}()
 	resps := s.process(r, m.Data, &label)
-	s.reply(m.Reply, resps)
 	code := codeLabelOK
 	if len(resps) > 0 && resps[0].Code != "" {
 		code = string(resps[0].Code)
 	}
+	// Counted before replying, so whoever got the reply sees the count.
 	s.metrics.requests.WithLabelValues(label, code).Inc()
 	s.metrics.latency.WithLabelValues(string(r.class)).Observe(time.Since(start).Seconds())
+	s.reply(m.Reply, resps)
 }
 
 // reply publishes the answers. Replies use a context that survives
