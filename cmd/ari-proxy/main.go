@@ -62,6 +62,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = sim(ctx, rest, stderr)
 	case "demo":
 		err = demoCmd(ctx, rest, stdout, stderr)
+	case "bench":
+		err = runBench(ctx, rest, stdout)
 	case "version":
 		fmt.Fprintln(stdout, versionString())
 		return exitOK
@@ -101,6 +103,7 @@ Usage:
   ari-proxy [serve] [flags]   run the proxy server beside an Asterisk (the default)
   ari-proxy sim [flags]       run the ARI simulator, a stand-in for Asterisk
   ari-proxy demo [flags]      run bus, simulator, server and an example app in one process
+  ari-proxy bench [flags]     measure the proxy against direct ARI (bus, simulator, proxy in one process)
   ari-proxy version           print the version
   ari-proxy help              print this help
 
