@@ -315,7 +315,7 @@ func TestRunUnauthorized(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	states := newStateLog()
 	if err := c.Run(ctx, func([]byte) {}, states.on); !errors.Is(err, context.DeadlineExceeded) {

@@ -292,7 +292,7 @@ func TestSimRestart(t *testing.T) {
 func TestSimUnauthorized(t *testing.T) {
 	sim := newSim(t)
 	c := simConn(t, sim, "wrong", "demo")
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	states := newStateLog()
 	if err := c.Run(ctx, func([]byte) {}, states.on); !errors.Is(err, context.DeadlineExceeded) {

@@ -39,7 +39,6 @@ func BenchmarkREST(b *testing.B) {
 	})
 	b.Run("channels.answer", func(b *testing.B) {
 		ws := dialEvents(b, s, "app=demo")
-		time.Sleep(20 * time.Millisecond)
 		id, err := s.InboundCall("demo")
 		if err != nil {
 			b.Fatal(err)

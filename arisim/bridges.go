@@ -1,6 +1,7 @@
 package arisim
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -662,14 +663,5 @@ func (s *Sim) hSetBridgeVars(r *req) resp {
 
 // sortBy sorts by a sequence number.
 func sortBy[T any](list []T, key func(T) uint64) {
-	slices.SortFunc(list, func(a, b T) int {
-		ka, kb := key(a), key(b)
-		switch {
-		case ka < kb:
-			return -1
-		case ka > kb:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(list, func(a, b T) int { return cmp.Compare(key(a), key(b)) })
 }

@@ -9,7 +9,6 @@ import (
 func TestBridgeLifecycle(t *testing.T) {
 	s := testSim(t, Config{TimeScale: 0.02})
 	ws := dialEvents(t, s, "app=demo")
-	time.Sleep(20 * time.Millisecond)
 
 	if st, body := call(t, s, "POST", "/bridges", "type=notatype", nil); st != 500 || string(body) != `{"message":"Unable to create bridge. Possible duplicate bridge id '(null)'"}` {
 		t.Errorf("bad type: %d %s", st, body)
@@ -145,7 +144,6 @@ func TestBridgeLifecycle(t *testing.T) {
 func TestBridgeRecordAndHangupInBridge(t *testing.T) {
 	s := testSim(t, Config{TimeScale: 0.02})
 	ws := dialEvents(t, s, "app=demo")
-	time.Sleep(20 * time.Millisecond)
 	call(t, s, "POST", "/bridges/br", "", nil)
 	originateInStasis(t, s, ws, "x")
 	originateInStasis(t, s, ws, "y")
@@ -183,7 +181,6 @@ func TestBridgeRecordAndHangupInBridge(t *testing.T) {
 func TestContinueMoveAndSnoop(t *testing.T) {
 	s := testSim(t, Config{})
 	ws := dialEvents(t, s, "app=demo,other")
-	time.Sleep(20 * time.Millisecond)
 	originateInStasis(t, s, ws, "m1")
 	call(t, s, "POST", "/channels/m1/move", "app=nobody&appArgs=x", nil)
 	ev := ws.waitType(t, "ApplicationMoveFailed", "m1")
@@ -235,7 +232,6 @@ func TestContinueMoveAndSnoop(t *testing.T) {
 func TestExternalMedia(t *testing.T) {
 	s := testSim(t, Config{})
 	ws := dialEvents(t, s, "app=demo")
-	time.Sleep(20 * time.Millisecond)
 	for _, tc := range []struct{ q, body string }{
 		{"external_host=h:1&format=ulaw", `{"message":"app cannot be empty"}`},
 		{"app=demo&format=ulaw", `{"message":"external_host cannot be empty"}`},

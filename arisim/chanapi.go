@@ -596,6 +596,13 @@ func (s *Sim) hSimpleControl(r *req) resp {
 	if e != nil {
 		return *e
 	}
+	return s.queueNothing(c)
+}
+
+// queueNothing answers 204 and then queues a command that does nothing on
+// c: the indication is queued like Asterisk's, and no event follows it on
+// the recorded Local channels.
+func (s *Sim) queueNothing(c *channel) resp {
 	res := noContent()
 	res.after = func() {
 		s.mu.Lock()
@@ -619,13 +626,7 @@ func (s *Sim) hMute(r *req) resp {
 	default:
 		return fail(400, "Invalid direction specified")
 	}
-	res := noContent()
-	res.after = func() {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		s.send(c, func() bool { return false })
-	}
-	return res
+	return s.queueNothing(c)
 }
 
 func (s *Sim) hSendDTMF(r *req) resp {

@@ -1,6 +1,7 @@
 package arisim
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -224,25 +225,11 @@ func (s *Sim) setVarOrFunc(c *channel, name, value string) bool {
 	old := c.snapshot()
 	switch fn {
 	case "CALLERID":
-		switch arg {
-		case "name":
-			c.callerName = value
-		case "num", "number":
-			c.callerNum = value
-		case "all":
-			c.callerName, c.callerNum = parseCallerID(value)
-		default:
+		if !setParty(arg, value, &c.callerName, &c.callerNum) {
 			return false
 		}
 	case "CONNECTEDLINE":
-		switch arg {
-		case "name":
-			c.connName = value
-		case "num", "number":
-			c.connNum = value
-		case "all":
-			c.connName, c.connNum = parseCallerID(value)
-		default:
+		if !setParty(arg, value, &c.connName, &c.connNum) {
 			return false
 		}
 	case "CHANNEL":
@@ -258,6 +245,23 @@ func (s *Sim) setVarOrFunc(c *channel, name, value string) bool {
 		return false
 	}
 	s.publish(c, old)
+	return true
+}
+
+// setParty sets the name, the number or both ("all": `"Name" <num>`) of
+// a party, as CALLERID(arg) and CONNECTEDLINE(arg) do; false for an arg
+// they do not know.
+func setParty(arg, value string, name, num *string) bool {
+	switch arg {
+	case "name":
+		*name = value
+	case "num", "number":
+		*num = value
+	case "all":
+		*name, *num = parseCallerID(value)
+	default:
+		return false
+	}
 	return true
 }
 
@@ -561,13 +565,7 @@ func (s *Sim) sortedChannels() []*channel {
 		if b.half == 1 {
 			kb = b.peerSeq()*2 + 1
 		}
-		switch {
-		case ka < kb:
-			return -1
-		case ka > kb:
-			return 1
-		}
-		return 0
+		return cmp.Compare(ka, kb)
 	})
 	return list
 }

@@ -8,7 +8,6 @@ package arisim_test
 //	go test -race -run Conformance -v ./arisim/
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -31,6 +30,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/ariproxy/ari-proxy/arisim"
+	"github.com/ariproxy/ari-proxy/internal/sharedtest"
 )
 
 // The Asterisk behind the transcripts (see ../shared/ari/README.md).
@@ -63,17 +63,7 @@ const (
 )
 
 // record is one line of a transcript.
-type record struct {
-	Seq    int             `json:"seq"`
-	MS     int             `json:"ms"`
-	Kind   string          `json:"kind"` // request, response, event, note
-	Method string          `json:"method"`
-	Path   string          `json:"path"`
-	Query  string          `json:"query"`
-	Body   json.RawMessage `json:"body"`
-	Status int             `json:"status"`
-	Text   string          `json:"text"`
-}
+type record = sharedtest.TranscriptLine
 
 // exchange is one request, its response and the events the transcript
 // shows between this request and the next one.
@@ -102,59 +92,12 @@ type exchangeResult struct {
 
 func (r exchangeResult) ok() bool { return len(r.diffs) == 0 }
 
-// repoRoot walks up from the package directory to the one holding go.mod.
-func repoRoot(t testing.TB) string {
+// loadTranscript reads a transcript file into exchanges; reading errors
+// fail the test, a transcript out of order is an error.
+func loadTranscript(t testing.TB, path string) (transcript, error) {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatalf("getwd: %v", err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatalf("no go.mod above %s", dir)
-		}
-		dir = parent
-	}
-}
-
-// sharedTranscriptDir returns ../shared/ari/transcripts relative to the
-// repo root, or "" when it is absent.
-func sharedTranscriptDir(t testing.TB) string {
-	dir := filepath.Join(repoRoot(t), "..", "shared", "ari", "transcripts")
-	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-		return ""
-	}
-	return dir
-}
-
-func loadTranscript(path string) (transcript, error) {
 	tr := transcript{name: strings.TrimSuffix(filepath.Base(path), ".jsonl")}
-	f, err := os.Open(path)
-	if err != nil {
-		return tr, err
-	}
-	defer f.Close()
-	var recs []record
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 0, 1<<20), 16<<20)
-	for sc.Scan() {
-		line := bytes.TrimSpace(sc.Bytes())
-		if len(line) == 0 {
-			continue
-		}
-		var r record
-		if err := json.Unmarshal(line, &r); err != nil {
-			return tr, fmt.Errorf("%s: %w", path, err)
-		}
-		recs = append(recs, r)
-	}
-	if err := sc.Err(); err != nil {
-		return tr, err
-	}
+	recs := sharedtest.ReadJSONL[record](t, path)
 	sort.SliceStable(recs, func(i, j int) bool { return recs[i].Seq < recs[j].Seq })
 
 	var cur *exchange
@@ -338,7 +281,7 @@ var acceptedRow = regexp.MustCompile(`^\|\s*` + "`?" + `([A-Za-z0-9_\-]+?)(?:\.j
 // loadAccepted reads the accepted-differences table: key "transcript#seq".
 func loadAccepted(t testing.TB) map[string]string {
 	t.Helper()
-	path := filepath.Join(repoRoot(t), "docs", "conformance.md")
+	path := filepath.Join(sharedtest.RepoRoot(t), "docs", "conformance.md")
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Logf("no accepted-differences file %s: %v", path, err)
@@ -602,13 +545,19 @@ type replayedExchange struct {
 	got  []event // the simulator's events received while it was current
 }
 
-// satisfied reports whether every wanted event type is among got or the
-// pool of earlier unclaimed events; it claims the pool entries it uses.
-func satisfied(want []string, got []event, pool *[]event) bool {
+// countTypes counts each event type of want.
+func countTypes(want []string) map[string]int {
 	need := map[string]int{}
 	for _, w := range want {
 		need[w]++
 	}
+	return need
+}
+
+// satisfied reports whether every wanted event type is among got or the
+// pool of earlier unclaimed events; it claims the pool entries it uses.
+func satisfied(want []string, got []event, pool *[]event) bool {
+	need := countTypes(want)
 	for _, g := range got {
 		if need[g.typ] > 0 {
 			need[g.typ]--
@@ -676,10 +625,7 @@ func (r *replayer) collect(want []string, pool *[]event, nextAt time.Time, timeo
 			got = append(got, ev)
 		default:
 			// Unclaimed arrivals may be credited to a later exchange.
-			need := map[string]int{}
-			for _, w := range want {
-				need[w]++
-			}
+			need := countTypes(want)
 			for _, g := range got {
 				if need[g.typ] > 0 {
 					need[g.typ]--
@@ -982,7 +928,7 @@ func replayTranscript(t *testing.T, tr transcript) []exchangeResult {
 }
 
 func TestConformance(t *testing.T) {
-	dir := sharedTranscriptDir(t)
+	dir := sharedtest.Find("ari", "transcripts")
 	if dir == "" {
 		t.Skip("skipping: ../shared/ari/transcripts not found next to the repo root (the Asterisk reference transcripts are needed for the conformance test)")
 	}
@@ -999,7 +945,7 @@ func TestConformance(t *testing.T) {
 	)
 	t.Run("replay", func(t *testing.T) {
 		for _, f := range files {
-			tr, err := loadTranscript(f)
+			tr, err := loadTranscript(t, f)
 			if err != nil {
 				t.Fatalf("load: %v", err)
 			}
@@ -1061,11 +1007,11 @@ func TestConformance(t *testing.T) {
 // checks that each is reported on the right exchange, so a lenient
 // comparison cannot pass unnoticed.
 func TestConformanceDetectsDifferences(t *testing.T) {
-	dir := sharedTranscriptDir(t)
+	dir := sharedtest.Find("ari", "transcripts")
 	if dir == "" {
 		t.Skip("skipping: ../shared/ari/transcripts not found next to the repo root")
 	}
-	tr, err := loadTranscript(filepath.Join(dir, "inbound_dialplan.jsonl"))
+	tr, err := loadTranscript(t, filepath.Join(dir, "inbound_dialplan.jsonl"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/ariproxy/ari-proxy/ari"
 	"github.com/ariproxy/ari-proxy/arisim"
+	"github.com/ariproxy/ari-proxy/internal/sharedtest"
 )
 
 // baseStatuses are the statuses any ARI operation may answer (413: a body
@@ -281,14 +282,14 @@ func builtinSeeds() []fuzzSeed {
 // transcriptSeeds turns every request of the shared transcripts into a
 // seed, when ../shared is present.
 func transcriptSeeds(t testing.TB) []fuzzSeed {
-	dir := sharedTranscriptDir(t)
+	dir := sharedtest.Find("ari", "transcripts")
 	if dir == "" {
 		return nil
 	}
 	files, _ := filepath.Glob(filepath.Join(dir, "*.jsonl"))
 	var seeds []fuzzSeed
 	for _, f := range files {
-		tr, err := loadTranscript(f)
+		tr, err := loadTranscript(t, f)
 		if err != nil {
 			t.Fatalf("load %s: %v", f, err)
 		}

@@ -1,13 +1,11 @@
 package arisim
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -15,63 +13,17 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/ariproxy/ari-proxy/internal/sharedtest"
 )
 
-// sharedDir finds ../shared next to the repository root, or skips.
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the package directory")
-		}
-		dir = parent
-	}
-	shared := filepath.Join(dir, "..", "shared")
-	if _, err := os.Stat(filepath.Join(shared, "ari", "transcripts")); err != nil {
-		t.Skipf("reference data %s is absent: %v", shared, err)
-	}
-	return shared
-}
-
 // tline is one line of a transcript.
-type tline struct {
-	Seq    int             `json:"seq"`
-	Ms     int             `json:"ms"`
-	Kind   string          `json:"kind"`
-	Method string          `json:"method"`
-	Path   string          `json:"path"`
-	Query  string          `json:"query"`
-	Body   json.RawMessage `json:"body"`
-	Status int             `json:"status"`
-	Text   string          `json:"text"`
-}
+type tline = sharedtest.TranscriptLine
 
+// loadTranscript reads the shared transcript name (without .jsonl).
 func loadTranscript(t testing.TB, name string) []tline {
 	t.Helper()
-	f, err := os.Open(filepath.Join(sharedDir(t), "ari", "transcripts", name+".jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []tline
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var l tline
-		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, l)
-	}
-	return out
+	return sharedtest.ReadJSONL[tline](t, filepath.Join(sharedtest.Path(t, "ari", "transcripts"), name+".jsonl"))
 }
 
 // testSim starts a simulator on a random port and closes it at cleanup.
@@ -141,6 +93,8 @@ type wsClient struct {
 	done chan struct{}
 }
 
+// dialEvents connects an events WebSocket (query: app=..., subscribeAll)
+// and returns once the applications have registered.
 func dialEvents(t testing.TB, s *Sim, query string) *wsClient {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -175,6 +129,8 @@ func dialEvents(t testing.TB, s *Sim, query string) *wsClient {
 		}
 	}()
 	t.Cleanup(func() { _ = conn.CloseNow(); <-c.done })
+	// The application registers after the upgrade: let it settle.
+	time.Sleep(20 * time.Millisecond)
 	return c
 }
 

@@ -7,17 +7,24 @@ import (
 	"time"
 )
 
-// playbackEvents returns the types and states of the playback events
-// about id, in order.
-func playbackEvents(ws *wsClient, id string) []string {
+// objectEvents returns "type:state" of the events about one playback,
+// recording or other object (the event's member obj whose key is val), in
+// order.
+func objectEvents(ws *wsClient, obj, key, val string) []string {
 	var out []string
 	for _, m := range ws.events() {
-		p, ok := m["playback"].(map[string]any)
-		if ok && p["id"] == id {
-			out = append(out, m["type"].(string)+":"+p["state"].(string))
+		o, ok := m[obj].(map[string]any)
+		if ok && o[key] == val {
+			out = append(out, m["type"].(string)+":"+o["state"].(string))
 		}
 	}
 	return out
+}
+
+// playbackEvents returns the types and states of the playback events
+// about id, in order.
+func playbackEvents(ws *wsClient, id string) []string {
+	return objectEvents(ws, "playback", "id", id)
 }
 
 func waitPlayback(t *testing.T, ws *wsClient, id, typ string) map[string]any {
@@ -31,7 +38,6 @@ func waitPlayback(t *testing.T, ws *wsClient, id, typ string) map[string]any {
 func TestPlaybackLifecycle(t *testing.T) {
 	s := testSim(t, Config{TimeScale: 0.02})
 	ws := dialEvents(t, s, "app=demo")
-	time.Sleep(20 * time.Millisecond)
 	originateInStasis(t, s, ws, "p1")
 
 	// Plays to the end: Started, Continuing between media, Finished.
@@ -127,7 +133,6 @@ func TestPlaybackLifecycle(t *testing.T) {
 func TestHangupDuringPlayback(t *testing.T) {
 	s := testSim(t, Config{})
 	ws := dialEvents(t, s, "app=demo")
-	time.Sleep(20 * time.Millisecond)
 	originateInStasis(t, s, ws, "h1")
 	call(t, s, "POST", "/channels/h1/play/long", "media=sound:demo-congrats", nil)
 	call(t, s, "POST", "/channels/h1/play/next", "media=sound:beep", nil)
@@ -155,7 +160,6 @@ func TestHangupDuringPlayback(t *testing.T) {
 func TestRecordings(t *testing.T) {
 	s := testSim(t, Config{TimeScale: 0.01})
 	ws := dialEvents(t, s, "app=demo")
-	time.Sleep(20 * time.Millisecond)
 	originateInStasis(t, s, ws, "r1")
 	for _, tc := range []struct {
 		query  string
@@ -267,14 +271,7 @@ func TestRecordingMemberOrder(t *testing.T) {
 // recordingEvents returns the types and states of the recording events
 // about name, in order.
 func recordingEvents(ws *wsClient, name string) []string {
-	var out []string
-	for _, m := range ws.events() {
-		r, ok := m["recording"].(map[string]any)
-		if ok && r["name"] == name {
-			out = append(out, m["type"].(string)+":"+r["state"].(string))
-		}
-	}
-	return out
+	return objectEvents(ws, "recording", "name", name)
 }
 
 // TestRecordingStoppedWhileQueued follows the recorded Asterisk (v5
@@ -285,7 +282,6 @@ func recordingEvents(ws *wsClient, name string) []string {
 func TestRecordingStoppedWhileQueued(t *testing.T) {
 	s := testSim(t, Config{})
 	ws := dialEvents(t, s, "app=demo")
-	time.Sleep(20 * time.Millisecond)
 	originateInStasis(t, s, ws, "q1")
 	call(t, s, "POST", "/bridges/qb", "", nil)
 	// The DTMF occupies the control for 700 ms.
@@ -360,7 +356,6 @@ func TestRecordingStoppedWhileQueued(t *testing.T) {
 func TestQueuedRecordingHangup(t *testing.T) {
 	s := testSim(t, Config{})
 	ws := dialEvents(t, s, "app=demo")
-	time.Sleep(20 * time.Millisecond)
 	originateInStasis(t, s, ws, "q2")
 	call(t, s, "POST", "/channels/q2/play/long", "media=sound:demo-congrats", nil)
 	call(t, s, "POST", "/channels/q2/record", "name=never&format=wav", nil)

@@ -74,8 +74,6 @@ func replay(t *testing.T, name string) replayResult {
 	// Twice as slow media and signalling leave room for a loaded machine.
 	s := testSim(t, Config{EntityID: "02:fc:00:00:00:01", TimeScale: 2})
 	ws := dialEvents(t, s, "app=demo,other&subscribeAll=false")
-	// Let the registration settle.
-	time.Sleep(20 * time.Millisecond)
 	var res replayResult
 	lastMs := 0
 	var pending *tline
@@ -93,10 +91,10 @@ func replay(t *testing.T, name string) replayResult {
 			for len(ws.events()) < len(res.wantEvents) && time.Now().Before(deadline) {
 				time.Sleep(2 * time.Millisecond)
 			}
-			if gap := l.Ms - lastMs; gap > 0 {
+			if gap := l.MS - lastMs; gap > 0 {
 				time.Sleep(min(time.Duration(gap)*time.Millisecond, 700*time.Millisecond))
 			}
-			lastMs = l.Ms
+			lastMs = l.MS
 			pending = &lines[i]
 		case "response":
 			rq := pending

@@ -457,12 +457,12 @@ func init() {
 		"asterisk.setGlobalVar":    (*Sim).hSetGlobalVar,
 		// endpoints
 		"endpoints.list":                  (*Sim).hEndpointsList,
-		"endpoints.sendMessage":           (*Sim).hSendMessage,
-		"endpoints.refer":                 (*Sim).hRefer,
+		"endpoints.sendMessage":           (*Sim).hEndpointMessage,
+		"endpoints.refer":                 (*Sim).hEndpointMessage,
 		"endpoints.listByTech":            (*Sim).hEndpointsByTech,
 		"endpoints.get":                   (*Sim).hEndpointGet,
-		"endpoints.sendMessageToEndpoint": (*Sim).hSendMessageToEndpoint,
-		"endpoints.referToEndpoint":       (*Sim).hReferToEndpoint,
+		"endpoints.sendMessageToEndpoint": (*Sim).hEndpointMessage,
+		"endpoints.referToEndpoint":       (*Sim).hEndpointMessage,
 		// channels
 		"channels.list":               (*Sim).hChannelList,
 		"channels.originate":          (*Sim).hOriginate,

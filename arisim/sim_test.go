@@ -106,7 +106,6 @@ func TestWebSocketRefusals(t *testing.T) {
 func TestApplicationReplacedAndListing(t *testing.T) {
 	s := testSim(t, Config{})
 	first := dialEvents(t, s, "app=demo,other")
-	time.Sleep(20 * time.Millisecond)
 	st, body := call(t, s, "GET", "/applications", "", nil)
 	if st != 200 || !strings.Contains(string(body), `"name":"demo"`) || !strings.Contains(string(body), `"name":"other"`) {
 		t.Fatalf("applications: %d %s", st, body)
@@ -143,7 +142,6 @@ func TestApplicationReplacedAndListing(t *testing.T) {
 func TestInboundCallAndFarEndHangup(t *testing.T) {
 	s := testSim(t, Config{})
 	ws := dialEvents(t, s, "app=demo")
-	time.Sleep(20 * time.Millisecond)
 	id, err := s.InboundCall("demo", "inbound")
 	if err != nil {
 		t.Fatal(err)
@@ -177,7 +175,6 @@ func TestInboundCallAndFarEndHangup(t *testing.T) {
 func TestChannelNotInStasisAndInvalidState(t *testing.T) {
 	s := testSim(t, Config{})
 	ws := dialEvents(t, s, "app=demo")
-	time.Sleep(20 * time.Millisecond)
 	st, _ := call(t, s, "POST", "/channels", "endpoint=Local/echo@default&extension=echo&channelId=plain", nil)
 	if st != 200 {
 		t.Fatal(st)
@@ -214,7 +211,6 @@ func TestChannelNotInStasisAndInvalidState(t *testing.T) {
 func TestOriginateValidation(t *testing.T) {
 	s := testSim(t, Config{})
 	dialEvents(t, s, "app=demo")
-	time.Sleep(20 * time.Millisecond)
 	for _, tc := range []struct {
 		query, body string
 		status      int
@@ -266,7 +262,6 @@ func originateInStasis(t *testing.T, s *Sim, ws *wsClient, id string) {
 func TestVariablesAndCallerID(t *testing.T) {
 	s := testSim(t, Config{})
 	ws := dialEvents(t, s, "app=demo")
-	time.Sleep(20 * time.Millisecond)
 	originateInStasis(t, s, ws, "v1")
 	if st, body := call(t, s, "GET", "/channels/v1/variable", "variable=NOPE", nil); st != 404 || string(body) != `{"message":"Provided variable was not found"}` {
 		t.Errorf("missing variable: %d %s", st, body)
@@ -306,7 +301,6 @@ func TestVariablesAndCallerID(t *testing.T) {
 func TestDTMFReachesTheFarEnd(t *testing.T) {
 	s := testSim(t, Config{TimeScale: 0.1})
 	ws := dialEvents(t, s, "app=demo")
-	time.Sleep(20 * time.Millisecond)
 	originateInStasis(t, s, ws, "d1")
 	if st, body := call(t, s, "POST", "/channels/d1/dtmf", "", nil); st != 400 || string(body) != `{"message":"DTMF is required"}` {
 		t.Errorf("no dtmf: %d %s", st, body)
@@ -342,7 +336,6 @@ func TestDTMFReachesTheFarEnd(t *testing.T) {
 func TestHangupCauses(t *testing.T) {
 	s := testSim(t, Config{})
 	ws := dialEvents(t, s, "app=demo")
-	time.Sleep(20 * time.Millisecond)
 	originateInStasis(t, s, ws, "hc")
 	for _, tc := range []struct{ q, body string }{
 		{"reason=busy&reason_code=17", `{"message":"The reason and reason_code can't both be specified"}`},

@@ -547,35 +547,11 @@ func (s *Sim) hEndpointsByTech(r *req) resp {
 
 func (s *Sim) hEndpointGet(r *req) resp { return fail(404, "Endpoint not found") }
 
-func (s *Sim) endpointBodyVars(r *req) *resp {
-	_, e := jsonVariables(r.body)
-	return e
-}
-
-// hSendMessage: no message technology is loaded, so ast_msg_send fails.
-func (s *Sim) hSendMessage(r *req) resp {
-	if e := s.endpointBodyVars(r); e != nil {
-		return *e
-	}
-	return fail(404, "Endpoint not found")
-}
-
-func (s *Sim) hSendMessageToEndpoint(r *req) resp {
-	if e := s.endpointBodyVars(r); e != nil {
-		return *e
-	}
-	return fail(404, "Endpoint not found")
-}
-
-func (s *Sim) hRefer(r *req) resp {
-	if e := s.endpointBodyVars(r); e != nil {
-		return *e
-	}
-	return fail(404, "Endpoint not found")
-}
-
-func (s *Sim) hReferToEndpoint(r *req) resp {
-	if e := s.endpointBodyVars(r); e != nil {
+// hEndpointMessage is sendMessage, sendMessageToEndpoint, refer and
+// referToEndpoint: the body's variables are checked, then, with no message
+// technology or endpoint loaded, ast_msg_send (or the refer) fails.
+func (s *Sim) hEndpointMessage(r *req) resp {
+	if _, e := jsonVariables(r.body); e != nil {
 		return *e
 	}
 	return fail(404, "Endpoint not found")
@@ -668,20 +644,48 @@ func (s *Sim) sourceExists(src eventSource) bool {
 	return false
 }
 
-func (s *Sim) hSubscribe(r *req) resp {
+// interest is the application's interest counts and their order for the
+// sources of one scheme; nil for a scheme it cannot subscribe to.
+func (a *app) interest(scheme string) (map[string]int, *[]string) {
+	switch scheme {
+	case "channel":
+		return a.chans, &a.chanOrder
+	case "bridge":
+		return a.bridges, &a.bridgeOrd
+	case "deviceState":
+		return a.devices, &a.deviceOrd
+	}
+	return nil, nil
+}
+
+// subscription reads the application and the event sources of a
+// (un)subscribe request, or the error Asterisk answers. The caller holds
+// s.mu.
+func (s *Sim) subscription(r *req) (*app, []eventSource, *resp) {
 	list := r.list("eventSource")
 	if len(list) == 0 {
-		return fail(400, "Missing parameter eventSource")
+		e := fail(400, "Missing parameter eventSource")
+		return nil, nil, &e
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	a := s.state.apps[r.str("applicationName")]
 	if a == nil {
-		return fail(404, "Application not found")
+		e := fail(404, "Application not found")
+		return nil, nil, &e
 	}
 	srcs, ok := parseSources(list)
 	if !ok {
-		return fail(400, "Invalid event source URI scheme")
+		e := fail(400, "Invalid event source URI scheme")
+		return nil, nil, &e
+	}
+	return a, srcs, nil
+}
+
+func (s *Sim) hSubscribe(r *req) resp {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, srcs, e := s.subscription(r)
+	if e != nil {
+		return *e
 	}
 	for _, src := range srcs {
 		if !s.sourceExists(src) {
@@ -689,55 +693,28 @@ func (s *Sim) hSubscribe(r *req) resp {
 		}
 	}
 	for _, src := range srcs {
-		switch src.scheme {
-		case "channel":
-			addInterest(a.chans, &a.chanOrder, src.id)
-		case "bridge":
-			addInterest(a.bridges, &a.bridgeOrd, src.id)
-		case "deviceState":
-			addInterest(a.devices, &a.deviceOrd, src.id)
+		if m, order := a.interest(src.scheme); m != nil {
+			addInterest(m, order, src.id)
 		}
 	}
 	return okJSON(s.appBody(a))
 }
 
 func (s *Sim) hUnsubscribe(r *req) resp {
-	list := r.list("eventSource")
-	if len(list) == 0 {
-		return fail(400, "Missing parameter eventSource")
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	a := s.state.apps[r.str("applicationName")]
-	if a == nil {
-		return fail(404, "Application not found")
-	}
-	srcs, ok := parseSources(list)
-	if !ok {
-		return fail(400, "Invalid event source URI scheme")
+	a, srcs, e := s.subscription(r)
+	if e != nil {
+		return *e
 	}
 	for _, src := range srcs {
-		var subscribed bool
-		switch src.scheme {
-		case "channel":
-			subscribed = a.chans[src.id] > 0
-		case "bridge":
-			subscribed = a.bridges[src.id] > 0
-		case "deviceState":
-			subscribed = a.devices[src.id] > 0
-		}
-		if !subscribed {
+		if m, _ := a.interest(src.scheme); m[src.id] <= 0 {
 			return fail(422, "Event source was not subscribed to")
 		}
 	}
 	for _, src := range srcs {
-		switch src.scheme {
-		case "channel":
-			dropInterest(a.chans, &a.chanOrder, src.id, false)
-		case "bridge":
-			dropInterest(a.bridges, &a.bridgeOrd, src.id, false)
-		case "deviceState":
-			dropInterest(a.devices, &a.deviceOrd, src.id, false)
+		if m, order := a.interest(src.scheme); m != nil {
+			dropInterest(m, order, src.id, false)
 		}
 	}
 	return okJSON(s.appBody(a))

@@ -16,7 +16,6 @@ import (
 func TestSystemResources(t *testing.T) {
 	s := testSim(t, Config{EntityID: "02:aa:00:00:00:09"})
 	ws := dialEvents(t, s, "app=demo")
-	time.Sleep(20 * time.Millisecond)
 	check := func(method, path, query string, body any, status int, want string) {
 		t.Helper()
 		st, got := call(t, s, method, path, query, body)
@@ -121,7 +120,6 @@ func TestSystemResources(t *testing.T) {
 func TestEventFilter(t *testing.T) {
 	s := testSim(t, Config{})
 	ws := dialEvents(t, s, "app=demo")
-	time.Sleep(20 * time.Millisecond)
 	st, body := call(t, s, "PUT", "/applications/demo/eventFilter", "", `{"allowed":[{"type":"StasisStart"},{"type":"StasisEnd"}]}`)
 	if st != 200 || !strings.HasSuffix(string(body), `"events_allowed":[{"type":"StasisStart"},{"type":"StasisEnd"}],"events_disallowed":[]}`) {
 		t.Fatalf("filter: %d %s", st, body)
@@ -149,7 +147,6 @@ func TestEventFilter(t *testing.T) {
 func TestSubscribeAllSeesEverything(t *testing.T) {
 	s := testSim(t, Config{})
 	all := dialEvents(t, s, "app=watcher&subscribeAll=true")
-	time.Sleep(20 * time.Millisecond)
 	call(t, s, "POST", "/channels", "endpoint=Local/echo@default&extension=echo&channelId=seen", nil)
 	all.waitType(t, "ChannelCreated", "seen")
 	all.waitType(t, "ChannelDialplan", "seen;2")
@@ -160,7 +157,6 @@ func TestSubscribeAllSeesEverything(t *testing.T) {
 func TestFaultInjection(t *testing.T) {
 	s := testSim(t, Config{})
 	ws := dialEvents(t, s, "app=demo")
-	time.Sleep(20 * time.Millisecond)
 	originateInStasis(t, s, ws, "keep")
 
 	// Dropped sockets: the client sees the connection end; channels stay
@@ -172,7 +168,6 @@ func TestFaultInjection(t *testing.T) {
 		t.Fatal("websocket still open")
 	}
 	ws2 := dialEvents(t, s, "app=demo")
-	time.Sleep(20 * time.Millisecond)
 	call(t, s, "DELETE", "/channels/keep", "", nil)
 	ws2.waitType(t, "StasisEnd", "keep")
 
@@ -209,7 +204,6 @@ func TestFaultInjection(t *testing.T) {
 
 	// Restart: everything is forgotten, new entity id.
 	ws3 := dialEvents(t, s, "app=demo")
-	time.Sleep(20 * time.Millisecond)
 	originateInStasis(t, s, ws3, "lost")
 	s.Restart("02:fc:00:00:00:99")
 	select {
@@ -259,7 +253,6 @@ func TestSlowReaderDoesNotBlock(t *testing.T) {
 func TestLoadGenerators(t *testing.T) {
 	s := testSim(t, Config{TimeScale: 0.01})
 	ws := dialEvents(t, s, "app=demo")
-	time.Sleep(20 * time.Millisecond)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	err := s.RunInbound(ctx, "demo", 5, 200, InboundScript{HangupAfter: 50 * time.Millisecond})

@@ -1,11 +1,9 @@
 package client
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -14,41 +12,18 @@ import (
 	"time"
 
 	"github.com/ariproxy/ari-proxy/bus"
+	"github.com/ariproxy/ari-proxy/internal/sharedtest"
 	"github.com/ariproxy/ari-proxy/internal/testenv"
 	"github.com/ariproxy/ari-proxy/wire"
 )
 
-// sharedDir is ../shared beside the repository root, "" when absent.
-func sharedDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
-	shared := filepath.Join(dir, "..", "shared")
-	if _, err := os.Stat(shared); err != nil {
-		return ""
-	}
-	return shared
-}
-
 // TestV5CompatCorpus checks the requests of the v5 corpus in ../shared.
 func TestV5CompatCorpus(t *testing.T) {
-	shared := sharedDir(t)
-	if shared == "" {
-		t.Skip("../shared is absent: the v5 corpus cannot be read (TestV5CompatTestdata checks the copy in testdata)")
+	path := sharedtest.Find("wire", "v5-corpus.jsonl")
+	if path == "" {
+		t.Skip("../shared/wire/v5-corpus.jsonl is absent: the v5 corpus cannot be read (TestV5CompatTestdata checks the copy in testdata)")
 	}
-	checkV5Compat(t, filepath.Join(shared, "wire", "v5-corpus.jsonl"))
+	checkV5Compat(t, path)
 }
 
 // TestV5CompatTestdata checks the copy of the corpus's requests kept in
@@ -57,11 +32,8 @@ func TestV5CompatTestdata(t *testing.T) {
 	checkV5Compat(t, filepath.Join("testdata", "v5-requests.jsonl"))
 }
 
-type corpusMsg struct {
-	Subject string          `json:"subject"`
-	Reply   string          `json:"reply"`
-	Payload json.RawMessage `json:"payload"`
-}
+// corpusMsg is one line of the v5 corpus: a message seen on the bus.
+type corpusMsg = sharedtest.CorpusMessage
 
 type captured struct {
 	subject string
@@ -73,21 +45,10 @@ type captured struct {
 // that what the client publishes has the corpus's kind, class and payload
 // field names, and no nested field v5 does not know.
 func checkV5Compat(t *testing.T, path string) {
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	var reqs []corpusMsg
 	known := map[string]map[string]bool{} // kind -> payload paths v5 sends
 	v5 := wire.NewSubjects("ari.")
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var m corpusMsg
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			t.Fatal(err)
-		}
+	for _, m := range sharedtest.ReadJSONL[corpusMsg](t, path) {
 		if _, _, _, ok := v5.ParseRequest(m.Subject); !ok {
 			continue
 		}
@@ -106,9 +67,6 @@ func checkV5Compat(t *testing.T, path string) {
 			known[r.Kind][p] = true
 		}
 	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
 	if len(reqs) == 0 {
 		t.Fatal("no request in the corpus")
 	}
@@ -121,7 +79,7 @@ func checkV5Compat(t *testing.T, path string) {
 	b := testenv.Connect(t, url)
 	capt := make(chan captured, 16)
 	ann, _ := json.Marshal(wire.Announcement{Node: "capture", Application: testApp})
-	_, err = b.Subscribe(prefix+">", func(m bus.Msg) {
+	_, err := b.Subscribe(prefix+">", func(m bus.Msg) {
 		switch {
 		case m.Subject == ours.Ping():
 			_ = b.Publish(context.Background(), ours.Announce(), "", ann)

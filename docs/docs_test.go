@@ -1,7 +1,6 @@
 package docs
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"flag"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	"github.com/ariproxy/ari-proxy/internal/sharedtest"
 	"github.com/ariproxy/ari-proxy/wire"
 )
 
@@ -110,37 +110,13 @@ func TestKeyDefinitionsAgree(t *testing.T) {
 	}
 }
 
-// corpusMsg is one line of the v5 corpus: a message as it was on the bus.
-type corpusMsg struct {
-	Subject string          `json:"subject"`
-	Reply   string          `json:"reply"`
-	Payload json.RawMessage `json:"payload"`
-}
+// corpusMsg is one message of the v5 corpus.
+type corpusMsg = sharedtest.CorpusMessage
 
+// readCorpus reads a v5 corpus file.
 func readCorpus(t *testing.T, path string) []corpusMsg {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []corpusMsg
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	for sc.Scan() {
-		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
-			continue
-		}
-		var m corpusMsg
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
-		out = append(out, m)
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return sharedtest.ReadJSONL[corpusMsg](t, path)
 }
 
 // schemaFor says which envelope a corpus message is, from its subject.
@@ -201,11 +177,7 @@ func TestV5SamplesMatchSchemas(t *testing.T) {
 // TestV5CorpusMatchesSchemas checks every message of the v5 corpus in
 // ../shared.
 func TestV5CorpusMatchesSchemas(t *testing.T) {
-	path := filepath.Join(filepath.Dir(repoRoot(t)), "shared", "wire", "v5-corpus.jsonl")
-	if _, err := os.Stat(path); err != nil {
-		t.Skipf("v5 corpus not found (%v): ../shared is absent beside the repository", err)
-	}
-	checkCorpus(t, path)
+	checkCorpus(t, sharedtest.Path(t, "wire", "v5-corpus.jsonl"))
 }
 
 // TestOurEnvelopesMatchSchemas checks what our wire package writes.
@@ -358,29 +330,8 @@ func kindTable() string {
 // TestProtocolDocKinds keeps the generated kind list of protocol.md in
 // step with wire's table. With -update it rewrites it.
 func TestProtocolDocKinds(t *testing.T) {
-	md, err := os.ReadFile("protocol.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := string(md)
-	i := strings.Index(s, beginKinds)
-	j := strings.Index(s, endKinds)
-	if i < 0 || j < i {
-		t.Fatalf("protocol.md lacks the %q ... %q markers", beginKinds, endKinds)
-	}
-	headEnd := i + strings.Index(s[i:], "-->") + len("-->")
-	want := s[:headEnd] + "\n" + kindTable() + s[j:]
-	if want == s {
-		return
-	}
-	if *update {
-		if err := os.WriteFile("protocol.md", []byte(want), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Log("protocol.md updated")
-		return
-	}
-	t.Errorf("the kind list in protocol.md is out of date: run go test ./docs -run TestProtocolDoc -update")
+	sharedtest.CheckSection(t, "protocol.md", beginKinds, endKinds, kindTable(), *update,
+		"run go test ./docs -run TestProtocolDoc -update")
 }
 
 // TestProtocolDocNamesEveryV5Kind: the kind table covers what v5 servers
@@ -411,23 +362,5 @@ func TestProtocolDocSubjects(t *testing.T) {
 		if !bytes.Contains(md, []byte("`"+want+"`")) {
 			t.Errorf("protocol.md does not show `%s`", want)
 		}
-	}
-}
-
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test")
-		}
-		dir = parent
 	}
 }

@@ -1,11 +1,8 @@
 package proxy_test
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -14,16 +11,13 @@ import (
 	"time"
 
 	"github.com/ariproxy/ari-proxy/arisim"
+	"github.com/ariproxy/ari-proxy/internal/sharedtest"
 	"github.com/ariproxy/ari-proxy/internal/testenv"
 	"github.com/ariproxy/ari-proxy/wire"
 )
 
 // corpusLine is one message of the v5 corpus.
-type corpusLine struct {
-	Subject string          `json:"subject"`
-	Reply   string          `json:"reply"`
-	Payload json.RawMessage `json:"payload"`
-}
+type corpusLine = sharedtest.CorpusMessage
 
 // v5Bugs are the kinds whose corpus answer is a v5 defect: v5 decoded
 // Asterisk's 404 error body ({"message": ...}) as the list or config it
@@ -39,60 +33,17 @@ func TestV5CorpusSmall(t *testing.T) {
 
 // TestV5Corpus replays the whole v5 corpus from ../shared.
 func TestV5Corpus(t *testing.T) {
-	path := sharedFile(t, "wire", "v5-corpus.jsonl")
+	path := sharedtest.Find("wire", "v5-corpus.jsonl")
 	if path == "" {
 		t.Skip("skipping: ../shared/wire/v5-corpus.jsonl not found next to the repo root (the v5 corpus); TestV5CorpusSmall covers part of it")
 	}
 	replayCorpus(t, path)
 }
 
-// sharedFile finds ../shared/<elem...> relative to the repo root (the
-// directory holding go.mod); "" when absent.
-func sharedFile(t *testing.T, elem ...string) string {
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
-	p := filepath.Join(append([]string{dir, "..", "shared"}, elem...)...)
-	if _, err := os.Stat(p); err != nil {
-		return ""
-	}
-	return p
-}
-
+// readCorpus reads a v5 corpus file.
 func readCorpus(t *testing.T, path string) []corpusLine {
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var lines []corpusLine
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 16<<20)
-	for sc.Scan() {
-		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
-			continue
-		}
-		var l corpusLine
-		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
-		lines = append(lines, l)
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return lines
+	t.Helper()
+	return sharedtest.ReadJSONL[corpusLine](t, path)
 }
 
 // replayCorpus sends every request of the corpus, in order, to our server

@@ -1,22 +1,18 @@
 package wire
 
 import (
-	"bufio"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/ariproxy/ari-proxy/internal/sharedtest"
 )
 
 // corpusMsg is one line of the v5 corpus: a message seen on the bus.
-type corpusMsg struct {
-	Subject string          `json:"subject"`
-	Reply   string          `json:"reply"`
-	Payload json.RawMessage `json:"payload"`
-}
+type corpusMsg = sharedtest.CorpusMessage
 
 // exchange is a request of the corpus with the response to it.
 type exchange struct {
@@ -31,25 +27,7 @@ func loadCorpus(t testing.TB, path string) []corpusMsg {
 	if path == "" {
 		t.Skip("../shared (beside the repository root) not found: full v5 corpus not tested")
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var msgs []corpusMsg
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 0, 1<<20), 16<<20)
-	for sc.Scan() {
-		var m corpusMsg
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			t.Fatalf("%s:%d: %v", path, len(msgs)+1, err)
-		}
-		msgs = append(msgs, m)
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return msgs
+	return sharedtest.ReadJSONL[corpusMsg](t, path)
 }
 
 // exchanges pairs the request messages (those with a reply subject on a
@@ -76,35 +54,12 @@ func exchanges(msgs []corpusMsg) []exchange {
 	return out
 }
 
-// sharedDir finds ../shared beside the repository root (the directory
-// holding go.mod), or "" when absent.
-func sharedDir() string {
-	dir, err := os.Getwd()
-	if err != nil {
-		return ""
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			shared := filepath.Join(filepath.Dir(dir), "shared")
-			if st, err := os.Stat(shared); err == nil && st.IsDir() {
-				return shared
-			}
-			return ""
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
-}
-
 // corpora are the corpora tests run over: the sample copied into testdata
 // always, the full corpus when ../shared exists.
 func corpora(t *testing.T) map[string]string {
 	c := map[string]string{"sample": filepath.Join("testdata", "v5-sample.jsonl"), "full": ""}
-	if sh := sharedDir(); sh != "" {
-		c["full"] = filepath.Join(sh, "wire", "v5-corpus.jsonl")
+	if p := sharedtest.Find("wire", "v5-corpus.jsonl"); p != "" {
+		c["full"] = p
 	}
 	return c
 }

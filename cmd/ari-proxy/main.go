@@ -96,6 +96,22 @@ type usageError struct{ err error }
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
+// parseFlags parses a subcommand's flags, which take no positional
+// argument: flag.ErrHelp is returned as is (-h asked for the usage), any
+// other mistake as a usageError.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return err
+		}
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	return nil
+}
+
 func usage(w io.Writer) {
 	fmt.Fprint(w, `ari-proxy: the Asterisk REST Interface over a message bus.
 

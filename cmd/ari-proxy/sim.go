@@ -34,14 +34,8 @@ func sim(ctx context.Context, args []string, stderr io.Writer) error {
 		fmt.Fprint(fs.Output(), "Usage: ari-proxy sim [flags]\n\nServes a simulated Asterisk ARI (REST and events WebSocket) for development and tests.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return err
-		}
-		return usageError{err}
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if *timeScale <= 0 {
 		return usageError{fmt.Errorf("--time-scale must be more than zero, not %v", *timeScale)}

@@ -6,35 +6,15 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-)
 
-// repoRoot is the directory holding go.mod, above the package directory.
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the package directory")
-		}
-		dir = parent
-	}
-}
+	"github.com/ariproxy/ari-proxy/internal/sharedtest"
+)
 
 // TestGeneratedUpToDate regenerates package ari in memory and compares it
 // with the committed files: run `go generate ./ari/` when this fails.
 func TestGeneratedUpToDate(t *testing.T) {
-	root := repoRoot(t)
-	specDir := filepath.Join(root, "..", "shared", "ari", "api-docs")
-	if _, err := os.Stat(filepath.Join(specDir, "resources.json")); err != nil {
-		t.Skipf("api-docs absent (%v): needs ../shared beside the repository", err)
-	}
+	root := sharedtest.RepoRoot(t)
+	specDir := filepath.Dir(sharedtest.Path(t, "ari", "api-docs", "resources.json"))
 	s, err := loadSpec(specDir)
 	if err != nil {
 		t.Fatal(err)

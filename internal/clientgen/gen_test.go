@@ -64,9 +64,9 @@ func TestHandleFor(t *testing.T) {
 	}
 }
 
-// TestCoversEveryOperation: one method per ARI operation (the events
-// WebSocket aside), each with a unique name on its receiver.
-func TestCoversEveryOperation(t *testing.T) {
+// buildAPI builds the client API from package ari's models.
+func buildAPI(t *testing.T) *api {
+	t.Helper()
 	models, err := modelNames("../../ari")
 	if err != nil {
 		t.Fatal(err)
@@ -75,6 +75,13 @@ func TestCoversEveryOperation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return a
+}
+
+// TestCoversEveryOperation: one method per ARI operation (the events
+// WebSocket aside), each with a unique name on its receiver.
+func TestCoversEveryOperation(t *testing.T) {
+	a := buildAPI(t)
 	seen := map[string]bool{}
 	names := map[string]bool{}
 	for _, m := range a.methods {
@@ -95,14 +102,7 @@ func TestCoversEveryOperation(t *testing.T) {
 // TestGeneratedUpToDate: the committed client/ops_gen.go and
 // client/ops_gen_test.go are what the generator writes now.
 func TestGeneratedUpToDate(t *testing.T) {
-	models, err := modelNames("../../ari")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := build(models)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := buildAPI(t)
 	src, err := a.render()
 	if err != nil {
 		t.Fatal(err)

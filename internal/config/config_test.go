@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ariproxy/ari-proxy/internal/sharedtest"
 )
 
 // env makes a lookup function from pairs.
@@ -424,44 +426,6 @@ const (
 // with Settings: it is generated (go test ./internal/config -run
 // TestREADME -update) and checked here.
 func TestREADMEConfigTable(t *testing.T) {
-	path := filepath.Join(repoRoot(t), "README.md")
-	readme, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := string(readme)
-	i, j := strings.Index(s, beginTable), strings.Index(s, endTable)
-	if i < 0 || j < i {
-		t.Fatalf("README.md lacks the %q ... %q markers", beginTable, endTable)
-	}
-	headEnd := i + strings.Index(s[i:], "-->") + len("-->")
-	want := s[:headEnd] + "\n" + MarkdownTable() + s[j:]
-	if want == s {
-		return
-	}
-	if *update {
-		if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	t.Error("the configuration table in README.md is out of date: run go test ./internal/config -run TestREADME -update")
-}
-
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test")
-		}
-		dir = parent
-	}
+	sharedtest.CheckSection(t, filepath.Join(sharedtest.RepoRoot(t), "README.md"), beginTable, endTable, MarkdownTable(), *update,
+		"run go test ./internal/config -run TestREADME -update")
 }

@@ -1,0 +1,156 @@
+// Package sharedtest holds the test helpers several packages share: it
+// finds the reference data tests read from ../shared beside the repository
+// root (the directory holding go.mod), reads JSON Lines files, and checks
+// the generated parts of documents. It depends on no package of the module,
+// so that any package's tests, package ari's included, can import it.
+package sharedtest
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TranscriptLine is one line of an Asterisk transcript,
+// ../shared/ari/transcripts/*.jsonl (see ../shared/ari/README.md).
+type TranscriptLine struct {
+	Seq    int             `json:"seq"`  // orders everything
+	MS     int             `json:"ms"`   // since the scenario began
+	Kind   string          `json:"kind"` // request, response, event, note
+	Method string          `json:"method"`
+	Path   string          `json:"path"`
+	Query  string          `json:"query"`
+	Body   json.RawMessage `json:"body"`
+	Status int             `json:"status"`
+	Text   string          `json:"text"`
+}
+
+// CorpusMessage is one line of the v5 corpus,
+// ../shared/wire/v5-corpus.jsonl: a message seen on the bus.
+type CorpusMessage struct {
+	Subject string          `json:"subject"`
+	Reply   string          `json:"reply"`
+	Payload json.RawMessage `json:"payload"`
+}
+
+// root walks up from the working directory (the package directory under go
+// test) to the directory holding go.mod.
+func root() (string, bool) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", false
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, true
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", false
+		}
+		dir = parent
+	}
+}
+
+// RepoRoot returns the repository root, the directory holding go.mod above
+// the package directory; the test fails when there is none.
+func RepoRoot(tb testing.TB) string {
+	tb.Helper()
+	dir, ok := root()
+	if !ok {
+		tb.Fatal("no go.mod above the package directory")
+	}
+	return dir
+}
+
+// Find returns ../shared/<elem...> beside the repository root, or "" when
+// that path (or the repository root) is absent. Tests that have a fallback
+// use it; the others use [Path].
+func Find(elem ...string) string {
+	dir, ok := root()
+	if !ok {
+		return ""
+	}
+	p := filepath.Join(append([]string{filepath.Dir(dir), "shared"}, elem...)...)
+	if _, err := os.Stat(p); err != nil {
+		return ""
+	}
+	return p
+}
+
+// Path returns ../shared/<elem...> beside the repository root, skipping
+// the test, with a message naming the missing path, when it is absent: the
+// reference data is not part of the repository.
+func Path(tb testing.TB, elem ...string) string {
+	tb.Helper()
+	p := Find(elem...)
+	if p == "" {
+		tb.Skipf("skipping: reference data ../shared/%s is absent (it must be beside the repository root)",
+			filepath.ToSlash(filepath.Join(elem...)))
+	}
+	return p
+}
+
+// ReadJSONL decodes every non-blank line of a JSON Lines file (lines up to
+// 16 MiB) into a T; the test fails on any error.
+func ReadJSONL[T any](tb testing.TB, path string) []T {
+	tb.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	var out []T
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 0, 1<<20), 16<<20)
+	for n := 1; sc.Scan(); n++ {
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 {
+			continue
+		}
+		var v T
+		if err := json.Unmarshal(line, &v); err != nil {
+			tb.Fatalf("%s:%d: %v", path, n, err)
+		}
+		out = append(out, v)
+	}
+	if err := sc.Err(); err != nil {
+		tb.Fatalf("%s: %v", path, err)
+	}
+	return out
+}
+
+// CheckSection keeps the generated part of a document in step with its
+// source: the text between the comment that opens with begin (after its
+// "-->") and end must be "\n"+content. With update it rewrites the file
+// instead; otherwise a difference is an error that says how to update
+// (hint).
+func CheckSection(tb testing.TB, path, begin, end, content string, update bool, hint string) {
+	tb.Helper()
+	doc, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s := string(doc)
+	i, j := strings.Index(s, begin), strings.Index(s, end)
+	if i < 0 || j < i {
+		tb.Fatalf("%s lacks the %q ... %q markers", filepath.Base(path), begin, end)
+	}
+	headEnd := i + strings.Index(s[i:], "-->") + len("-->")
+	want := s[:headEnd] + "\n" + content + s[j:]
+	if want == s {
+		return
+	}
+	if update {
+		if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
+			tb.Fatal(err)
+		}
+		tb.Logf("%s updated", filepath.Base(path))
+		return
+	}
+	tb.Errorf("the generated part of %s is out of date: %s", filepath.Base(path), hint)
+}
