@@ -1,10 +1,14 @@
 package ari
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"unicode/utf8"
+
+	"github.com/tidwall/gjson"
 )
 
 // Event is an ARI event as the events WebSocket delivers it. The concrete
@@ -30,23 +34,58 @@ var ErrInvalidEvent = errors.New("ari: invalid event")
 // "type", or does not fit the struct of its type gives an error wrapping
 // ErrInvalidEvent.
 func DecodeEvent(raw []byte) (Event, error) {
-	var probe struct {
-		Type *string `json:"type"`
-	}
-	if err := json.Unmarshal(raw, &probe); err != nil {
+	raw = bytes.TrimSpace(raw) // as json.Unmarshal hands it to UnmarshalJSON
+	typ, err := eventType(raw)
+	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidEvent, err)
 	}
-	if probe.Type == nil || *probe.Type == "" {
-		return nil, fmt.Errorf("%w: no type", ErrInvalidEvent)
-	}
 	var ev Event = new(UnknownEvent)
-	if mk, ok := eventTypes[*probe.Type]; ok {
+	if mk, ok := eventTypes[typ]; ok {
 		ev = mk()
 	}
-	if err := json.Unmarshal(raw, ev); err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrInvalidEvent, *probe.Type, err)
+	// Straight to UnmarshalJSON: json.Unmarshal would first validate and
+	// scan raw once more only to hand it over whole. unmarshalKeep's own
+	// json.Unmarshal still validates everything.
+	if err := ev.(json.Unmarshaler).UnmarshalJSON(raw); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrInvalidEvent, typ, err)
 	}
 	return ev, nil
+}
+
+var (
+	errNoType      = errors.New("no type")
+	errTypeNotText = errors.New("type is not a string")
+)
+
+// eventType reads the "type" member of the event object raw without
+// decoding anything else; raw is validated later, by the decode into the
+// event's struct.
+func eventType(raw []byte) (string, error) {
+	obj := gjson.ParseBytes(raw)
+	if !obj.IsObject() {
+		return "", errNotObject
+	}
+	var t gjson.Result
+	obj.ForEach(func(k, v gjson.Result) bool {
+		if k.Str == "type" {
+			t = v // the last one wins, as in the struct decode
+		}
+		return true
+	})
+	switch {
+	case t.Type == gjson.Null:
+		return "", errNoType
+	case t.Type != gjson.String:
+		return "", errTypeNotText
+	}
+	typ := t.Str
+	if !utf8.ValidString(typ) {
+		json.Unmarshal([]byte(t.Raw), &typ) // invalid bytes become U+FFFD, as in the struct decode
+	}
+	if typ == "" {
+		return "", errNoType
+	}
+	return typ, nil
 }
 
 // EventTypes returns the event type names the spec defines, sorted.

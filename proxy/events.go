@@ -3,9 +3,12 @@ package proxy
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/ariproxy/ari-proxy/wire"
+	"github.com/tidwall/gjson"
 )
 
 // idRef is any ARI object whose identity is its "id" (Channel, Bridge).
@@ -27,6 +30,52 @@ type eventTop struct {
 	Type        string `json:"type"`
 	Application string `json:"application"`
 	AsteriskID  string `json:"asterisk_id"`
+}
+
+var errNotEventObject = errors.New("not a JSON object with string type, application and asterisk_id")
+
+// decode fills t from the event raw: members named exactly as Asterisk
+// writes them, the last one wins, null leaves a field alone, any other
+// non-string is an error, and invalid JSON is rejected. It walks the top
+// level once instead of decoding the event.
+func (t *eventTop) decode(raw []byte) error {
+	if !gjson.ValidBytes(raw) {
+		return errors.New("invalid JSON")
+	}
+	obj := gjson.ParseBytes(raw)
+	if !obj.IsObject() {
+		return errNotEventObject
+	}
+	bad := false
+	obj.ForEach(func(k, v gjson.Result) bool {
+		var dst *string
+		switch k.Str {
+		case "type":
+			dst = &t.Type
+		case "application":
+			dst = &t.Application
+		case "asterisk_id":
+			dst = &t.AsteriskID
+		default:
+			return true
+		}
+		switch v.Type {
+		case gjson.Null:
+		case gjson.String:
+			*dst = v.Str
+			if !utf8.ValidString(v.Str) {
+				json.Unmarshal([]byte(v.Raw), dst) // invalid bytes become U+FFFD, as encoding/json does
+			}
+		default:
+			bad = true
+			return false
+		}
+		return true
+	})
+	if bad {
+		return errNotEventObject
+	}
+	return nil
 }
 
 // eventHead is the small part of an ARI event the server needs to route it.
@@ -220,7 +269,7 @@ func (s *Server) handleEvent(raw []byte) {
 	if full {
 		err = json.Unmarshal(raw, &h)
 	} else {
-		err = json.Unmarshal(raw, &h.eventTop)
+		err = h.eventTop.decode(raw)
 	}
 	if err != nil || h.Type == "" {
 		s.metrics.badInput.WithLabelValues(reasonBadEvent).Inc()

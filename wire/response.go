@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/ariproxy/ari-proxy/ari"
+	"github.com/tidwall/gjson"
 )
 
 // BuildResponse (server side) turns Asterisk's answer into the reply of
@@ -166,10 +168,7 @@ func (k *Kind) shapeData(base Key, params ari.Params, body []byte) (*Response, e
 		}
 		entity = body
 		if res.Kind != "" && len(body) > 0 && body[0] == '{' {
-			id, err := idOf(body, res.IDField)
-			if err != nil {
-				return nil, err
-			}
+			id := idOfObject(body, res.IDField) // body is valid
 			if id == "" {
 				id = k.ResultID(params)
 			}
@@ -183,10 +182,7 @@ func (k *Kind) shapeData(base Key, params ari.Params, body []byte) (*Response, e
 		if res.Kind != "" {
 			id := ""
 			if res.IDField != "" {
-				var err error
-				if id, err = idOf(body, res.IDField); err != nil {
-					return nil, err
-				}
+				id = idOfObject(body, res.IDField) // body is a valid object
 			}
 			if id == "" {
 				id = k.entityID(params, base)
@@ -224,6 +220,66 @@ func injectKey(obj, key []byte) []byte {
 // two fields joined with "/". A missing field gives "" (the console log
 // channel has an empty name). An entity that is not an object is an error.
 func idOf(obj []byte, idField string) (string, error) {
+	if !gjson.ValidBytes(obj) || !gjson.ParseBytes(obj).IsObject() {
+		return idOfDecoded(obj, idField) // for its error
+	}
+	return idOfObject(obj, idField), nil
+}
+
+// idOfObject is idOf for obj already known to be a valid JSON object: it
+// walks the top-level members for the id fields instead of decoding every
+// member into a map.
+func idOfObject(obj []byte, idField string) string {
+	if idField == "" {
+		return ""
+	}
+	first, second, joined := strings.Cut(idField, "/")
+	if joined && strings.Contains(second, "/") { // more than two fields: rare, decode
+		id, _ := idOfDecoded(obj, idField)
+		return id
+	}
+	var v1, v2 gjson.Result
+	gjson.ParseBytes(obj).ForEach(func(k, v gjson.Result) bool {
+		// The last duplicate wins, as in a decoded map.
+		if k.Str == first {
+			v1 = v
+		}
+		if joined && k.Str == second {
+			v2 = v
+		}
+		return true
+	})
+	if !joined {
+		return idText(v1)
+	}
+	a, b := idText(v1), idText(v2)
+	if a == "" && b == "" {
+		return ""
+	}
+	return a + "/" + b
+}
+
+// idText is the id a member value gives: a string's text, "" for null or
+// a missing member, other values (a number id) as written.
+func idText(v gjson.Result) string {
+	switch v.Type {
+	case gjson.Null:
+		return ""
+	case gjson.String:
+		if s := v.Str; utf8.ValidString(s) {
+			return s
+		}
+		var s string
+		json.Unmarshal([]byte(v.Raw), &s) // invalid bytes become U+FFFD, as encoding/json does
+		return s
+	default:
+		return v.Raw
+	}
+}
+
+// idOfDecoded is idOf by decoding obj; it gives the errors for input that
+// is not a valid object.
+func idOfDecoded(obj []byte, idField string) (string, error) {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(obj, &m); err != nil {
 		return "", err
