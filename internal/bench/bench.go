@@ -19,9 +19,6 @@ package bench
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -31,9 +28,8 @@ import (
 	"github.com/ariproxy/ari-proxy/ari"
 	"github.com/ariproxy/ari-proxy/ariconn"
 	"github.com/ariproxy/ari-proxy/arisim"
-	"github.com/ariproxy/ari-proxy/bus/natsbus"
 	"github.com/ariproxy/ari-proxy/client"
-	"github.com/ariproxy/ari-proxy/proxy"
+	"github.com/ariproxy/ari-proxy/internal/localstack"
 )
 
 // Defaults of Options.
@@ -129,62 +125,26 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	log := opts.Logger
 	rep := newReport(opts)
 
-	emb, err := natsbus.StartEmbedded(ctx, "127.0.0.1:0", natsbus.WithServerLogger(log.With("component", "nats")))
-	if err != nil {
-		return nil, fmt.Errorf("bench: starting NATS: %w", err)
-	}
-	defer emb.Shutdown()
-
-	password := randomHex(8)
-	sim := arisim.New(arisim.Config{User: simUser, Password: password, EntityID: EntityID,
-		Logger: log.With("component", "arisim")})
-	defer sim.Close()
-	if _, err := sim.Listen("127.0.0.1:0"); err != nil {
-		return nil, fmt.Errorf("bench: starting the simulator: %w", err)
-	}
-
-	srvBus, err := emb.Connect(ctx, natsbus.WithName("ari-proxy bench server"), natsbus.WithLogger(log))
-	if err != nil {
-		return nil, fmt.Errorf("bench: proxy connecting to NATS: %w", err)
-	}
-	defer srvBus.Close()
-	srv, err := proxy.New(proxy.Config{
-		Applications: []string{AppProxied},
-		ARI: ariconn.Config{
-			HTTPURL:      sim.URL(),
-			WebSocketURL: sim.WebSocketURL(),
-			Username:     simUser,
-			Password:     password,
-			Logger:       log.With("component", "ariconn"),
-		},
-		Bus:    srvBus,
-		Logger: log.With("component", "proxy"),
+	st, err := localstack.Start(ctx, localstack.Options{
+		Application:  AppProxied,
+		EntityID:     EntityID,
+		SimUser:      simUser,
+		Name:         "ari-proxy bench server",
+		Logger:       log,
+		ReadyTimeout: startTimeout,
+		StopTimeout:  stopTimeout,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
-	srvCtx, stopSrv := context.WithCancel(context.WithoutCancel(ctx))
-	srvDone := make(chan error, 1)
-	go func() { srvDone <- srv.Run(srvCtx) }()
 	defer func() {
-		stopSrv()
-		select {
-		case <-srvDone:
-		case <-time.After(stopTimeout):
-			log.Warn("proxy server did not stop in time")
+		if err := st.Close(); err != nil {
+			log.Warn("stopping the stack", "err", err)
 		}
 	}()
-	select {
-	case <-srv.Ready():
-	case err := <-srvDone:
-		return nil, fmt.Errorf("bench: proxy server stopped: %v", err)
-	case <-time.After(startTimeout):
-		return nil, errors.New("bench: proxy server not ready in time")
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+	sim := st.Sim
 
-	cli, err := client.New(ctx, client.WithURL(emb.ClientURL()), client.WithApplication(AppProxied),
+	cli, err := client.New(ctx, client.WithURL(st.BusURL()), client.WithApplication(AppProxied),
 		client.WithNode(EntityID), client.WithLogger(log.With("component", "client")))
 	if err != nil {
 		return nil, fmt.Errorf("bench: client: %w", err)
@@ -193,7 +153,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 
 	tr := ariconn.NewTransport()
 	defer tr.CloseIdleConnections()
-	e := &env{opts: opts, sim: sim, password: password, cli: cli,
+	e := &env{opts: opts, sim: sim, password: st.SimPassword, cli: cli,
 		http: &http.Client{Transport: tr, Timeout: 10 * time.Second}}
 
 	// A call in Stasis for the requests to act on, held by the proxy's
@@ -363,12 +323,6 @@ func ratio(a, b float64) float64 {
 		return 0
 	}
 	return a / b
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 // machine returns the facts that qualify the figures.

@@ -8,8 +8,6 @@ package demo
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -20,11 +18,10 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/ariproxy/ari-proxy/ari"
-	"github.com/ariproxy/ari-proxy/ariconn"
 	"github.com/ariproxy/ari-proxy/arisim"
 	"github.com/ariproxy/ari-proxy/bus/natsbus"
 	"github.com/ariproxy/ari-proxy/client"
-	"github.com/ariproxy/ari-proxy/proxy"
+	"github.com/ariproxy/ari-proxy/internal/localstack"
 	"github.com/ariproxy/ari-proxy/wire"
 )
 
@@ -91,70 +88,33 @@ func Run(ctx context.Context, opts Options) (err error) {
 	}
 	p := &printer{w: opts.Out, start: time.Now()}
 
-	// The bus.
-	emb, err := natsbus.StartEmbedded(ctx, "127.0.0.1:0", natsbus.WithServerLogger(log.With("component", "nats")))
-	if err != nil {
-		return fmt.Errorf("demo: starting NATS: %w", err)
-	}
-	defer emb.Shutdown()
-	p.say("NATS server listening on %s", emb.ClientURL())
-
-	// Asterisk, simulated.
-	password := randomHex(8)
-	sim := arisim.New(arisim.Config{User: "demo", Password: password, EntityID: EntityID, TimeScale: TimeScale,
-		Logger: log.With("component", "arisim")})
-	defer sim.Close()
-	if _, err := sim.Listen("127.0.0.1:0"); err != nil {
-		return fmt.Errorf("demo: starting the ARI simulator: %w", err)
-	}
-	p.say("ARI simulator listening on %s (Asterisk %s)", sim.URL(), EntityID)
-
-	// The proxy server, on its own bus connection as it would be beside a
-	// real Asterisk.
-	serverBus, err := natsbus.Connect(ctx, emb.ClientURL(), natsbus.WithName("ari-proxy demo server"), natsbus.WithLogger(log))
-	if err != nil {
-		return fmt.Errorf("demo: proxy connecting to NATS: %w", err)
-	}
-	defer serverBus.Close()
-	srv, err := proxy.New(proxy.Config{
-		Applications: []string{Application},
-		ARI: ariconn.Config{
-			HTTPURL:      sim.URL(),
-			WebSocketURL: sim.WebSocketURL(),
-			Username:     "demo",
-			Password:     password,
-			Logger:       log.With("component", "ariconn"),
-		},
-		Bus:    serverBus,
-		Logger: log.With("component", "proxy"),
+	st, err := localstack.Start(ctx, localstack.Options{
+		Application:  Application,
+		EntityID:     EntityID,
+		SimUser:      "demo",
+		TimeScale:    TimeScale,
+		Name:         "ari-proxy demo server",
+		Logger:       log,
+		ReadyTimeout: readyTimeout,
+		StopTimeout:  stopTimeout,
 	})
 	if err != nil {
+		if ctx.Err() != nil {
+			return stopErr(ctx)
+		}
 		return fmt.Errorf("demo: %w", err)
 	}
-	srvCtx, stopSrv := context.WithCancel(context.WithoutCancel(ctx))
-	srvDone := make(chan error, 1)
-	go func() { srvDone <- srv.Run(srvCtx) }()
 	defer func() {
-		stopSrv()
-		select {
-		case <-srvDone:
-		case <-time.After(stopTimeout):
-			log.Warn("proxy server did not stop in time")
+		if err := st.Close(); err != nil {
+			log.Warn("stopping the stack", "err", err)
 		}
 	}()
-	select {
-	case <-srv.Ready():
-	case err := <-srvDone:
-		return fmt.Errorf("demo: proxy server stopped: %v", err)
-	case <-time.After(readyTimeout):
-		return errors.New("demo: proxy server not ready in time")
-	case <-ctx.Done():
-		return stopErr(ctx)
-	}
-	p.say("proxy server ready: application %q on node %s", Application, srv.Node())
+	p.say("NATS server listening on %s", st.BusURL())
+	p.say("ARI simulator listening on %s (Asterisk %s)", st.Sim.URL(), EntityID)
+	p.say("proxy server ready: application %q on node %s", Application, st.Server.Node())
 
 	// The application, with the client library, on a connection of its own.
-	c, err := client.New(ctx, client.WithApplication(Application), client.WithURL(emb.ClientURL()),
+	c, err := client.New(ctx, client.WithApplication(Application), client.WithURL(st.BusURL()),
 		client.WithLogger(log.With("component", "client")))
 	if err != nil {
 		return fmt.Errorf("demo: client: %w", err)
@@ -170,11 +130,11 @@ func Run(ctx context.Context, opts Options) (err error) {
 
 	// The calls, once the application listens: a StasisStart published
 	// before its subscription reaches the bus would be lost.
-	if err := waitListening(ctx, emb, srv.Node()); err != nil {
+	if err := waitListening(ctx, st.NATS, st.Server.Node()); err != nil {
 		return err
 	}
 	placeErr := make(chan error, 1)
-	go func() { placeErr <- a.place(ctx, sim) }()
+	go func() { placeErr <- a.place(ctx, st.Sim) }()
 
 	for placing := placeErr; ; {
 		select {
@@ -517,10 +477,4 @@ func (p *printer) say(format string, args ...any) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	fmt.Fprintf(p.w, "%7.3fs  %s\n", time.Since(p.start).Seconds(), fmt.Sprintf(format, args...))
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }

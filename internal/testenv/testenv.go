@@ -15,6 +15,7 @@ import (
 	"github.com/ariproxy/ari-proxy/ariconn"
 	"github.com/ariproxy/ari-proxy/arisim"
 	"github.com/ariproxy/ari-proxy/bus/natsbus"
+	"github.com/ariproxy/ari-proxy/internal/localstack"
 	"github.com/ariproxy/ari-proxy/proxy"
 )
 
@@ -136,26 +137,14 @@ func RunServer(t testing.TB, cfg proxy.Config) *proxy.Server {
 	if err != nil {
 		t.Fatalf("testenv: proxy.New: %v", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
+	stop, err := localstack.RunServer(context.Background(), s, StartTimeout)
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
 	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("testenv: proxy Run: %v", err)
-			}
-		case <-time.After(StartTimeout):
-			t.Errorf("testenv: proxy Run did not return within %v of cancel", StartTimeout)
+		if err := stop(StartTimeout); err != nil {
+			t.Errorf("testenv: %v", err)
 		}
 	})
-	select {
-	case <-s.Ready():
-	case err := <-done:
-		t.Fatalf("testenv: proxy Run returned before ready: %v", err)
-	case <-time.After(StartTimeout):
-		t.Fatalf("testenv: proxy not ready within %v", StartTimeout)
-	}
 	return s
 }
