@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"sync"
 	"time"
@@ -145,6 +146,8 @@ func (c *Client) sendRaw(ctx context.Context, class wire.Class, req *wire.Reques
 
 	var subject string
 	expected := 1
+	everyServer := false // sent to every server of the application
+	start := time.Now()
 	switch {
 	case key.Node != "" && key.App != "":
 		subject = co.subjects.Request(class, key.App, key.Node)
@@ -154,6 +157,7 @@ func (c *Client) sendRaw(ctx context.Context, class wire.Class, req *wire.Reques
 	default:
 		subject = co.subjects.Request(class, key.App, "")
 		expected = co.servers.count(key.App)
+		everyServer = true
 	}
 
 	g := gather{expected: expected, merge: merge && expected != 1}
@@ -166,6 +170,9 @@ func (c *Client) sendRaw(ctx context.Context, class wire.Class, req *wire.Reques
 		g.onFirst = func() { time.AfterFunc(unknownServersGrace, gcancel) }
 	}
 	err = co.bus.RequestMany(gctx, subject, data, g.collect)
+	if everyServer && expected > 0 && errors.Is(err, context.DeadlineExceeded) {
+		co.forgetSilent(key.App, &g, start)
+	}
 	resp, rerr := g.result()
 	switch {
 	case resp != nil && rerr == nil:
@@ -192,6 +199,39 @@ func (c *Client) sendRaw(ctx context.Context, class wire.Class, req *wire.Reques
 	}
 }
 
+// forgetSilent runs when a request to every server of app timed out with
+// answers missing: the known servers that did not answer (most likely
+// dead without a word) are forgotten, so the next requests do not wait
+// for them until their TTL runs out, and a ping makes the live ones
+// announce themselves again (a slow one is re-learned at once). When some
+// answer had no node (a v5 server), the silent ones cannot be told apart:
+// nobody is forgotten.
+func (co *core) forgetSilent(app string, g *gather, start time.Time) {
+	g.mu.Lock()
+	short := g.answered < g.expected
+	anonymous := g.anonymous
+	answered := maps.Clone(g.nodes)
+	g.mu.Unlock()
+	if !short || anonymous > 0 {
+		return
+	}
+	dropped := co.servers.forgetSilent(app, answered, start)
+	if len(dropped) == 0 {
+		return
+	}
+	for _, node := range dropped {
+		co.log.Warn("forgetting a server that did not answer before the deadline", "node", node, "app", app)
+	}
+	if co.isStopped() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), co.timeout)
+	defer cancel()
+	if err := co.ping(ctx); err != nil && !errors.Is(err, bus.ErrClosed) {
+		co.log.Warn("ping servers", "err", err)
+	}
+}
+
 func describe(k Key) string {
 	if k.ID == "" {
 		return k.Kind
@@ -207,13 +247,15 @@ type gather struct {
 	merge    bool // merge the keys of every success (lists)
 	onFirst  func()
 
-	mu       sync.Mutex
-	answered int
-	ok       *wire.Response
-	failed   *wire.Response
-	failErr  error
-	notFound *wire.Response
-	nfErr    error
+	mu        sync.Mutex
+	answered  int
+	nodes     map[string]bool // nodes of the servers that answered
+	anonymous int             // answers naming no node (v5 servers, bad replies)
+	ok        *wire.Response
+	failed    *wire.Response
+	failErr   error
+	notFound  *wire.Response
+	nfErr     error
 }
 
 func (g *gather) collect(reply []byte) bool {
@@ -225,11 +267,20 @@ func (g *gather) collect(reply []byte) bool {
 	}
 	var r wire.Response
 	if err := json.Unmarshal(reply, &r); err != nil {
+		g.anonymous++
 		if g.failed == nil {
 			g.failed = &wire.Response{Error: "bad response: " + err.Error(), Code: wire.CodeInternal}
 			g.failErr = fmt.Errorf("bad response: %w: %w", err, ErrInternal)
 		}
 		return g.more()
+	}
+	if r.Node == "" {
+		g.anonymous++
+	} else {
+		if g.nodes == nil {
+			g.nodes = make(map[string]bool)
+		}
+		g.nodes[r.Node] = true
 	}
 	err := r.Err()
 	switch {

@@ -24,9 +24,13 @@ const (
 	// announcement of a server.
 	DefaultDiscoveryWait = 250 * time.Millisecond
 	// DefaultServerTTL is how long a server is remembered after its last
-	// announcement. The client pings every third of it, so live servers
-	// announce themselves again well before they are forgotten.
-	DefaultServerTTL = 60 * time.Second
+	// announcement. Servers announce every 10 s (proxy's default announce
+	// interval) and the client pings every third of the TTL (10 s), so a
+	// live server is heard from at least every 10 s and survives two lost
+	// announcements, while one that died without a word is forgotten
+	// within three announce intervals even if no request notices it (a
+	// request that times out waiting for it forgets it at once).
+	DefaultServerTTL = 30 * time.Second
 
 	// discoverySettle is how long New waits, after the first announcement,
 	// for the other servers' answers to the same ping.

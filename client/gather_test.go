@@ -77,3 +77,39 @@ func TestServersExpire(t *testing.T) {
 		t.Errorf("after the ttl: %v, want [n2]", got)
 	}
 }
+
+func TestGatherRecordsNodes(t *testing.T) {
+	g := gather{expected: 3}
+	g.collect([]byte(`{"error":"Non-2XX response: 404 Not Found","node":"n1"}`))
+	g.collect([]byte(`{"error":"","key":{"kind":"channel","id":"a"},"node":"n2"}`))
+	if !g.nodes["n1"] || !g.nodes["n2"] || len(g.nodes) != 2 || g.anonymous != 0 {
+		t.Errorf("nodes %v, anonymous %d", g.nodes, g.anonymous)
+	}
+	g = gather{expected: 3}
+	g.collect([]byte(`{"error":"Non-2XX response: 404 Not Found"}`)) // v5
+	g.collect([]byte(`{`))
+	if len(g.nodes) != 0 || g.anonymous != 2 {
+		t.Errorf("nodes %v, anonymous %d", g.nodes, g.anonymous)
+	}
+}
+
+func TestServersForgetSilent(t *testing.T) {
+	s := newServers(time.Minute)
+	s.seen("n1", "demo")
+	s.seen("n2", "demo")
+	s.seen("n3", "demo")
+	s.seen("n3", "other")
+	since := time.Now()
+	time.Sleep(time.Millisecond)
+	s.seen("n2", "demo") // announced after the request left: alive
+	got := s.forgetSilent("demo", map[string]bool{"n1": true}, since)
+	if len(got) != 1 || got[0] != "n3" {
+		t.Errorf("forgot %v, want [n3]", got)
+	}
+	if n := s.nodes("demo"); len(n) != 2 || n[0] != "n1" || n[1] != "n2" {
+		t.Errorf("demo servers %v", n)
+	}
+	if s.count("other") != 1 {
+		t.Error("a server of another application was forgotten")
+	}
+}

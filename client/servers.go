@@ -113,3 +113,25 @@ func (s *servers) nodes(app string) []string {
 	slices.Sort(out)
 	return out
 }
+
+// forgetSilent forgets the servers of app (every application when app is
+// "") whose node is not in answered and that have not announced since
+// since: a request sent at since to every server timed out waiting for
+// them. A server that announced meanwhile is alive and kept. It returns
+// the nodes forgotten.
+func (s *servers) forgetSilent(app string, answered map[string]bool, since time.Time) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for id, t := range s.last {
+		if (app != "" && id.app != app) || answered[id.node] || t.After(since) {
+			continue
+		}
+		delete(s.last, id)
+		if !slices.Contains(out, id.node) {
+			out = append(out, id.node)
+		}
+	}
+	slices.Sort(out)
+	return out
+}

@@ -191,6 +191,8 @@ func TestOurEnvelopesMatchSchemas(t *testing.T) {
 		{"response", wire.NewErrorResponse(wire.CodeNotFound, 404, wire.StatusText(404))},
 		{"response", wire.NewNotImplementedResponse()},
 		{"response", &wire.Response{Key: key}},
+		{"response", &wire.Response{Key: key, Node: "02:fc:00:00:00:01"}},
+		{"response", &wire.Response{Error: "x", Code: wire.CodeNotFound, Status: 404, Node: "02:fc:00:00:00:01"}},
 		{"response", &wire.Response{Keys: []*wire.Key{key, key}}},
 		{"response", &wire.Response{Data: json.RawMessage(`{"variable":"x"}`)}},
 		{"announcement", wire.Announcement{Node: "02:fc:00:00:00:01", Application: "demo"}},

@@ -78,14 +78,21 @@ func (s *Server) serve(r route, m bus.Msg) {
 	s.reply(m.Reply, resps)
 }
 
-// reply publishes the answers. Replies use a context that survives
-// shutdown, so requests in flight when Run ends are still answered.
+// reply publishes the answers, each naming this server's node so that a
+// client gathering the answers of every server can tell which stayed
+// silent. Replies use a context that survives shutdown, so requests in
+// flight when Run ends are still answered.
 func (s *Server) reply(to string, resps []*wire.Response) {
 	ctx := context.WithoutCancel(s.runCtx)
+	node := s.Node()
 	for _, resp := range resps {
-		b, err := json.Marshal(resp)
+		r := *resp // a copy: replies may be shared values
+		r.Node = node
+		b, err := json.Marshal(&r)
 		if err != nil { // cannot happen with wire.Response; never leave a client waiting
-			b, _ = json.Marshal(wire.NewErrorResponse(wire.CodeInternal, 0, "encoding reply: "+err.Error()))
+			e := wire.NewErrorResponse(wire.CodeInternal, 0, "encoding reply: "+err.Error())
+			e.Node = node
+			b, _ = json.Marshal(e)
 		}
 		if err := s.bus.Publish(ctx, to, "", b); err != nil {
 			s.log.Debug("publishing reply", "error", err)

@@ -531,3 +531,31 @@ func drain(ch <-chan []byte) {
 		}
 	}
 }
+
+// TestRepliesCarryNode: every reply, success or error, names the node of
+// the server that sent it, so clients can tell which server stayed silent.
+func TestRepliesCarryNode(t *testing.T) {
+	e := newEnv(t)
+	for _, tc := range []struct {
+		name    string
+		class   wire.Class
+		payload string
+		code    wire.ErrorCode // "" for a success
+	}{
+		{"success", wire.ClassData, `{"kind":"AsteriskInfo","key":{}}`, ""},
+		{"list", wire.ClassGet, `{"kind":"ChannelList","key":{}}`, ""},
+		{"not found", wire.ClassData, `{"kind":"ChannelData","key":{"kind":"channel","id":"no-such-channel"}}`, wire.CodeNotFound},
+		{"unknown kind", wire.ClassData, `{"kind":"NoSuchKind","key":{}}`, wire.CodeNotImplemented},
+		{"bad envelope", wire.ClassData, `{`, wire.CodeBadRequest},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := e.request(e.subj.Request(tc.class, app, ""), tc.payload)
+			if r.Code != tc.code {
+				t.Fatalf("reply %+v, want code %q", r, tc.code)
+			}
+			if r.Node != node1 {
+				t.Errorf("reply node %q, want %q", r.Node, node1)
+			}
+		})
+	}
+}

@@ -40,7 +40,9 @@ type Request struct {
 
 // Response is a response envelope. Error is the v5 free text ("" on
 // success); Code and Status are our additions so that clients need not
-// match strings.
+// match strings. Node, also ours, names the server that answered, so that
+// a client gathering the answers of every server can tell which stayed
+// silent; v5 servers leave it out.
 type Response struct {
 	Error  string          `json:"error"`
 	Code   ErrorCode       `json:"error_code,omitempty"`
@@ -49,6 +51,7 @@ type Response struct {
 	Data   json.RawMessage `json:"data,omitempty"`
 	Key    *Key            `json:"key,omitempty"`
 	Keys   []*Key          `json:"keys,omitempty"`
+	Node   string          `json:"node,omitempty"` // node of the answering server
 }
 
 // Announcement is what a server publishes on the announce subject at

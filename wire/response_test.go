@@ -267,3 +267,33 @@ func TestEntity(t *testing.T) {
 		t.Errorf("variable %q", v)
 	}
 }
+
+// TestResponseNode: the answering server's node survives a round trip, is
+// left out when empty (v5 shape), and a v5 reply decodes without it.
+func TestResponseNode(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		resp *Response
+		want string // marshaled
+	}{
+		{"success", &Response{Key: &Key{Kind: "channel", ID: "c1"}, Node: "02:fc:00:00:00:01"},
+			`{"error":"","key":{"kind":"channel","id":"c1"},"node":"02:fc:00:00:00:01"}`},
+		{"error", &Response{Error: "x", Code: CodeNotFound, Status: 404, Node: "n2"},
+			`{"error":"x","error_code":"not_found","ari_status":404,"node":"n2"}`},
+		{"v5 shape without node", &Response{}, `{"error":""}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := marshal(t, tc.resp)
+			if got != tc.want {
+				t.Fatalf("marshaled %s, want %s", got, tc.want)
+			}
+			back, err := DecodeResponse([]byte(got))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if back.Node != tc.resp.Node || back.Error != tc.resp.Error {
+				t.Errorf("round trip %+v, want %+v", back, tc.resp)
+			}
+		})
+	}
+}
