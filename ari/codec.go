@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/tidwall/gjson"
 )
 
 // TimeLayout is how Asterisk writes Date values: "2026-11-22T02:39:35.083+0000"
@@ -135,23 +137,18 @@ var errNotObject = errors.New("not a JSON object")
 
 // objectMembers splits a JSON object into its members, in order.
 func objectMembers(data []byte) ([]objectMember, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+	if !gjson.ValidBytes(data) {
+		return nil, errNotObject
+	}
+	obj := gjson.ParseBytes(data)
+	if !obj.IsObject() {
 		return nil, errNotObject
 	}
 	var ms []objectMember
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return nil, err
-		}
-		key, _ := t.(string)
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return nil, err
-		}
-		ms = append(ms, objectMember{key, v})
-	}
+	obj.ForEach(func(k, v gjson.Result) bool {
+		ms = append(ms, objectMember{k.Str, json.RawMessage(v.Raw)})
+		return true
+	})
 	return ms, nil
 }
 
