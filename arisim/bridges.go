@@ -76,6 +76,20 @@ func parseBridgeType(t string) (kind string, sfu bool, video string, ok bool) {
 }
 
 // findBridge is find_bridge.
+// onBridge is the opening every operation on one bridge shares: the state
+// locked and the request's bridge found (404 "Bridge not found" otherwise).
+func onBridge(h func(s *Sim, r *req, b *bridge) resp) handler {
+	return func(s *Sim, r *req) resp {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		b, e := s.findBridge(r.str("bridgeId"))
+		if e != nil {
+			return *e
+		}
+		return h(s, r, b)
+	}
+}
+
 func (s *Sim) findBridge(id string) (*bridge, *resp) {
 	b := s.state.bridges[id]
 	if b == nil {
@@ -174,13 +188,7 @@ func (s *Sim) hBridgeCreate(r *req) resp {
 	return okJSON(bridgeBody(b))
 }
 
-func (s *Sim) hBridgeDestroy(r *req) resp {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b, e := s.findBridge(r.str("bridgeId"))
-	if e != nil {
-		return *e
-	}
+func (s *Sim) hBridgeDestroy(r *req, b *bridge) resp {
 	// The channels are pulled out now (BRIDGEPEER cleared); their
 	// ChannelLeftBridge reaches the applications after the answer, and
 	// BridgeDestroyed only those still subscribed to the bridge.
@@ -352,13 +360,7 @@ func (s *Sim) channelList(r *req) ([]*channel, *resp) {
 	return list, nil
 }
 
-func (s *Sim) hAddChannel(r *req) resp {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b, e := s.findBridge(r.str("bridgeId"))
-	if e != nil {
-		return *e
-	}
+func (s *Sim) hAddChannel(r *req, b *bridge) resp {
 	list, e := s.channelList(r)
 	if e != nil {
 		return *e
@@ -389,13 +391,7 @@ func (s *Sim) queuedRecording(c *channel) bool {
 	return false
 }
 
-func (s *Sim) hRemoveChannel(r *req) resp {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b, e := s.findBridge(r.str("bridgeId"))
-	if e != nil {
-		return *e
-	}
+func (s *Sim) hRemoveChannel(r *req, b *bridge) resp {
 	list, e := s.channelList(r)
 	if e != nil {
 		return *e
@@ -415,13 +411,7 @@ func (s *Sim) hRemoveChannel(r *req) resp {
 	return noContent()
 }
 
-func (s *Sim) hSetVideoSource(r *req) resp {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b, e := s.findBridge(r.str("bridgeId"))
-	if e != nil {
-		return *e
-	}
+func (s *Sim) hSetVideoSource(r *req, b *bridge) resp {
 	c, e := s.findChannelControl(r.str("channelId"))
 	if e != nil {
 		return *e
@@ -442,13 +432,7 @@ func (s *Sim) hSetVideoSource(r *req) resp {
 	return noContent()
 }
 
-func (s *Sim) hClearVideoSource(r *req) resp {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b, e := s.findBridge(r.str("bridgeId"))
-	if e != nil {
-		return *e
-	}
+func (s *Sim) hClearVideoSource(r *req, b *bridge) resp {
 	if b.videoMode == "single" {
 		old := b.videoSource
 		b.videoMode, b.videoSource = "talker", ""
@@ -459,26 +443,14 @@ func (s *Sim) hClearVideoSource(r *req) resp {
 	return noContent()
 }
 
-func (s *Sim) hBridgeStartMoh(r *req) resp {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b, e := s.findBridge(r.str("bridgeId"))
-	if e != nil {
-		return *e
-	}
+func (s *Sim) hBridgeStartMoh(r *req, b *bridge) resp {
 	if b.moh == nil {
 		b.moh = s.addInternal(b, "Announcer", "ARI_MOH")
 	}
 	return noContent()
 }
 
-func (s *Sim) hBridgeStopMoh(r *req) resp {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b, e := s.findBridge(r.str("bridgeId"))
-	if e != nil {
-		return *e
-	}
+func (s *Sim) hBridgeStopMoh(r *req, b *bridge) resp {
 	if b.moh == nil {
 		return fail(409, "Bridge isn't playing music")
 	}
@@ -486,13 +458,7 @@ func (s *Sim) hBridgeStopMoh(r *req) resp {
 	return noContent()
 }
 
-func (s *Sim) hBridgePlay(r *req) resp {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b, e := s.findBridge(r.str("bridgeId"))
-	if e != nil {
-		return *e
-	}
+func (s *Sim) hBridgePlay(r *req, b *bridge) resp {
 	ann := b.player
 	if ann == nil {
 		if f := r.str("announcer_format"); f != "" && !knownFormats[f] {
@@ -533,13 +499,7 @@ func (s *Sim) hBridgePlay(r *req) resp {
 	return res
 }
 
-func (s *Sim) hBridgeRecord(r *req) resp {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b, e := s.findBridge(r.str("bridgeId"))
-	if e != nil {
-		return *e
-	}
+func (s *Sim) hBridgeRecord(r *req, b *bridge) resp {
 	if !recordingFormats[r.str("format")] {
 		return fail(422, "specified format is unknown on this system")
 	}
