@@ -1,5 +1,7 @@
 package ari
 
+import "fmt"
+
 // Location says where an operation parameter travels in the HTTP request.
 type Location string
 
@@ -39,6 +41,7 @@ type ErrorResponse struct {
 // lists ARI operations.
 type Operation struct {
 	ID            string // "<resource>.<nickname>", e.g. "channels.originate"
+	Ident         OpID   // the row's identifier: Operations[op.Ident] is op
 	Resource      string // api-docs file name without .json, e.g. "channels", "deviceStates"
 	Nickname      string // the spec's nickname, e.g. "originate"
 	Method        string // GET, POST, PUT, DELETE
@@ -48,4 +51,22 @@ type Operation struct {
 	ResponseClass string // spec responseClass: "Channel", "List[Channel]", "void", ...
 	Errors        []ErrorResponse
 	WebSocket     bool // the events WebSocket (upgrade), not a REST call
+}
+
+// OpID identifies an operation of the table at compile time: each row has
+// a constant (OpChannelsOriginate, OpBridgesCreate, ...) whose value is
+// its index, so code that names an operation by its constant is checked by
+// the compiler, and finding the row is an index.
+type OpID int
+
+// Op returns the row of id. It panics for an id outside the table, as an
+// index out of range does.
+func (id OpID) Op() *Operation { return &Operations[id] }
+
+// String returns the operation ID ("channels.originate").
+func (id OpID) String() string {
+	if id < 0 || id >= OpCount {
+		return fmt.Sprintf("OpID(%d)", int(id))
+	}
+	return Operations[id].ID
 }

@@ -4,9 +4,10 @@ package ari
 
 // Operations is every ARI operation of the spec, in spec order: one row per
 // resource, path and HTTP method. Use Lookup and Route to find a row.
-var Operations = []Operation{
+var Operations = [OpCount]Operation{
 	{
 		ID:       "asterisk.getObject",
+		Ident:    OpAsteriskGetObject,
 		Resource: "asterisk",
 		Nickname: "getObject",
 		Method:   "GET",
@@ -24,6 +25,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "asterisk.updateObject",
+		Ident:    OpAsteriskUpdateObject,
 		Resource: "asterisk",
 		Nickname: "updateObject",
 		Method:   "PUT",
@@ -44,6 +46,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "asterisk.deleteObject",
+		Ident:    OpAsteriskDeleteObject,
 		Resource: "asterisk",
 		Nickname: "deleteObject",
 		Method:   "DELETE",
@@ -62,6 +65,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "asterisk.getInfo",
+		Ident:    OpAsteriskGetInfo,
 		Resource: "asterisk",
 		Nickname: "getInfo",
 		Method:   "GET",
@@ -74,6 +78,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:            "asterisk.ping",
+		Ident:         OpAsteriskPing,
 		Resource:      "asterisk",
 		Nickname:      "ping",
 		Method:        "GET",
@@ -83,6 +88,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:            "asterisk.listModules",
+		Ident:         OpAsteriskListModules,
 		Resource:      "asterisk",
 		Nickname:      "listModules",
 		Method:        "GET",
@@ -92,6 +98,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "asterisk.getModule",
+		Ident:    OpAsteriskGetModule,
 		Resource: "asterisk",
 		Nickname: "getModule",
 		Method:   "GET",
@@ -108,6 +115,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "asterisk.loadModule",
+		Ident:    OpAsteriskLoadModule,
 		Resource: "asterisk",
 		Nickname: "loadModule",
 		Method:   "POST",
@@ -123,6 +131,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "asterisk.unloadModule",
+		Ident:    OpAsteriskUnloadModule,
 		Resource: "asterisk",
 		Nickname: "unloadModule",
 		Method:   "DELETE",
@@ -139,6 +148,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "asterisk.reloadModule",
+		Ident:    OpAsteriskReloadModule,
 		Resource: "asterisk",
 		Nickname: "reloadModule",
 		Method:   "PUT",
@@ -155,6 +165,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:            "asterisk.listLogChannels",
+		Ident:         OpAsteriskListLogChannels,
 		Resource:      "asterisk",
 		Nickname:      "listLogChannels",
 		Method:        "GET",
@@ -164,6 +175,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "asterisk.addLog",
+		Ident:    OpAsteriskAddLog,
 		Resource: "asterisk",
 		Nickname: "addLog",
 		Method:   "POST",
@@ -181,6 +193,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "asterisk.deleteLog",
+		Ident:    OpAsteriskDeleteLog,
 		Resource: "asterisk",
 		Nickname: "deleteLog",
 		Method:   "DELETE",
@@ -196,6 +209,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "asterisk.rotateLog",
+		Ident:    OpAsteriskRotateLog,
 		Resource: "asterisk",
 		Nickname: "rotateLog",
 		Method:   "PUT",
@@ -211,6 +225,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "asterisk.getGlobalVar",
+		Ident:    OpAsteriskGetGlobalVar,
 		Resource: "asterisk",
 		Nickname: "getGlobalVar",
 		Method:   "GET",
@@ -226,6 +241,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "asterisk.setGlobalVar",
+		Ident:    OpAsteriskSetGlobalVar,
 		Resource: "asterisk",
 		Nickname: "setGlobalVar",
 		Method:   "POST",
@@ -242,6 +258,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:            "endpoints.list",
+		Ident:         OpEndpointsList,
 		Resource:      "endpoints",
 		Nickname:      "list",
 		Method:        "GET",
@@ -251,6 +268,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "endpoints.sendMessage",
+		Ident:    OpEndpointsSendMessage,
 		Resource: "endpoints",
 		Nickname: "sendMessage",
 		Method:   "PUT",
@@ -270,6 +288,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "endpoints.refer",
+		Ident:    OpEndpointsRefer,
 		Resource: "endpoints",
 		Nickname: "refer",
 		Method:   "POST",
@@ -290,6 +309,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "endpoints.listByTech",
+		Ident:    OpEndpointsListByTech,
 		Resource: "endpoints",
 		Nickname: "listByTech",
 		Method:   "GET",
@@ -305,6 +325,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "endpoints.get",
+		Ident:    OpEndpointsGet,
 		Resource: "endpoints",
 		Nickname: "get",
 		Method:   "GET",
@@ -322,6 +343,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "endpoints.sendMessageToEndpoint",
+		Ident:    OpEndpointsSendMessageToEndpoint,
 		Resource: "endpoints",
 		Nickname: "sendMessageToEndpoint",
 		Method:   "PUT",
@@ -342,6 +364,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "endpoints.referToEndpoint",
+		Ident:    OpEndpointsReferToEndpoint,
 		Resource: "endpoints",
 		Nickname: "referToEndpoint",
 		Method:   "POST",
@@ -363,6 +386,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:            "channels.list",
+		Ident:         OpChannelsList,
 		Resource:      "channels",
 		Nickname:      "list",
 		Method:        "GET",
@@ -372,6 +396,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "channels.originate",
+		Ident:    OpChannelsOriginate,
 		Resource: "channels",
 		Nickname: "originate",
 		Method:   "POST",
@@ -401,6 +426,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "channels.create",
+		Ident:    OpChannelsCreate,
 		Resource: "channels",
 		Nickname: "create",
 		Method:   "POST",
@@ -423,6 +449,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "channels.get",
+		Ident:    OpChannelsGet,
 		Resource: "channels",
 		Nickname: "get",
 		Method:   "GET",
@@ -438,6 +465,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "channels.originateWithId",
+		Ident:    OpChannelsOriginateWithId,
 		Resource: "channels",
 		Nickname: "originateWithId",
 		Method:   "POST",
@@ -467,6 +495,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "channels.hangup",
+		Ident:    OpChannelsHangup,
 		Resource: "channels",
 		Nickname: "hangup",
 		Method:   "DELETE",
@@ -485,6 +514,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "channels.continueInDialplan",
+		Ident:    OpChannelsContinueInDialplan,
 		Resource: "channels",
 		Nickname: "continueInDialplan",
 		Method:   "POST",
@@ -506,6 +536,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "channels.move",
+		Ident:    OpChannelsMove,
 		Resource: "channels",
 		Nickname: "move",
 		Method:   "POST",
@@ -524,6 +555,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "channels.redirect",
+		Ident:    OpChannelsRedirect,
 		Resource: "channels",
 		Nickname: "redirect",
 		Method:   "POST",
@@ -544,6 +576,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "channels.answer",
+		Ident:    OpChannelsAnswer,
 		Resource: "channels",
 		Nickname: "answer",
 		Method:   "POST",
@@ -561,6 +594,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "channels.ring",
+		Ident:    OpChannelsRing,
 		Resource: "channels",
 		Nickname: "ring",
 		Method:   "POST",
@@ -578,6 +612,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "channels.ringStop",
+		Ident:    OpChannelsRingStop,
 		Resource: "channels",
 		Nickname: "ringStop",
 		Method:   "DELETE",
@@ -595,6 +630,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "channels.progress",
+		Ident:    OpChannelsProgress,
 		Resource: "channels",
 		Nickname: "progress",
 		Method:   "POST",
@@ -612,6 +648,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "channels.sendDTMF",
+		Ident:    OpChannelsSendDTMF,
 		Resource: "channels",
 		Nickname: "sendDTMF",
 		Method:   "POST",
@@ -635,6 +672,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "channels.mute",
+		Ident:    OpChannelsMute,
 		Resource: "channels",
 		Nickname: "mute",
 		Method:   "POST",
@@ -653,6 +691,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "channels.unmute",
+		Ident:    OpChannelsUnmute,
 		Resource: "channels",
 		Nickname: "unmute",
 		Method:   "DELETE",
@@ -671,6 +710,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "channels.hold",
+		Ident:    OpChannelsHold,
 		Resource: "channels",
 		Nickname: "hold",
 		Method:   "POST",
@@ -688,6 +728,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "channels.unhold",
+		Ident:    OpChannelsUnhold,
 		Resource: "channels",
 		Nickname: "unhold",
 		Method:   "DELETE",
@@ -705,6 +746,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "channels.startMoh",
+		Ident:    OpChannelsStartMoh,
 		Resource: "channels",
 		Nickname: "startMoh",
 		Method:   "POST",
@@ -723,6 +765,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "channels.stopMoh",
+		Ident:    OpChannelsStopMoh,
 		Resource: "channels",
 		Nickname: "stopMoh",
 		Method:   "DELETE",
@@ -740,6 +783,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "channels.startSilence",
+		Ident:    OpChannelsStartSilence,
 		Resource: "channels",
 		Nickname: "startSilence",
 		Method:   "POST",
@@ -757,6 +801,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "channels.stopSilence",
+		Ident:    OpChannelsStopSilence,
 		Resource: "channels",
 		Nickname: "stopSilence",
 		Method:   "DELETE",
@@ -774,6 +819,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "channels.play",
+		Ident:    OpChannelsPlay,
 		Resource: "channels",
 		Nickname: "play",
 		Method:   "POST",
@@ -796,6 +842,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "channels.playWithId",
+		Ident:    OpChannelsPlayWithId,
 		Resource: "channels",
 		Nickname: "playWithId",
 		Method:   "POST",
@@ -818,6 +865,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "channels.record",
+		Ident:    OpChannelsRecord,
 		Resource: "channels",
 		Nickname: "record",
 		Method:   "POST",
@@ -843,6 +891,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "channels.getChannelVar",
+		Ident:    OpChannelsGetChannelVar,
 		Resource: "channels",
 		Nickname: "getChannelVar",
 		Method:   "GET",
@@ -861,6 +910,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "channels.setChannelVar",
+		Ident:    OpChannelsSetChannelVar,
 		Resource: "channels",
 		Nickname: "setChannelVar",
 		Method:   "POST",
@@ -881,6 +931,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "channels.getChannelVars",
+		Ident:    OpChannelsGetChannelVars,
 		Resource: "channels",
 		Nickname: "getChannelVars",
 		Method:   "GET",
@@ -899,6 +950,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "channels.setChannelVars",
+		Ident:    OpChannelsSetChannelVars,
 		Resource: "channels",
 		Nickname: "setChannelVars",
 		Method:   "POST",
@@ -917,6 +969,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "channels.snoopChannel",
+		Ident:    OpChannelsSnoopChannel,
 		Resource: "channels",
 		Nickname: "snoopChannel",
 		Method:   "POST",
@@ -938,6 +991,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "channels.snoopChannelWithId",
+		Ident:    OpChannelsSnoopChannelWithId,
 		Resource: "channels",
 		Nickname: "snoopChannelWithId",
 		Method:   "POST",
@@ -959,6 +1013,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "channels.dial",
+		Ident:    OpChannelsDial,
 		Resource: "channels",
 		Nickname: "dial",
 		Method:   "POST",
@@ -977,6 +1032,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "channels.rtpstatistics",
+		Ident:    OpChannelsRtpstatistics,
 		Resource: "channels",
 		Nickname: "rtpstatistics",
 		Method:   "GET",
@@ -992,6 +1048,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "channels.externalMedia",
+		Ident:    OpChannelsExternalMedia,
 		Resource: "channels",
 		Nickname: "externalMedia",
 		Method:   "POST",
@@ -1018,6 +1075,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "channels.transfer_progress",
+		Ident:    OpChannelsTransferProgress,
 		Resource: "channels",
 		Nickname: "transfer_progress",
 		Method:   "POST",
@@ -1037,6 +1095,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:            "bridges.list",
+		Ident:         OpBridgesList,
 		Resource:      "bridges",
 		Nickname:      "list",
 		Method:        "GET",
@@ -1046,6 +1105,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "bridges.create",
+		Ident:    OpBridgesCreate,
 		Resource: "bridges",
 		Nickname: "create",
 		Method:   "POST",
@@ -1064,6 +1124,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "bridges.createWithId",
+		Ident:    OpBridgesCreateWithId,
 		Resource: "bridges",
 		Nickname: "createWithId",
 		Method:   "POST",
@@ -1082,6 +1143,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "bridges.get",
+		Ident:    OpBridgesGet,
 		Resource: "bridges",
 		Nickname: "get",
 		Method:   "GET",
@@ -1097,6 +1159,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "bridges.destroy",
+		Ident:    OpBridgesDestroy,
 		Resource: "bridges",
 		Nickname: "destroy",
 		Method:   "DELETE",
@@ -1112,6 +1175,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "bridges.getBridgeVar",
+		Ident:    OpBridgesGetBridgeVar,
 		Resource: "bridges",
 		Nickname: "getBridgeVar",
 		Method:   "GET",
@@ -1130,6 +1194,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "bridges.setBridgeVar",
+		Ident:    OpBridgesSetBridgeVar,
 		Resource: "bridges",
 		Nickname: "setBridgeVar",
 		Method:   "POST",
@@ -1150,6 +1215,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "bridges.getBridgeVars",
+		Ident:    OpBridgesGetBridgeVars,
 		Resource: "bridges",
 		Nickname: "getBridgeVars",
 		Method:   "GET",
@@ -1168,6 +1234,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "bridges.setBridgeVars",
+		Ident:    OpBridgesSetBridgeVars,
 		Resource: "bridges",
 		Nickname: "setBridgeVars",
 		Method:   "POST",
@@ -1186,6 +1253,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "bridges.addChannel",
+		Ident:    OpBridgesAddChannel,
 		Resource: "bridges",
 		Nickname: "addChannel",
 		Method:   "POST",
@@ -1209,6 +1277,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "bridges.removeChannel",
+		Ident:    OpBridgesRemoveChannel,
 		Resource: "bridges",
 		Nickname: "removeChannel",
 		Method:   "POST",
@@ -1228,6 +1297,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "bridges.setVideoSource",
+		Ident:    OpBridgesSetVideoSource,
 		Resource: "bridges",
 		Nickname: "setVideoSource",
 		Method:   "POST",
@@ -1246,6 +1316,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "bridges.clearVideoSource",
+		Ident:    OpBridgesClearVideoSource,
 		Resource: "bridges",
 		Nickname: "clearVideoSource",
 		Method:   "DELETE",
@@ -1261,6 +1332,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "bridges.startMoh",
+		Ident:    OpBridgesStartMoh,
 		Resource: "bridges",
 		Nickname: "startMoh",
 		Method:   "POST",
@@ -1278,6 +1350,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "bridges.stopMoh",
+		Ident:    OpBridgesStopMoh,
 		Resource: "bridges",
 		Nickname: "stopMoh",
 		Method:   "DELETE",
@@ -1294,6 +1367,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "bridges.play",
+		Ident:    OpBridgesPlay,
 		Resource: "bridges",
 		Nickname: "play",
 		Method:   "POST",
@@ -1317,6 +1391,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "bridges.playWithId",
+		Ident:    OpBridgesPlayWithId,
 		Resource: "bridges",
 		Nickname: "playWithId",
 		Method:   "POST",
@@ -1340,6 +1415,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "bridges.record",
+		Ident:    OpBridgesRecord,
 		Resource: "bridges",
 		Nickname: "record",
 		Method:   "POST",
@@ -1366,6 +1442,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:            "recordings.listStored",
+		Ident:         OpRecordingsListStored,
 		Resource:      "recordings",
 		Nickname:      "listStored",
 		Method:        "GET",
@@ -1375,6 +1452,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "recordings.getStored",
+		Ident:    OpRecordingsGetStored,
 		Resource: "recordings",
 		Nickname: "getStored",
 		Method:   "GET",
@@ -1390,6 +1468,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "recordings.deleteStored",
+		Ident:    OpRecordingsDeleteStored,
 		Resource: "recordings",
 		Nickname: "deleteStored",
 		Method:   "DELETE",
@@ -1405,6 +1484,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "recordings.getStoredFile",
+		Ident:    OpRecordingsGetStoredFile,
 		Resource: "recordings",
 		Nickname: "getStoredFile",
 		Method:   "GET",
@@ -1421,6 +1501,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "recordings.copyStored",
+		Ident:    OpRecordingsCopyStored,
 		Resource: "recordings",
 		Nickname: "copyStored",
 		Method:   "POST",
@@ -1438,6 +1519,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "recordings.getLive",
+		Ident:    OpRecordingsGetLive,
 		Resource: "recordings",
 		Nickname: "getLive",
 		Method:   "GET",
@@ -1453,6 +1535,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "recordings.cancel",
+		Ident:    OpRecordingsCancel,
 		Resource: "recordings",
 		Nickname: "cancel",
 		Method:   "DELETE",
@@ -1468,6 +1551,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "recordings.stop",
+		Ident:    OpRecordingsStop,
 		Resource: "recordings",
 		Nickname: "stop",
 		Method:   "POST",
@@ -1483,6 +1567,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "recordings.pause",
+		Ident:    OpRecordingsPause,
 		Resource: "recordings",
 		Nickname: "pause",
 		Method:   "POST",
@@ -1499,6 +1584,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "recordings.unpause",
+		Ident:    OpRecordingsUnpause,
 		Resource: "recordings",
 		Nickname: "unpause",
 		Method:   "DELETE",
@@ -1515,6 +1601,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "recordings.mute",
+		Ident:    OpRecordingsMute,
 		Resource: "recordings",
 		Nickname: "mute",
 		Method:   "POST",
@@ -1531,6 +1618,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "recordings.unmute",
+		Ident:    OpRecordingsUnmute,
 		Resource: "recordings",
 		Nickname: "unmute",
 		Method:   "DELETE",
@@ -1547,6 +1635,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "sounds.list",
+		Ident:    OpSoundsList,
 		Resource: "sounds",
 		Nickname: "list",
 		Method:   "GET",
@@ -1560,6 +1649,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "sounds.get",
+		Ident:    OpSoundsGet,
 		Resource: "sounds",
 		Nickname: "get",
 		Method:   "GET",
@@ -1572,6 +1662,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "playbacks.get",
+		Ident:    OpPlaybacksGet,
 		Resource: "playbacks",
 		Nickname: "get",
 		Method:   "GET",
@@ -1587,6 +1678,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "playbacks.stop",
+		Ident:    OpPlaybacksStop,
 		Resource: "playbacks",
 		Nickname: "stop",
 		Method:   "DELETE",
@@ -1602,6 +1694,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "playbacks.control",
+		Ident:    OpPlaybacksControl,
 		Resource: "playbacks",
 		Nickname: "control",
 		Method:   "POST",
@@ -1620,6 +1713,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:            "deviceStates.list",
+		Ident:         OpDeviceStatesList,
 		Resource:      "deviceStates",
 		Nickname:      "list",
 		Method:        "GET",
@@ -1629,6 +1723,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "deviceStates.get",
+		Ident:    OpDeviceStatesGet,
 		Resource: "deviceStates",
 		Nickname: "get",
 		Method:   "GET",
@@ -1641,6 +1736,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "deviceStates.update",
+		Ident:    OpDeviceStatesUpdate,
 		Resource: "deviceStates",
 		Nickname: "update",
 		Method:   "PUT",
@@ -1658,6 +1754,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "deviceStates.delete",
+		Ident:    OpDeviceStatesDelete,
 		Resource: "deviceStates",
 		Nickname: "delete",
 		Method:   "DELETE",
@@ -1674,6 +1771,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:            "mailboxes.list",
+		Ident:         OpMailboxesList,
 		Resource:      "mailboxes",
 		Nickname:      "list",
 		Method:        "GET",
@@ -1683,6 +1781,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "mailboxes.get",
+		Ident:    OpMailboxesGet,
 		Resource: "mailboxes",
 		Nickname: "get",
 		Method:   "GET",
@@ -1698,6 +1797,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "mailboxes.update",
+		Ident:    OpMailboxesUpdate,
 		Resource: "mailboxes",
 		Nickname: "update",
 		Method:   "PUT",
@@ -1715,6 +1815,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "mailboxes.delete",
+		Ident:    OpMailboxesDelete,
 		Resource: "mailboxes",
 		Nickname: "delete",
 		Method:   "DELETE",
@@ -1730,6 +1831,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "events.eventWebsocket",
+		Ident:    OpEventsEventWebsocket,
 		Resource: "events",
 		Nickname: "eventWebsocket",
 		Method:   "GET",
@@ -1744,6 +1846,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "events.userEvent",
+		Ident:    OpEventsUserEvent,
 		Resource: "events",
 		Nickname: "userEvent",
 		Method:   "POST",
@@ -1764,6 +1867,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "events.claimChannel",
+		Ident:    OpEventsClaimChannel,
 		Resource: "events",
 		Nickname: "claimChannel",
 		Method:   "POST",
@@ -1781,6 +1885,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:            "applications.list",
+		Ident:         OpApplicationsList,
 		Resource:      "applications",
 		Nickname:      "list",
 		Method:        "GET",
@@ -1790,6 +1895,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "applications.get",
+		Ident:    OpApplicationsGet,
 		Resource: "applications",
 		Nickname: "get",
 		Method:   "GET",
@@ -1805,6 +1911,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "applications.subscribe",
+		Ident:    OpApplicationsSubscribe,
 		Resource: "applications",
 		Nickname: "subscribe",
 		Method:   "POST",
@@ -1823,6 +1930,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "applications.unsubscribe",
+		Ident:    OpApplicationsUnsubscribe,
 		Resource: "applications",
 		Nickname: "unsubscribe",
 		Method:   "DELETE",
@@ -1842,6 +1950,7 @@ var Operations = []Operation{
 	},
 	{
 		ID:       "applications.filter",
+		Ident:    OpApplicationsFilter,
 		Resource: "applications",
 		Nickname: "filter",
 		Method:   "PUT",
@@ -1857,4 +1966,569 @@ var Operations = []Operation{
 			{Code: 404, Reason: "Application does not exist."},
 		},
 	},
+}
+
+// The identifiers of the operations, in table order: Operations[OpX] is
+// the row of OpX.
+const (
+	OpAsteriskGetObject              OpID = iota // asterisk.getObject
+	OpAsteriskUpdateObject                       // asterisk.updateObject
+	OpAsteriskDeleteObject                       // asterisk.deleteObject
+	OpAsteriskGetInfo                            // asterisk.getInfo
+	OpAsteriskPing                               // asterisk.ping
+	OpAsteriskListModules                        // asterisk.listModules
+	OpAsteriskGetModule                          // asterisk.getModule
+	OpAsteriskLoadModule                         // asterisk.loadModule
+	OpAsteriskUnloadModule                       // asterisk.unloadModule
+	OpAsteriskReloadModule                       // asterisk.reloadModule
+	OpAsteriskListLogChannels                    // asterisk.listLogChannels
+	OpAsteriskAddLog                             // asterisk.addLog
+	OpAsteriskDeleteLog                          // asterisk.deleteLog
+	OpAsteriskRotateLog                          // asterisk.rotateLog
+	OpAsteriskGetGlobalVar                       // asterisk.getGlobalVar
+	OpAsteriskSetGlobalVar                       // asterisk.setGlobalVar
+	OpEndpointsList                              // endpoints.list
+	OpEndpointsSendMessage                       // endpoints.sendMessage
+	OpEndpointsRefer                             // endpoints.refer
+	OpEndpointsListByTech                        // endpoints.listByTech
+	OpEndpointsGet                               // endpoints.get
+	OpEndpointsSendMessageToEndpoint             // endpoints.sendMessageToEndpoint
+	OpEndpointsReferToEndpoint                   // endpoints.referToEndpoint
+	OpChannelsList                               // channels.list
+	OpChannelsOriginate                          // channels.originate
+	OpChannelsCreate                             // channels.create
+	OpChannelsGet                                // channels.get
+	OpChannelsOriginateWithId                    // channels.originateWithId
+	OpChannelsHangup                             // channels.hangup
+	OpChannelsContinueInDialplan                 // channels.continueInDialplan
+	OpChannelsMove                               // channels.move
+	OpChannelsRedirect                           // channels.redirect
+	OpChannelsAnswer                             // channels.answer
+	OpChannelsRing                               // channels.ring
+	OpChannelsRingStop                           // channels.ringStop
+	OpChannelsProgress                           // channels.progress
+	OpChannelsSendDTMF                           // channels.sendDTMF
+	OpChannelsMute                               // channels.mute
+	OpChannelsUnmute                             // channels.unmute
+	OpChannelsHold                               // channels.hold
+	OpChannelsUnhold                             // channels.unhold
+	OpChannelsStartMoh                           // channels.startMoh
+	OpChannelsStopMoh                            // channels.stopMoh
+	OpChannelsStartSilence                       // channels.startSilence
+	OpChannelsStopSilence                        // channels.stopSilence
+	OpChannelsPlay                               // channels.play
+	OpChannelsPlayWithId                         // channels.playWithId
+	OpChannelsRecord                             // channels.record
+	OpChannelsGetChannelVar                      // channels.getChannelVar
+	OpChannelsSetChannelVar                      // channels.setChannelVar
+	OpChannelsGetChannelVars                     // channels.getChannelVars
+	OpChannelsSetChannelVars                     // channels.setChannelVars
+	OpChannelsSnoopChannel                       // channels.snoopChannel
+	OpChannelsSnoopChannelWithId                 // channels.snoopChannelWithId
+	OpChannelsDial                               // channels.dial
+	OpChannelsRtpstatistics                      // channels.rtpstatistics
+	OpChannelsExternalMedia                      // channels.externalMedia
+	OpChannelsTransferProgress                   // channels.transfer_progress
+	OpBridgesList                                // bridges.list
+	OpBridgesCreate                              // bridges.create
+	OpBridgesCreateWithId                        // bridges.createWithId
+	OpBridgesGet                                 // bridges.get
+	OpBridgesDestroy                             // bridges.destroy
+	OpBridgesGetBridgeVar                        // bridges.getBridgeVar
+	OpBridgesSetBridgeVar                        // bridges.setBridgeVar
+	OpBridgesGetBridgeVars                       // bridges.getBridgeVars
+	OpBridgesSetBridgeVars                       // bridges.setBridgeVars
+	OpBridgesAddChannel                          // bridges.addChannel
+	OpBridgesRemoveChannel                       // bridges.removeChannel
+	OpBridgesSetVideoSource                      // bridges.setVideoSource
+	OpBridgesClearVideoSource                    // bridges.clearVideoSource
+	OpBridgesStartMoh                            // bridges.startMoh
+	OpBridgesStopMoh                             // bridges.stopMoh
+	OpBridgesPlay                                // bridges.play
+	OpBridgesPlayWithId                          // bridges.playWithId
+	OpBridgesRecord                              // bridges.record
+	OpRecordingsListStored                       // recordings.listStored
+	OpRecordingsGetStored                        // recordings.getStored
+	OpRecordingsDeleteStored                     // recordings.deleteStored
+	OpRecordingsGetStoredFile                    // recordings.getStoredFile
+	OpRecordingsCopyStored                       // recordings.copyStored
+	OpRecordingsGetLive                          // recordings.getLive
+	OpRecordingsCancel                           // recordings.cancel
+	OpRecordingsStop                             // recordings.stop
+	OpRecordingsPause                            // recordings.pause
+	OpRecordingsUnpause                          // recordings.unpause
+	OpRecordingsMute                             // recordings.mute
+	OpRecordingsUnmute                           // recordings.unmute
+	OpSoundsList                                 // sounds.list
+	OpSoundsGet                                  // sounds.get
+	OpPlaybacksGet                               // playbacks.get
+	OpPlaybacksStop                              // playbacks.stop
+	OpPlaybacksControl                           // playbacks.control
+	OpDeviceStatesList                           // deviceStates.list
+	OpDeviceStatesGet                            // deviceStates.get
+	OpDeviceStatesUpdate                         // deviceStates.update
+	OpDeviceStatesDelete                         // deviceStates.delete
+	OpMailboxesList                              // mailboxes.list
+	OpMailboxesGet                               // mailboxes.get
+	OpMailboxesUpdate                            // mailboxes.update
+	OpMailboxesDelete                            // mailboxes.delete
+	OpEventsEventWebsocket                       // events.eventWebsocket
+	OpEventsUserEvent                            // events.userEvent
+	OpEventsClaimChannel                         // events.claimChannel
+	OpApplicationsList                           // applications.list
+	OpApplicationsGet                            // applications.get
+	OpApplicationsSubscribe                      // applications.subscribe
+	OpApplicationsUnsubscribe                    // applications.unsubscribe
+	OpApplicationsFilter                         // applications.filter
+
+	// OpCount is the number of operations.
+	OpCount
+)
+
+// Handlers is what an implementation of ARI's REST API provides: one
+// method per operation of the table (all but the events WebSocket), named
+// after it. Req and Resp are the implementation's own request and
+// response types. Dispatch calls the method of an operation, so an
+// implementation that lacks or misspells one does not compile.
+type Handlers[Req, Resp any] interface {
+	// AsteriskGetObject: Retrieve a dynamic configuration object.
+	AsteriskGetObject(Req) Resp
+	// AsteriskUpdateObject: Create or update a dynamic configuration object.
+	AsteriskUpdateObject(Req) Resp
+	// AsteriskDeleteObject: Delete a dynamic configuration object.
+	AsteriskDeleteObject(Req) Resp
+	// AsteriskGetInfo: Gets Asterisk system information.
+	AsteriskGetInfo(Req) Resp
+	// AsteriskPing: Response pong message.
+	AsteriskPing(Req) Resp
+	// AsteriskListModules: List Asterisk modules.
+	AsteriskListModules(Req) Resp
+	// AsteriskGetModule: Get Asterisk module information.
+	AsteriskGetModule(Req) Resp
+	// AsteriskLoadModule: Load an Asterisk module.
+	AsteriskLoadModule(Req) Resp
+	// AsteriskUnloadModule: Unload an Asterisk module.
+	AsteriskUnloadModule(Req) Resp
+	// AsteriskReloadModule: Reload an Asterisk module.
+	AsteriskReloadModule(Req) Resp
+	// AsteriskListLogChannels: Gets Asterisk log channel information.
+	AsteriskListLogChannels(Req) Resp
+	// AsteriskAddLog: Adds a log channel.
+	AsteriskAddLog(Req) Resp
+	// AsteriskDeleteLog: Deletes a log channel.
+	AsteriskDeleteLog(Req) Resp
+	// AsteriskRotateLog: Rotates a log channel.
+	AsteriskRotateLog(Req) Resp
+	// AsteriskGetGlobalVar: Get the value of a global variable.
+	AsteriskGetGlobalVar(Req) Resp
+	// AsteriskSetGlobalVar: Set the value of a global variable.
+	AsteriskSetGlobalVar(Req) Resp
+	// EndpointsList: List all endpoints.
+	EndpointsList(Req) Resp
+	// EndpointsSendMessage: Send a message to some technology URI or endpoint.
+	EndpointsSendMessage(Req) Resp
+	// EndpointsRefer: Refer an endpoint or technology URI to some technology URI or endpoint.
+	EndpointsRefer(Req) Resp
+	// EndpointsListByTech: List available endoints for a given endpoint technology.
+	EndpointsListByTech(Req) Resp
+	// EndpointsGet: Details for an endpoint.
+	EndpointsGet(Req) Resp
+	// EndpointsSendMessageToEndpoint: Send a message to some endpoint in a technology.
+	EndpointsSendMessageToEndpoint(Req) Resp
+	// EndpointsReferToEndpoint: Refer an endpoint or technology URI to some technology URI or endpoint.
+	EndpointsReferToEndpoint(Req) Resp
+	// ChannelsList: List all active channels in Asterisk.
+	ChannelsList(Req) Resp
+	// ChannelsOriginate: Create a new channel (originate).
+	ChannelsOriginate(Req) Resp
+	// ChannelsCreate: Create channel.
+	ChannelsCreate(Req) Resp
+	// ChannelsGet: Channel details.
+	ChannelsGet(Req) Resp
+	// ChannelsOriginateWithId: Create a new channel (originate with id).
+	ChannelsOriginateWithId(Req) Resp
+	// ChannelsHangup: Delete (i.e. hangup) a channel.
+	ChannelsHangup(Req) Resp
+	// ChannelsContinueInDialplan: Exit application; continue execution in the dialplan.
+	ChannelsContinueInDialplan(Req) Resp
+	// ChannelsMove: Move the channel from one Stasis application to another.
+	ChannelsMove(Req) Resp
+	// ChannelsRedirect: Redirect the channel to a different location.
+	ChannelsRedirect(Req) Resp
+	// ChannelsAnswer: Answer a channel.
+	ChannelsAnswer(Req) Resp
+	// ChannelsRing: Indicate ringing to a channel.
+	ChannelsRing(Req) Resp
+	// ChannelsRingStop: Stop ringing indication on a channel if locally generated.
+	ChannelsRingStop(Req) Resp
+	// ChannelsProgress: Indicate progress on a channel.
+	ChannelsProgress(Req) Resp
+	// ChannelsSendDTMF: Send provided DTMF to a given channel.
+	ChannelsSendDTMF(Req) Resp
+	// ChannelsMute: Mute a channel.
+	ChannelsMute(Req) Resp
+	// ChannelsUnmute: Unmute a channel.
+	ChannelsUnmute(Req) Resp
+	// ChannelsHold: Hold a channel.
+	ChannelsHold(Req) Resp
+	// ChannelsUnhold: Remove a channel from hold.
+	ChannelsUnhold(Req) Resp
+	// ChannelsStartMoh: Play music on hold to a channel.
+	ChannelsStartMoh(Req) Resp
+	// ChannelsStopMoh: Stop playing music on hold to a channel.
+	ChannelsStopMoh(Req) Resp
+	// ChannelsStartSilence: Play silence to a channel.
+	ChannelsStartSilence(Req) Resp
+	// ChannelsStopSilence: Stop playing silence to a channel.
+	ChannelsStopSilence(Req) Resp
+	// ChannelsPlay: Start playback of media.
+	ChannelsPlay(Req) Resp
+	// ChannelsPlayWithId: Start playback of media and specify the playbackId.
+	ChannelsPlayWithId(Req) Resp
+	// ChannelsRecord: Start a recording.
+	ChannelsRecord(Req) Resp
+	// ChannelsGetChannelVar: Get the value of a channel variable or function.
+	ChannelsGetChannelVar(Req) Resp
+	// ChannelsSetChannelVar: Set the value of a channel variable or function.
+	ChannelsSetChannelVar(Req) Resp
+	// ChannelsGetChannelVars: Get the value of multiple channel variables or functions.
+	ChannelsGetChannelVars(Req) Resp
+	// ChannelsSetChannelVars: Set the values of multiple channel variables or functions.
+	ChannelsSetChannelVars(Req) Resp
+	// ChannelsSnoopChannel: Start snooping.
+	ChannelsSnoopChannel(Req) Resp
+	// ChannelsSnoopChannelWithId: Start snooping.
+	ChannelsSnoopChannelWithId(Req) Resp
+	// ChannelsDial: Dial a created channel.
+	ChannelsDial(Req) Resp
+	// ChannelsRtpstatistics: RTP stats on a channel.
+	ChannelsRtpstatistics(Req) Resp
+	// ChannelsExternalMedia: Start an External Media session.
+	ChannelsExternalMedia(Req) Resp
+	// ChannelsTransferProgress: Inform the channel about the progress of the attended/blind transfer.
+	ChannelsTransferProgress(Req) Resp
+	// BridgesList: List all active bridges in Asterisk.
+	BridgesList(Req) Resp
+	// BridgesCreate: Create a new bridge.
+	BridgesCreate(Req) Resp
+	// BridgesCreateWithId: Create a new bridge.
+	BridgesCreateWithId(Req) Resp
+	// BridgesGet: Get bridge details.
+	BridgesGet(Req) Resp
+	// BridgesDestroy: Shut down a bridge.
+	BridgesDestroy(Req) Resp
+	// BridgesGetBridgeVar: Get the value of a bridge variable or function.
+	BridgesGetBridgeVar(Req) Resp
+	// BridgesSetBridgeVar: Set the value of a bridge variable or function.
+	BridgesSetBridgeVar(Req) Resp
+	// BridgesGetBridgeVars: Get the value of multiple bridge variables or functions.
+	BridgesGetBridgeVars(Req) Resp
+	// BridgesSetBridgeVars: Set the values of multiple bridge variables or functions.
+	BridgesSetBridgeVars(Req) Resp
+	// BridgesAddChannel: Add a channel to a bridge.
+	BridgesAddChannel(Req) Resp
+	// BridgesRemoveChannel: Remove a channel from a bridge.
+	BridgesRemoveChannel(Req) Resp
+	// BridgesSetVideoSource: Set a channel as the video source in a multi-party mixing bridge. This operation has no effect on bridges with two or fewer participants.
+	BridgesSetVideoSource(Req) Resp
+	// BridgesClearVideoSource: Removes any explicit video source in a multi-party mixing bridge. This operation has no effect on bridges with two or fewer participants. When no explicit video source is set, talk detection will be used to determine the active video stream.
+	BridgesClearVideoSource(Req) Resp
+	// BridgesStartMoh: Play music on hold to a bridge or change the MOH class that is playing.
+	BridgesStartMoh(Req) Resp
+	// BridgesStopMoh: Stop playing music on hold to a bridge.
+	BridgesStopMoh(Req) Resp
+	// BridgesPlay: Start playback of media on a bridge.
+	BridgesPlay(Req) Resp
+	// BridgesPlayWithId: Start playback of media on a bridge.
+	BridgesPlayWithId(Req) Resp
+	// BridgesRecord: Start a recording.
+	BridgesRecord(Req) Resp
+	// RecordingsListStored: List recordings that are complete.
+	RecordingsListStored(Req) Resp
+	// RecordingsGetStored: Get a stored recording's details.
+	RecordingsGetStored(Req) Resp
+	// RecordingsDeleteStored: Delete a stored recording.
+	RecordingsDeleteStored(Req) Resp
+	// RecordingsGetStoredFile: Get the file associated with the stored recording.
+	RecordingsGetStoredFile(Req) Resp
+	// RecordingsCopyStored: Copy a stored recording.
+	RecordingsCopyStored(Req) Resp
+	// RecordingsGetLive: List live recordings.
+	RecordingsGetLive(Req) Resp
+	// RecordingsCancel: Stop a live recording and discard it.
+	RecordingsCancel(Req) Resp
+	// RecordingsStop: Stop a live recording and store it.
+	RecordingsStop(Req) Resp
+	// RecordingsPause: Pause a live recording.
+	RecordingsPause(Req) Resp
+	// RecordingsUnpause: Unpause a live recording.
+	RecordingsUnpause(Req) Resp
+	// RecordingsMute: Mute a live recording.
+	RecordingsMute(Req) Resp
+	// RecordingsUnmute: Unmute a live recording.
+	RecordingsUnmute(Req) Resp
+	// SoundsList: List all sounds.
+	SoundsList(Req) Resp
+	// SoundsGet: Get a sound's details.
+	SoundsGet(Req) Resp
+	// PlaybacksGet: Get a playback's details.
+	PlaybacksGet(Req) Resp
+	// PlaybacksStop: Stop a playback.
+	PlaybacksStop(Req) Resp
+	// PlaybacksControl: Control a playback.
+	PlaybacksControl(Req) Resp
+	// DeviceStatesList: List all ARI controlled device states.
+	DeviceStatesList(Req) Resp
+	// DeviceStatesGet: Retrieve the current state of a device.
+	DeviceStatesGet(Req) Resp
+	// DeviceStatesUpdate: Change the state of a device controlled by ARI. (Note - implicitly creates the device state).
+	DeviceStatesUpdate(Req) Resp
+	// DeviceStatesDelete: Destroy a device-state controlled by ARI.
+	DeviceStatesDelete(Req) Resp
+	// MailboxesList: List all mailboxes.
+	MailboxesList(Req) Resp
+	// MailboxesGet: Retrieve the current state of a mailbox.
+	MailboxesGet(Req) Resp
+	// MailboxesUpdate: Change the state of a mailbox. (Note - implicitly creates the mailbox).
+	MailboxesUpdate(Req) Resp
+	// MailboxesDelete: Destroy a mailbox.
+	MailboxesDelete(Req) Resp
+	// EventsUserEvent: Generate a user event.
+	EventsUserEvent(Req) Resp
+	// EventsClaimChannel: Claim a broadcast channel for this application.
+	EventsClaimChannel(Req) Resp
+	// ApplicationsList: List all applications.
+	ApplicationsList(Req) Resp
+	// ApplicationsGet: Get details of an application.
+	ApplicationsGet(Req) Resp
+	// ApplicationsSubscribe: Subscribe an application to a event source.
+	ApplicationsSubscribe(Req) Resp
+	// ApplicationsUnsubscribe: Unsubscribe an application from an event source.
+	ApplicationsUnsubscribe(Req) Resp
+	// ApplicationsFilter: Filter application events types.
+	ApplicationsFilter(Req) Resp
+}
+
+// Dispatch calls h's method for the operation id. ok is false for the
+// events WebSocket and for an id outside the table.
+func Dispatch[Req, Resp any](h Handlers[Req, Resp], id OpID, r Req) (resp Resp, ok bool) {
+	switch id {
+	case OpAsteriskGetObject:
+		return h.AsteriskGetObject(r), true
+	case OpAsteriskUpdateObject:
+		return h.AsteriskUpdateObject(r), true
+	case OpAsteriskDeleteObject:
+		return h.AsteriskDeleteObject(r), true
+	case OpAsteriskGetInfo:
+		return h.AsteriskGetInfo(r), true
+	case OpAsteriskPing:
+		return h.AsteriskPing(r), true
+	case OpAsteriskListModules:
+		return h.AsteriskListModules(r), true
+	case OpAsteriskGetModule:
+		return h.AsteriskGetModule(r), true
+	case OpAsteriskLoadModule:
+		return h.AsteriskLoadModule(r), true
+	case OpAsteriskUnloadModule:
+		return h.AsteriskUnloadModule(r), true
+	case OpAsteriskReloadModule:
+		return h.AsteriskReloadModule(r), true
+	case OpAsteriskListLogChannels:
+		return h.AsteriskListLogChannels(r), true
+	case OpAsteriskAddLog:
+		return h.AsteriskAddLog(r), true
+	case OpAsteriskDeleteLog:
+		return h.AsteriskDeleteLog(r), true
+	case OpAsteriskRotateLog:
+		return h.AsteriskRotateLog(r), true
+	case OpAsteriskGetGlobalVar:
+		return h.AsteriskGetGlobalVar(r), true
+	case OpAsteriskSetGlobalVar:
+		return h.AsteriskSetGlobalVar(r), true
+	case OpEndpointsList:
+		return h.EndpointsList(r), true
+	case OpEndpointsSendMessage:
+		return h.EndpointsSendMessage(r), true
+	case OpEndpointsRefer:
+		return h.EndpointsRefer(r), true
+	case OpEndpointsListByTech:
+		return h.EndpointsListByTech(r), true
+	case OpEndpointsGet:
+		return h.EndpointsGet(r), true
+	case OpEndpointsSendMessageToEndpoint:
+		return h.EndpointsSendMessageToEndpoint(r), true
+	case OpEndpointsReferToEndpoint:
+		return h.EndpointsReferToEndpoint(r), true
+	case OpChannelsList:
+		return h.ChannelsList(r), true
+	case OpChannelsOriginate:
+		return h.ChannelsOriginate(r), true
+	case OpChannelsCreate:
+		return h.ChannelsCreate(r), true
+	case OpChannelsGet:
+		return h.ChannelsGet(r), true
+	case OpChannelsOriginateWithId:
+		return h.ChannelsOriginateWithId(r), true
+	case OpChannelsHangup:
+		return h.ChannelsHangup(r), true
+	case OpChannelsContinueInDialplan:
+		return h.ChannelsContinueInDialplan(r), true
+	case OpChannelsMove:
+		return h.ChannelsMove(r), true
+	case OpChannelsRedirect:
+		return h.ChannelsRedirect(r), true
+	case OpChannelsAnswer:
+		return h.ChannelsAnswer(r), true
+	case OpChannelsRing:
+		return h.ChannelsRing(r), true
+	case OpChannelsRingStop:
+		return h.ChannelsRingStop(r), true
+	case OpChannelsProgress:
+		return h.ChannelsProgress(r), true
+	case OpChannelsSendDTMF:
+		return h.ChannelsSendDTMF(r), true
+	case OpChannelsMute:
+		return h.ChannelsMute(r), true
+	case OpChannelsUnmute:
+		return h.ChannelsUnmute(r), true
+	case OpChannelsHold:
+		return h.ChannelsHold(r), true
+	case OpChannelsUnhold:
+		return h.ChannelsUnhold(r), true
+	case OpChannelsStartMoh:
+		return h.ChannelsStartMoh(r), true
+	case OpChannelsStopMoh:
+		return h.ChannelsStopMoh(r), true
+	case OpChannelsStartSilence:
+		return h.ChannelsStartSilence(r), true
+	case OpChannelsStopSilence:
+		return h.ChannelsStopSilence(r), true
+	case OpChannelsPlay:
+		return h.ChannelsPlay(r), true
+	case OpChannelsPlayWithId:
+		return h.ChannelsPlayWithId(r), true
+	case OpChannelsRecord:
+		return h.ChannelsRecord(r), true
+	case OpChannelsGetChannelVar:
+		return h.ChannelsGetChannelVar(r), true
+	case OpChannelsSetChannelVar:
+		return h.ChannelsSetChannelVar(r), true
+	case OpChannelsGetChannelVars:
+		return h.ChannelsGetChannelVars(r), true
+	case OpChannelsSetChannelVars:
+		return h.ChannelsSetChannelVars(r), true
+	case OpChannelsSnoopChannel:
+		return h.ChannelsSnoopChannel(r), true
+	case OpChannelsSnoopChannelWithId:
+		return h.ChannelsSnoopChannelWithId(r), true
+	case OpChannelsDial:
+		return h.ChannelsDial(r), true
+	case OpChannelsRtpstatistics:
+		return h.ChannelsRtpstatistics(r), true
+	case OpChannelsExternalMedia:
+		return h.ChannelsExternalMedia(r), true
+	case OpChannelsTransferProgress:
+		return h.ChannelsTransferProgress(r), true
+	case OpBridgesList:
+		return h.BridgesList(r), true
+	case OpBridgesCreate:
+		return h.BridgesCreate(r), true
+	case OpBridgesCreateWithId:
+		return h.BridgesCreateWithId(r), true
+	case OpBridgesGet:
+		return h.BridgesGet(r), true
+	case OpBridgesDestroy:
+		return h.BridgesDestroy(r), true
+	case OpBridgesGetBridgeVar:
+		return h.BridgesGetBridgeVar(r), true
+	case OpBridgesSetBridgeVar:
+		return h.BridgesSetBridgeVar(r), true
+	case OpBridgesGetBridgeVars:
+		return h.BridgesGetBridgeVars(r), true
+	case OpBridgesSetBridgeVars:
+		return h.BridgesSetBridgeVars(r), true
+	case OpBridgesAddChannel:
+		return h.BridgesAddChannel(r), true
+	case OpBridgesRemoveChannel:
+		return h.BridgesRemoveChannel(r), true
+	case OpBridgesSetVideoSource:
+		return h.BridgesSetVideoSource(r), true
+	case OpBridgesClearVideoSource:
+		return h.BridgesClearVideoSource(r), true
+	case OpBridgesStartMoh:
+		return h.BridgesStartMoh(r), true
+	case OpBridgesStopMoh:
+		return h.BridgesStopMoh(r), true
+	case OpBridgesPlay:
+		return h.BridgesPlay(r), true
+	case OpBridgesPlayWithId:
+		return h.BridgesPlayWithId(r), true
+	case OpBridgesRecord:
+		return h.BridgesRecord(r), true
+	case OpRecordingsListStored:
+		return h.RecordingsListStored(r), true
+	case OpRecordingsGetStored:
+		return h.RecordingsGetStored(r), true
+	case OpRecordingsDeleteStored:
+		return h.RecordingsDeleteStored(r), true
+	case OpRecordingsGetStoredFile:
+		return h.RecordingsGetStoredFile(r), true
+	case OpRecordingsCopyStored:
+		return h.RecordingsCopyStored(r), true
+	case OpRecordingsGetLive:
+		return h.RecordingsGetLive(r), true
+	case OpRecordingsCancel:
+		return h.RecordingsCancel(r), true
+	case OpRecordingsStop:
+		return h.RecordingsStop(r), true
+	case OpRecordingsPause:
+		return h.RecordingsPause(r), true
+	case OpRecordingsUnpause:
+		return h.RecordingsUnpause(r), true
+	case OpRecordingsMute:
+		return h.RecordingsMute(r), true
+	case OpRecordingsUnmute:
+		return h.RecordingsUnmute(r), true
+	case OpSoundsList:
+		return h.SoundsList(r), true
+	case OpSoundsGet:
+		return h.SoundsGet(r), true
+	case OpPlaybacksGet:
+		return h.PlaybacksGet(r), true
+	case OpPlaybacksStop:
+		return h.PlaybacksStop(r), true
+	case OpPlaybacksControl:
+		return h.PlaybacksControl(r), true
+	case OpDeviceStatesList:
+		return h.DeviceStatesList(r), true
+	case OpDeviceStatesGet:
+		return h.DeviceStatesGet(r), true
+	case OpDeviceStatesUpdate:
+		return h.DeviceStatesUpdate(r), true
+	case OpDeviceStatesDelete:
+		return h.DeviceStatesDelete(r), true
+	case OpMailboxesList:
+		return h.MailboxesList(r), true
+	case OpMailboxesGet:
+		return h.MailboxesGet(r), true
+	case OpMailboxesUpdate:
+		return h.MailboxesUpdate(r), true
+	case OpMailboxesDelete:
+		return h.MailboxesDelete(r), true
+	case OpEventsUserEvent:
+		return h.EventsUserEvent(r), true
+	case OpEventsClaimChannel:
+		return h.EventsClaimChannel(r), true
+	case OpApplicationsList:
+		return h.ApplicationsList(r), true
+	case OpApplicationsGet:
+		return h.ApplicationsGet(r), true
+	case OpApplicationsSubscribe:
+		return h.ApplicationsSubscribe(r), true
+	case OpApplicationsUnsubscribe:
+		return h.ApplicationsUnsubscribe(r), true
+	case OpApplicationsFilter:
+		return h.ApplicationsFilter(r), true
+	}
+	return resp, false
 }

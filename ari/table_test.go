@@ -394,3 +394,16 @@ func bodyParam(op *Operation) *Param {
 	}
 	return nil
 }
+
+// TestOpIdents checks that each row's constant is its index and names it.
+func TestOpIdents(t *testing.T) {
+	for i := range Operations {
+		op := &Operations[i]
+		if int(op.Ident) != i || op.Ident.Op() != op || op.Ident.String() != op.ID {
+			t.Errorf("row %d (%s): Ident %d names %s", i, op.ID, op.Ident, op.Ident)
+		}
+	}
+	if s := OpID(-1).String(); s != "OpID(-1)" {
+		t.Errorf("OpID(-1).String() = %q", s)
+	}
+}

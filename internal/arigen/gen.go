@@ -54,8 +54,9 @@ func genOperations(s *spec) ([]byte, error) {
 	b.WriteString(header)
 	b.WriteString("// Operations is every ARI operation of the spec, in spec order: one row per\n")
 	b.WriteString("// resource, path and HTTP method. Use Lookup and Route to find a row.\n")
-	b.WriteString("var Operations = []Operation{\n")
+	b.WriteString("var Operations = [OpCount]Operation{\n")
 	ids := map[string]bool{}
+	var rows []opRow
 	for _, r := range s.Resources {
 		for _, a := range r.APIs {
 			for _, o := range a.Operations {
@@ -64,8 +65,10 @@ func genOperations(s *spec) ([]byte, error) {
 					return nil, fmt.Errorf("duplicate operation %s", id)
 				}
 				ids[id] = true
-				fmt.Fprintf(&b, "{\nID: %q,\nResource: %q,\nNickname: %q,\nMethod: %q,\nPath: %q,\nSummary: %q,\n",
-					id, r.Name, o.Nickname, o.HTTPMethod, a.Path, o.Summary)
+				row := opRow{id: id, name: goOpName(id), websocket: o.Upgrade == "websocket", summary: o.Summary}
+				rows = append(rows, row)
+				fmt.Fprintf(&b, "{\nID: %q,\nIdent: Op%s,\nResource: %q,\nNickname: %q,\nMethod: %q,\nPath: %q,\nSummary: %q,\n",
+					id, row.name, r.Name, o.Nickname, o.HTTPMethod, a.Path, o.Summary)
 				if len(o.Parameters) > 0 {
 					b.WriteString("Params: []Param{\n")
 					for _, p := range o.Parameters {
@@ -91,7 +94,75 @@ func genOperations(s *spec) ([]byte, error) {
 		}
 	}
 	b.WriteString("}\n")
+	writeOpIDs(&b, rows)
 	return gofmt(&b)
+}
+
+// opRow is what the identifiers and the Handlers interface need of an
+// operation.
+type opRow struct {
+	id, name, summary string
+	websocket         bool
+}
+
+// goOpName is the Go name of an operation ID: "channels.originate" ->
+// "ChannelsOriginate", "channels.transfer_progress" ->
+// "ChannelsTransferProgress".
+func goOpName(id string) string {
+	var b strings.Builder
+	up := true
+	for _, r := range id {
+		switch {
+		case r == '.' || r == '_':
+			up = true
+		case up:
+			b.WriteString(strings.ToUpper(string(r)))
+			up = false
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// writeOpIDs writes one OpID constant per operation, the Handlers
+// interface (one method per REST operation) and Dispatch, so that every
+// use of an operation is checked by the compiler.
+func writeOpIDs(b *bytes.Buffer, rows []opRow) {
+	b.WriteString("\n// The identifiers of the operations, in table order: Operations[OpX] is\n// the row of OpX.\nconst (\n")
+	for i, r := range rows {
+		if i == 0 {
+			fmt.Fprintf(b, "Op%s OpID = iota // %s\n", r.name, r.id)
+			continue
+		}
+		fmt.Fprintf(b, "Op%s // %s\n", r.name, r.id)
+	}
+	b.WriteString("\n// OpCount is the number of operations.\nOpCount\n)\n")
+
+	b.WriteString("\n// Handlers is what an implementation of ARI's REST API provides: one\n")
+	b.WriteString("// method per operation of the table (all but the events WebSocket), named\n")
+	b.WriteString("// after it. Req and Resp are the implementation's own request and\n")
+	b.WriteString("// response types. Dispatch calls the method of an operation, so an\n")
+	b.WriteString("// implementation that lacks or misspells one does not compile.\n")
+	b.WriteString("type Handlers[Req, Resp any] interface {\n")
+	for _, r := range rows {
+		if r.websocket {
+			continue
+		}
+		fmt.Fprintf(b, "// %s: %s\n%s(Req) Resp\n", r.name, sentence(r.summary), r.name)
+	}
+	b.WriteString("}\n")
+
+	b.WriteString("\n// Dispatch calls h's method for the operation id. ok is false for the\n")
+	b.WriteString("// events WebSocket and for an id outside the table.\n")
+	b.WriteString("func Dispatch[Req, Resp any](h Handlers[Req, Resp], id OpID, r Req) (resp Resp, ok bool) {\nswitch id {\n")
+	for _, r := range rows {
+		if r.websocket {
+			continue
+		}
+		fmt.Fprintf(b, "case Op%s:\nreturn h.%s(r), true\n", r.name, r.name)
+	}
+	b.WriteString("}\nreturn resp, false\n}\n")
 }
 
 func writeParam(b *bytes.Buffer, opID string, p parameter) error {
