@@ -1754,6 +1754,57 @@ func (v CallClaimed) MarshalJSON() ([]byte, error) {
 	return marshalWithExtra(v.Raw, plain(v))
 }
 
+// The event type names, as the "type" member of an event carries them:
+// filter on these constants, so that a misspelt type fails to compile
+// instead of silently matching nothing.
+const (
+	TypeApplicationMoveFailed    = "ApplicationMoveFailed"
+	TypeApplicationRegistered    = "ApplicationRegistered"
+	TypeApplicationReplaced      = "ApplicationReplaced"
+	TypeApplicationUnregistered  = "ApplicationUnregistered"
+	TypeBridgeAttendedTransfer   = "BridgeAttendedTransfer"
+	TypeBridgeBlindTransfer      = "BridgeBlindTransfer"
+	TypeBridgeCreated            = "BridgeCreated"
+	TypeBridgeDestroyed          = "BridgeDestroyed"
+	TypeBridgeMerged             = "BridgeMerged"
+	TypeBridgeVideoSourceChanged = "BridgeVideoSourceChanged"
+	TypeCallBroadcast            = "CallBroadcast"
+	TypeCallClaimed              = "CallClaimed"
+	TypeChannelCallerId          = "ChannelCallerId"
+	TypeChannelConnectedLine     = "ChannelConnectedLine"
+	TypeChannelCreated           = "ChannelCreated"
+	TypeChannelDestroyed         = "ChannelDestroyed"
+	TypeChannelDialplan          = "ChannelDialplan"
+	TypeChannelDtmfReceived      = "ChannelDtmfReceived"
+	TypeChannelEnteredBridge     = "ChannelEnteredBridge"
+	TypeChannelHangupRequest     = "ChannelHangupRequest"
+	TypeChannelHold              = "ChannelHold"
+	TypeChannelLeftBridge        = "ChannelLeftBridge"
+	TypeChannelStateChange       = "ChannelStateChange"
+	TypeChannelTalkingFinished   = "ChannelTalkingFinished"
+	TypeChannelTalkingStarted    = "ChannelTalkingStarted"
+	TypeChannelToneDetected      = "ChannelToneDetected"
+	TypeChannelTransfer          = "ChannelTransfer"
+	TypeChannelUnhold            = "ChannelUnhold"
+	TypeChannelUserevent         = "ChannelUserevent"
+	TypeChannelVarset            = "ChannelVarset"
+	TypeContactStatusChange      = "ContactStatusChange"
+	TypeDeviceStateChanged       = "DeviceStateChanged"
+	TypeDial                     = "Dial"
+	TypeEndpointStateChange      = "EndpointStateChange"
+	TypePeerStatusChange         = "PeerStatusChange"
+	TypePlaybackContinuing       = "PlaybackContinuing"
+	TypePlaybackFinished         = "PlaybackFinished"
+	TypePlaybackStarted          = "PlaybackStarted"
+	TypeRESTResponse             = "RESTResponse"
+	TypeRecordingFailed          = "RecordingFailed"
+	TypeRecordingFinished        = "RecordingFinished"
+	TypeRecordingStarted         = "RecordingStarted"
+	TypeStasisEnd                = "StasisEnd"
+	TypeStasisStart              = "StasisStart"
+	TypeTextMessageReceived      = "TextMessageReceived"
+)
+
 // eventTypes makes an empty event of each type the spec defines.
 var eventTypes = map[string]func() Event{
 	"ApplicationMoveFailed":    func() Event { return new(ApplicationMoveFailed) },

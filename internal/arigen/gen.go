@@ -424,6 +424,13 @@ func genEvents(s *spec) ([]byte, error) {
 	}
 
 	slices.Sort(events)
+	b.WriteString("\n// The event type names, as the \"type\" member of an event carries them:\n")
+	b.WriteString("// filter on these constants, so that a misspelt type fails to compile\n")
+	b.WriteString("// instead of silently matching nothing.\nconst (\n")
+	for _, e := range events {
+		fmt.Fprintf(&b, "Type%s = %q\n", e, e)
+	}
+	b.WriteString(")\n")
 	b.WriteString("\n// eventTypes makes an empty event of each type the spec defines.\nvar eventTypes = map[string]func() Event{\n")
 	for _, e := range events {
 		fmt.Fprintf(&b, "%q: func() Event { return new(%s) },\n", e, e)
