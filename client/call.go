@@ -23,7 +23,7 @@ var (
 	ErrConflict      = wire.ErrConflict
 	ErrBadRequest    = wire.ErrBadRequest
 	ErrUnprocessable = wire.ErrUnprocessable
-	ErrUnavailable   = wire.ErrUnavailable // also: no server listens
+	ErrUnavailable   = wire.ErrUnavailable // also: no server listens, or the bus is reconnecting (see "Faults")
 	ErrTimeout       = wire.ErrTimeout     // also: no answer before the deadline
 	ErrInternal      = wire.ErrInternal
 )
@@ -182,6 +182,9 @@ func (c *Client) sendRaw(ctx context.Context, class wire.Class, req *wire.Reques
 		return resp, nil
 	case resp != nil:
 		return resp, fmt.Errorf("client: %s %s: %w", req.Kind, describe(key), rerr)
+	case errors.Is(err, bus.ErrNotConnected):
+		// Fail fast: the bus is away, no answer can come before it is back.
+		return nil, fmt.Errorf("client: %s %s: bus reconnecting: %w", req.Kind, describe(key), errors.Join(ErrUnavailable, err))
 	case errors.Is(err, bus.ErrNoResponders):
 		return nil, fmt.Errorf("client: %s %s: no server on %s: %w", req.Kind, describe(key), subject, ErrUnavailable)
 	case errors.Is(err, bus.ErrClosed):

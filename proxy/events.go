@@ -7,6 +7,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/ariproxy/ari-proxy/bus"
 	"github.com/ariproxy/ari-proxy/wire"
 	"github.com/tidwall/gjson"
 )
@@ -319,7 +320,7 @@ func (s *Server) publishEvent(ctx context.Context, h *eventHead, full bool, app,
 		s.log.Debug("dropping ARI event with unusable application or node", "app", app, "node", node)
 		return
 	}
-	if err := s.bus.Publish(ctx, s.subj.Event(app, node), "", payload); err != nil {
+	if err := s.publishSeq(ctx, s.subj.Event(app, node), payload); err != nil {
 		s.log.Warn("publishing event", "type", h.Type, "error", err)
 	} else {
 		s.metrics.eventsEvent.Inc()
@@ -330,7 +331,7 @@ func (s *Server) publishEvent(ctx context.Context, h *eventHead, full bool, app,
 	var buf [8]resKey
 	dialogs := s.dialogs.lookup(h.resources(buf[:0]))
 	for _, d := range dialogs {
-		if err := s.bus.Publish(ctx, s.subj.DialogEvent(d), "", spliceFields(payload, "dialog", d)); err != nil {
+		if err := s.events.PublishMsg(ctx, bus.Msg{Subject: s.subj.DialogEvent(d), Data: spliceFields(payload, "dialog", d)}); err != nil {
 			s.log.Warn("publishing dialog event", "type", h.Type, "dialog", d, "error", err)
 		} else {
 			s.metrics.eventsDialog.Inc()

@@ -37,6 +37,8 @@ type metrics struct {
 	panics       prometheus.Counter
 	wsUp         prometheus.Gauge
 	bindings     prometheus.Gauge
+	refused      prometheus.Counter
+	publishFail  prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -71,6 +73,14 @@ func newMetrics() *metrics {
 			Help: "Current (resource, dialog) bindings.",
 		}),
 	}
+	m.refused = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "ariproxy", Name: "requests_refused_total",
+		Help: "Requests answered unavailable without being served because the server was stopping.",
+	})
+	m.publishFail = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "ariproxy", Name: "events_publish_failed_total",
+		Help: "Events the bus refused to take (each leaves a gap in its subject's sequence, seen by subscribers).",
+	})
 	m.eventsEvent = m.events.WithLabelValues("event")
 	m.eventsDialog = m.events.WithLabelValues("dialogevent")
 	return m
@@ -80,7 +90,7 @@ func newMetrics() *metrics {
 // (another server in the same process) is an error: wrap r with
 // prometheus.WrapRegistererWith to tell servers apart.
 func (m *metrics) register(r prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{m.events, m.requests, m.latency, m.badInput, m.panics, m.wsUp, m.bindings} {
+	for _, c := range []prometheus.Collector{m.events, m.requests, m.latency, m.badInput, m.panics, m.wsUp, m.bindings, m.refused, m.publishFail} {
 		if err := r.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {

@@ -191,7 +191,7 @@ func (e *Embedded) ClientURL() string {
 // Connect connects to the server in-process (no TCP, no TLS), with the
 // credentials the server was started with.
 func (e *Embedded) Connect(ctx context.Context, opts ...Option) (*Bus, error) {
-	o := options{maxReconnects: -1, reconnectWait: DefaultReconnectWait, drainTimeout: DefaultDrainTimeout}
+	o := defaultOptions()
 	for _, opt := range opts {
 		opt(&o)
 	}

@@ -23,10 +23,6 @@ import (
 	"github.com/ariproxy/ari-proxy/proxy"
 )
 
-// busConnectTimeout bounds the first connection to an external bus: a
-// server that cannot reach it should say so, not wait forever.
-const busConnectTimeout = 30 * time.Second
-
 // shutdownTimeout bounds the metrics server's graceful stop.
 const shutdownTimeout = 5 * time.Second
 
@@ -61,7 +57,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 			"hint", "clients connect with MESSAGEBUS_URL="+emb.ClientURL())
 		b, err = emb.Connect(ctx, natsbus.WithName("ari-proxy"), natsbus.WithLogger(log))
 	} else {
-		opts := []natsbus.Option{natsbus.WithName("ari-proxy"), natsbus.WithLogger(log)}
+		// Wait for the bus rather than exit: a server started before its
+		// bus (or whose bus restarts) retries with backoff, logging each
+		// change of state once, and reports it in its readiness.
+		opts := []natsbus.Option{natsbus.WithName("ari-proxy"), natsbus.WithLogger(log), natsbus.WithWaitForBus()}
 		if cfg.CredentialsFile != "" {
 			opts = append(opts, natsbus.WithCredentialsFile(cfg.CredentialsFile))
 		}
@@ -71,9 +70,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		if cfg.ClientCert != "" {
 			opts = append(opts, natsbus.WithClientCert(cfg.ClientCert, cfg.ClientKey))
 		}
-		cctx, cancel := context.WithTimeout(ctx, busConnectTimeout)
-		b, err = natsbus.Connect(cctx, cfg.BusURL, opts...)
-		cancel()
+		b, err = natsbus.Connect(ctx, cfg.BusURL, opts...)
 	}
 	if err != nil {
 		if ctx.Err() != nil {
@@ -99,6 +96,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		AnnounceInterval: cfg.AnnounceInterval,
 		RequestTimeout:   cfg.RequestTimeout,
 		MaxConcurrent:    cfg.MaxConcurrent,
+		ShutdownTimeout:  cfg.ShutdownTimeout,
 		Logger:           log,
 		Registerer:       reg,
 	})
