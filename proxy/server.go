@@ -498,6 +498,9 @@ func (s *Server) manage(ctx context.Context) {
 // has no Flush; this works on any implementation that keeps a
 // connection's order.
 func (s *Server) flush(ctx context.Context) {
+	if c, ok := s.bus.(interface{ Connected() bool }); ok && !c.Connected() {
+		return // nothing can be flushed; the bus connection's buffer keeps what was sent
+	}
 	subject := s.subj.Prefix + "_flush." + newID()
 	got := make(chan struct{}, 1)
 	sub, err := s.bus.Subscribe(subject, func(bus.Msg) {

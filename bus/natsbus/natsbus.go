@@ -228,6 +228,13 @@ func connect(ctx context.Context, url string, o options) (*Bus, error) {
 			}
 			b.notify(true)
 		}),
+		// The first connection made in the background (WithWaitForBus).
+		nats.ConnectHandler(func(nc *nats.Conn) {
+			if !everConnected.Swap(true) {
+				log.Info("nats connected", "url", nc.ConnectedUrlRedacted())
+			}
+			b.notify(true)
+		}),
 		nats.ClosedHandler(func(nc *nats.Conn) {
 			log.Debug("nats connection closed")
 			close(b.closed)
@@ -488,6 +495,12 @@ func (s *subscription) Drain(ctx context.Context) error {
 	closed := s.s.StatusChanged(nats.SubscriptionClosed)
 	if !s.s.IsValid() {
 		return nil
+	}
+	if !s.b.nc.IsConnected() {
+		// The server cannot be told (and sends nothing meanwhile): what
+		// was received is all there is; the drain would wait for a
+		// round trip that cannot happen.
+		return s.Unsubscribe()
 	}
 	if err := s.s.Drain(); err != nil {
 		if errors.Is(err, nats.ErrBadSubscription) || errors.Is(err, nats.ErrConnectionClosed) {
