@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ariproxy/ari-proxy/internal/testenv"
+	"github.com/ariproxy/ari-proxy/internal/localstack"
 	"github.com/ariproxy/ari-proxy/proxy"
 	"github.com/ariproxy/ari-proxy/wire"
 )
@@ -29,7 +29,7 @@ var oneRequestPerClass = map[wire.Class]string{
 func TestGenericLevelsFollowARI(t *testing.T) {
 	const node2 = "02:fc:00:00:00:02"
 	e := newEnv(t)
-	sim2 := testenv.StartSim(t, node2)
+	sim2 := localstack.StartSim(t, node2)
 	e.startServer(sim2)
 	ann := e.sub(e.subj.Announce())
 
@@ -131,14 +131,14 @@ func TestGracefulShutdownUnderLoad(t *testing.T) {
 		{"calls cut at the bound", 3 * time.Second, 500 * time.Millisecond, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			_, url := testenv.StartNATS(t)
-			sim := testenv.StartSim(t, node1)
-			prefix := testenv.Prefix()
+			_, url := localstack.StartNATS(t)
+			sim := localstack.StartSim(t, node1)
+			prefix := localstack.Prefix()
 			subj := wire.NewSubjects(prefix)
 			srv, err := proxy.New(proxy.Config{
-				Applications: []string{app}, ARI: testenv.ARIConfig(sim), Bus: testenv.Connect(t, url),
+				Applications: []string{app}, ARI: localstack.ARIConfig(sim), Bus: localstack.Connect(t, url),
 				Prefix: prefix, MaxConcurrent: 4, ShutdownTimeout: tt.timeout, RequestTimeout: 10 * time.Second,
-				Logger: testenv.Logger(),
+				Logger: localstack.Logger(),
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -148,10 +148,10 @@ func TestGracefulShutdownUnderLoad(t *testing.T) {
 			go func() { done <- srv.Run(ctx) }()
 			select {
 			case <-srv.Ready():
-			case <-time.After(testenv.StartTimeout):
+			case <-time.After(localstack.StartTimeout):
 				t.Fatal("not ready")
 			}
-			cli := testenv.Connect(t, url)
+			cli := localstack.Connect(t, url)
 			sim.SetLatency(tt.latency)
 
 			const n = 100

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/ariproxy/ari-proxy/bus"
+	"github.com/ariproxy/ari-proxy/wire"
 )
 
 // sequencer numbers the events of each event subject (one application on
@@ -20,7 +21,7 @@ type sequencer struct {
 }
 
 func newSequencer() *sequencer {
-	return &sequencer{epoch: newID(), next: make(map[string]uint64)}
+	return &sequencer{epoch: wire.NewID(), next: make(map[string]uint64)}
 }
 
 // stamp returns the headers of the next event on subject.

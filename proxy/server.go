@@ -501,7 +501,7 @@ func (s *Server) flush(ctx context.Context) {
 	if c, ok := s.bus.(interface{ Connected() bool }); ok && !c.Connected() {
 		return // nothing can be flushed; the bus connection's buffer keeps what was sent
 	}
-	subject := s.subj.Prefix + "_flush." + newID()
+	subject := s.subj.Prefix + "_flush." + wire.NewID()
 	got := make(chan struct{}, 1)
 	sub, err := s.bus.Subscribe(subject, func(bus.Msg) {
 		select {
