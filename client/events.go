@@ -40,6 +40,7 @@ type Subscription struct {
 	// delivered: the watched resource's id as a JSON string, or the tail
 	// of a target URI ("channel:<id>").
 	mention [2][]byte
+	seq     seqTracker // gap detection (gaps.go)
 
 	mu       sync.RWMutex // held for reading while delivering
 	finished bool
@@ -131,6 +132,7 @@ func (s *Subscription) setOnClose(f func() error) {
 
 // deliver decodes one bus message and hands the event to the reader.
 func (s *Subscription) deliver(m bus.Msg) {
+	s.checkSeq(m)
 	ev, err := ari.DecodeEvent(m.Data)
 	if err != nil {
 		s.c.core.log.Debug("ignoring undecodable event", "subject", m.Subject, "err", err)
