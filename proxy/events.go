@@ -309,6 +309,7 @@ func (s *Server) handleEvent(raw []byte) {
 	if k, ok := h.destroyed(); ok {
 		s.dialogs.release(k)
 	}
+	s.followStasis(&h)
 }
 
 // publishEvent publishes one event on its event subject and, when h was

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ariproxy/ari-proxy/arisim"
 	"github.com/ariproxy/ari-proxy/internal/localstack"
 	"github.com/ariproxy/ari-proxy/proxy"
 	"github.com/ariproxy/ari-proxy/wire"
@@ -218,5 +219,59 @@ func TestGracefulShutdownUnderLoad(t *testing.T) {
 				t.Errorf("stop took %v, bound %v", took, tt.timeout)
 			}
 		})
+	}
+}
+
+// TestDialplanCallBindingsReleased: calls that enter Stasis from the
+// dialplan get no ChannelDestroyed; their dialog bindings are released
+// within a second of StasisEnd anyway, after the dialog got StasisEnd.
+func TestDialplanCallBindingsReleased(t *testing.T) {
+	e := newEnv(t)
+	events := e.sub(e.subj.Event(app, node1))
+	const calls = 20
+	done := make(chan error, 1)
+	go func() {
+		done <- e.sim.RunInbound(context.Background(), app, calls, 0, arisim.InboundScript{Media: []string{}, HangupAfter: 700 * time.Millisecond})
+	}()
+	dialogs := map[string]<-chan []byte{}
+	ended := 0
+	var lastEnd time.Time
+	deadline := time.After(10 * time.Second)
+	for ended < calls {
+		select {
+		case raw := <-events:
+			ev := decodeEvent(t, raw)
+			if ev.Channel == nil {
+				continue
+			}
+			switch ev.Type {
+			case "StasisStart":
+				d := "dp" + strings.NewReplacer(".", "", ";", "").Replace(ev.Channel.ID)
+				dialogs[d] = e.sub(e.subj.DialogEvent(d))
+				key := chanKey(ev.Channel.ID)
+				key["dialog"] = d
+				ok(t, "bind", e.request(e.subj.Request(wire.ClassCommand, app, node1), map[string]any{"kind": "ChannelAnswer", "key": key}))
+			case "StasisEnd":
+				ended++
+				lastEnd = time.Now()
+			}
+		case <-deadline:
+			t.Fatalf("%d of %d calls ended", ended, calls)
+		}
+	}
+	if n := e.srv.DialogBindings(); n == 0 {
+		t.Log("bindings already gone at the last StasisEnd")
+	}
+	eventually(t, 3*time.Second, "bindings released", func() bool { return e.srv.DialogBindings() == 0 })
+	took := time.Since(lastEnd)
+	t.Logf("%d dialplan calls: bindings back to 0 %v after the last StasisEnd", calls, took.Round(time.Millisecond))
+	if took > time.Second {
+		t.Errorf("bindings released %v after StasisEnd, want within 1 s", took)
+	}
+	for d, ch := range dialogs {
+		waitEvent(t, ch, 2*time.Second, func(ev eventOf, _ []byte) bool { return ev.Type == "StasisEnd" && ev.Dialog == d })
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }

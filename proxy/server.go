@@ -144,6 +144,8 @@ type Server struct {
 	// node) is held as long as the server runs; the generic levels (every
 	// server, or every server of an application) only while Asterisk is
 	// reachable, so that a live server answers them, not a dead one.
+	stasisEnds stasisEnds // channels whose bindings go after StasisEnd
+
 	subMu       sync.Mutex
 	nodeSubs    []bus.Subscription
 	genericSubs []bus.Subscription
