@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,6 +38,7 @@ type Embedded struct {
 	password string
 	token    string
 	once     sync.Once
+	tempDir  string // JetStream store made for this server, removed at Shutdown
 }
 
 // EmbeddedOption configures StartEmbedded.
@@ -49,6 +51,11 @@ type embeddedOptions struct {
 	logger         *slog.Logger
 	maxPayload     int32
 	serverName     string
+	jetStream      bool
+	storeDir       string
+	clusterName    string
+	clusterAddr    string
+	routes         []string
 }
 
 // WithUserPassword makes clients authenticate with user and password
@@ -85,6 +92,21 @@ func WithServerName(name string) EmbeddedOption {
 	return func(o *embeddedOptions) { o.serverName = name }
 }
 
+// WithJetStream turns JetStream on (durable mode), storing in dir; "" makes
+// a temporary directory, removed at Shutdown.
+func WithJetStream(dir string) EmbeddedOption {
+	return func(o *embeddedOptions) { o.jetStream, o.storeDir = true, dir }
+}
+
+// WithCluster makes the server a member of the NATS cluster name: it
+// listens for routes on addr ("host:port", port 0 picks one) and connects
+// to the other members at routes ("nats://host:port" each; its own
+// address may be among them). Members need distinct server names
+// (WithServerName); with JetStream they replicate streams among them.
+func WithCluster(name, addr string, routes ...string) EmbeddedOption {
+	return func(o *embeddedOptions) { o.clusterName, o.clusterAddr, o.routes = name, addr, routes }
+}
+
 // StartEmbedded starts a nats-server in this process listening on addr
 // ("host:port"; port 0 picks a free port; "" is DefaultEmbeddedAddr) and
 // waits until it accepts connections. ctx bounds the start only: the
@@ -118,14 +140,49 @@ func StartEmbedded(ctx context.Context, addr string, opts ...EmbeddedOption) (*E
 		Password:      o.password,
 		Authorization: o.token,
 		TLSConfig:     o.tlsConfig,
-		// Leave HTTP monitoring, clustering and JetStream off: the proxy
-		// needs core NATS only.
+		// HTTP monitoring stays off; clustering and JetStream only when
+		// asked for (WithCluster, WithJetStream).
 	}
 	if o.tlsConfig != nil {
 		sopts.TLSTimeout = 2 // seconds
 	}
+	var tempDir string
+	if o.jetStream {
+		sopts.JetStream = true
+		sopts.StoreDir = o.storeDir
+		if o.storeDir == "" {
+			d, err := os.MkdirTemp("", "ari-proxy-jetstream-")
+			if err != nil {
+				return nil, fmt.Errorf("natsbus: embedded server: JetStream store: %w", err)
+			}
+			tempDir, sopts.StoreDir = d, d
+		}
+	}
+	if o.clusterName != "" {
+		chost, cport, err := splitAddr(o.clusterAddr)
+		if err != nil {
+			return nil, fmt.Errorf("natsbus: embedded server cluster address %q: %w", o.clusterAddr, err)
+		}
+		if cport == 0 {
+			cport = server.RANDOM_PORT
+		}
+		sopts.Cluster = server.ClusterOpts{Name: o.clusterName, Host: chost, Port: cport}
+		for _, r := range o.routes {
+			u, err := url.Parse(r)
+			if err != nil {
+				return nil, fmt.Errorf("natsbus: embedded server route %q: %w", r, err)
+			}
+			sopts.Routes = append(sopts.Routes, u)
+		}
+	}
+	removeTemp := func() {
+		if tempDir != "" {
+			_ = os.RemoveAll(tempDir)
+		}
+	}
 	srv, err := server.NewServer(sopts)
 	if err != nil {
+		removeTemp()
 		return nil, fmt.Errorf("natsbus: embedded server: %w", err)
 	}
 	log := o.logger
@@ -141,6 +198,7 @@ func StartEmbedded(ctx context.Context, addr string, opts ...EmbeddedOption) (*E
 	fail := func(err error) (*Embedded, error) {
 		srv.Shutdown()
 		srv.WaitForShutdown()
+		removeTemp()
 		return nil, fmt.Errorf("natsbus: embedded server on %s: %w", addr, err)
 	}
 	select {
@@ -153,11 +211,21 @@ func StartEmbedded(ctx context.Context, addr string, opts ...EmbeddedOption) (*E
 	case <-ctx.Done():
 		return fail(ctx.Err())
 	}
-	return &Embedded{srv: srv, tls: o.tlsConfig != nil, user: o.user, password: o.password, token: o.token}, nil
+	return &Embedded{srv: srv, tls: o.tlsConfig != nil, user: o.user, password: o.password, token: o.token, tempDir: tempDir}, nil
 }
 
 // Server returns the nats-server itself.
 func (e *Embedded) Server() *server.Server { return e.srv }
+
+// ClusterURL returns the route URL other cluster members connect to
+// ("nats://host:port"), "" when the server is not clustered.
+func (e *Embedded) ClusterURL() string {
+	a := e.srv.ClusterAddr()
+	if a == nil {
+		return ""
+	}
+	return "nats://" + a.String()
+}
 
 // Addr returns the "host:port" the server listens on for clients.
 func (e *Embedded) Addr() string {
@@ -215,6 +283,9 @@ func (e *Embedded) Shutdown() {
 	e.once.Do(func() {
 		e.srv.Shutdown()
 		e.srv.WaitForShutdown()
+		if e.tempDir != "" {
+			_ = os.RemoveAll(e.tempDir)
+		}
 	})
 }
 
