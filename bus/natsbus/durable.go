@@ -107,11 +107,11 @@ func EnsureStream(ctx context.Context, b *Bus, cfg StreamConfig) (jetstream.Stre
 // that nothing it publishes during an outage sits in nats.go's reconnect
 // buffer and overtakes the events it sends again.
 type DurablePublisher struct {
-	b     *Bus
-	js    jetstream.JetStream
-	max   int
-	id    string // the Nats-Msg-Id prefix of this publisher
-	next  atomic.Uint64
+	b       *Bus
+	js      jetstream.JetStream
+	max     int
+	id      string // the Nats-Msg-Id prefix of this publisher
+	next    atomic.Uint64
 	wake    chan struct{} // wakes sendLoop
 	ackWake chan struct{} // wakes ackLoop
 	stopN   func()
