@@ -73,6 +73,8 @@ type options struct {
 	serverTTL     time.Duration
 	natsOpts      []natsbus.Option
 	onGap         func(*Subscription, Gap)
+	durable       bool
+	ackWait       time.Duration
 }
 
 // WithApplication sets the Stasis application the client works for
@@ -139,6 +141,8 @@ type core struct {
 	stop     chan struct{} // closed when the root closes
 	wg       sync.WaitGroup
 	onGap    func(*Subscription, Gap)
+	durable  bool          // Listen through the shared durable consumer
+	ackWait  time.Duration // of that consumer
 	// stopNotify ends the bus state notifications; nil when the bus has none.
 	stopNotify func()
 }
@@ -223,6 +227,8 @@ func New(ctx context.Context, opts ...Option) (*Client, error) {
 		servers:  newServers(o.serverTTL),
 		stop:     make(chan struct{}),
 		onGap:    o.onGap,
+		durable:  o.durable,
+		ackWait:  o.ackWait,
 	}
 	c := &Client{core: co, app: o.app, node: o.node, dialog: o.dialog, done: make(chan struct{})}
 

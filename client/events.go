@@ -306,6 +306,9 @@ func (c *Client) Listen(ctx context.Context, handler func(ctx context.Context, h
 	if c.app == "" {
 		return fmt.Errorf("client: listen: no application: %w", ErrBadRequest)
 	}
+	if c.core.durable {
+		return c.listenDurable(ctx, handler)
+	}
 	hctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 

@@ -27,7 +27,11 @@ func (e *env) stopNATS(t *testing.T) (restart func()) {
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		n, err := natsbus.StartEmbedded(ctx, addr, natsbus.WithServerLogger(localstack.Logger()))
+		opts := []natsbus.EmbeddedOption{natsbus.WithServerLogger(localstack.Logger())}
+		if e.storeDir != "" {
+			opts = append(opts, natsbus.WithJetStream(e.storeDir))
+		}
+		n, err := natsbus.StartEmbedded(ctx, addr, opts...)
 		if err != nil {
 			t.Fatalf("restarting NATS on %s: %v", addr, err)
 		}

@@ -44,11 +44,16 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 
 	// The bus: an in-process nats-server for embedded://, else a real one.
 	var (
-		b   *natsbus.Bus
-		emb *natsbus.Embedded
+		b              *natsbus.Bus
+		emb            *natsbus.Embedded
+		connectDurable func(context.Context) (*natsbus.Bus, error)
 	)
 	if addr, ok := natsbus.ParseEmbeddedURL(cfg.BusURL); ok {
-		emb, err = natsbus.StartEmbedded(ctx, addr, natsbus.WithServerLogger(log), natsbus.WithServerName("ari-proxy"))
+		eopts := []natsbus.EmbeddedOption{natsbus.WithServerLogger(log), natsbus.WithServerName("ari-proxy")}
+		if cfg.Durable {
+			eopts = append(eopts, natsbus.WithJetStream(cfg.DurableStoreDir))
+		}
+		emb, err = natsbus.StartEmbedded(ctx, addr, eopts...)
 		if err != nil {
 			return fmt.Errorf("starting the embedded NATS server on %s: %w", addr, err)
 		}
@@ -56,6 +61,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		log.Info("embedded NATS server listening", "url", emb.ClientURL(),
 			"hint", "clients connect with MESSAGEBUS_URL="+emb.ClientURL())
 		b, err = emb.Connect(ctx, natsbus.WithName("ari-proxy"), natsbus.WithLogger(log))
+		connectDurable = func(ctx context.Context) (*natsbus.Bus, error) {
+			return emb.Connect(ctx, natsbus.WithName("ari-proxy durable"), natsbus.WithLogger(log), natsbus.WithReconnectBuffer(-1))
+		}
 	} else {
 		// Wait for the bus rather than exit: a server started before its
 		// bus (or whose bus restarts) retries with backoff, logging each
@@ -71,6 +79,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 			opts = append(opts, natsbus.WithClientCert(cfg.ClientCert, cfg.ClientKey))
 		}
 		b, err = natsbus.Connect(ctx, cfg.BusURL, opts...)
+		connectDurable = func(ctx context.Context) (*natsbus.Bus, error) {
+			return natsbus.Connect(ctx, cfg.BusURL, append(opts, natsbus.WithName("ari-proxy durable"), natsbus.WithReconnectBuffer(-1))...)
+		}
 	}
 	if err != nil {
 		if ctx.Err() != nil {
@@ -79,6 +90,19 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("connecting to the bus %s: %w", natsbus.RedactURL(cfg.BusURL), err)
 	}
 	defer b.Close()
+
+	var events proxy.Publisher // nil: the events go through b
+	if cfg.Durable {
+		d, err := startDurable(ctx, cfg, b, connectDurable, reg, log)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil // stopped while waiting
+			}
+			return err
+		}
+		defer d.close()
+		events = d.pub
+	}
 
 	srv, err := proxy.New(proxy.Config{
 		Applications: cfg.Applications,
@@ -97,6 +121,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		RequestTimeout:   cfg.RequestTimeout,
 		MaxConcurrent:    cfg.MaxConcurrent,
 		ShutdownTimeout:  cfg.ShutdownTimeout,
+		Events:           events,
 		Logger:           log,
 		Registerer:       reg,
 	})
