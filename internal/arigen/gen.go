@@ -431,10 +431,39 @@ func genEvents(s *spec) ([]byte, error) {
 		fmt.Fprintf(&b, "Type%s = %q\n", e, e)
 	}
 	b.WriteString(")\n")
+	if err := ms.writeEventRefs(&b, events); err != nil {
+		return nil, err
+	}
 	b.WriteString("\n// eventTypes makes an empty event of each type the spec defines.\nvar eventTypes = map[string]func() Event{\n")
 	for _, e := range events {
 		fmt.Fprintf(&b, "%q: func() Event { return new(%s) },\n", e, e)
 	}
 	b.WriteString("}\n")
 	return gofmt(&b)
+}
+
+// writeEventRefs writes eventRefs: for every event type, the members that
+// hold a model (Channel, Bridge, Playback, LiveRecording, ...), in the
+// spec's order, so that routing events by the resources they name reads
+// generated data instead of a hand-kept list of member names.
+func (ms *modelSet) writeEventRefs(b *bytes.Buffer, events []string) error {
+	b.WriteString("\n// eventRefs lists, per event type, the members holding an ARI model, in\n// the spec's order (see EventRefs).\nvar eventRefs = map[string][]EventRef{\n")
+	for _, e := range events {
+		names, props, err := ms.byID[e].properties()
+		if err != nil {
+			return err
+		}
+		var refs []string
+		for i, name := range names {
+			t := props[i].Type
+			if m := ms.byID[t]; m != nil && !ms.isBase(m) && !ms.isEvent(m) {
+				refs = append(refs, fmt.Sprintf("{%q, %q}", name, t))
+			}
+		}
+		if len(refs) > 0 {
+			fmt.Fprintf(b, "%q: {%s},\n", e, strings.Join(refs, ", "))
+		}
+	}
+	b.WriteString("}\n")
+	return nil
 }
