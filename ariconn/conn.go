@@ -60,7 +60,7 @@ const (
 
 // ErrUnauthorized means Asterisk rejected the credentials (HTTP 401).
 // Run logs it and keeps retrying; Ping returns it wrapped.
-var ErrUnauthorized = errors.New("ariconn: unauthorized (check the ARI user name and password)")
+var ErrUnauthorized = errors.New("ariconn: Asterisk refused the credentials (HTTP 401)")
 
 // pingOp is GET /asterisk/ping, from the operation table.
 var pingOp = ari.Lookup("asterisk.ping")

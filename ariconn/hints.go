@@ -28,7 +28,7 @@ func (c *Conn) StatusError(what string, resp *Response) error {
 
 func (c *Conn) statusError(what string, status int, body []byte, target, urlHint string) error {
 	if status == http.StatusUnauthorized {
-		return fmt.Errorf("%s: %w: HTTP 401 for user %q: %s", what, ErrUnauthorized, c.cfg.Username, hintCredentials)
+		return fmt.Errorf("%s: %w for user %q: %s", what, ErrUnauthorized, c.cfg.Username, hintCredentials)
 	}
 	msg := fmt.Sprintf("%s: %v %d", what, ErrStatus, status)
 	if line := oneLine(body); line != "" {
