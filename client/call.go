@@ -329,9 +329,18 @@ func resultKey(resp *wire.Response, kind string, base Key) (Key, error) {
 	if resp == nil || resp.Key == nil {
 		return Key{}, fmt.Errorf("client: reply names no %s: %w", kind, ErrInternal)
 	}
-	k := *resp.Key
+	return locate(*resp.Key, resp, kind, base), nil
+}
+
+// locate completes a key a reply names so that the handle made from it is
+// located: the node is the one of the server that answered when the key
+// does not say, and app and dialog those of the request.
+func locate(k Key, resp *wire.Response, kind string, base Key) Key {
 	if k.Kind == "" {
 		k.Kind = kind
+	}
+	if k.Node == "" {
+		k.Node = resp.Node
 	}
 	if k.App == "" {
 		k.App = base.App
@@ -339,7 +348,23 @@ func resultKey(resp *wire.Response, kind string, base Key) (Key, error) {
 	if k.Dialog == "" {
 		k.Dialog = base.Dialog
 	}
-	return k, nil
+	return k
+}
+
+// createdKey is the key of the entity a create answers as data (ShapeData):
+// the reply's key, or the key the server put inside the entity.
+func createdKey(resp *wire.Response, kind, field string, base Key) (Key, error) {
+	if resp != nil && resp.Key != nil {
+		return resultKey(resp, kind, base)
+	}
+	var e struct {
+		Key *Key `json:"key"`
+	}
+	raw, ok := resp.Entity(field)
+	if !ok || json.Unmarshal(raw, &e) != nil || e.Key == nil || e.Key.ID == "" {
+		return Key{}, fmt.Errorf("client: reply names no %s: %w", kind, ErrInternal)
+	}
+	return locate(*e.Key, resp, kind, base), nil
 }
 
 // resultKeys is the list of keys a ShapeKeys reply names.
@@ -349,13 +374,8 @@ func resultKeys(resp *wire.Response, kind string, base Key) []Key {
 		if rk == nil {
 			continue
 		}
-		k := *rk
-		if k.Kind == "" {
-			k.Kind = kind
-		}
-		if k.App == "" {
-			k.App = base.App
-		}
+		k := locate(*rk, resp, kind, base)
+		k.Dialog = rk.Dialog // a listed entity is not bound to the request's dialog
 		out = append(out, k)
 	}
 	return out

@@ -104,7 +104,7 @@ func TestCloseReleasesSubscriptions(t *testing.T) {
 	if nc.IsClosed() {
 		t.Error("Close closed a connection given with WithBus")
 	}
-	if _, err := c.Channel("x").Data(ctx); !errors.Is(err, ErrClosed) {
+	if _, err := c.Channel("x").Get(ctx); !errors.Is(err, ErrClosed) {
 		t.Errorf("request on a closed client: %v", err)
 	}
 	if err := c.Close(); err != nil {
@@ -186,12 +186,12 @@ func TestNoServer(t *testing.T) {
 	defer c.Close()
 	start := time.Now()
 	for _, call := range []func() error{
-		func() error { _, err := c.Channel("x").Data(ctx); return err },
+		func() error { _, err := c.Channel("x").Get(ctx); return err },
 		func() error {
 			_, err := c.Channels().Originate(ctx, &ChannelsOriginateParams{Endpoint: "Local/x"})
 			return err
 		},
-		func() error { _, err := c.WithNode("n1").Channel("x").Data(ctx); return err },
+		func() error { _, err := c.WithNode("n1").Channel("x").Get(ctx); return err },
 	} {
 		if err := call(); !errors.Is(err, ErrUnavailable) {
 			t.Errorf("got %v, want ErrUnavailable", err)

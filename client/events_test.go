@@ -83,7 +83,7 @@ func TestHandleSubscribe(t *testing.T) {
 	}
 	// Events of b first, then of a: everything received must be a's.
 	for _, h := range []*ChannelHandle{b, a} {
-		if err := h.VariableSet(ctx, &ChannelVariableSetParams{Variable: "X", Value: h.ID()}); err != nil {
+		if err := h.SetChannelVar(ctx, &ChannelSetChannelVarParams{Variable: "X", Value: h.ID()}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := h.Play(ctx, &ChannelPlayParams{Media: []string{"sound:beep"}}); err != nil {
@@ -123,7 +123,7 @@ func TestHandleSubscribe(t *testing.T) {
 	if got := e.servers[0].DialogBindings(); got <= before {
 		t.Fatalf("bindings %d after Subscribe, had %d", got, before)
 	}
-	if err := x.VariableSet(ctx, &ChannelVariableSetParams{Variable: "Y", Value: "1"}); err != nil {
+	if err := x.SetChannelVar(ctx, &ChannelSetChannelVarParams{Variable: "Y", Value: "1"}); err != nil {
 		t.Fatal(err)
 	}
 	if ev := recv(t, xs, 10*time.Second); ev.EventType() != "ChannelVarset" {

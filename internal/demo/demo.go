@@ -426,7 +426,7 @@ func (a *app) bridge(ctx context.Context, first, second *call) (*client.BridgeHa
 func (a *app) destroy(ctx context.Context, br *client.BridgeHandle) {
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
 	defer cancel()
-	if err := br.Delete(dctx); err != nil && !errors.Is(err, client.ErrNotFound) {
+	if err := br.Destroy(dctx); err != nil && !errors.Is(err, client.ErrNotFound) {
 		a.p.say("bridge %s: delete failed: %v", br.ID(), err)
 		return
 	}
