@@ -15,34 +15,27 @@ import (
 	"github.com/ariproxy/ari-proxy/wire"
 )
 
-// Errors of requests, usable with errors.Is. They are the wire package's
-// sentinels: an error reply from a server matches the one of its code
-// (for v5 servers, which send text only, the code is inferred from it).
-var (
-	ErrNotFound      = wire.ErrNotFound
-	ErrConflict      = wire.ErrConflict
-	ErrBadRequest    = wire.ErrBadRequest
-	ErrUnprocessable = wire.ErrUnprocessable
-	ErrUnavailable   = wire.ErrUnavailable // also: no server listens
-	ErrTimeout       = wire.ErrTimeout     // also: no answer before the deadline
-	ErrInternal      = wire.ErrInternal
-)
-
 // unknownServersGrace is how long a request to every server waits for
 // more answers after the first one when no server has announced itself,
 // so it cannot know how many answers to expect.
 const unknownServersGrace = 100 * time.Millisecond
 
-// Do sends the request for the ARI operation opID (an ari.Operations ID
-// such as "channels.answer") about the entity key names, with the ARI
-// parameters params (spec names; the key's id fills the operation's key
-// parameter). It is the core every typed method calls, exposed for
-// operations and parameters the typed API does not cover.
+// Do sends the request for the ARI operation op (ari.OpChannelsAnswer...)
+// about the entity key names, with the ARI parameters params (spec names;
+// the key's id fills the operation's key parameter). It is the core every
+// typed method calls, exposed for parameters the typed API does not cover.
 //
-// An error reply is returned as the response and an error matching one of
-// the Err* sentinels.
-func (c *Client) Do(ctx context.Context, opID string, key Key, params ari.Params) (*wire.Response, error) {
-	return c.call(ctx, opID, key, params)
+// An error reply is returned as an error wrapping an *Error, which matches
+// one of the Err* sentinels; the Reply is nil then.
+func (c *Client) Do(ctx context.Context, op ari.OpID, key Key, params ari.Params) (*Reply, error) {
+	if op < 0 || op >= ari.OpCount {
+		return nil, fmt.Errorf("client: unknown operation %v: %w", op, ErrBadRequest)
+	}
+	resp, err := c.call(ctx, op.String(), key, params)
+	if err != nil {
+		return nil, err
+	}
+	return newReply(resp, c.fillKey(key)), nil
 }
 
 // call sends the request of operation opID; see Do.
@@ -181,7 +174,7 @@ func (c *Client) sendRaw(ctx context.Context, class wire.Class, req *wire.Reques
 		}
 		return resp, nil
 	case resp != nil:
-		return resp, fmt.Errorf("client: %s %s: %w", req.Kind, describe(key), rerr)
+		return resp, fmt.Errorf("client: %s %s: %w", req.Kind, describe(key), replyError(resp, rerr))
 	case errors.Is(err, bus.ErrNoResponders):
 		return nil, fmt.Errorf("client: %s %s: no server on %s: %w", req.Kind, describe(key), subject, ErrUnavailable)
 	case errors.Is(err, bus.ErrClosed):

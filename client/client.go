@@ -103,7 +103,8 @@ func WithPrefix(prefix string) Option { return func(o *options) { o.prefix = pre
 // deadline that comes earlier wins.
 func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
 
-// WithLogger sets where the client logs (default slog.Default()).
+// WithLogger sets where the client logs. Without it the client is quiet,
+// as a library should be: it logs nothing at all.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
 
 // WithNode pins the handles the client makes (Channel(id), Bridge(id)...)
@@ -184,7 +185,7 @@ func New(ctx context.Context, opts ...Option) (*Client, error) {
 	}
 	log := o.logger
 	if log == nil {
-		log = slog.Default()
+		log = slog.New(slog.DiscardHandler)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err

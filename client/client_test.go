@@ -200,7 +200,7 @@ func TestNoServer(t *testing.T) {
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("took %v", d)
 	}
-	if _, err := c.Do(ctx, "no.such", Key{}, nil); !errors.Is(err, ErrBadRequest) {
+	if _, err := c.Do(ctx, ari.OpID(-1), Key{}, nil); !errors.Is(err, ErrBadRequest) {
 		t.Errorf("unknown operation: %v", err)
 	}
 }

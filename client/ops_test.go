@@ -380,7 +380,7 @@ func TestEveryOperation(t *testing.T) {
 				}
 				return
 			}
-			var we *wire.Error
+			var we *Error
 			if !errors.As(err, &we) || we.Status == 0 {
 				t.Fatalf("%s: no answer from Asterisk: %v", op.ID, err)
 			}

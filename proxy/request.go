@@ -340,6 +340,7 @@ func (s *Server) bindDialog(k *wire.Kind, key wire.Key, params ari.Params) newBi
 			if fresh, gen := s.dialogs.bind(created, key.Dialog, k.Stage, now); fresh {
 				b.created = &boundRes{created, gen}
 			}
+			s.dialogs.setOwner(created, key.Dialog)
 		}
 	}
 	if touched, ok := touchedResource(k, key); ok && touched != created {
