@@ -64,11 +64,24 @@ func (c *Client) callKind(ctx context.Context, k *wire.Kind, key Key, params ari
 			}
 		}
 	}
+	returned := false
+	if key.Dialog == "" && createsChannel(k) && c.core.ret.active(key.App) {
+		// The return path (see Listen): the channel comes back here.
+		key.Dialog, returned = c.core.ret.dialog, true
+	}
 	req, err := wire.NewRequest(k, &key, params)
 	if err != nil {
 		return nil, fmt.Errorf("client: %s: %w", k.Name, err)
 	}
-	return c.send(ctx, k.Class, req, k.Result.Shape == wire.ShapeKeys)
+	resp, err := c.send(ctx, k.Class, req, k.Result.Shape == wire.ShapeKeys)
+	if returned && resp != nil && resp.Key != nil && resp.Key.Dialog == key.Dialog {
+		// The handle does not carry the return dialog: its requests would
+		// bind what they touch to it for nothing.
+		k := *resp.Key
+		k.Dialog = ""
+		resp.Key = &k
+	}
+	return resp, err
 }
 
 // actsOnExisting reports whether k is a create-class kind whose key names

@@ -136,6 +136,7 @@ type core struct {
 	log      *slog.Logger
 	servers  *servers
 	annSub   bus.Subscription
+	ret      *returnPath
 	stop     chan struct{} // closed when the root closes
 	wg       sync.WaitGroup
 }
@@ -218,6 +219,7 @@ func New(ctx context.Context, opts ...Option) (*Client, error) {
 		timeout:  o.timeout,
 		log:      log.With("component", "ari-client"),
 		servers:  newServers(o.serverTTL),
+		ret:      newReturnPath(),
 		stop:     make(chan struct{}),
 	}
 	c := &Client{core: co, app: o.app, node: o.node, dialog: o.dialog, done: make(chan struct{})}
@@ -412,6 +414,9 @@ func (c *Client) Close() error {
 		if err := co.annSub.Unsubscribe(); err != nil && !errors.Is(err, bus.ErrClosed) {
 			errs = append(errs, err)
 		}
+	}
+	if err := co.ret.close(); err != nil {
+		errs = append(errs, err)
 	}
 	co.wg.Wait()
 	if co.ownsBus {

@@ -49,18 +49,23 @@ func TestCloseReleasesSubscriptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	l, err := c.Listen(context.Background(), func(context.Context, *ChannelHandle, *ari.StasisStart) {})
+	if err != nil {
+		t.Fatal(err)
+	}
 	listenErr := make(chan error, 1)
-	go func() {
-		listenErr <- c.Listen(context.Background(), func(context.Context, *ChannelHandle, *ari.StasisStart) {})
-	}()
-	waitFor(t, "5 subscriptions", func() bool { return subs() == 5 })
+	go func() { listenErr <- l.Wait() }()
+	// Listen: its queue subscription and the client's return path.
+	if subs() != 6 {
+		t.Fatalf("%d subscriptions once Listen returned, want 6", subs())
+	}
 
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
 	}
 	drained(t, ds)
-	if subs() != 4 {
-		t.Errorf("%d subscriptions after closing the derived client, want 4", subs())
+	if subs() != 5 {
+		t.Errorf("%d subscriptions after closing the derived client, want 5", subs())
 	}
 	if _, err := d.Asterisk().Ping(ctx); !errors.Is(err, ErrClosed) {
 		t.Errorf("request on a closed derived client: %v", err)
@@ -74,11 +79,11 @@ func TestCloseReleasesSubscriptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if subs() != 5 {
-		t.Errorf("%d subscriptions, want 5", subs())
+	if subs() != 6 {
+		t.Errorf("%d subscriptions, want 6", subs())
 	}
 	scancel()
-	waitFor(t, "subscription released by its ctx", func() bool { return subs() == 4 })
+	waitFor(t, "subscription released by its ctx", func() bool { return subs() == 5 })
 	drained(t, s2)
 
 	bindings := e.servers[0].DialogBindings()
