@@ -179,6 +179,12 @@ func (c *Client) sendRaw(ctx context.Context, class wire.Class, req *wire.Reques
 	if everyServer && expected > 0 && errors.Is(err, context.DeadlineExceeded) {
 		co.forgetSilent(key.App, &g, start)
 	}
+	g.mu.Lock()
+	down := g.down
+	g.mu.Unlock()
+	for _, node := range down {
+		co.servers.markDown(node)
+	}
 	resp, rerr := g.result()
 	switch {
 	case resp != nil && rerr == nil:
@@ -257,6 +263,7 @@ type gather struct {
 	answered  int
 	nodes     map[string]bool // nodes of the servers that answered
 	anonymous int             // answers naming no node (v5 servers, bad replies)
+	down      []string        // nodes that answered their Asterisk is unavailable
 	ok        *wire.Response
 	failed    *wire.Response
 	failErr   error
@@ -279,6 +286,9 @@ func (g *gather) collect(reply []byte) bool {
 			g.failErr = fmt.Errorf("bad response: %w: %w", err, ErrInternal)
 		}
 		return g.more()
+	}
+	if r.Code == wire.CodeUnavailable && r.Node != "" {
+		g.down = append(g.down, r.Node)
 	}
 	if r.Node == "" {
 		g.anonymous++

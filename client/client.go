@@ -256,8 +256,9 @@ func New(ctx context.Context, opts ...Option) (*Client, error) {
 		}
 		t.Stop()
 	}
-	co.wg.Add(1)
+	co.wg.Add(2)
 	go co.pingLoop(o.serverTTL / 3)
+	go co.checkLoop(o.serverTTL / 10)
 
 	// The ctx of New is the client's lifetime.
 	if ctx.Done() != nil {
@@ -300,6 +301,21 @@ func (co *core) pingLoop(every time.Duration) {
 				co.log.Warn("ping servers", "err", err)
 			}
 			cancel()
+		}
+	}
+}
+
+// checkLoop notices members that fell silent (see Member.Available).
+func (co *core) checkLoop(every time.Duration) {
+	defer co.wg.Done()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-co.stop:
+			return
+		case <-t.C:
+			co.servers.check()
 		}
 	}
 }
