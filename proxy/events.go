@@ -6,6 +6,7 @@ import (
 	"errors"
 	"unicode/utf8"
 
+	"github.com/ariproxy/ari-proxy/ari"
 	"github.com/ariproxy/ari-proxy/wire"
 	"github.com/tidwall/gjson"
 )
@@ -219,12 +220,12 @@ func (s *Server) publishEvent(ctx context.Context, h *eventHead, full bool, app,
 		return
 	}
 	appPayload := payload
-	if full && h.Type == "StasisStart" && h.Channel != nil {
+	if full && h.Type == ari.TypeStasisStart {
 		// A channel created by a request with a dialog (the return path)
 		// enters the application: the event says whose it is, so that the
 		// instances sharing new calls (Listen) leave it to its owner, which
 		// gets it on the dialog subject.
-		if d := s.dialogs.owner(resKey{kindChannel, h.Channel.ID}); d != "" {
+		if d := s.dialogs.owner(resKey{kindChannel, gjson.GetBytes(payload, "channel.id").Str}); d != "" {
 			appPayload = spliceFields(payload, "dialog", d)
 		}
 	}
