@@ -138,6 +138,11 @@ func writeOpIDs(b *bytes.Buffer, rows []opRow) {
 		fmt.Fprintf(b, "Op%s // %s\n", r.name, r.id)
 	}
 	b.WriteString("\n// OpCount is the number of operations.\nOpCount\n)\n")
+	b.WriteString("\n// opNames are the identifiers' Go names, by identifier (see GoString).\nvar opNames = [OpCount]string{\n")
+	for _, r := range rows {
+		fmt.Fprintf(b, "%q,\n", "Op"+r.name)
+	}
+	b.WriteString("}\n")
 
 	b.WriteString("\n// Handlers is what an implementation of ARI's REST API provides: one\n")
 	b.WriteString("// method per operation of the table (all but the events WebSocket), named\n")
