@@ -46,7 +46,7 @@ func (s api) AsteriskGetInfo(r *req) resp {
 			str("date", "2026-11-22 02:32:02 UTC").str("user", "root").done())
 	}
 	if show("system") {
-		o.raw("system", newObj().str("version", "UNKNOWN__and_probably_unsupported").
+		o.raw("system", newObj().str("version", asteriskVersion).
 			str("entity_id", s.eid).done())
 	}
 	if show("config") {

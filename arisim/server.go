@@ -1,6 +1,7 @@
 package arisim
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"embed"
@@ -16,6 +17,13 @@ import (
 
 	"github.com/ariproxy/ari-proxy/ari"
 )
+
+// asteriskVersion is ast_get_version() of the recorded Asterisk (built
+// from a git checkout without a version tag). /asterisk/info reports it
+// and main/http.c builds the Server header from it.
+const asteriskVersion = "UNKNOWN__and_probably_unsupported"
+
+const serverName = "Asterisk/" + asteriskVersion
 
 // maxBody is the largest request body Asterisk's HTTP server reads.
 const maxBody = 40960
@@ -234,19 +242,50 @@ func readBody(r *http.Request) ([]byte, url.Values, *resp) {
 //go:embed apidocs/*.json
 var apiDocsFS embed.FS
 
-// apiDocs serves the Asterisk 22 api-docs as Asterisk does, with the
-// basePath rewritten to this server.
+// apiDocs is the api-docs directory as ast_ari_get_docs serves it: each
+// file parsed and written again in ARI's default (compact) format, so
+// the file's indentation does not survive. Member order is kept, as
+// Jansson keeps it.
+var apiDocs = func() map[string][]byte {
+	files, err := apiDocsFS.ReadDir("apidocs")
+	if err != nil {
+		panic(err)
+	}
+	docs := make(map[string][]byte, len(files))
+	for _, f := range files {
+		raw, err := apiDocsFS.ReadFile("apidocs/" + f.Name())
+		if err != nil {
+			panic(err)
+		}
+		var b bytes.Buffer
+		if err := json.Compact(&b, raw); err != nil {
+			panic(fmt.Sprintf("arisim: api-docs %s: %v", f.Name(), err))
+		}
+		docs[f.Name()] = b.Bytes()
+	}
+	return docs
+}()
+
+// shippedBasePath is the basePath member of every api-docs file.
+const shippedBasePath = `"basePath":"http://localhost:8088/ari"`
+
+// apiDocs serves one api-docs document with basePath set to this server
+// (http://HOST/ari from the Host header, the member removed without one),
+// as ast_ari_get_docs does.
 func (s *Sim) apiDocs(r *http.Request, name string) resp {
 	if name == "" {
 		name = "resources.json"
 	}
-	data, err := apiDocsFS.ReadFile("apidocs/" + name)
-	if err != nil || strings.Contains(name, "/") {
+	doc, ok := apiDocs[name]
+	if !ok || strings.Contains(name, "/") {
 		return fail(404, "Resource not found")
 	}
-	base := "http://" + r.Host + "/ari"
-	data = []byte(strings.Replace(string(data), `"basePath": "http://localhost:8088/ari"`, `"basePath": "`+base+`"`, 1))
-	return resp{status: 200, body: data}
+	if r.Host == "" {
+		// Every file has members after basePath.
+		return okRaw([]byte(strings.Replace(string(doc), shippedBasePath+",", "", 1)))
+	}
+	member := `"basePath":` + string(jsonString("http://"+r.Host+"/ari"))
+	return okRaw([]byte(strings.Replace(string(doc), shippedBasePath, member, 1)))
 }
 
 // parseRequest authenticates nothing: it reads the body, routes and merges
@@ -407,7 +446,7 @@ func writeResp(w http.ResponseWriter, res resp) {
 	for k, v := range res.header {
 		w.Header()[k] = v
 	}
-	w.Header().Set("Server", "Asterisk/22.0.0")
+	w.Header().Set("Server", serverName)
 	w.Header().Set("Cache-Control", "no-cache, no-store")
 	if res.body == nil {
 		w.WriteHeader(res.status)

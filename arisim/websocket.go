@@ -29,6 +29,8 @@ type wsConn struct {
 	done   chan struct{}
 }
 
+func (c *wsConn) init() { c.cond = sync.NewCond(&c.mu) }
+
 func (c *wsConn) appNames() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -82,21 +84,21 @@ func (c *wsConn) writer() {
 	defer c.s.wg.Done()
 	for {
 		c.mu.Lock()
-		for len(c.queue) == 0 && !c.closed {
+		for (len(c.queue) == 0 || c.ws == nil) && !c.closed {
 			c.cond.Wait()
 		}
 		if c.closed {
 			c.mu.Unlock()
-			_ = c.ws.CloseNow()
+			c.closeSocket()
 			return
 		}
-		batch := c.queue
+		batch, ws := c.queue, c.ws
 		c.queue = nil
 		c.cond.Broadcast()
 		c.mu.Unlock()
 		for _, m := range batch {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			err := c.ws.Write(ctx, websocket.MessageText, m)
+			err := ws.Write(ctx, websocket.MessageText, m)
 			cancel()
 			if err != nil {
 				c.shutdown()
@@ -115,7 +117,49 @@ func (c *wsConn) shutdown() {
 		c.cond.Broadcast()
 	}
 	c.mu.Unlock()
-	_ = c.ws.CloseNow()
+	c.closeSocket()
+}
+
+// attach gives the connection its socket once the handshake is done; the
+// writer starts on what was queued before.
+func (c *wsConn) attach(ws *websocket.Conn) {
+	c.mu.Lock()
+	c.ws = ws
+	closed := c.closed
+	c.cond.Broadcast()
+	c.mu.Unlock()
+	if closed {
+		_ = ws.CloseNow()
+	}
+}
+
+func (c *wsConn) closeSocket() {
+	c.mu.Lock()
+	ws := c.ws
+	c.mu.Unlock()
+	if ws != nil {
+		_ = ws.CloseNow()
+	}
+}
+
+// subprotocol picks the protocol of a Sec-WebSocket-Protocol request
+// header the way res_http_websocket.c does: none asked for is accepted
+// (ARI is the one registered protocol), otherwise the first listed that is
+// "ari"; ok is false when the client asked only for others.
+func subprotocol(values []string) (proto string, ok bool) {
+	if len(values) == 0 {
+		return "", true
+	}
+	requested := strings.TrimSpace(values[len(values)-1])
+	if requested == "" {
+		return "", true
+	}
+	for _, p := range strings.Split(requested, ",") {
+		if strings.TrimSpace(p) == "ari" {
+			return "ari", true
+		}
+	}
+	return "", false
 }
 
 func (s *Sim) takeConnsLocked() []*wsConn {
@@ -152,19 +196,24 @@ func (s *Sim) serveEvents(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusUpgradeRequired, "Upgrade Required", "")
 		return
 	}
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
-	if err != nil {
+	proto, ok := subprotocol(r.Header.Values("Sec-WebSocket-Protocol"))
+	if !ok {
+		w.Header().Set("Sec-WebSocket-Version", "7, 8, 13")
+		writeResp(w, resp{status: http.StatusBadRequest})
 		return
 	}
-	ws.SetReadLimit(1 << 20)
 	subAll := astTrue(r.URL.Query().Get("subscribeAll"))
-	conn := &wsConn{s: s, ws: ws, limit: s.qlimit, done: make(chan struct{})}
-	conn.cond = sync.NewCond(&conn.mu)
+	conn := &wsConn{s: s, limit: s.qlimit, done: make(chan struct{})}
+	conn.init()
 
+	// Register before the handshake, as ari_websockets.c does in
+	// session_attempted: a client that originates as soon as it sees the
+	// 101 finds its applications, and what they raise meanwhile waits in
+	// the queue until the socket exists.
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		_ = ws.CloseNow()
+		httpError(w, http.StatusServiceUnavailable, "Service Unavailable", "")
 		return
 	}
 	s.conns[conn] = struct{}{}
@@ -176,10 +225,19 @@ func (s *Sim) serveEvents(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	go conn.writer()
 
-	// Asterisk reads and ignores what the client sends until it closes.
-	for {
-		if _, _, err := ws.Read(context.Background()); err != nil {
-			break
+	opts := &websocket.AcceptOptions{InsecureSkipVerify: true}
+	if proto != "" {
+		opts.Subprotocols = []string{proto}
+	}
+	ws, err := websocket.Accept(w, r, opts)
+	if err == nil {
+		ws.SetReadLimit(1 << 20)
+		conn.attach(ws)
+		// Asterisk reads and ignores what the client sends until it closes.
+		for {
+			if _, _, err := ws.Read(context.Background()); err != nil {
+				break
+			}
 		}
 	}
 	conn.shutdown()
