@@ -14,15 +14,22 @@ import (
 	"time"
 )
 
-// skipOrFail skips with a message that shows without -v, except under CI,
-// where a missing prerequisite is a failure.
+// skipOrFail skips with a message that shows without -v (on stderr and the
+// terminal), except under CI, where a missing prerequisite is a failure.
 func skipOrFail(t *testing.T, format string, args ...any) {
 	t.Helper()
 	msg := fmt.Sprintf(format, args...)
 	if os.Getenv("CI") == "true" {
 		t.Fatalf("%s (CI=true: a skip is a failure)", msg)
 	}
-	fmt.Fprintf(os.Stderr, "SKIP %s: %s\n", t.Name(), msg)
+	// go test shows nothing but "ok" of a passing package without -v, so
+	// the message also goes to the terminal when there is one.
+	line := fmt.Sprintf("SKIP %s: %s\n", t.Name(), msg)
+	if tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
+		_, _ = tty.WriteString(line)
+		_ = tty.Close()
+	}
+	fmt.Fprint(os.Stderr, line)
 	t.Skip(msg)
 }
 
