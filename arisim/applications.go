@@ -298,10 +298,10 @@ func (a *app) interest(scheme string) (map[string]int, *[]string) {
 	return nil, nil
 }
 
-// subscription reads the application and the event sources of a
-// (un)subscribe request, or the error Asterisk answers. The caller holds
-// s.mu.
-func (s *Sim) subscription(r *req) (*app, []eventSource, *resp) {
+// subscription reads the application of a (un)subscribe request and its
+// event sources, or the error Asterisk answers before looking at any
+// source. The caller holds s.mu.
+func (s *Sim) subscription(r *req) (*app, []string, *resp) {
 	list := r.list("eventSource")
 	if len(list) == 0 {
 		e := fail(400, "Missing parameter eventSource")
@@ -312,30 +312,47 @@ func (s *Sim) subscription(r *req) (*app, []eventSource, *resp) {
 		e := fail(404, "Application not found")
 		return nil, nil, &e
 	}
-	srcs, ok := parseSources(list)
-	if !ok {
-		e := fail(400, "Invalid event source URI scheme")
-		return nil, nil, &e
+	return a, list, nil
+}
+
+// eachSource is app_handle_subscriptions: the sources are handled one by
+// one, in order, each checked for its scheme (400) and then given to do,
+// whose error ends the request. What was done for the sources before the
+// failing one stays done, as in Asterisk.
+func eachSource(uris []string, do func(src eventSource) *resp) *resp {
+	for _, uri := range uris {
+		srcs, ok := parseSources([]string{uri})
+		if !ok {
+			e := fail(400, "Invalid event source URI scheme")
+			return &e
+		}
+		if e := do(srcs[0]); e != nil {
+			return e
+		}
 	}
-	return a, srcs, nil
+	return nil
 }
 
 func (s api) ApplicationsSubscribe(r *req) resp {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	a, srcs, e := s.subscription(r)
+	a, uris, e := s.subscription(r)
 	if e != nil {
 		return *e
 	}
-	for _, src := range srcs {
+	// app_subscribe: the source must exist, then it is subscribed.
+	e = eachSource(uris, func(src eventSource) *resp {
 		if !s.sourceExists(src) {
-			return fail(422, "Event source does not exist")
+			e := fail(422, "Event source does not exist")
+			return &e
 		}
-	}
-	for _, src := range srcs {
 		if m, order := a.interest(src.scheme); m != nil {
 			addInterest(m, order, src.id)
 		}
+		return nil
+	})
+	if e != nil {
+		return *e
 	}
 	return okJSON(s.appBody(a))
 }
@@ -343,19 +360,22 @@ func (s api) ApplicationsSubscribe(r *req) resp {
 func (s api) ApplicationsUnsubscribe(r *req) resp {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	a, srcs, e := s.subscription(r)
+	a, uris, e := s.subscription(r)
 	if e != nil {
 		return *e
 	}
-	for _, src := range srcs {
-		if m, _ := a.interest(src.scheme); m[src.id] <= 0 {
-			return fail(422, "Event source was not subscribed to")
+	// app_unsubscribe: the source must be subscribed, then it is dropped.
+	e = eachSource(uris, func(src eventSource) *resp {
+		m, order := a.interest(src.scheme)
+		if m[src.id] <= 0 {
+			e := fail(422, "Event source was not subscribed to")
+			return &e
 		}
-	}
-	for _, src := range srcs {
-		if m, order := a.interest(src.scheme); m != nil {
-			dropInterest(m, order, src.id, false)
-		}
+		dropInterest(m, order, src.id, false)
+		return nil
+	})
+	if e != nil {
+		return *e
 	}
 	return okJSON(s.appBody(a))
 }

@@ -228,8 +228,10 @@ func (s *Sim) originate(a originateArgs) (*channel, resp) {
 			dpContext = "default"
 		}
 		if a.label != "" {
-			p, err := strconv.Atoi(strings.TrimSpace(a.label))
-			if err != nil {
+			// A label that does not start with a number is looked up;
+			// the simulated dialplan has no labels.
+			p, ok := scanInt(a.label)
+			if !ok {
 				return nil, fail(404, "Requested label can not be found")
 			}
 			if p == 0 {
@@ -438,11 +440,9 @@ func (s api) hHangup(r *req, c *channel) resp {
 	case reason != "" && code != "":
 		return fail(400, "The reason and reason_code can't both be specified")
 	case code != "":
-		n, err := strconv.Atoi(strings.TrimSpace(code))
-		if err != nil {
-			if n = atoi(code); n == 0 && !strings.HasPrefix(strings.TrimSpace(code), "0") {
-				return fail(400, "Invalid reason for hangup reason code provided")
-			}
+		n, ok := scanInt(code)
+		if !ok {
+			return fail(400, "Invalid reason for hangup reason code provided")
 		}
 		cause = n
 	case reason != "":
@@ -483,8 +483,8 @@ func (s api) hContinueInDialplan(r *req, c *channel) resp {
 	var prio int
 	switch {
 	case r.str("label") != "":
-		p, err := strconv.Atoi(strings.TrimSpace(r.str("label")))
-		if err != nil {
+		p, ok := scanInt(r.str("label"))
+		if !ok {
 			return fail(404, "Requested label can not be found")
 		}
 		if p == 0 {

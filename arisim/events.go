@@ -226,14 +226,23 @@ func (s api) EventsUserEvent(r *req) resp {
 	if a == nil || a.conn == nil {
 		return fail(404, "Application not found")
 	}
-	srcs, ok := parseSources(r.list("source"))
-	if !ok {
-		return fail(400, "Invalid event source URI scheme")
-	}
-	for _, src := range srcs {
-		if !s.sourceExists(src) || src.scheme == "deviceState" {
-			return fail(422, "Event source was not found")
+	// stasis_app_user_event takes channel:, bridge: and endpoint: sources
+	// (a deviceState: one is a bad scheme here), one by one.
+	var srcs []eventSource
+	e := eachSource(r.list("source"), func(src eventSource) *resp {
+		if src.scheme == "deviceState" {
+			e := fail(400, "Invalid event source URI scheme")
+			return &e
 		}
+		if !s.sourceExists(src) {
+			e := fail(422, "Event source was not found")
+			return &e
+		}
+		srcs = append(srcs, src)
+		return nil
+	})
+	if e != nil {
+		return *e
 	}
 	userevent := newObj()
 	if raw, ok := r.body["variables"]; ok && string(raw) != "null" {

@@ -105,6 +105,17 @@ func atoi(s string) int {
 	return n
 }
 
+// scanInt is sscanf(s, "%30d", &n) == 1: leading white space, an optional
+// sign and at least one digit; what follows the digits is ignored.
+func scanInt(s string) (int, bool) {
+	t := strings.TrimLeft(s, " \t\n\v\f\r")
+	digits := strings.TrimLeft(t, "+-")
+	if len(t)-len(digits) > 1 || digits == "" || digits[0] < '0' || digits[0] > '9' {
+		return 0, false
+	}
+	return atoi(t), true
+}
+
 // astTrue is Asterisk's ast_true.
 func astTrue(s string) bool {
 	switch strings.ToLower(strings.TrimSpace(s)) {
