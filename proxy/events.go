@@ -276,6 +276,7 @@ func (s *Server) handleEvent(raw []byte) {
 		s.log.Debug("dropping malformed ARI event", "error", err, "size", len(raw))
 		return
 	}
+	s.metrics.eventReceived(h.Type)
 	if h.Type == "ApplicationReplaced" {
 		// Another client opened a WebSocket for this application: Asterisk
 		// sends it the application's events from now on, not us.
@@ -285,6 +286,7 @@ func (s *Server) handleEvent(raw []byte) {
 	if node == "" {
 		node = s.Node()
 	}
+	node, raw = s.overrideNode(node, raw)
 	if h.Application != "" {
 		payload := raw
 		if h.AsteriskID == "" {
@@ -319,7 +321,17 @@ func (s *Server) publishEvent(ctx context.Context, h *eventHead, full bool, app,
 		s.log.Debug("dropping ARI event with unusable application or node", "app", app, "node", node)
 		return
 	}
-	if err := s.bus.Publish(ctx, s.subj.Event(app, node), "", payload); err != nil {
+	appPayload := payload
+	if full && h.Type == "StasisStart" && h.Channel != nil {
+		// A channel created by a request with a dialog (the return path)
+		// enters the application: the event says whose it is, so that the
+		// instances sharing new calls (Listen) leave it to its owner, which
+		// gets it on the dialog subject.
+		if d := s.dialogs.owner(resKey{kindChannel, h.Channel.ID}); d != "" {
+			appPayload = spliceFields(payload, "dialog", d)
+		}
+	}
+	if err := s.bus.Publish(ctx, s.subj.Event(app, node), "", appPayload); err != nil {
 		s.log.Warn("publishing event", "type", h.Type, "error", err)
 	} else {
 		s.metrics.eventsEvent.Inc()
