@@ -167,6 +167,8 @@ func TestSourceErrorBranches(t *testing.T) {
 		{name: "channels.rtpstatistics/no-rtp-glue", method: "GET", path: "/channels/c1/rtp_statistics", status: 403, message: "Unsupported channel type"},
 		{name: "channels.externalMedia/no-app", method: "POST", path: "/channels/externalMedia", query: "external_host=127.0.0.1:9&format=ulaw", status: 400, message: "app cannot be empty"},
 		{name: "channels.externalMedia/no-host", method: "POST", path: "/channels/externalMedia", query: "app=demo&format=ulaw", status: 400, message: "external_host cannot be empty"},
+		{name: "channels.externalMedia/host-without-port", method: "POST", path: "/channels/externalMedia", query: "app=demo&external_host=127.0.0.1&format=ulaw", status: 400, message: "external_host must be <host>:<port>"},
+		{name: "channels.externalMedia/unsupported-transport", method: "POST", path: "/channels/externalMedia", query: "app=demo&external_host=127.0.0.1:9&format=ulaw&encapsulation=rtp&transport=tcp", status: 501, message: "The encapsulation and/or transport is not supported"},
 		{name: "channels.externalMedia/no-format", method: "POST", path: "/channels/externalMedia", query: "app=demo&external_host=127.0.0.1:9", status: 400, message: "format cannot be empty"},
 		{name: "channels.externalMedia/audiosocket-no-data", method: "POST", path: "/channels/externalMedia", query: "app=demo&external_host=127.0.0.1:9&format=ulaw&encapsulation=audiosocket&transport=tcp", status: 400, message: "data can not be empty"},
 		{name: "channels.transfer_progress/invalid-state", method: "POST", path: "/channels/down/transfer_progress", query: "states=channel_answered", status: 412, message: "Channel in invalid state"},
