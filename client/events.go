@@ -50,6 +50,26 @@ type Subscription struct {
 	closeErr error
 }
 
+// knownEventTypes are the event types of the spec.
+var knownEventTypes = sync.OnceValue(func() map[string]bool {
+	m := map[string]bool{}
+	for _, t := range ari.EventTypes() {
+		m[t] = true
+	}
+	return m
+})
+
+// checkTypes refuses event types the spec does not define: a filter with
+// a misspelt type would silently match nothing.
+func checkTypes(types []string) error {
+	for _, t := range types {
+		if !knownEventTypes()[t] {
+			return fmt.Errorf("client: subscribe: unknown event type %q (use the ari.Type* constants): %w", t, ErrBadRequest)
+		}
+	}
+	return nil
+}
+
 func (c *Client) newSubscription(types []string) *Subscription {
 	s := &Subscription{c: c, ch: make(chan ari.Event, eventBuffer), done: make(chan struct{})}
 	if len(types) > 0 {
@@ -180,12 +200,16 @@ func (s *Subscription) start(ctx context.Context, subject string) error {
 }
 
 // Subscribe delivers the events of the client's application from every
-// server, of the given types only when types are given ("StasisStart",
-// "ChannelHangupRequest"...). The subscription ends with Close, when ctx
-// ends or when the client closes.
+// server, of the given types only when types are given (ari.TypeStasisStart,
+// ari.TypeChannelHangupRequest...: a type the spec does not define is an
+// error). The subscription ends with Close, when ctx ends or when the
+// client closes.
 func (c *Client) Subscribe(ctx context.Context, types ...string) (*Subscription, error) {
 	if c.app == "" {
 		return nil, fmt.Errorf("client: subscribe: no application: %w", ErrBadRequest)
+	}
+	if err := checkTypes(types); err != nil {
+		return nil, err
 	}
 	s := c.newSubscription(types)
 	if err := s.start(ctx, c.core.subjects.AllEvents(c.app)); err != nil {
@@ -201,6 +225,9 @@ func (c *Client) Subscribe(ctx context.Context, types ...string) (*Subscription,
 func (c *Client) DialogEvents(ctx context.Context, dialog string, types ...string) (*Subscription, error) {
 	if dialog == "" {
 		return nil, fmt.Errorf("client: dialog events: empty dialog: %w", ErrBadRequest)
+	}
+	if err := checkTypes(types); err != nil {
+		return nil, err
 	}
 	s := c.newSubscription(types)
 	s.dialog = dialog
@@ -227,6 +254,9 @@ func (c *Client) subscribeResource(ctx context.Context, subscribeKind string, ke
 	k, ok := wire.LookupKind(subscribeKind)
 	if !ok {
 		return nil, fmt.Errorf("client: unknown kind %s: %w", subscribeKind, ErrBadRequest)
+	}
+	if err := checkTypes(types); err != nil {
+		return nil, err
 	}
 	dialog := NewDialogID()
 	s := c.newSubscription(types)
