@@ -307,4 +307,3 @@ func TestHandlesLocated(t *testing.T) {
 		t.Errorf("request of a snoop handle went to %v, want %s", got, want)
 	}
 }
-
