@@ -8,8 +8,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"sync"
 	"time"
+
+	"github.com/tidwall/gjson"
 
 	"github.com/ariproxy/ari-proxy/ari"
 	"github.com/ariproxy/ari-proxy/bus"
@@ -40,6 +43,13 @@ type Subscription struct {
 	// delivered: the watched resource's id as a JSON string, or the tail
 	// of a target URI ("channel:<id>").
 	mention [2][]byte
+	// recent holds hashes of the last events delivered on a dialog, with
+	// their application left out: a resource several applications are
+	// subscribed to has each event published on the dialog once per
+	// application, and the copies are dropped.
+	recentMu sync.Mutex
+	recent   [4]uint64
+	nrecent  int
 
 	mu       sync.RWMutex // held for reading while delivering
 	finished bool
@@ -162,6 +172,9 @@ func (s *Subscription) deliver(m bus.Msg) {
 	if s.mention[0] != nil && !bytes.Contains(m.Data, s.mention[0]) && !bytes.Contains(m.Data, s.mention[1]) {
 		return // bound to the dialog with the resource but about something else
 	}
+	if s.dialog != "" && s.seenCopy(m.Data) {
+		return // the same event, as another application got it
+	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.finished {
@@ -171,6 +184,29 @@ func (s *Subscription) deliver(m bus.Msg) {
 	case s.ch <- ev:
 	case <-s.done:
 	}
+}
+
+// seenCopy reports whether raw is, but for its application, one of the
+// last events delivered; it remembers raw otherwise.
+func (s *Subscription) seenCopy(raw []byte) bool {
+	h := fnv.New64a()
+	if app := gjson.GetBytes(raw, "application"); app.Index > 0 {
+		h.Write(raw[:app.Index])
+		h.Write(raw[app.Index+len(app.Raw):])
+	} else {
+		h.Write(raw)
+	}
+	sum := h.Sum64()
+	s.recentMu.Lock()
+	defer s.recentMu.Unlock()
+	for i := range min(s.nrecent, len(s.recent)) {
+		if s.recent[i] == sum {
+			return true
+		}
+	}
+	s.recent[s.nrecent%len(s.recent)] = sum
+	s.nrecent++
+	return false
 }
 
 // start subscribes to subject, registers s with its client and ties it to
