@@ -12,27 +12,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log"
 	"os"
-	"os/signal"
 	"sync"
 
 	"github.com/ariproxy/ari-proxy/ari"
 	"github.com/ariproxy/ari-proxy/client"
+	"github.com/ariproxy/ari-proxy/examples/internal/appmain"
 )
-
-func main() {
-	url := flag.String("url", os.Getenv(client.EnvBusURL), "bus URL (default $MESSAGEBUS_URL, then nats://127.0.0.1:4222)")
-	app := flag.String("app", "demo", "Stasis application")
-	callee := flag.String("callee", "Local/echo@default", "endpoint of the second party")
-	seconds := flag.Int("seconds", 30, "longest recording, in seconds")
-	flag.Parse()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	if err := run(ctx, config{url: *url, app: *app, callee: *callee, seconds: *seconds}, os.Stdout); err != nil {
-		log.Fatal(err)
-	}
-}
 
 type config struct {
 	url, app, callee string
@@ -127,4 +113,13 @@ func (cs *calls) connect(ctx context.Context, c *client.Client, cfg config, call
 	}
 	fmt.Fprintf(out, "call %s: stored recording %s on %s\n", caller.ID(), stored.ID(), stored.Key().Node)
 	return nil
+}
+
+func main() {
+	url, app := appmain.Flags()
+	callee := flag.String("callee", "Local/echo@default", "endpoint of the second party")
+	seconds := flag.Int("seconds", 30, "longest recording, in seconds")
+	appmain.Run(func(ctx context.Context) error {
+		return run(ctx, config{url: *url, app: *app, callee: *callee, seconds: *seconds}, os.Stdout)
+	})
 }

@@ -12,25 +12,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log"
 	"os"
-	"os/signal"
 	"strings"
 	"time"
 
 	"github.com/ariproxy/ari-proxy/client"
+	"github.com/ariproxy/ari-proxy/examples/internal/appmain"
 )
-
-func main() {
-	url := flag.String("url", os.Getenv(client.EnvBusURL), "bus URL (default $MESSAGEBUS_URL, then nats://127.0.0.1:4222)")
-	ttl := flag.Duration("ttl", client.DefaultServerTTL, "how long a silent server is remembered")
-	flag.Parse()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	if err := run(ctx, *url, *ttl, os.Stdout); err != nil {
-		log.Fatal(err)
-	}
-}
 
 func run(ctx context.Context, url string, ttl time.Duration, out io.Writer) error {
 	c, err := client.New(ctx, client.WithURL(url), client.WithServerTTL(ttl))
@@ -44,4 +32,10 @@ func run(ctx context.Context, url string, ttl time.Duration, out io.Writer) erro
 			m.Node, ev.Type, strings.Join(m.Applications, ","), m.LastSeen.Format(time.TimeOnly))
 	}
 	return nil
+}
+
+func main() {
+	url, _ := appmain.Flags()
+	ttl := flag.Duration("ttl", client.DefaultServerTTL, "how long a silent server is remembered")
+	appmain.Run(func(ctx context.Context) error { return run(ctx, *url, *ttl, os.Stdout) })
 }

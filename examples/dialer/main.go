@@ -11,28 +11,23 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log"
 	"os"
-	"os/signal"
 	"sync"
 
 	"github.com/ariproxy/ari-proxy/ari"
 	"github.com/ariproxy/ari-proxy/client"
+	"github.com/ariproxy/ari-proxy/examples/internal/appmain"
 )
 
 func main() {
-	url := flag.String("url", os.Getenv(client.EnvBusURL), "bus URL (default $MESSAGEBUS_URL, then nats://127.0.0.1:4222)")
-	app := flag.String("app", "demo", "Stasis application")
+	url, app := appmain.Flags()
 	name := flag.String("name", "dialer", "name of this dialer, prefix of its channel ids")
 	calls := flag.Int("calls", 1, "calls to place to each endpoint")
 	message := flag.String("message", "sound:demo-congrats", "media to play to whoever answers")
-	flag.Parse()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	cfg := config{url: *url, app: *app, name: *name, calls: *calls, message: *message, endpoints: flag.Args()}
-	if err := run(ctx, cfg, os.Stdout); err != nil {
-		log.Fatal(err)
-	}
+	appmain.Run(func(ctx context.Context) error {
+		cfg := config{url: *url, app: *app, name: *name, calls: *calls, message: *message, endpoints: flag.Args()}
+		return run(ctx, cfg, os.Stdout)
+	})
 }
 
 type config struct {

@@ -7,28 +7,20 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
-	"log"
 	"os"
-	"os/signal"
 	"strings"
 	"time"
 
 	"github.com/ariproxy/ari-proxy/ari"
 	"github.com/ariproxy/ari-proxy/client"
+	"github.com/ariproxy/ari-proxy/examples/internal/appmain"
 )
 
 func main() {
-	url := flag.String("url", os.Getenv(client.EnvBusURL), "bus URL (default $MESSAGEBUS_URL, then nats://127.0.0.1:4222)")
-	app := flag.String("app", "demo", "Stasis application")
-	flag.Parse()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	if err := run(ctx, *url, *app, os.Stdout); err != nil {
-		log.Fatal(err)
-	}
+	url, app := appmain.Flags()
+	appmain.Run(func(ctx context.Context) error { return run(ctx, *url, *app, os.Stdout) })
 }
 
 // digitTimeout is how long the IVR waits for the next digit.
