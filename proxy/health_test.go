@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ariproxy/ari-proxy/internal/testenv"
+	"github.com/ariproxy/ari-proxy/internal/localstack"
 	"github.com/ariproxy/ari-proxy/proxy"
 )
 
@@ -87,12 +87,12 @@ func TestProbesReadyThenAsteriskDown(t *testing.T) {
 // TestProbesNodeUnknown: a server whose Asterisk never answered does not
 // know its node; /readyz says so until Asterisk answers.
 func TestProbesNodeUnknown(t *testing.T) {
-	_, url := testenv.StartNATS(t)
-	sim := testenv.StartSim(t, node1)
+	_, url := localstack.StartNATS(t)
+	sim := localstack.StartSim(t, node1)
 	sim.RefuseConnections(time.Hour)
 	srv, err := proxy.New(proxy.Config{
-		Applications: []string{app}, ARI: testenv.ARIConfig(sim),
-		Bus: testenv.Connect(t, url), Prefix: testenv.Prefix(), Logger: testenv.Logger(),
+		Applications: []string{app}, ARI: localstack.ARIConfig(sim),
+		Bus: localstack.Connect(t, url), Prefix: localstack.Prefix(), Logger: localstack.Logger(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -116,11 +116,11 @@ func TestProbesNodeUnknown(t *testing.T) {
 // TestProbesBusDown: the bus server gone makes /readyz 503 "message bus
 // disconnected" while the server itself stays alive.
 func TestProbesBusDown(t *testing.T) {
-	nats, url := testenv.StartNATS(t)
-	sim := testenv.StartSim(t, node1)
-	srv := testenv.RunServer(t, proxy.Config{
-		Applications: []string{app}, ARI: testenv.ARIConfig(sim),
-		Bus: testenv.Connect(t, url), Prefix: testenv.Prefix(),
+	nats, url := localstack.StartNATS(t)
+	sim := localstack.StartSim(t, node1)
+	srv := localstack.RunServer(t, proxy.Config{
+		Applications: []string{app}, ARI: localstack.ARIConfig(sim),
+		Bus: localstack.Connect(t, url), Prefix: localstack.Prefix(),
 	})
 	get := probes(t, srv)
 	wantProbes(t, get, http.StatusOK, "ok")
@@ -134,11 +134,11 @@ func TestProbesBusDown(t *testing.T) {
 // TestProbesShuttingDown: once Run's context ends /readyz answers 503
 // "shutting down" (while requests in flight finish), /livez still 200.
 func TestProbesShuttingDown(t *testing.T) {
-	_, url := testenv.StartNATS(t)
-	sim := testenv.StartSim(t, node1)
+	_, url := localstack.StartNATS(t)
+	sim := localstack.StartSim(t, node1)
 	srv, err := proxy.New(proxy.Config{
-		Applications: []string{app}, ARI: testenv.ARIConfig(sim),
-		Bus: testenv.Connect(t, url), Prefix: testenv.Prefix(), Logger: testenv.Logger(),
+		Applications: []string{app}, ARI: localstack.ARIConfig(sim),
+		Bus: localstack.Connect(t, url), Prefix: localstack.Prefix(), Logger: localstack.Logger(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -149,7 +149,7 @@ func TestProbesShuttingDown(t *testing.T) {
 	go func() { done <- srv.Run(ctx) }()
 	select {
 	case <-srv.Ready():
-	case <-time.After(testenv.StartTimeout):
+	case <-time.After(localstack.StartTimeout):
 		t.Fatal("not ready")
 	}
 	wantProbes(t, get, http.StatusOK, "ok")

@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ariproxy/ari-proxy/internal/testenv"
+	"github.com/ariproxy/ari-proxy/internal/localstack"
 	"github.com/ariproxy/ari-proxy/proxy"
 	"github.com/ariproxy/ari-proxy/wire"
 )
@@ -18,7 +18,7 @@ import (
 func TestNodeIDOverride(t *testing.T) {
 	const shared = "02:fc:00:00:00:01" // both simulators report it
 	e := newEnv(t, func(c *proxy.Config) { c.Node = "pbx-a" })
-	simB := testenv.StartSim(t, shared)
+	simB := localstack.StartSim(t, shared)
 	srvB := e.startServer(simB, func(c *proxy.Config) { c.Node = "pbx-b" })
 	if e.srv.Node() != "pbx-a" || srvB.Node() != "pbx-b" {
 		t.Fatalf("nodes %q and %q, want pbx-a and pbx-b", e.srv.Node(), srvB.Node())
@@ -92,9 +92,9 @@ func TestNodeIDOverride(t *testing.T) {
 }
 
 func TestNodeIDInvalid(t *testing.T) {
-	_, url := testenv.StartNATS(t)
-	sim := testenv.StartSim(t, node1)
-	_, err := proxy.New(proxy.Config{Applications: []string{app}, ARI: testenv.ARIConfig(sim), Bus: testenv.Connect(t, url), Node: "a.b"})
+	_, url := localstack.StartNATS(t)
+	sim := localstack.StartSim(t, node1)
+	_, err := proxy.New(proxy.Config{Applications: []string{app}, ARI: localstack.ARIConfig(sim), Bus: localstack.Connect(t, url), Node: "a.b"})
 	if err == nil {
 		t.Fatal("node id a.b accepted")
 	}
