@@ -542,12 +542,13 @@ type Applications struct{ c *Client }
 // Applications returns the applications operations that no handle takes.
 func (c *Client) Applications() *Applications { return &Applications{c: c} }
 
-// Data calls asterisk.getObject: retrieve a dynamic configuration object.
+// GetObject calls asterisk.getObject: retrieve a dynamic configuration
+// object.
 //
 // ARI GET /asterisk/config/dynamic/{configClass}/{objectType}/{id}
 // (asterisk.getObject), bus kind AsteriskConfigData (class data).
 // ARI errors: 404 {configClass|objectType|id} not found.
-func (h *ConfigHandle) Data(ctx context.Context) ([]ari.ConfigTuple, error) {
+func (h *ConfigHandle) GetObject(ctx context.Context) ([]ari.ConfigTuple, error) {
 	resp, err := h.c.call(ctx, "asterisk.getObject", h.key, nil)
 	if err != nil {
 		return nil, err
@@ -555,10 +556,11 @@ func (h *ConfigHandle) Data(ctx context.Context) ([]ari.ConfigTuple, error) {
 	return wrapped[[]ari.ConfigTuple](resp, "config", "fields")
 }
 
-// ConfigUpdateParams are the parameters of (*ConfigHandle).Update. Zero
-// values are not sent (ARI's defaults apply), except for required parameters;
-// Extra sets any ARI parameter by its spec name and wins over the fields.
-type ConfigUpdateParams struct {
+// ConfigUpdateObjectParams are the parameters of
+// (*ConfigHandle).UpdateObject. Zero values are not sent (ARI's defaults
+// apply), except for required parameters; Extra sets any ARI parameter by its
+// spec name and wins over the fields.
+type ConfigUpdateObjectParams struct {
 	// The body object should have a value that is a list of ConfigTuples, which
 	// provide the fields to update. Ex. [ { "attribute": "directmedia", "value":
 	// "false" } ]. (ARI body fields)
@@ -567,7 +569,7 @@ type ConfigUpdateParams struct {
 	Extra ari.Params
 }
 
-func (p *ConfigUpdateParams) params() ari.Params {
+func (p *ConfigUpdateObjectParams) params() ari.Params {
 	if p == nil {
 		return nil
 	}
@@ -581,25 +583,26 @@ func (p *ConfigUpdateParams) params() ari.Params {
 	return m
 }
 
-// Update calls asterisk.updateObject: create or update a dynamic
+// UpdateObject calls asterisk.updateObject: create or update a dynamic
 // configuration object.
 //
 // ARI PUT /asterisk/config/dynamic/{configClass}/{objectType}/{id}
 // (asterisk.updateObject), bus kind AsteriskConfigUpdate (class command).
 // ARI errors: 400 Bad request body; 403 Could not create or update object;
 // 404 {configClass|objectType} not found.
-func (h *ConfigHandle) Update(ctx context.Context, p *ConfigUpdateParams) error {
+func (h *ConfigHandle) UpdateObject(ctx context.Context, p *ConfigUpdateObjectParams) error {
 	_, err := h.c.call(ctx, "asterisk.updateObject", h.key, p.params())
 	return err
 }
 
-// Delete calls asterisk.deleteObject: delete a dynamic configuration object.
+// DeleteObject calls asterisk.deleteObject: delete a dynamic configuration
+// object.
 //
 // ARI DELETE /asterisk/config/dynamic/{configClass}/{objectType}/{id}
 // (asterisk.deleteObject), bus kind AsteriskConfigDelete (class command).
 // ARI errors: 403 Could not delete object; 404 {configClass|objectType|id}
 // not found.
-func (h *ConfigHandle) Delete(ctx context.Context) error {
+func (h *ConfigHandle) DeleteObject(ctx context.Context) error {
 	_, err := h.c.call(ctx, "asterisk.deleteObject", h.key, nil)
 	return err
 }
@@ -670,13 +673,13 @@ func (s *Asterisk) ListModules(ctx context.Context) ([]*ModuleHandle, error) {
 	return out, nil
 }
 
-// Data calls asterisk.getModule: get Asterisk module information.
+// GetModule calls asterisk.getModule: get Asterisk module information.
 //
 // ARI GET /asterisk/modules/{moduleName} (asterisk.getModule), bus kind
 // AsteriskModuleData (class data).
 // ARI errors: 404 Module could not be found in running modules; 409 Module
 // information could not be retrieved.
-func (h *ModuleHandle) Data(ctx context.Context) (*ari.Module, error) {
+func (h *ModuleHandle) GetModule(ctx context.Context) (*ari.Module, error) {
 	resp, err := h.c.call(ctx, "asterisk.getModule", h.key, nil)
 	if err != nil {
 		return nil, err
@@ -684,34 +687,34 @@ func (h *ModuleHandle) Data(ctx context.Context) (*ari.Module, error) {
 	return entityPtr[ari.Module](resp, "module")
 }
 
-// Load calls asterisk.loadModule: load an Asterisk module.
+// LoadModule calls asterisk.loadModule: load an Asterisk module.
 //
 // ARI POST /asterisk/modules/{moduleName} (asterisk.loadModule), bus kind
 // AsteriskModuleLoad (class command).
 // ARI errors: 409 Module could not be loaded.
-func (h *ModuleHandle) Load(ctx context.Context) error {
+func (h *ModuleHandle) LoadModule(ctx context.Context) error {
 	_, err := h.c.call(ctx, "asterisk.loadModule", h.key, nil)
 	return err
 }
 
-// Unload calls asterisk.unloadModule: unload an Asterisk module.
+// UnloadModule calls asterisk.unloadModule: unload an Asterisk module.
 //
 // ARI DELETE /asterisk/modules/{moduleName} (asterisk.unloadModule), bus kind
 // AsteriskModuleUnload (class command).
 // ARI errors: 404 Module not found in running modules; 409 Module could not
 // be unloaded.
-func (h *ModuleHandle) Unload(ctx context.Context) error {
+func (h *ModuleHandle) UnloadModule(ctx context.Context) error {
 	_, err := h.c.call(ctx, "asterisk.unloadModule", h.key, nil)
 	return err
 }
 
-// Reload calls asterisk.reloadModule: reload an Asterisk module.
+// ReloadModule calls asterisk.reloadModule: reload an Asterisk module.
 //
 // ARI PUT /asterisk/modules/{moduleName} (asterisk.reloadModule), bus kind
 // AsteriskModuleReload (class command).
 // ARI errors: 404 Module not found in running modules; 409 Module could not
 // be reloaded.
-func (h *ModuleHandle) Reload(ctx context.Context) error {
+func (h *ModuleHandle) ReloadModule(ctx context.Context) error {
 	_, err := h.c.call(ctx, "asterisk.reloadModule", h.key, nil)
 	return err
 }
@@ -734,18 +737,18 @@ func (s *Asterisk) ListLogChannels(ctx context.Context) ([]*LogChannelHandle, er
 	return out, nil
 }
 
-// LogChannelCreateParams are the parameters of (*LogChannelHandle).Create.
+// LogChannelAddLogParams are the parameters of (*LogChannelHandle).AddLog.
 // Zero values are not sent (ARI's defaults apply), except for required
 // parameters; Extra sets any ARI parameter by its spec name and wins over the
 // fields.
-type LogChannelCreateParams struct {
+type LogChannelAddLogParams struct {
 	// levels of the log channel. Required. (ARI query configuration)
 	Configuration string
 	// Extra holds ARI parameters by spec name, sent as given.
 	Extra ari.Params
 }
 
-func (p *LogChannelCreateParams) params() ari.Params {
+func (p *LogChannelAddLogParams) params() ari.Params {
 	if p == nil {
 		return nil
 	}
@@ -759,12 +762,12 @@ func (p *LogChannelCreateParams) params() ari.Params {
 	return m
 }
 
-// Create calls asterisk.addLog: adds a log channel.
+// AddLog calls asterisk.addLog: adds a log channel.
 //
 // ARI POST /asterisk/logging/{logChannelName} (asterisk.addLog), bus kind
 // AsteriskLoggingCreate (class create).
 // ARI errors: 400 Bad request body; 409 Log channel could not be created.
-func (h *LogChannelHandle) Create(ctx context.Context, p *LogChannelCreateParams) (*LogChannelHandle, error) {
+func (h *LogChannelHandle) AddLog(ctx context.Context, p *LogChannelAddLogParams) (*LogChannelHandle, error) {
 	resp, err := h.c.call(ctx, "asterisk.addLog", h.key, p.params())
 	if err != nil {
 		return nil, err
@@ -776,32 +779,33 @@ func (h *LogChannelHandle) Create(ctx context.Context, p *LogChannelCreateParams
 	return h.c.LogChannelFromKey(k), nil
 }
 
-// Delete calls asterisk.deleteLog: deletes a log channel.
+// DeleteLog calls asterisk.deleteLog: deletes a log channel.
 //
 // ARI DELETE /asterisk/logging/{logChannelName} (asterisk.deleteLog), bus
 // kind AsteriskLoggingDelete (class command).
 // ARI errors: 404 Log channel does not exist.
-func (h *LogChannelHandle) Delete(ctx context.Context) error {
+func (h *LogChannelHandle) DeleteLog(ctx context.Context) error {
 	_, err := h.c.call(ctx, "asterisk.deleteLog", h.key, nil)
 	return err
 }
 
-// Rotate calls asterisk.rotateLog: rotates a log channel.
+// RotateLog calls asterisk.rotateLog: rotates a log channel.
 //
 // ARI PUT /asterisk/logging/{logChannelName}/rotate (asterisk.rotateLog), bus
 // kind AsteriskLoggingRotate (class command).
 // ARI errors: 404 Log channel does not exist.
-func (h *LogChannelHandle) Rotate(ctx context.Context) error {
+func (h *LogChannelHandle) RotateLog(ctx context.Context) error {
 	_, err := h.c.call(ctx, "asterisk.rotateLog", h.key, nil)
 	return err
 }
 
-// Get calls asterisk.getGlobalVar: get the value of a global variable.
+// GetGlobalVar calls asterisk.getGlobalVar: get the value of a global
+// variable.
 //
 // ARI GET /asterisk/variable (asterisk.getGlobalVar), bus kind
 // AsteriskVariableGet (class data).
 // ARI errors: 400 Missing variable parameter.
-func (h *VariableHandle) Get(ctx context.Context) (string, error) {
+func (h *VariableHandle) GetGlobalVar(ctx context.Context) (string, error) {
 	resp, err := h.c.call(ctx, "asterisk.getGlobalVar", h.key, nil)
 	if err != nil {
 		return "", err
@@ -809,17 +813,18 @@ func (h *VariableHandle) Get(ctx context.Context) (string, error) {
 	return variable(resp)
 }
 
-// VariableSetParams are the parameters of (*VariableHandle).Set. Zero values
-// are not sent (ARI's defaults apply), except for required parameters; Extra
-// sets any ARI parameter by its spec name and wins over the fields.
-type VariableSetParams struct {
+// VariableSetGlobalVarParams are the parameters of
+// (*VariableHandle).SetGlobalVar. Zero values are not sent (ARI's defaults
+// apply), except for required parameters; Extra sets any ARI parameter by its
+// spec name and wins over the fields.
+type VariableSetGlobalVarParams struct {
 	// The value to set the variable to. (ARI query value)
 	Value string
 	// Extra holds ARI parameters by spec name, sent as given.
 	Extra ari.Params
 }
 
-func (p *VariableSetParams) params() ari.Params {
+func (p *VariableSetGlobalVarParams) params() ari.Params {
 	if p == nil {
 		return nil
 	}
@@ -833,12 +838,13 @@ func (p *VariableSetParams) params() ari.Params {
 	return m
 }
 
-// Set calls asterisk.setGlobalVar: set the value of a global variable.
+// SetGlobalVar calls asterisk.setGlobalVar: set the value of a global
+// variable.
 //
 // ARI POST /asterisk/variable (asterisk.setGlobalVar), bus kind
 // AsteriskVariableSet (class command).
 // ARI errors: 400 Missing variable parameter.
-func (h *VariableHandle) Set(ctx context.Context, p *VariableSetParams) error {
+func (h *VariableHandle) SetGlobalVar(ctx context.Context, p *VariableSetGlobalVarParams) error {
 	_, err := h.c.call(ctx, "asterisk.setGlobalVar", h.key, p.params())
 	return err
 }
@@ -1026,13 +1032,13 @@ func (s *Endpoints) ListByTech(ctx context.Context, p *EndpointsListByTechParams
 	return out, nil
 }
 
-// Data calls endpoints.get: details for an endpoint.
+// Get calls endpoints.get: details for an endpoint.
 //
 // ARI GET /endpoints/{tech}/{resource} (endpoints.get), bus kind EndpointData
 // (class data).
 // ARI errors: 400 Invalid parameters for sending a message; 404 Endpoints not
 // found.
-func (h *EndpointHandle) Data(ctx context.Context) (*ari.Endpoint, error) {
+func (h *EndpointHandle) Get(ctx context.Context) (*ari.Endpoint, error) {
 	resp, err := h.c.call(ctx, "endpoints.get", h.key, nil)
 	if err != nil {
 		return nil, err
@@ -1384,12 +1390,12 @@ func (s *Channels) Create(ctx context.Context, p *ChannelsCreateParams) (*Channe
 	return s.c.ChannelFromKey(k), nil
 }
 
-// Data calls channels.get: channel details.
+// Get calls channels.get: channel details.
 //
 // ARI GET /channels/{channelId} (channels.get), bus kind ChannelData (class
 // data).
 // ARI errors: 404 Channel not found.
-func (h *ChannelHandle) Data(ctx context.Context) (*ari.Channel, error) {
+func (h *ChannelHandle) Get(ctx context.Context) (*ari.Channel, error) {
 	resp, err := h.c.call(ctx, "channels.get", h.key, nil)
 	if err != nil {
 		return nil, err
@@ -1511,12 +1517,16 @@ func (p *ChannelOriginateWithIDParams) params() ari.Params {
 // channels.originateWithId (class create).
 // ARI errors: 400 Invalid parameters for originating a channel; 409 Channel
 // with given unique ID already exists.
-func (h *ChannelHandle) OriginateWithID(ctx context.Context, p *ChannelOriginateWithIDParams) (*ari.Channel, error) {
+func (h *ChannelHandle) OriginateWithID(ctx context.Context, p *ChannelOriginateWithIDParams) (*ChannelHandle, error) {
 	resp, err := h.c.call(ctx, "channels.originateWithId", h.key, p.params())
 	if err != nil {
 		return nil, err
 	}
-	return entityPtr[ari.Channel](resp, "channel")
+	k, err := createdKey(resp, "channel", "channel", h.key)
+	if err != nil {
+		return nil, err
+	}
+	return h.c.ChannelFromKey(k), nil
 }
 
 // ChannelHangupParams are the parameters of (*ChannelHandle).Hangup. Zero
@@ -1565,10 +1575,11 @@ func (h *ChannelHandle) Hangup(ctx context.Context, p *ChannelHangupParams) erro
 	return err
 }
 
-// ChannelContinueParams are the parameters of (*ChannelHandle).Continue. Zero
-// values are not sent (ARI's defaults apply), except for required parameters;
-// Extra sets any ARI parameter by its spec name and wins over the fields.
-type ChannelContinueParams struct {
+// ChannelContinueInDialplanParams are the parameters of
+// (*ChannelHandle).ContinueInDialplan. Zero values are not sent (ARI's
+// defaults apply), except for required parameters; Extra sets any ARI
+// parameter by its spec name and wins over the fields.
+type ChannelContinueInDialplanParams struct {
 	// The context to continue to. (ARI query context)
 	Context string
 	// The extension to continue to. (ARI query extension)
@@ -1582,7 +1593,7 @@ type ChannelContinueParams struct {
 	Extra ari.Params
 }
 
-func (p *ChannelContinueParams) params() ari.Params {
+func (p *ChannelContinueInDialplanParams) params() ari.Params {
 	if p == nil {
 		return nil
 	}
@@ -1605,14 +1616,14 @@ func (p *ChannelContinueParams) params() ari.Params {
 	return m
 }
 
-// Continue calls channels.continueInDialplan: exit application; continue
-// execution in the dialplan.
+// ContinueInDialplan calls channels.continueInDialplan: exit application;
+// continue execution in the dialplan.
 //
 // ARI POST /channels/{channelId}/continue (channels.continueInDialplan), bus
 // kind ChannelContinue (class command).
 // ARI errors: 404 Channel not found; 409 Channel not in a Stasis application;
 // 412 Channel in invalid state.
-func (h *ChannelHandle) Continue(ctx context.Context, p *ChannelContinueParams) error {
+func (h *ChannelHandle) ContinueInDialplan(ctx context.Context, p *ChannelContinueInDialplanParams) error {
 	_, err := h.c.call(ctx, "channels.continueInDialplan", h.key, p.params())
 	return err
 }
@@ -1718,14 +1729,14 @@ func (h *ChannelHandle) Ring(ctx context.Context) error {
 	return err
 }
 
-// StopRing calls channels.ringStop: stop ringing indication on a channel if
+// RingStop calls channels.ringStop: stop ringing indication on a channel if
 // locally generated.
 //
 // ARI DELETE /channels/{channelId}/ring (channels.ringStop), bus kind
 // ChannelStopRing (class command).
 // ARI errors: 404 Channel not found; 409 Channel not in a Stasis application;
 // 412 Channel in invalid state.
-func (h *ChannelHandle) StopRing(ctx context.Context) error {
+func (h *ChannelHandle) RingStop(ctx context.Context) error {
 	_, err := h.c.call(ctx, "channels.ringStop", h.key, nil)
 	return err
 }
@@ -1883,28 +1894,28 @@ func (h *ChannelHandle) Hold(ctx context.Context) error {
 	return err
 }
 
-// StopHold calls channels.unhold: remove a channel from hold.
+// Unhold calls channels.unhold: remove a channel from hold.
 //
 // ARI DELETE /channels/{channelId}/hold (channels.unhold), bus kind
 // ChannelStopHold (class command).
 // ARI errors: 404 Channel not found; 409 Channel not in a Stasis application;
 // 412 Channel in invalid state.
-func (h *ChannelHandle) StopHold(ctx context.Context) error {
+func (h *ChannelHandle) Unhold(ctx context.Context) error {
 	_, err := h.c.call(ctx, "channels.unhold", h.key, nil)
 	return err
 }
 
-// ChannelMOHParams are the parameters of (*ChannelHandle).MOH. Zero values
-// are not sent (ARI's defaults apply), except for required parameters; Extra
-// sets any ARI parameter by its spec name and wins over the fields.
-type ChannelMOHParams struct {
+// ChannelStartMOHParams are the parameters of (*ChannelHandle).StartMOH. Zero
+// values are not sent (ARI's defaults apply), except for required parameters;
+// Extra sets any ARI parameter by its spec name and wins over the fields.
+type ChannelStartMOHParams struct {
 	// Music on hold class to use. (ARI query mohClass)
 	MOHClass string
 	// Extra holds ARI parameters by spec name, sent as given.
 	Extra ari.Params
 }
 
-func (p *ChannelMOHParams) params() ari.Params {
+func (p *ChannelStartMOHParams) params() ari.Params {
 	if p == nil {
 		return nil
 	}
@@ -1918,13 +1929,13 @@ func (p *ChannelMOHParams) params() ari.Params {
 	return m
 }
 
-// MOH calls channels.startMoh: play music on hold to a channel.
+// StartMOH calls channels.startMoh: play music on hold to a channel.
 //
 // ARI POST /channels/{channelId}/moh (channels.startMoh), bus kind ChannelMOH
 // (class command).
 // ARI errors: 404 Channel not found; 409 Channel not in a Stasis application;
 // 412 Channel in invalid state.
-func (h *ChannelHandle) MOH(ctx context.Context, p *ChannelMOHParams) error {
+func (h *ChannelHandle) StartMOH(ctx context.Context, p *ChannelStartMOHParams) error {
 	_, err := h.c.call(ctx, "channels.startMoh", h.key, p.params())
 	return err
 }
@@ -1940,13 +1951,13 @@ func (h *ChannelHandle) StopMOH(ctx context.Context) error {
 	return err
 }
 
-// Silence calls channels.startSilence: play silence to a channel.
+// StartSilence calls channels.startSilence: play silence to a channel.
 //
 // ARI POST /channels/{channelId}/silence (channels.startSilence), bus kind
 // ChannelSilence (class command).
 // ARI errors: 404 Channel not found; 409 Channel not in a Stasis application;
 // 412 Channel in invalid state.
-func (h *ChannelHandle) Silence(ctx context.Context) error {
+func (h *ChannelHandle) StartSilence(ctx context.Context) error {
 	_, err := h.c.call(ctx, "channels.startSilence", h.key, nil)
 	return err
 }
@@ -2076,12 +2087,16 @@ func (p *ChannelPlayWithIDParams) params() ari.Params {
 // kind channels.playWithId (class create).
 // ARI errors: 404 Channel not found; 409 Channel not in a Stasis application;
 // 412 Channel in invalid state.
-func (h *ChannelHandle) PlayWithID(ctx context.Context, p *ChannelPlayWithIDParams) (*ari.Playback, error) {
+func (h *ChannelHandle) PlayWithID(ctx context.Context, p *ChannelPlayWithIDParams) (*PlaybackHandle, error) {
 	resp, err := h.c.call(ctx, "channels.playWithId", h.key, p.params())
 	if err != nil {
 		return nil, err
 	}
-	return entityPtr[ari.Playback](resp, "playback")
+	k, err := createdKey(resp, "playback", "playback", h.key)
+	if err != nil {
+		return nil, err
+	}
+	return h.c.PlaybackFromKey(k), nil
 }
 
 // ChannelRecordParams are the parameters of (*ChannelHandle).Record. Zero
@@ -2163,18 +2178,18 @@ func (h *ChannelHandle) Record(ctx context.Context, p *ChannelRecordParams) (*Li
 	return h.c.LiveRecordingFromKey(k), nil
 }
 
-// ChannelVariableGetParams are the parameters of
-// (*ChannelHandle).VariableGet. Zero values are not sent (ARI's defaults
+// ChannelGetChannelVarParams are the parameters of
+// (*ChannelHandle).GetChannelVar. Zero values are not sent (ARI's defaults
 // apply), except for required parameters; Extra sets any ARI parameter by its
 // spec name and wins over the fields.
-type ChannelVariableGetParams struct {
+type ChannelGetChannelVarParams struct {
 	// The channel variable or function to get. Required. (ARI query variable)
 	Variable string
 	// Extra holds ARI parameters by spec name, sent as given.
 	Extra ari.Params
 }
 
-func (p *ChannelVariableGetParams) params() ari.Params {
+func (p *ChannelGetChannelVarParams) params() ari.Params {
 	if p == nil {
 		return nil
 	}
@@ -2188,14 +2203,14 @@ func (p *ChannelVariableGetParams) params() ari.Params {
 	return m
 }
 
-// VariableGet calls channels.getChannelVar: get the value of a channel
+// GetChannelVar calls channels.getChannelVar: get the value of a channel
 // variable or function.
 //
 // ARI GET /channels/{channelId}/variable (channels.getChannelVar), bus kind
 // ChannelVariableGet (class data).
 // ARI errors: 400 Missing variable parameter; 404 Channel or variable not
 // found; 409 Channel not in a Stasis application.
-func (h *ChannelHandle) VariableGet(ctx context.Context, p *ChannelVariableGetParams) (string, error) {
+func (h *ChannelHandle) GetChannelVar(ctx context.Context, p *ChannelGetChannelVarParams) (string, error) {
 	resp, err := h.c.call(ctx, "channels.getChannelVar", h.key, p.params())
 	if err != nil {
 		return "", err
@@ -2203,11 +2218,11 @@ func (h *ChannelHandle) VariableGet(ctx context.Context, p *ChannelVariableGetPa
 	return variable(resp)
 }
 
-// ChannelVariableSetParams are the parameters of
-// (*ChannelHandle).VariableSet. Zero values are not sent (ARI's defaults
+// ChannelSetChannelVarParams are the parameters of
+// (*ChannelHandle).SetChannelVar. Zero values are not sent (ARI's defaults
 // apply), except for required parameters; Extra sets any ARI parameter by its
 // spec name and wins over the fields.
-type ChannelVariableSetParams struct {
+type ChannelSetChannelVarParams struct {
 	// The channel variable or function to set. Required. (ARI query variable)
 	Variable string
 	// The value to set the variable to. (ARI query value)
@@ -2219,7 +2234,7 @@ type ChannelVariableSetParams struct {
 	Extra ari.Params
 }
 
-func (p *ChannelVariableSetParams) params() ari.Params {
+func (p *ChannelSetChannelVarParams) params() ari.Params {
 	if p == nil {
 		return nil
 	}
@@ -2239,14 +2254,14 @@ func (p *ChannelVariableSetParams) params() ari.Params {
 	return m
 }
 
-// VariableSet calls channels.setChannelVar: set the value of a channel
+// SetChannelVar calls channels.setChannelVar: set the value of a channel
 // variable or function.
 //
 // ARI POST /channels/{channelId}/variable (channels.setChannelVar), bus kind
 // ChannelVariableSet (class command).
 // ARI errors: 400 Missing variable parameter; 404 Channel not found; 409
 // Channel not in a Stasis application.
-func (h *ChannelHandle) VariableSet(ctx context.Context, p *ChannelVariableSetParams) error {
+func (h *ChannelHandle) SetChannelVar(ctx context.Context, p *ChannelSetChannelVarParams) error {
 	_, err := h.c.call(ctx, "channels.setChannelVar", h.key, p.params())
 	return err
 }
@@ -2330,10 +2345,11 @@ func (h *ChannelHandle) SetChannelVars(ctx context.Context, p *ChannelSetChannel
 	return err
 }
 
-// ChannelSnoopParams are the parameters of (*ChannelHandle).Snoop. Zero
-// values are not sent (ARI's defaults apply), except for required parameters;
-// Extra sets any ARI parameter by its spec name and wins over the fields.
-type ChannelSnoopParams struct {
+// ChannelSnoopChannelParams are the parameters of
+// (*ChannelHandle).SnoopChannel. Zero values are not sent (ARI's defaults
+// apply), except for required parameters; Extra sets any ARI parameter by its
+// spec name and wins over the fields.
+type ChannelSnoopChannelParams struct {
 	// Direction of audio to spy on. One of: none, both, out, in. ARI default:
 	// none. (ARI query spy)
 	Spy string
@@ -2351,7 +2367,7 @@ type ChannelSnoopParams struct {
 	Extra ari.Params
 }
 
-func (p *ChannelSnoopParams) params() ari.Params {
+func (p *ChannelSnoopChannelParams) params() ari.Params {
 	if p == nil {
 		return nil
 	}
@@ -2377,12 +2393,12 @@ func (p *ChannelSnoopParams) params() ari.Params {
 	return m
 }
 
-// Snoop calls channels.snoopChannel: start snooping.
+// SnoopChannel calls channels.snoopChannel: start snooping.
 //
 // ARI POST /channels/{channelId}/snoop (channels.snoopChannel), bus kind
 // ChannelSnoop (class create).
 // ARI errors: 400 Invalid parameters; 404 Channel not found.
-func (h *ChannelHandle) Snoop(ctx context.Context, p *ChannelSnoopParams) (*ChannelHandle, error) {
+func (h *ChannelHandle) SnoopChannel(ctx context.Context, p *ChannelSnoopChannelParams) (*ChannelHandle, error) {
 	resp, err := h.c.call(ctx, "channels.snoopChannel", h.key, p.params())
 	if err != nil {
 		return nil, err
@@ -2448,12 +2464,16 @@ func (p *ChannelSnoopChannelWithIDParams) params() ari.Params {
 // (channels.snoopChannelWithId), bus kind channels.snoopChannelWithId (class
 // create).
 // ARI errors: 400 Invalid parameters; 404 Channel not found.
-func (h *ChannelHandle) SnoopChannelWithID(ctx context.Context, p *ChannelSnoopChannelWithIDParams) (*ari.Channel, error) {
+func (h *ChannelHandle) SnoopChannelWithID(ctx context.Context, p *ChannelSnoopChannelWithIDParams) (*ChannelHandle, error) {
 	resp, err := h.c.call(ctx, "channels.snoopChannelWithId", h.key, p.params())
 	if err != nil {
 		return nil, err
 	}
-	return entityPtr[ari.Channel](resp, "channel")
+	k, err := createdKey(resp, "channel", "channel", h.key)
+	if err != nil {
+		return nil, err
+	}
+	return h.c.ChannelFromKey(k), nil
 }
 
 // ChannelDialParams are the parameters of (*ChannelHandle).Dial. Zero values
@@ -2781,20 +2801,24 @@ func (p *BridgeCreateWithIDParams) params() ari.Params {
 // ARI POST /bridges/{bridgeId} (bridges.createWithId), bus kind
 // bridges.createWithId (class create).
 // ARI errors: 409 Bridge with the same bridgeId already exists.
-func (h *BridgeHandle) CreateWithID(ctx context.Context, p *BridgeCreateWithIDParams) (*ari.Bridge, error) {
+func (h *BridgeHandle) CreateWithID(ctx context.Context, p *BridgeCreateWithIDParams) (*BridgeHandle, error) {
 	resp, err := h.c.call(ctx, "bridges.createWithId", h.key, p.params())
 	if err != nil {
 		return nil, err
 	}
-	return entityPtr[ari.Bridge](resp, "bridge")
+	k, err := createdKey(resp, "bridge", "bridge", h.key)
+	if err != nil {
+		return nil, err
+	}
+	return h.c.BridgeFromKey(k), nil
 }
 
-// Data calls bridges.get: get bridge details.
+// Get calls bridges.get: get bridge details.
 //
 // ARI GET /bridges/{bridgeId} (bridges.get), bus kind BridgeData (class
 // data).
 // ARI errors: 404 Bridge not found.
-func (h *BridgeHandle) Data(ctx context.Context) (*ari.Bridge, error) {
+func (h *BridgeHandle) Get(ctx context.Context) (*ari.Bridge, error) {
 	resp, err := h.c.call(ctx, "bridges.get", h.key, nil)
 	if err != nil {
 		return nil, err
@@ -2802,12 +2826,12 @@ func (h *BridgeHandle) Data(ctx context.Context) (*ari.Bridge, error) {
 	return entityPtr[ari.Bridge](resp, "bridge")
 }
 
-// Delete calls bridges.destroy: shut down a bridge.
+// Destroy calls bridges.destroy: shut down a bridge.
 //
 // ARI DELETE /bridges/{bridgeId} (bridges.destroy), bus kind BridgeDelete
 // (class command).
 // ARI errors: 404 Bridge not found.
-func (h *BridgeHandle) Delete(ctx context.Context) error {
+func (h *BridgeHandle) Destroy(ctx context.Context) error {
 	_, err := h.c.call(ctx, "bridges.destroy", h.key, nil)
 	return err
 }
@@ -3071,18 +3095,18 @@ func (h *BridgeHandle) RemoveChannel(ctx context.Context, p *BridgeRemoveChannel
 	return err
 }
 
-// BridgeVideoSourceParams are the parameters of (*BridgeHandle).VideoSource.
-// Zero values are not sent (ARI's defaults apply), except for required
-// parameters; Extra sets any ARI parameter by its spec name and wins over the
-// fields.
-type BridgeVideoSourceParams struct {
+// BridgeSetVideoSourceParams are the parameters of
+// (*BridgeHandle).SetVideoSource. Zero values are not sent (ARI's defaults
+// apply), except for required parameters; Extra sets any ARI parameter by its
+// spec name and wins over the fields.
+type BridgeSetVideoSourceParams struct {
 	// Channel's id. Required. (ARI path channelId)
 	ChannelID string
 	// Extra holds ARI parameters by spec name, sent as given.
 	Extra ari.Params
 }
 
-func (p *BridgeVideoSourceParams) params() ari.Params {
+func (p *BridgeSetVideoSourceParams) params() ari.Params {
 	if p == nil {
 		return nil
 	}
@@ -3096,43 +3120,43 @@ func (p *BridgeVideoSourceParams) params() ari.Params {
 	return m
 }
 
-// VideoSource calls bridges.setVideoSource: set a channel as the video source
-// in a multi-party mixing bridge. This operation has no effect on bridges
-// with two or fewer participants.
+// SetVideoSource calls bridges.setVideoSource: set a channel as the video
+// source in a multi-party mixing bridge. This operation has no effect on
+// bridges with two or fewer participants.
 //
 // ARI POST /bridges/{bridgeId}/videoSource/{channelId}
 // (bridges.setVideoSource), bus kind BridgeVideoSource (class command).
 // ARI errors: 404 Bridge or Channel not found; 409 Channel not in Stasis
 // application; 422 Channel not in this Bridge.
-func (h *BridgeHandle) VideoSource(ctx context.Context, p *BridgeVideoSourceParams) error {
+func (h *BridgeHandle) SetVideoSource(ctx context.Context, p *BridgeSetVideoSourceParams) error {
 	_, err := h.c.call(ctx, "bridges.setVideoSource", h.key, p.params())
 	return err
 }
 
-// VideoSourceDelete calls bridges.clearVideoSource: removes any explicit
-// video source in a multi-party mixing bridge. This operation has no effect
-// on bridges with two or fewer participants. When no explicit video source is
+// ClearVideoSource calls bridges.clearVideoSource: removes any explicit video
+// source in a multi-party mixing bridge. This operation has no effect on
+// bridges with two or fewer participants. When no explicit video source is
 // set, talk detection will be used to determine the active video stream.
 //
 // ARI DELETE /bridges/{bridgeId}/videoSource (bridges.clearVideoSource), bus
 // kind BridgeVideoSourceDelete (class command).
 // ARI errors: 404 Bridge not found.
-func (h *BridgeHandle) VideoSourceDelete(ctx context.Context) error {
+func (h *BridgeHandle) ClearVideoSource(ctx context.Context) error {
 	_, err := h.c.call(ctx, "bridges.clearVideoSource", h.key, nil)
 	return err
 }
 
-// BridgeMOHParams are the parameters of (*BridgeHandle).MOH. Zero values are
-// not sent (ARI's defaults apply), except for required parameters; Extra sets
-// any ARI parameter by its spec name and wins over the fields.
-type BridgeMOHParams struct {
+// BridgeStartMOHParams are the parameters of (*BridgeHandle).StartMOH. Zero
+// values are not sent (ARI's defaults apply), except for required parameters;
+// Extra sets any ARI parameter by its spec name and wins over the fields.
+type BridgeStartMOHParams struct {
 	// Channel's id. (ARI query mohClass)
 	MOHClass string
 	// Extra holds ARI parameters by spec name, sent as given.
 	Extra ari.Params
 }
 
-func (p *BridgeMOHParams) params() ari.Params {
+func (p *BridgeStartMOHParams) params() ari.Params {
 	if p == nil {
 		return nil
 	}
@@ -3146,13 +3170,13 @@ func (p *BridgeMOHParams) params() ari.Params {
 	return m
 }
 
-// MOH calls bridges.startMoh: play music on hold to a bridge or change the
-// MOH class that is playing.
+// StartMOH calls bridges.startMoh: play music on hold to a bridge or change
+// the MOH class that is playing.
 //
 // ARI POST /bridges/{bridgeId}/moh (bridges.startMoh), bus kind BridgeMOH
 // (class command).
 // ARI errors: 404 Bridge not found; 409 Bridge not in Stasis application.
-func (h *BridgeHandle) MOH(ctx context.Context, p *BridgeMOHParams) error {
+func (h *BridgeHandle) StartMOH(ctx context.Context, p *BridgeStartMOHParams) error {
 	_, err := h.c.call(ctx, "bridges.startMoh", h.key, p.params())
 	return err
 }
@@ -3296,12 +3320,16 @@ func (p *BridgePlayWithIDParams) params() ari.Params {
 // kind bridges.playWithId (class create).
 // ARI errors: 404 Bridge not found; 409 Bridge not in a Stasis application;
 // 422 The format specified is unknown on this system.
-func (h *BridgeHandle) PlayWithID(ctx context.Context, p *BridgePlayWithIDParams) (*ari.Playback, error) {
+func (h *BridgeHandle) PlayWithID(ctx context.Context, p *BridgePlayWithIDParams) (*PlaybackHandle, error) {
 	resp, err := h.c.call(ctx, "bridges.playWithId", h.key, p.params())
 	if err != nil {
 		return nil, err
 	}
-	return entityPtr[ari.Playback](resp, "playback")
+	k, err := createdKey(resp, "playback", "playback", h.key)
+	if err != nil {
+		return nil, err
+	}
+	return h.c.PlaybackFromKey(k), nil
 }
 
 // BridgeRecordParams are the parameters of (*BridgeHandle).Record. Zero
@@ -3405,12 +3433,12 @@ func (s *Recordings) ListStored(ctx context.Context) ([]*StoredRecordingHandle, 
 	return out, nil
 }
 
-// Data calls recordings.getStored: get a stored recording's details.
+// GetStored calls recordings.getStored: get a stored recording's details.
 //
 // ARI GET /recordings/stored/{recordingName} (recordings.getStored), bus kind
 // RecordingStoredData (class data).
 // ARI errors: 404 Recording not found.
-func (h *StoredRecordingHandle) Data(ctx context.Context) (*ari.StoredRecording, error) {
+func (h *StoredRecordingHandle) GetStored(ctx context.Context) (*ari.StoredRecording, error) {
 	resp, err := h.c.call(ctx, "recordings.getStored", h.key, nil)
 	if err != nil {
 		return nil, err
@@ -3418,12 +3446,12 @@ func (h *StoredRecordingHandle) Data(ctx context.Context) (*ari.StoredRecording,
 	return entityPtr[ari.StoredRecording](resp, "stored_recording")
 }
 
-// Delete calls recordings.deleteStored: delete a stored recording.
+// DeleteStored calls recordings.deleteStored: delete a stored recording.
 //
 // ARI DELETE /recordings/stored/{recordingName} (recordings.deleteStored),
 // bus kind RecordingStoredDelete (class command).
 // ARI errors: 404 Recording not found.
-func (h *StoredRecordingHandle) Delete(ctx context.Context) error {
+func (h *StoredRecordingHandle) DeleteStored(ctx context.Context) error {
 	_, err := h.c.call(ctx, "recordings.deleteStored", h.key, nil)
 	return err
 }
@@ -3443,11 +3471,11 @@ func (h *StoredRecordingHandle) GetStoredFile(ctx context.Context) ([]byte, erro
 	return entity[[]byte](resp, "binary")
 }
 
-// StoredRecordingCopyParams are the parameters of
-// (*StoredRecordingHandle).Copy. Zero values are not sent (ARI's defaults
-// apply), except for required parameters; Extra sets any ARI parameter by its
-// spec name and wins over the fields.
-type StoredRecordingCopyParams struct {
+// StoredRecordingCopyStoredParams are the parameters of
+// (*StoredRecordingHandle).CopyStored. Zero values are not sent (ARI's
+// defaults apply), except for required parameters; Extra sets any ARI
+// parameter by its spec name and wins over the fields.
+type StoredRecordingCopyStoredParams struct {
 	// The destination name of the recording. Required. (ARI query
 	// destinationRecordingName)
 	DestinationRecordingName string
@@ -3455,7 +3483,7 @@ type StoredRecordingCopyParams struct {
 	Extra ari.Params
 }
 
-func (p *StoredRecordingCopyParams) params() ari.Params {
+func (p *StoredRecordingCopyStoredParams) params() ari.Params {
 	if p == nil {
 		return nil
 	}
@@ -3469,13 +3497,13 @@ func (p *StoredRecordingCopyParams) params() ari.Params {
 	return m
 }
 
-// Copy calls recordings.copyStored: copy a stored recording.
+// CopyStored calls recordings.copyStored: copy a stored recording.
 //
 // ARI POST /recordings/stored/{recordingName}/copy (recordings.copyStored),
 // bus kind RecordingStoredCopy (class command).
 // ARI errors: 404 Recording not found; 409 A recording with the same name
 // already exists on the system.
-func (h *StoredRecordingHandle) Copy(ctx context.Context, p *StoredRecordingCopyParams) (*StoredRecordingHandle, error) {
+func (h *StoredRecordingHandle) CopyStored(ctx context.Context, p *StoredRecordingCopyStoredParams) (*StoredRecordingHandle, error) {
 	resp, err := h.c.call(ctx, "recordings.copyStored", h.key, p.params())
 	if err != nil {
 		return nil, err
@@ -3487,12 +3515,12 @@ func (h *StoredRecordingHandle) Copy(ctx context.Context, p *StoredRecordingCopy
 	return h.c.StoredRecordingFromKey(k), nil
 }
 
-// Data calls recordings.getLive: list live recordings.
+// GetLive calls recordings.getLive: list live recordings.
 //
 // ARI GET /recordings/live/{recordingName} (recordings.getLive), bus kind
 // RecordingLiveData (class data).
 // ARI errors: 404 Recording not found.
-func (h *LiveRecordingHandle) Data(ctx context.Context) (*ari.LiveRecording, error) {
+func (h *LiveRecordingHandle) GetLive(ctx context.Context) (*ari.LiveRecording, error) {
 	resp, err := h.c.call(ctx, "recordings.getLive", h.key, nil)
 	if err != nil {
 		return nil, err
@@ -3500,12 +3528,12 @@ func (h *LiveRecordingHandle) Data(ctx context.Context) (*ari.LiveRecording, err
 	return entityPtr[ari.LiveRecording](resp, "live_recording")
 }
 
-// Scrap calls recordings.cancel: stop a live recording and discard it.
+// Cancel calls recordings.cancel: stop a live recording and discard it.
 //
 // ARI DELETE /recordings/live/{recordingName} (recordings.cancel), bus kind
 // RecordingLiveScrap (class command).
 // ARI errors: 404 Recording not found.
-func (h *LiveRecordingHandle) Scrap(ctx context.Context) error {
+func (h *LiveRecordingHandle) Cancel(ctx context.Context) error {
 	_, err := h.c.call(ctx, "recordings.cancel", h.key, nil)
 	return err
 }
@@ -3530,12 +3558,12 @@ func (h *LiveRecordingHandle) Pause(ctx context.Context) error {
 	return err
 }
 
-// Resume calls recordings.unpause: unpause a live recording.
+// Unpause calls recordings.unpause: unpause a live recording.
 //
 // ARI DELETE /recordings/live/{recordingName}/pause (recordings.unpause), bus
 // kind RecordingLiveResume (class command).
 // ARI errors: 404 Recording not found; 409 Recording not in session.
-func (h *LiveRecordingHandle) Resume(ctx context.Context) error {
+func (h *LiveRecordingHandle) Unpause(ctx context.Context) error {
 	_, err := h.c.call(ctx, "recordings.unpause", h.key, nil)
 	return err
 }
@@ -3605,10 +3633,10 @@ func (s *Sounds) List(ctx context.Context, p *SoundsListParams) ([]*SoundHandle,
 	return out, nil
 }
 
-// Data calls sounds.get: get a sound's details.
+// Get calls sounds.get: get a sound's details.
 //
 // ARI GET /sounds/{soundId} (sounds.get), bus kind SoundData (class data).
-func (h *SoundHandle) Data(ctx context.Context) (*ari.Sound, error) {
+func (h *SoundHandle) Get(ctx context.Context) (*ari.Sound, error) {
 	resp, err := h.c.call(ctx, "sounds.get", h.key, nil)
 	if err != nil {
 		return nil, err
@@ -3616,12 +3644,12 @@ func (h *SoundHandle) Data(ctx context.Context) (*ari.Sound, error) {
 	return entityPtr[ari.Sound](resp, "sound")
 }
 
-// Data calls playbacks.get: get a playback's details.
+// Get calls playbacks.get: get a playback's details.
 //
 // ARI GET /playbacks/{playbackId} (playbacks.get), bus kind PlaybackData
 // (class data).
 // ARI errors: 404 The playback cannot be found.
-func (h *PlaybackHandle) Data(ctx context.Context) (*ari.Playback, error) {
+func (h *PlaybackHandle) Get(ctx context.Context) (*ari.Playback, error) {
 	resp, err := h.c.call(ctx, "playbacks.get", h.key, nil)
 	if err != nil {
 		return nil, err
@@ -3693,11 +3721,11 @@ func (s *DeviceStates) List(ctx context.Context) ([]*DeviceStateHandle, error) {
 	return out, nil
 }
 
-// Data calls deviceStates.get: retrieve the current state of a device.
+// Get calls deviceStates.get: retrieve the current state of a device.
 //
 // ARI GET /deviceStates/{deviceName} (deviceStates.get), bus kind
 // DeviceStateData (class data).
-func (h *DeviceStateHandle) Data(ctx context.Context) (*ari.DeviceState, error) {
+func (h *DeviceStateHandle) Get(ctx context.Context) (*ari.DeviceState, error) {
 	resp, err := h.c.call(ctx, "deviceStates.get", h.key, nil)
 	if err != nil {
 		return nil, err
@@ -3768,12 +3796,12 @@ func (s *Mailboxes) List(ctx context.Context) ([]*MailboxHandle, error) {
 	return out, nil
 }
 
-// Data calls mailboxes.get: retrieve the current state of a mailbox.
+// Get calls mailboxes.get: retrieve the current state of a mailbox.
 //
 // ARI GET /mailboxes/{mailboxName} (mailboxes.get), bus kind MailboxData
 // (class data).
 // ARI errors: 404 Mailbox not found.
-func (h *MailboxHandle) Data(ctx context.Context) (*ari.Mailbox, error) {
+func (h *MailboxHandle) Get(ctx context.Context) (*ari.Mailbox, error) {
 	resp, err := h.c.call(ctx, "mailboxes.get", h.key, nil)
 	if err != nil {
 		return nil, err
@@ -3940,12 +3968,12 @@ func (s *Applications) List(ctx context.Context) ([]*ApplicationHandle, error) {
 	return out, nil
 }
 
-// Data calls applications.get: get details of an application.
+// Get calls applications.get: get details of an application.
 //
 // ARI GET /applications/{applicationName} (applications.get), bus kind
 // ApplicationData (class data).
 // ARI errors: 404 Application does not exist.
-func (h *ApplicationHandle) Data(ctx context.Context) (*ari.Application, error) {
+func (h *ApplicationHandle) Get(ctx context.Context) (*ari.Application, error) {
 	resp, err := h.c.call(ctx, "applications.get", h.key, nil)
 	if err != nil {
 		return nil, err
@@ -3953,11 +3981,11 @@ func (h *ApplicationHandle) Data(ctx context.Context) (*ari.Application, error) 
 	return entityPtr[ari.Application](resp, "application")
 }
 
-// ApplicationSubscribeParams are the parameters of
-// (*ApplicationHandle).Subscribe. Zero values are not sent (ARI's defaults
-// apply), except for required parameters; Extra sets any ARI parameter by its
-// spec name and wins over the fields.
-type ApplicationSubscribeParams struct {
+// ApplicationSubscribeEventSourceParams are the parameters of
+// (*ApplicationHandle).SubscribeEventSource. Zero values are not sent (ARI's
+// defaults apply), except for required parameters; Extra sets any ARI
+// parameter by its spec name and wins over the fields.
+type ApplicationSubscribeEventSourceParams struct {
 	// URI for event source (channel:{channelId}, bridge:{bridgeId},
 	// endpoint:{tech}[/{resource}], deviceState:{deviceName}. Required. (ARI
 	// query eventSource)
@@ -3966,7 +3994,7 @@ type ApplicationSubscribeParams struct {
 	Extra ari.Params
 }
 
-func (p *ApplicationSubscribeParams) params() ari.Params {
+func (p *ApplicationSubscribeEventSourceParams) params() ari.Params {
 	if p == nil {
 		return nil
 	}
@@ -3978,23 +4006,23 @@ func (p *ApplicationSubscribeParams) params() ari.Params {
 	return m
 }
 
-// Subscribe calls applications.subscribe: subscribe an application to a event
-// source.
+// SubscribeEventSource calls applications.subscribe: subscribe an application
+// to a event source.
 //
 // ARI POST /applications/{applicationName}/subscription
 // (applications.subscribe), bus kind ApplicationSubscribe (class command).
 // ARI errors: 400 Missing parameter; 404 Application does not exist; 422
 // Event source does not exist.
-func (h *ApplicationHandle) Subscribe(ctx context.Context, p *ApplicationSubscribeParams) error {
+func (h *ApplicationHandle) SubscribeEventSource(ctx context.Context, p *ApplicationSubscribeEventSourceParams) error {
 	_, err := h.c.call(ctx, "applications.subscribe", h.key, p.params())
 	return err
 }
 
-// ApplicationUnsubscribeParams are the parameters of
-// (*ApplicationHandle).Unsubscribe. Zero values are not sent (ARI's defaults
-// apply), except for required parameters; Extra sets any ARI parameter by its
-// spec name and wins over the fields.
-type ApplicationUnsubscribeParams struct {
+// ApplicationUnsubscribeEventSourceParams are the parameters of
+// (*ApplicationHandle).UnsubscribeEventSource. Zero values are not sent
+// (ARI's defaults apply), except for required parameters; Extra sets any ARI
+// parameter by its spec name and wins over the fields.
+type ApplicationUnsubscribeEventSourceParams struct {
 	// URI for event source (channel:{channelId}, bridge:{bridgeId},
 	// endpoint:{tech}[/{resource}], deviceState:{deviceName}. Required. (ARI
 	// query eventSource)
@@ -4003,7 +4031,7 @@ type ApplicationUnsubscribeParams struct {
 	Extra ari.Params
 }
 
-func (p *ApplicationUnsubscribeParams) params() ari.Params {
+func (p *ApplicationUnsubscribeEventSourceParams) params() ari.Params {
 	if p == nil {
 		return nil
 	}
@@ -4015,8 +4043,8 @@ func (p *ApplicationUnsubscribeParams) params() ari.Params {
 	return m
 }
 
-// Unsubscribe calls applications.unsubscribe: unsubscribe an application from
-// an event source.
+// UnsubscribeEventSource calls applications.unsubscribe: unsubscribe an
+// application from an event source.
 //
 // ARI DELETE /applications/{applicationName}/subscription
 // (applications.unsubscribe), bus kind ApplicationUnsubscribe (class
@@ -4024,7 +4052,7 @@ func (p *ApplicationUnsubscribeParams) params() ari.Params {
 // ARI errors: 400 Missing parameter; event source scheme not recognized; 404
 // Application does not exist; 409 Application not subscribed to event source;
 // 422 Event source does not exist.
-func (h *ApplicationHandle) Unsubscribe(ctx context.Context, p *ApplicationUnsubscribeParams) error {
+func (h *ApplicationHandle) UnsubscribeEventSource(ctx context.Context, p *ApplicationUnsubscribeEventSourceParams) error {
 	_, err := h.c.call(ctx, "applications.unsubscribe", h.key, p.params())
 	return err
 }

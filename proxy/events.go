@@ -321,7 +321,17 @@ func (s *Server) publishEvent(ctx context.Context, h *eventHead, full bool, app,
 		s.log.Debug("dropping ARI event with unusable application or node", "app", app, "node", node)
 		return
 	}
-	if err := s.bus.Publish(ctx, s.subj.Event(app, node), "", payload); err != nil {
+	appPayload := payload
+	if full && h.Type == "StasisStart" && h.Channel != nil {
+		// A channel created by a request with a dialog (the return path)
+		// enters the application: the event says whose it is, so that the
+		// instances sharing new calls (Listen) leave it to its owner, which
+		// gets it on the dialog subject.
+		if d := s.dialogs.owner(resKey{kindChannel, h.Channel.ID}); d != "" {
+			appPayload = spliceFields(payload, "dialog", d)
+		}
+	}
+	if err := s.bus.Publish(ctx, s.subj.Event(app, node), "", appPayload); err != nil {
 		s.log.Warn("publishing event", "type", h.Type, "error", err)
 	} else {
 		s.metrics.eventsEvent.Inc()

@@ -297,6 +297,7 @@ func (s *Server) bindDialog(c *wire.Call) newBindings {
 		if fresh, gen := s.dialogs.bind(k, b.dialog, c.Kind.Stage, now); fresh {
 			b.created = &boundRes{k, gen}
 		}
+		s.dialogs.setOwner(k, b.dialog)
 	}
 	if c.Touched.ID != "" {
 		k := resKey{c.Touched.Kind, c.Touched.ID}
