@@ -6,10 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/tidwall/gjson"
 
 	"github.com/ariproxy/ari-proxy/ari"
 	"github.com/ariproxy/ari-proxy/bus"
@@ -147,13 +147,10 @@ func (c *Client) SubscribeDurable(ctx context.Context, name string, types ...str
 		return nil, err
 	}
 	cc, err := cons.Consume(func(m jetstream.Msg) {
-		s.deliver(fromJetStream(m))
-		select {
-		case <-s.done:
-			// Closed before the reader took it: leave it for next time.
-			_ = m.Nak()
-		default:
+		if s.offer(fromJetStream(m)) {
 			_ = m.Ack()
+		} else {
+			_ = m.Nak() // closed before the reader took it: for next time
 		}
 	})
 	if err != nil {
@@ -175,86 +172,52 @@ func (c *Client) SubscribeDurable(ctx context.Context, name string, types ...str
 	return s, nil
 }
 
-// listenDurable is Listen in durable mode (WithDurable).
-func (c *Client) listenDurable(ctx context.Context, handler func(ctx context.Context, h *ChannelHandle, ev *ari.StasisStart)) error {
+// consumeDurable makes l take its share of the new calls through the
+// shared durable consumer of the application (WithDurable) instead of the
+// queue group: each StasisStart is acknowledged once the handler returned,
+// and reported in progress while it runs.
+func (l *Listener) consumeDurable(ctx context.Context) error {
+	c := l.c
 	ackWait := c.core.ackWait
 	if ackWait <= 0 {
 		ackWait = DefaultAckWait
 	}
 	cons, err := c.durableConsumer(ctx, "listen_"+consumerName(c.app), ackWait)
 	if err != nil {
-		return fmt.Errorf("client: listen: %w", err)
-	}
-	hctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		mu      sync.Mutex
-		stopped bool
-		wg      sync.WaitGroup
-	)
-	s := c.newSubscription(nil)
-	if err := c.track(s); err != nil {
 		return err
 	}
-	defer s.Close()
-	marker := []byte(`"StasisStart"`)
 	cc, err := cons.Consume(func(m jetstream.Msg) {
 		data := m.Data()
-		var ss *ari.StasisStart
-		if bytes.Contains(data, marker) {
-			if ev, err := ari.DecodeEvent(data); err == nil {
-				ss, _ = ev.(*ari.StasisStart)
-			}
-		}
-		if ss == nil {
-			_ = m.Ack() // not a new call: nothing to take
+		if !bytes.Contains(data, stasisStartMarker) || gjson.GetBytes(data, "dialog").Exists() {
+			_ = m.Ack() // not a new call to share: nothing to take
 			return
 		}
-		mu.Lock()
-		defer mu.Unlock()
-		if stopped {
-			_ = m.Nak() // for another instance
-			return
-		}
-		h := c.ChannelFromKey(Key{Kind: "channel", ID: ss.Channel.ID, Node: ss.AsteriskID, App: ss.Application})
-		wg.Go(func() {
-			done := make(chan struct{})
-			go func() {
-				// Tell the consumer the call is being handled, so a long
-				// handler is not taken for a dead instance.
-				t := time.NewTicker(ackWait / 3)
-				defer t.Stop()
-				for {
-					select {
-					case <-done:
-						return
-					case <-t.C:
-						_ = m.InProgress()
-					}
-				}
-			}()
-			handler(hctx, h, ss)
+		done := make(chan struct{})
+		l.take(fromJetStream(m), func(taken bool) {
 			close(done)
-			_ = m.Ack()
+			if taken {
+				_ = m.Ack()
+			} else {
+				_ = m.Nak() // stopping: for another instance
+			}
 		})
+		go func() {
+			// Tell the consumer the call is being handled, so a long
+			// handler is not taken for a dead instance.
+			t := time.NewTicker(ackWait / 3)
+			defer t.Stop()
+			for {
+				select {
+				case <-done:
+					return
+				case <-t.C:
+					_ = m.InProgress()
+				}
+			}
+		}()
 	})
 	if err != nil {
-		return fmt.Errorf("client: listen: %w", err)
+		return fmt.Errorf("consume: %w", err)
 	}
-	if err := s.addBus(consumeSub{cc}); err != nil {
-		return err
-	}
-	var result error
-	select {
-	case <-ctx.Done():
-	case <-s.done:
-		result = ErrClosed
-	}
-	_ = s.Close()
-	mu.Lock()
-	stopped = true
-	mu.Unlock()
-	cancel()
-	wg.Wait()
-	return result
+	return l.sub.addBus(consumeSub{cc})
 }

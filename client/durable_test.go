@@ -185,23 +185,23 @@ func TestDurableListenRedelivery(t *testing.T) {
 	}
 	takes := make(chan take, 100)
 	listen := func(inst int, c *Client, block bool) {
-		go func() {
-			_ = c.Listen(context.Background(), func(ctx context.Context, h *ChannelHandle, ev *ari.StasisStart) {
-				takes <- take{inst, ev.Channel.ID, time.Now()}
-				if block {
-					select { // the instance "hangs" until it is killed
-					case <-release:
-					case <-ctx.Done():
-					}
+		_, err := c.Listen(context.Background(), func(ctx context.Context, h *ChannelHandle, ev *ari.StasisStart) {
+			takes <- take{inst, ev.Channel.ID, time.Now()}
+			if block {
+				select { // the instance "hangs" until it is killed
+				case <-release:
+				case <-ctx.Done():
 				}
-			})
-		}()
+			}
+		})
+		if err != nil {
+			t.Fatalf("listen %d: %v", inst, err)
+		}
 	}
 
 	// Instance 0 alone takes the first call, then dies before returning.
 	c0 := e.client(t, WithDurable(ackWait))
 	listen(0, c0, true)
-	time.Sleep(300 * time.Millisecond) // the consumer exists
 	id, err := e.sims[0].InboundCall(e.app)
 	if err != nil {
 		t.Fatal(err)
@@ -227,7 +227,6 @@ func TestDurableListenRedelivery(t *testing.T) {
 	// Normal operation: 20 calls, each taken exactly once.
 	c2 := e.client(t, WithDurable(ackWait))
 	listen(2, c2, false)
-	time.Sleep(200 * time.Millisecond)
 	var mu sync.Mutex
 	want := map[string]bool{}
 	for range 20 {

@@ -3,6 +3,8 @@ package proxy
 import (
 	"sync"
 	"time"
+
+	"github.com/tidwall/gjson"
 )
 
 // stasisEndGrace is how long after StasisEnd the bindings of the channel
@@ -24,11 +26,16 @@ type stasisEnds struct {
 }
 
 // followStasis runs for every fully decoded event (some dialog is bound).
-func (s *Server) followStasis(h *eventHead) {
-	if h.Channel == nil || h.Channel.ID == "" {
+func (s *Server) followStasis(h *eventHead, raw []byte) {
+	switch h.Type {
+	case "StasisEnd", "StasisStart", "ChannelDestroyed":
+	default:
 		return
 	}
-	id := h.Channel.ID
+	id := gjson.GetBytes(raw, "channel.id").Str
+	if id == "" {
+		return
+	}
 	q := &s.stasisEnds
 	switch h.Type {
 	case "StasisEnd":

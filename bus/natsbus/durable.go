@@ -231,7 +231,7 @@ func (p *DurablePublisher) sendLoop() {
 			p.hold = false
 		}
 		sentBefore := p.sent
-		for !p.closed && !p.hold && p.sent < len(p.queue) && p.sent < publishWindow && connected {
+		for !p.hold && p.sent < len(p.queue) && p.sent < publishWindow && connected {
 			e := p.queue[p.sent]
 			ack, err := p.js.PublishMsgAsync(e.msg)
 			if err != nil {
