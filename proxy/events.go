@@ -6,8 +6,8 @@ import (
 	"errors"
 	"unicode/utf8"
 
-	"github.com/ariproxy/ari-proxy/bus"
 	"github.com/ariproxy/ari-proxy/ari"
+	"github.com/ariproxy/ari-proxy/bus"
 	"github.com/ariproxy/ari-proxy/wire"
 	"github.com/tidwall/gjson"
 )

@@ -123,7 +123,7 @@ type Server struct {
 	serving atomic.Bool // WebSocket up and node confirmed: requests are served
 	ready   chan struct{}
 
-	fixedNode string      // Config.Node: "" means Asterisk's entity id
+	fixedNode string // Config.Node: "" means Asterisk's entity id
 
 	started atomic.Bool
 	// runCtx is the work context: ARI calls and event publishing. It
