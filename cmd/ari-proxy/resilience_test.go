@@ -7,12 +7,15 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ariproxy/ari-proxy/arisim"
 	"github.com/ariproxy/ari-proxy/bus/natsbus"
@@ -231,4 +234,54 @@ func startOnly(t *testing.T, cmd *exec.Cmd) (*logWatcher, <-chan error) {
 	go func() { exited <- cmd.Wait(); pw.Close() }()
 	t.Cleanup(func() { _ = cmd.Process.Kill() })
 	return w, exited
+}
+
+// TestServeDurableEmbedded: --durable with the embedded bus keeps every
+// event in the JetStream stream, stored under --durable-store-dir.
+func TestServeDurableEmbedded(t *testing.T) {
+	sim := startSimFor(t)
+	dir := t.TempDir()
+	w := start(t, command(t, serveEnv(sim, "embedded://127.0.0.1:0", "ARI_PROXY_DURABLE=true", "ARI_PROXY_DURABLE_STORE_DIR="+dir)))
+	emb := w.wait(t, "embedded NATS server listening", 30*time.Second)
+	w.wait(t, "durable mode: event stream ready", 30*time.Second)
+	w.wait(t, "ready", 30*time.Second)
+	url, _ := emb["url"].(string)
+	const n = 200
+	if err := sim.Flood(context.Background(), "demo", n); err != nil {
+		t.Fatal(err)
+	}
+	b, err := natsbus.Connect(context.Background(), url, natsbus.WithLogger(quiet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	js, err := jetstream.New(b.Conn())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := js.Stream(ctx, natsbus.StreamName("res."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msgs uint64
+	for ctx.Err() == nil {
+		info, err := st.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if msgs = info.State.Msgs; msgs >= n {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if msgs != n {
+		t.Errorf("stream holds %d events, want %d", msgs, n)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) == 0 {
+		t.Errorf("nothing in the JetStream store %s", dir)
+	}
+	t.Logf("--durable, embedded: %d events in stream %s, store %s", msgs, natsbus.StreamName("res."), dir)
 }
