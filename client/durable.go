@@ -160,15 +160,7 @@ func (c *Client) SubscribeDurable(ctx context.Context, name string, types ...str
 	if err := s.addBus(consumeSub{cc}); err != nil {
 		return nil, err
 	}
-	if ctx.Done() != nil {
-		go func() {
-			select {
-			case <-ctx.Done():
-				_ = s.Close()
-			case <-s.done:
-			}
-		}()
-	}
+	s.endWith(ctx)
 	return s, nil
 }
 

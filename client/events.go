@@ -231,16 +231,22 @@ func (s *Subscription) start(ctx context.Context, subject string) error {
 	if err := s.addBus(b); err != nil {
 		return err
 	}
-	if ctx.Done() != nil {
-		go func() {
-			select {
-			case <-ctx.Done():
-				_ = s.Close()
-			case <-s.done:
-			}
-		}()
-	}
+	s.endWith(ctx)
 	return nil
+}
+
+// endWith closes s when ctx ends.
+func (s *Subscription) endWith(ctx context.Context) {
+	if ctx.Done() == nil {
+		return
+	}
+	go func() {
+		select {
+		case <-ctx.Done():
+			_ = s.Close()
+		case <-s.done:
+		}
+	}()
 }
 
 // Subscribe delivers the events of the client's application from every

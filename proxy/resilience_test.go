@@ -144,13 +144,9 @@ func TestGracefulShutdownUnderLoad(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ctx, stop := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- srv.Run(ctx) }()
-			select {
-			case <-srv.Ready():
-			case <-time.After(localstack.StartTimeout):
-				t.Fatal("not ready")
+			stop, err := localstack.Serve(context.Background(), srv, localstack.StartTimeout)
+			if err != nil {
+				t.Fatal(err)
 			}
 			cli := localstack.Connect(t, url)
 			sim.SetLatency(tt.latency)
@@ -190,14 +186,8 @@ func TestGracefulShutdownUnderLoad(t *testing.T) {
 			_ = cli.Conn().Flush() // every request is on the bus before the stop
 			time.Sleep(100 * time.Millisecond)
 			start := time.Now()
-			stop()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Fatalf("Run: %v", err)
-				}
-			case <-time.After(tt.timeout + 5*time.Second):
-				t.Fatalf("Run did not return within the bound %v", tt.timeout)
+			if err := stop(tt.timeout + 5*time.Second); err != nil {
+				t.Fatalf("stop (bound %v): %v", tt.timeout, err)
 			}
 			took := time.Since(start)
 			wg.Wait()

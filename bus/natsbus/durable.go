@@ -119,7 +119,8 @@ type DurablePublisher struct {
 	mu      sync.Mutex
 	queue   []*pubEntry // every event not acknowledged yet, in order; queue[:sent] are in flight
 	sent    int
-	hold    bool // send nothing until every event in flight has its outcome (after a loss or a failure)
+	hold    bool   // send nothing until every event in flight has its outcome (after a loss or a failure)
+	conns   uint64 // nats.go's reconnect count when the events in flight were sent
 	closed  bool
 	drained chan struct{} // closed (and replaced) whenever the queue empties
 
@@ -227,6 +228,15 @@ func (p *DurablePublisher) sendLoop() {
 	for {
 		p.mu.Lock()
 		connected := p.b.nc.IsConnected()
+		if rc := p.b.nc.Stats().Reconnects; rc != p.conns {
+			// A new connection: what is in flight went out on the old one
+			// and may be lost. Seen here, not only from the disconnect
+			// callback, which nats.go runs later on another goroutine.
+			if p.sent > 0 {
+				p.hold = true
+			}
+			p.conns = rc
+		}
 		if p.hold && p.sent == 0 && connected {
 			p.hold = false
 		}
