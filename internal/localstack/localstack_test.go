@@ -14,6 +14,7 @@ import (
 
 	"github.com/ariproxy/ari-proxy/ariconn"
 	"github.com/ariproxy/ari-proxy/bus/natsbus"
+	"github.com/ariproxy/ari-proxy/bus/natsserver"
 	"github.com/ariproxy/ari-proxy/client"
 	"github.com/ariproxy/ari-proxy/internal/localstack"
 	"github.com/ariproxy/ari-proxy/proxy"
@@ -109,12 +110,12 @@ func TestStartErrors(t *testing.T) {
 func TestRunServerNotReady(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	emb, err := natsbus.StartEmbedded(ctx, "127.0.0.1:0", natsbus.WithServerLogger(slog.New(slog.DiscardHandler)))
+	emb, err := natsserver.Start(ctx, "127.0.0.1:0", natsserver.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer emb.Shutdown()
-	b, err := emb.Connect(ctx)
+	b, err := natsbus.ConnectInProcess(ctx, emb)
 	if err != nil {
 		t.Fatal(err)
 	}
