@@ -87,7 +87,7 @@ func (s *Server) reply(to string, resps []*wire.Response) {
 			b, _ = json.Marshal(e)
 		}
 		if err := s.bus.Publish(ctx, to, "", b); err != nil {
-			s.log.Debug("publishing reply", "error", err)
+			s.log.Debug("publishing reply", "err", err)
 			return
 		}
 	}
@@ -96,7 +96,7 @@ func (s *Server) reply(to string, resps []*wire.Response) {
 // bad counts and logs bad input and returns the error reply for it.
 func (s *Server) bad(reason string, resp *wire.Response) []*wire.Response {
 	s.metrics.badInput.WithLabelValues(reason).Inc()
-	s.log.Debug("bad request", "reason", reason, "error", resp.Error)
+	s.log.Debug("bad request", "reason", reason, "err", resp.Error)
 	return []*wire.Response{resp}
 }
 
@@ -207,7 +207,7 @@ func (s *Server) callError(op *ari.Operation, err error) *wire.Response {
 		s.metrics.badInput.WithLabelValues(reasonBadParams).Inc()
 		return wire.NewErrorResponse(wire.CodeBadRequest, 0, err.Error())
 	}
-	s.log.Debug("ARI call failed", "op", op.ID, "error", err)
+	s.log.Debug("ARI call failed", "op", op.ID, "err", err)
 	return wire.NewErrorResponse(wire.CodeUnavailable, 0, fmt.Sprintf("%s: Asterisk unavailable: %v", op.ID, err))
 }
 

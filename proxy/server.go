@@ -243,7 +243,7 @@ func (s *Server) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		if err := s.conn.Run(ctx, s.handleEvent, s.onState); err != nil && ctx.Err() == nil {
-			s.log.Error("ARI WebSocket stopped", "error", err)
+			s.log.Error("ARI WebSocket stopped", "err", err)
 		}
 	})
 	wg.Go(func() { s.manage(ctx) })
@@ -343,12 +343,12 @@ func (s *Server) manage(ctx context.Context) {
 		if old := s.Node(); node != old {
 			s.log.Warn("Asterisk entity id changed: moving to the new node", "old", old, "new", node)
 			if err := s.moveNode(node); err != nil {
-				s.log.Error("moving subscriptions to the new node", "error", err)
+				s.log.Error("moving subscriptions to the new node", "err", err)
 				continue
 			}
 		}
 		if err := s.setCreate(true); err != nil {
-			s.log.Error("subscribing to create requests", "error", err)
+			s.log.Error("subscribing to create requests", "err", err)
 			continue
 		}
 		s.wsMu.Lock()
@@ -416,7 +416,7 @@ func (s *Server) readNode(ctx context.Context, cont func() bool) (string, error)
 			return s.chooseNode(node), nil
 		}
 		if attempt == 1 || attempt%20 == 0 {
-			s.log.Warn("reading Asterisk entity id", "attempt", attempt, "error", err)
+			s.log.Warn("reading Asterisk entity id", "attempt", attempt, "err", err)
 		}
 		select {
 		case <-ctx.Done():
@@ -552,7 +552,7 @@ func (s *Server) announce(ctx context.Context) {
 	for _, app := range s.apps {
 		b, _ := json.Marshal(wire.Announcement{Node: node, Application: app})
 		if err := s.bus.Publish(ctx, s.subj.Announce(), "", b); err != nil {
-			s.log.Warn("announcing", "error", err)
+			s.log.Warn("announcing", "err", err)
 			return
 		}
 	}
@@ -571,7 +571,7 @@ func (s *Server) sweep(ctx context.Context, now time.Time) {
 	for _, kind := range []struct{ key, op string }{{kindChannel, "channels.list"}, {kindBridge, "bridges.list"}} {
 		present, err := s.listIDs(ctx, kind.op)
 		if err != nil {
-			s.log.Debug("sweeping bindings", "op", kind.op, "error", err)
+			s.log.Debug("sweeping bindings", "op", kind.op, "err", err)
 			continue
 		}
 		if n := s.dialogs.releaseMissing(kind.key, present, now.Add(-sweepMargin)); n > 0 {
