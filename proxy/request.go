@@ -234,15 +234,15 @@ func (s *Server) afterSuccess(op *ari.Operation, params ari.Params) {
 	if s.dialogs.empty() {
 		return
 	}
-	switch op.ID {
-	case "bridges.destroy":
+	switch op.Ident {
+	case ari.OpBridgesDestroy:
 		id, _ := params["bridgeId"].(string)
 		if id == "" {
 			return
 		}
 		k, gen := resKey{kindBridge, id}, s.dialogs.currentGen()
 		time.AfterFunc(bridgeDeleteGrace, func() { s.dialogs.releaseGen(k, gen) })
-	case "deviceStates.delete":
+	case ari.OpDeviceStatesDelete:
 		if name, _ := params["deviceName"].(string); name != "" {
 			s.dialogs.release(resKey{kindDeviceState, name})
 		}

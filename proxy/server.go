@@ -405,10 +405,7 @@ func (s *Server) flush(ctx context.Context) {
 // readNode gets the entity id from GET /asterisk/info, retrying with
 // backoff while cont holds and ctx lasts.
 func (s *Server) readNode(ctx context.Context, cont func() bool) (string, error) {
-	op := ari.Lookup("asterisk.getInfo")
-	if op == nil {
-		return "", errors.New("proxy: operation asterisk.getInfo missing from the ari table")
-	}
+	op := ari.OpAsteriskGetInfo.Op()
 	backoff := 50 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		node, err := s.getNode(ctx, op)
@@ -568,8 +565,11 @@ func (s *Server) sweep(ctx context.Context, now time.Time) {
 	if s.dialogs.empty() || !s.serving.Load() {
 		return
 	}
-	for _, kind := range []struct{ key, op string }{{kindChannel, "channels.list"}, {kindBridge, "bridges.list"}} {
-		present, err := s.listIDs(ctx, kind.op)
+	for _, kind := range []struct {
+		key string
+		op  ari.OpID
+	}{{kindChannel, ari.OpChannelsList}, {kindBridge, ari.OpBridgesList}} {
+		present, err := s.listIDs(ctx, kind.op.Op())
 		if err != nil {
 			s.log.Debug("sweeping bindings", "op", kind.op, "err", err)
 			continue
@@ -581,11 +581,7 @@ func (s *Server) sweep(ctx context.Context, now time.Time) {
 }
 
 // listIDs returns the ids Asterisk lists for a list operation.
-func (s *Server) listIDs(ctx context.Context, opID string) (map[string]bool, error) {
-	op := ari.Lookup(opID)
-	if op == nil {
-		return nil, fmt.Errorf("operation %s missing", opID)
-	}
+func (s *Server) listIDs(ctx context.Context, op *ari.Operation) (map[string]bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	resp, err := s.conn.Do(ctx, op, nil)
@@ -612,10 +608,7 @@ func (s *Server) listIDs(ctx context.Context, opID string) (map[string]bool, err
 // registers an application just after the WebSocket handshake, so a call
 // taken before that would reach an application that does not exist yet.
 func (s *Server) waitApps(ctx context.Context, cont func() bool) error {
-	op := ari.Lookup("applications.get")
-	if op == nil {
-		return errors.New("proxy: operation applications.get missing from the ari table")
-	}
+	op := ari.OpApplicationsGet.Op()
 	for _, app := range s.apps {
 		for wait := 5 * time.Millisecond; ; wait = min(wait*2, time.Second) {
 			rctx, cancel := context.WithTimeout(ctx, s.timeout)
