@@ -54,6 +54,7 @@ type Error struct {
 	Node    string    // node of the server that answered, "" for v5 servers
 }
 
+// Error is the server's text, with Asterisk's detail when it adds to it.
 func (e *Error) Error() string {
 	if e.Detail != "" && !strings.Contains(e.Message, e.Detail) {
 		return e.Message + " (" + e.Detail + ")"

@@ -22,7 +22,7 @@ func TestSubscribeApplication(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer all.Close()
-	starts, err := c.Subscribe(ctx, "StasisStart")
+	starts, err := c.Subscribe(ctx, ari.TypeStasisStart)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +116,7 @@ func TestHandleSubscribe(t *testing.T) {
 	// A live channel's subscription: Close unbinds.
 	x := originate(t, c, st, newID("x"))
 	before := e.servers[0].DialogBindings()
-	xs, err := x.Subscribe(ctx, "ChannelVarset")
+	xs, err := x.Subscribe(ctx, ari.TypeChannelVarset)
 	if err != nil {
 		t.Fatal(err)
 	}

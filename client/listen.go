@@ -55,6 +55,18 @@ type Listener struct {
 // The Listener stops when ctx ends, when Close is called or when the
 // client closes; Wait returns after the running handlers have returned.
 func (c *Client) Listen(ctx context.Context, handler Handler) (*Listener, error) {
+	return c.listen(ctx, handler, true)
+}
+
+// ListenReturned is Listen for the channels this client creates only (the
+// return path): it takes no share of the application's new calls, which
+// go to the other instances. A dialer that handles only the calls it
+// places uses it.
+func (c *Client) ListenReturned(ctx context.Context, handler Handler) (*Listener, error) {
+	return c.listen(ctx, handler, false)
+}
+
+func (c *Client) listen(ctx context.Context, handler Handler, shared bool) (*Listener, error) {
 	if c.app == "" {
 		return nil, fmt.Errorf("client: listen: no application: %w", ErrBadRequest)
 	}
@@ -68,15 +80,17 @@ func (c *Client) Listen(ctx context.Context, handler Handler) (*Listener, error)
 		cancel()
 		return nil, err
 	}
-	b, err := c.core.bus.QueueSubscribe(c.core.subjects.AllEvents(c.app), wire.ListenQueue, l.onQueued)
-	if err != nil {
-		cancel()
-		_ = l.sub.Close()
-		return nil, fmt.Errorf("client: listen: %w", err)
-	}
-	if err := l.sub.addBus(b); err != nil {
-		cancel()
-		return nil, err
+	if shared {
+		b, err := c.core.bus.QueueSubscribe(c.core.subjects.AllEvents(c.app), wire.ListenQueue, l.onQueued)
+		if err != nil {
+			cancel()
+			_ = l.sub.Close()
+			return nil, fmt.Errorf("client: listen: %w", err)
+		}
+		if err := l.sub.addBus(b); err != nil {
+			cancel()
+			return nil, err
+		}
 	}
 	if err := c.core.ret.add(c.core, l); err != nil {
 		cancel()

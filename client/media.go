@@ -38,13 +38,18 @@ func (h *PlaybackHandle) Wait(ctx context.Context) error {
 	case pb.State == "done":
 		return nil
 	}
+	return waitPlayback(ctx, sub, h.ID())
+}
+
+// waitPlayback waits on sub for the PlaybackFinished of playback id.
+func waitPlayback(ctx context.Context, sub *Subscription, id string) error {
 	for {
 		select {
 		case ev, ok := <-sub.Events():
 			if !ok {
 				return ErrClosed
 			}
-			if f, ok := ev.(*ari.PlaybackFinished); ok && f.Playback.ID == h.ID() {
+			if f, ok := ev.(*ari.PlaybackFinished); ok && f.Playback.ID == id {
 				if f.Playback.State == "failed" {
 					return fmt.Errorf("%w: %s on %s", ErrPlaybackFailed, f.Playback.MediaURI, f.Playback.TargetURI)
 				}
@@ -56,11 +61,27 @@ func (h *PlaybackHandle) Wait(ctx context.Context) error {
 	}
 }
 
+// playAndWait watches a playback id before it exists, starts it with play
+// and waits for its end: unlike Play then Wait, a failure at once is seen.
+func (c *Client) playAndWait(ctx context.Context, target Key, play func(id string) error) error {
+	id := NewDialogID()
+	pb := c.PlaybackFromKey(Key{Kind: "playback", ID: id, Node: target.Node, App: target.App})
+	sub, err := pb.Subscribe(ctx, ari.TypePlaybackFinished)
+	if err != nil {
+		return err
+	}
+	defer sub.Close()
+	if err := play(id); err != nil {
+		return err
+	}
+	return waitPlayback(ctx, sub, id)
+}
+
 // Wait blocks until the recording has ended and returns the handle of the
 // recording stored (RecordingFinished), on the same node; an error
 // matching ErrRecordingFailed when it failed, ctx's error when ctx ends
 // first. A recording already gone when Wait starts gives its stored
-// recording if there is one.
+// recording, or ErrRecordingFailed when none was stored.
 func (h *LiveRecordingHandle) Wait(ctx context.Context) (*StoredRecordingHandle, error) {
 	sub, err := h.Subscribe(ctx, ari.TypeRecordingFinished, ari.TypeRecordingFailed)
 	if err != nil {
@@ -71,8 +92,10 @@ func (h *LiveRecordingHandle) Wait(ctx context.Context) (*StoredRecordingHandle,
 	switch {
 	case errors.Is(err, ErrNotFound):
 		stored := h.Stored()
-		if _, err := stored.GetStored(ctx); err != nil {
-			return nil, fmt.Errorf("client: recording %s gone and not stored: %w", h.ID(), err)
+		if _, err := stored.GetStored(ctx); errors.Is(err, ErrNotFound) {
+			return nil, fmt.Errorf("%w: %s ended without a stored recording (failed or canceled)", ErrRecordingFailed, h.ID())
+		} else if err != nil {
+			return nil, err
 		}
 		return stored, nil
 	case err != nil:
@@ -114,22 +137,21 @@ func (h *LiveRecordingHandle) Stored() *StoredRecordingHandle {
 }
 
 // PlayAndWait plays media on the channel (URIs such as "sound:hello-world",
-// played in turn) and waits until the playback has finished; see
-// PlaybackHandle.Wait.
+// played in turn) and waits until the playback has finished: nil when it
+// played to its end or was stopped, an error matching ErrPlaybackFailed
+// when it failed.
 func (h *ChannelHandle) PlayAndWait(ctx context.Context, media ...string) error {
-	pb, err := h.Play(ctx, &ChannelPlayParams{Media: media})
-	if err != nil {
+	return h.c.playAndWait(ctx, h.key, func(id string) error {
+		_, err := h.PlayWithID(ctx, &ChannelPlayWithIDParams{PlaybackID: id, Media: media})
 		return err
-	}
-	return pb.Wait(ctx)
+	})
 }
 
 // PlayAndWait plays media to every channel of the bridge and waits until
-// the playback has finished; see PlaybackHandle.Wait.
+// the playback has finished; see ChannelHandle.PlayAndWait.
 func (h *BridgeHandle) PlayAndWait(ctx context.Context, media ...string) error {
-	pb, err := h.Play(ctx, &BridgePlayParams{Media: media})
-	if err != nil {
+	return h.c.playAndWait(ctx, h.key, func(id string) error {
+		_, err := h.PlayWithID(ctx, &BridgePlayWithIDParams{PlaybackID: id, Media: media})
 		return err
-	}
-	return pb.Wait(ctx)
+	})
 }

@@ -31,6 +31,7 @@ const (
 	MemberUpdated                                // its set of applications changed
 )
 
+// String names the event type ("joined", "left"...).
 func (t MemberEventType) String() string {
 	switch t {
 	case MemberJoined:

@@ -155,3 +155,52 @@ func TestReturnPath(t *testing.T) {
 		}
 	}
 }
+
+// TestListenReturned: a ListenReturned Listener gets the channels its
+// client creates and no share of the inbound calls, which all go to the
+// instance listening for them.
+func TestListenReturned(t *testing.T) {
+	e := newEnv(t, 1, arisim.Config{TimeScale: 0.01})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var mu sync.Mutex
+	got := map[string][]string{}
+	handler := func(who string) Handler {
+		return func(ctx context.Context, ch *ChannelHandle, ev *ari.StasisStart) {
+			mu.Lock()
+			got[who] = append(got[who], ch.ID())
+			mu.Unlock()
+		}
+	}
+	dialer, worker := e.client(t), e.client(t)
+	if _, err := dialer.ListenReturned(ctx, handler("dialer")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := worker.Listen(ctx, handler("worker")); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		if _, err := dialer.Channels().Originate(ctx, &ChannelsOriginateParams{Endpoint: "Local/echo@default", App: testApp, ChannelID: newID("out")}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.sims[0].InboundCall(testApp); err != nil {
+			t.Fatal(err, i)
+		}
+	}
+	waitFor(t, "20 calls", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got["dialer"])+len(got["worker"]) >= 20
+	})
+	time.Sleep(100 * time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got["dialer"]) != 10 || len(got["worker"]) != 10 {
+		t.Fatalf("dialer got %v, worker got %v", got["dialer"], got["worker"])
+	}
+	for _, id := range got["dialer"] {
+		if len(id) < 4 || id[:4] != "out-" {
+			t.Errorf("dialer got inbound call %s", id)
+		}
+	}
+}

@@ -109,14 +109,7 @@ func (t *dialogTable) owner(k resKey) string {
 			return d
 		}
 	}
-	if base, ok := localBase(k.id); ok && k.kind == kindChannel {
-		for d, b := range t.byRes[resKey{kindChannel, base}] {
-			if b.owner {
-				return d
-			}
-		}
-	}
-	return ""
+	return "" // not the other half of a Local pair: entering Stasis by the dialplan, it is a new call
 }
 
 // markStaged makes the binding gen of k to dialog a staged one.

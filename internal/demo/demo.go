@@ -321,7 +321,7 @@ func (a *app) handle(ctx context.Context, h *client.ChannelHandle, ev *ari.Stasi
 // greet answers the call and plays the prompt to the end.
 func (a *app) greet(ctx context.Context, cl *call) error {
 	// Subscribe before playing, so the end of the playback cannot be missed.
-	sub, err := cl.h.Subscribe(ctx, "PlaybackFinished", "StasisEnd")
+	sub, err := cl.h.Subscribe(ctx, ari.TypePlaybackFinished, ari.TypeStasisEnd)
 	if err != nil {
 		return fmt.Errorf("subscribing to its events: %w", err)
 	}
@@ -363,7 +363,7 @@ func (a *app) bridge(ctx context.Context, first, second *call) (*client.BridgeHa
 	if err != nil {
 		return nil, fmt.Errorf("creating a bridge: %w", err)
 	}
-	sub, err := br.Subscribe(ctx, "ChannelEnteredBridge")
+	sub, err := br.Subscribe(ctx, ari.TypeChannelEnteredBridge)
 	if err != nil {
 		return br, fmt.Errorf("subscribing to the bridge: %w", err)
 	}
