@@ -6,13 +6,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -207,7 +205,7 @@ type runner struct {
 
 type started struct {
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *sharedtest.Buffer
 	done chan error
 	line string
 }
@@ -230,7 +228,7 @@ func (r *runner) env(line string) []string {
 	}
 	if strings.Contains(line, " serve") {
 		if r.busAddr == "" {
-			r.busAddr = freeAddr(r.t)
+			r.busAddr = sharedtest.FreeAddr(r.t)
 		}
 		env = append(env, "MESSAGEBUS_URL=embedded://"+r.busAddr)
 		if ari != "" {
@@ -289,13 +287,13 @@ func (r *runner) start(b readmeBlock, line string) {
 		}
 	}
 	if strings.Contains(line, " sim") {
-		r.simAddr = freeAddr(r.t)
+		r.simAddr = sharedtest.FreeAddr(r.t)
 		line += " --listen " + r.simAddr
 	}
 	// exec env: the command itself (not a shell waiting for it) gets the
 	// signal and its exit status is the one seen.
 	cmd := r.command("exec env " + line)
-	s := &started{cmd: cmd, out: &syncBuffer{}, done: make(chan error, 1), line: line}
+	s := &started{cmd: cmd, out: &sharedtest.Buffer{}, done: make(chan error, 1), line: line}
 	cmd.Stdout, cmd.Stderr = s.out, s.out
 	if err := cmd.Start(); err != nil {
 		r.t.Fatal(err)
@@ -348,16 +346,6 @@ func (r *runner) stopAll() {
 // goRun matches a command that is go run, after variable assignments.
 var goRun = regexp.MustCompile(`^([A-Z_]+=\S* )*go run `)
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // tail is the end of a command's output, for error messages.
 func tail(s string) string {
 	var lines []string
@@ -369,23 +357,4 @@ func tail(s string) string {
 		lines = append([]string{fmt.Sprintf("... (%d lines before)", len(lines)-40)}, lines[len(lines)-40:]...)
 	}
 	return strings.Join(lines, "\n")
-}
-
-// syncBuffer is a bytes.Buffer safe for a command's writes and the
-// test's reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

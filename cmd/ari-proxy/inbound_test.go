@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/ariproxy/ari-proxy/ari"
 	"github.com/ariproxy/ari-proxy/client"
+	"github.com/ariproxy/ari-proxy/internal/sharedtest"
 )
 
 func TestParseRate(t *testing.T) {
@@ -26,17 +26,6 @@ func TestParseRate(t *testing.T) {
 	}
 }
 
-// freePort returns a loopback address nobody listens on now.
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // TestSimInboundCalls walks the newcomer's three-process path: `ari-proxy
 // sim --inbound-rate`, `ari-proxy serve` in front of it, and an
 // application of one's own (here the test, with the client library) that
@@ -49,7 +38,7 @@ func TestSimInboundCalls(t *testing.T) {
 	wsURL, _ := rec["websocket_url"].(string)
 	simW.wait(t, "inbound calls: waiting for application \"demo\" to connect (e.g. ari-proxy serve with ARI_APPLICATION)", 10*time.Second)
 
-	bus := freePort(t)
+	bus := sharedtest.FreeAddr(t)
 	serveW := start(t, command(t, []string{
 		"ARI_APPLICATION=demo", "ARI_USERNAME=asterisk", "ARI_PASSWORD=asterisk",
 		"ARI_HTTP_URL=" + httpURL, "ARI_WEBSOCKET_URL=" + wsURL,
