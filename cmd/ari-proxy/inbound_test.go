@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/ariproxy/ari-proxy/ari"
+	"github.com/ariproxy/ari-proxy/ariconn"
 	"github.com/ariproxy/ari-proxy/client"
 	"github.com/ariproxy/ari-proxy/internal/sharedtest"
 )
@@ -81,5 +83,42 @@ func TestSimInboundCalls(t *testing.T) {
 	_ = l.Wait()
 	if !strings.Contains(simW.text(), `"msg":"inbound call placed"`) {
 		t.Errorf("the simulator did not log its calls:\n%s", simW.text())
+	}
+}
+
+// TestSimInboundCallsLimit: --inbound-calls N places N calls, into each
+// connected application in turn, and stops; the calls reach the
+// application's WebSocket as StasisStart.
+func TestSimInboundCallsLimit(t *testing.T) {
+	w := start(t, command(t, nil, "sim", "--listen", "127.0.0.1:0", "--log-format", "json",
+		"--inbound-rate", "50/s", "--inbound-calls", "3", "--inbound-hangup-after", "0"))
+	rec := w.wait(t, "ARI simulator listening", 30*time.Second)
+	httpURL, _ := rec["http_url"].(string)
+	conn, err := ariconn.New(ariconn.Config{HTTPURL: httpURL, Username: "asterisk", Password: "asterisk",
+		Applications: []string{"app1"}, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	starts := make(chan struct{}, 10)
+	go conn.Run(ctx, func(raw []byte) {
+		if strings.Contains(string(raw), `"type":"StasisStart"`) {
+			starts <- struct{}{}
+		}
+	}, nil)
+	if done := w.wait(t, "inbound calls: all placed", 20*time.Second); done["calls"] != float64(3) {
+		t.Errorf("all placed: %v", done)
+	}
+	for i := 0; i < 3; i++ {
+		select {
+		case <-starts:
+		case <-ctx.Done():
+			t.Fatalf("%d StasisStart of 3", i)
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	if len(starts) != 0 {
+		t.Errorf("%d calls more than --inbound-calls", len(starts))
 	}
 }
