@@ -31,18 +31,18 @@ func (c *Client) Do(ctx context.Context, op ari.OpID, key Key, params ari.Params
 	if op < 0 || op >= ari.OpCount {
 		return nil, fmt.Errorf("client: unknown operation %v: %w", op, ErrBadRequest)
 	}
-	resp, err := c.call(ctx, op.String(), key, params)
+	resp, err := c.call(ctx, op, key, params)
 	if err != nil {
 		return nil, err
 	}
 	return newReply(resp, c.fillKey(key)), nil
 }
 
-// call sends the request of operation opID; see Do.
-func (c *Client) call(ctx context.Context, opID string, key Key, params ari.Params) (*wire.Response, error) {
-	k := wire.KindForOp(opID)
+// call sends the request of operation op; see Do.
+func (c *Client) call(ctx context.Context, op ari.OpID, key Key, params ari.Params) (*wire.Response, error) {
+	k := wire.KindOf(op)
 	if k == nil {
-		return nil, fmt.Errorf("client: unknown operation %q: %w", opID, ErrBadRequest)
+		return nil, fmt.Errorf("client: unknown operation %v: %w", op, ErrBadRequest)
 	}
 	return c.callKind(ctx, k, key, params)
 }
@@ -100,7 +100,7 @@ func actsOnExisting(k *wire.Kind, key Key) bool {
 var locators = sync.OnceValue(func() map[string]*wire.Kind {
 	m := map[string]*wire.Kind{}
 	for _, k := range wire.Kinds() {
-		if k.Class == wire.ClassGet && k.Result.Shape == wire.ShapeKey && k.Op != "" && !k.Stage && !k.Generic && k.KeyParam != "" && m[k.KeyKind] == nil {
+		if k.Class == wire.ClassGet && k.Result.Shape == wire.ShapeKey && k.Op != nil && !k.Stage && !k.Generic && k.KeyParam != "" && m[k.KeyKind] == nil {
 			m[k.KeyKind] = k
 		}
 	}

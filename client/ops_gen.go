@@ -555,7 +555,7 @@ func (c *Client) Applications() *Applications { return &Applications{c: c} }
 // (asterisk.getObject), bus kind AsteriskConfigData (class data).
 // ARI errors: 404 {configClass|objectType|id} not found.
 func (h *ConfigHandle) GetObject(ctx context.Context) ([]ari.ConfigTuple, error) {
-	resp, err := h.c.call(ctx, "asterisk.getObject", h.key, nil)
+	resp, err := h.c.call(ctx, ari.OpAsteriskGetObject, h.key, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -597,7 +597,7 @@ func (p *ConfigUpdateObjectParams) params() ari.Params {
 // ARI errors: 400 Bad request body; 403 Could not create or update object;
 // 404 {configClass|objectType} not found.
 func (h *ConfigHandle) UpdateObject(ctx context.Context, p *ConfigUpdateObjectParams) error {
-	_, err := h.c.call(ctx, "asterisk.updateObject", h.key, p.params())
+	_, err := h.c.call(ctx, ari.OpAsteriskUpdateObject, h.key, p.params())
 	return err
 }
 
@@ -609,7 +609,7 @@ func (h *ConfigHandle) UpdateObject(ctx context.Context, p *ConfigUpdateObjectPa
 // ARI errors: 403 Could not delete object; 404 {configClass|objectType|id}
 // not found.
 func (h *ConfigHandle) DeleteObject(ctx context.Context) error {
-	_, err := h.c.call(ctx, "asterisk.deleteObject", h.key, nil)
+	_, err := h.c.call(ctx, ari.OpAsteriskDeleteObject, h.key, nil)
 	return err
 }
 
@@ -643,7 +643,7 @@ func (p *AsteriskGetInfoParams) params() ari.Params {
 // ARI GET /asterisk/info (asterisk.getInfo), bus kind AsteriskInfo (class
 // data).
 func (s *Asterisk) GetInfo(ctx context.Context, p *AsteriskGetInfoParams) (*ari.AsteriskInfo, error) {
-	resp, err := s.c.call(ctx, "asterisk.getInfo", Key{}, p.params())
+	resp, err := s.c.call(ctx, ari.OpAsteriskGetInfo, Key{}, p.params())
 	if err != nil {
 		return nil, err
 	}
@@ -655,7 +655,7 @@ func (s *Asterisk) GetInfo(ctx context.Context, p *AsteriskGetInfoParams) (*ari.
 // ARI GET /asterisk/ping (asterisk.ping), bus kind asterisk.ping (class
 // data).
 func (s *Asterisk) Ping(ctx context.Context) (*ari.AsteriskPing, error) {
-	resp, err := s.c.call(ctx, "asterisk.ping", Key{}, nil)
+	resp, err := s.c.call(ctx, ari.OpAsteriskPing, Key{}, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -667,7 +667,7 @@ func (s *Asterisk) Ping(ctx context.Context) (*ari.AsteriskPing, error) {
 // ARI GET /asterisk/modules (asterisk.listModules), bus kind
 // AsteriskModuleList (class get).
 func (s *Asterisk) ListModules(ctx context.Context) ([]*ModuleHandle, error) {
-	resp, err := s.c.call(ctx, "asterisk.listModules", Key{}, nil)
+	resp, err := s.c.call(ctx, ari.OpAsteriskListModules, Key{}, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -686,7 +686,7 @@ func (s *Asterisk) ListModules(ctx context.Context) ([]*ModuleHandle, error) {
 // ARI errors: 404 Module could not be found in running modules; 409 Module
 // information could not be retrieved.
 func (h *ModuleHandle) GetModule(ctx context.Context) (*ari.Module, error) {
-	resp, err := h.c.call(ctx, "asterisk.getModule", h.key, nil)
+	resp, err := h.c.call(ctx, ari.OpAsteriskGetModule, h.key, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -699,7 +699,7 @@ func (h *ModuleHandle) GetModule(ctx context.Context) (*ari.Module, error) {
 // AsteriskModuleLoad (class command).
 // ARI errors: 409 Module could not be loaded.
 func (h *ModuleHandle) LoadModule(ctx context.Context) error {
-	_, err := h.c.call(ctx, "asterisk.loadModule", h.key, nil)
+	_, err := h.c.call(ctx, ari.OpAsteriskLoadModule, h.key, nil)
 	return err
 }
 
@@ -710,7 +710,7 @@ func (h *ModuleHandle) LoadModule(ctx context.Context) error {
 // ARI errors: 404 Module not found in running modules; 409 Module could not
 // be unloaded.
 func (h *ModuleHandle) UnloadModule(ctx context.Context) error {
-	_, err := h.c.call(ctx, "asterisk.unloadModule", h.key, nil)
+	_, err := h.c.call(ctx, ari.OpAsteriskUnloadModule, h.key, nil)
 	return err
 }
 
@@ -721,7 +721,7 @@ func (h *ModuleHandle) UnloadModule(ctx context.Context) error {
 // ARI errors: 404 Module not found in running modules; 409 Module could not
 // be reloaded.
 func (h *ModuleHandle) ReloadModule(ctx context.Context) error {
-	_, err := h.c.call(ctx, "asterisk.reloadModule", h.key, nil)
+	_, err := h.c.call(ctx, ari.OpAsteriskReloadModule, h.key, nil)
 	return err
 }
 
@@ -731,7 +731,7 @@ func (h *ModuleHandle) ReloadModule(ctx context.Context) error {
 // ARI GET /asterisk/logging (asterisk.listLogChannels), bus kind
 // AsteriskLoggingList (class get).
 func (s *Asterisk) ListLogChannels(ctx context.Context) ([]*LogChannelHandle, error) {
-	resp, err := s.c.call(ctx, "asterisk.listLogChannels", Key{}, nil)
+	resp, err := s.c.call(ctx, ari.OpAsteriskListLogChannels, Key{}, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -774,7 +774,7 @@ func (p *LogChannelAddLogParams) params() ari.Params {
 // AsteriskLoggingCreate (class create).
 // ARI errors: 400 Bad request body; 409 Log channel could not be created.
 func (h *LogChannelHandle) AddLog(ctx context.Context, p *LogChannelAddLogParams) (*LogChannelHandle, error) {
-	resp, err := h.c.call(ctx, "asterisk.addLog", h.key, p.params())
+	resp, err := h.c.call(ctx, ari.OpAsteriskAddLog, h.key, p.params())
 	if err != nil {
 		return nil, err
 	}
@@ -791,7 +791,7 @@ func (h *LogChannelHandle) AddLog(ctx context.Context, p *LogChannelAddLogParams
 // kind AsteriskLoggingDelete (class command).
 // ARI errors: 404 Log channel does not exist.
 func (h *LogChannelHandle) DeleteLog(ctx context.Context) error {
-	_, err := h.c.call(ctx, "asterisk.deleteLog", h.key, nil)
+	_, err := h.c.call(ctx, ari.OpAsteriskDeleteLog, h.key, nil)
 	return err
 }
 
@@ -801,7 +801,7 @@ func (h *LogChannelHandle) DeleteLog(ctx context.Context) error {
 // kind AsteriskLoggingRotate (class command).
 // ARI errors: 404 Log channel does not exist.
 func (h *LogChannelHandle) RotateLog(ctx context.Context) error {
-	_, err := h.c.call(ctx, "asterisk.rotateLog", h.key, nil)
+	_, err := h.c.call(ctx, ari.OpAsteriskRotateLog, h.key, nil)
 	return err
 }
 
@@ -812,7 +812,7 @@ func (h *LogChannelHandle) RotateLog(ctx context.Context) error {
 // AsteriskVariableGet (class data).
 // ARI errors: 400 Missing variable parameter.
 func (h *VariableHandle) GetGlobalVar(ctx context.Context) (string, error) {
-	resp, err := h.c.call(ctx, "asterisk.getGlobalVar", h.key, nil)
+	resp, err := h.c.call(ctx, ari.OpAsteriskGetGlobalVar, h.key, nil)
 	if err != nil {
 		return "", err
 	}
@@ -851,7 +851,7 @@ func (p *VariableSetGlobalVarParams) params() ari.Params {
 // AsteriskVariableSet (class command).
 // ARI errors: 400 Missing variable parameter.
 func (h *VariableHandle) SetGlobalVar(ctx context.Context, p *VariableSetGlobalVarParams) error {
-	_, err := h.c.call(ctx, "asterisk.setGlobalVar", h.key, p.params())
+	_, err := h.c.call(ctx, ari.OpAsteriskSetGlobalVar, h.key, p.params())
 	return err
 }
 
@@ -859,7 +859,7 @@ func (h *VariableHandle) SetGlobalVar(ctx context.Context, p *VariableSetGlobalV
 //
 // ARI GET /endpoints (endpoints.list), bus kind EndpointList (class get).
 func (s *Endpoints) List(ctx context.Context) ([]*EndpointHandle, error) {
-	resp, err := s.c.call(ctx, "endpoints.list", Key{}, nil)
+	resp, err := s.c.call(ctx, ari.OpEndpointsList, Key{}, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -924,7 +924,7 @@ func (p *EndpointsSendMessageParams) params() ari.Params {
 // ARI errors: 400 Invalid parameters for sending a message; 404 Endpoint not
 // found.
 func (s *Endpoints) SendMessage(ctx context.Context, p *EndpointsSendMessageParams) error {
-	_, err := s.c.call(ctx, "endpoints.sendMessage", Key{}, p.params())
+	_, err := s.c.call(ctx, ari.OpEndpointsSendMessage, Key{}, p.params())
 	return err
 }
 
@@ -990,7 +990,7 @@ func (p *EndpointsReferParams) params() ari.Params {
 // (class command).
 // ARI errors: 400 Invalid parameters for referring; 404 Endpoint not found.
 func (s *Endpoints) Refer(ctx context.Context, p *EndpointsReferParams) error {
-	_, err := s.c.call(ctx, "endpoints.refer", Key{}, p.params())
+	_, err := s.c.call(ctx, ari.OpEndpointsRefer, Key{}, p.params())
 	return err
 }
 
@@ -1026,7 +1026,7 @@ func (p *EndpointsListByTechParams) params() ari.Params {
 // EndpointListByTech (class get).
 // ARI errors: 404 Endpoints not found.
 func (s *Endpoints) ListByTech(ctx context.Context, p *EndpointsListByTechParams) ([]*EndpointHandle, error) {
-	resp, err := s.c.call(ctx, "endpoints.listByTech", Key{}, p.params())
+	resp, err := s.c.call(ctx, ari.OpEndpointsListByTech, Key{}, p.params())
 	if err != nil {
 		return nil, err
 	}
@@ -1045,7 +1045,7 @@ func (s *Endpoints) ListByTech(ctx context.Context, p *EndpointsListByTechParams
 // ARI errors: 400 Invalid parameters for sending a message; 404 Endpoints not
 // found.
 func (h *EndpointHandle) Get(ctx context.Context) (*ari.Endpoint, error) {
-	resp, err := h.c.call(ctx, "endpoints.get", h.key, nil)
+	resp, err := h.c.call(ctx, ari.OpEndpointsGet, h.key, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -1100,7 +1100,7 @@ func (p *EndpointSendMessageToEndpointParams) params() ari.Params {
 // ARI errors: 400 Invalid parameters for sending a message; 404 Endpoint not
 // found.
 func (h *EndpointHandle) SendMessageToEndpoint(ctx context.Context, p *EndpointSendMessageToEndpointParams) error {
-	_, err := h.c.call(ctx, "endpoints.sendMessageToEndpoint", h.key, p.params())
+	_, err := h.c.call(ctx, ari.OpEndpointsSendMessageToEndpoint, h.key, p.params())
 	return err
 }
 
@@ -1159,7 +1159,7 @@ func (p *EndpointReferToEndpointParams) params() ari.Params {
 // bus kind endpoints.referToEndpoint (class command).
 // ARI errors: 400 Invalid parameters for referring; 404 Endpoint not found.
 func (h *EndpointHandle) ReferToEndpoint(ctx context.Context, p *EndpointReferToEndpointParams) error {
-	_, err := h.c.call(ctx, "endpoints.referToEndpoint", h.key, p.params())
+	_, err := h.c.call(ctx, ari.OpEndpointsReferToEndpoint, h.key, p.params())
 	return err
 }
 
@@ -1167,7 +1167,7 @@ func (h *EndpointHandle) ReferToEndpoint(ctx context.Context, p *EndpointReferTo
 //
 // ARI GET /channels (channels.list), bus kind ChannelList (class get).
 func (s *Channels) List(ctx context.Context) ([]*ChannelHandle, error) {
-	resp, err := s.c.call(ctx, "channels.list", Key{}, nil)
+	resp, err := s.c.call(ctx, ari.OpChannelsList, Key{}, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -1297,7 +1297,7 @@ func (p *ChannelsOriginateParams) params() ari.Params {
 // ARI errors: 400 Invalid parameters for originating a channel; 409 Channel
 // with given unique ID already exists.
 func (s *Channels) Originate(ctx context.Context, p *ChannelsOriginateParams) (*ChannelHandle, error) {
-	resp, err := s.c.call(ctx, "channels.originate", Key{}, p.params())
+	resp, err := s.c.call(ctx, ari.OpChannelsOriginate, Key{}, p.params())
 	if err != nil {
 		return nil, err
 	}
@@ -1385,7 +1385,7 @@ func (p *ChannelsCreateParams) params() ari.Params {
 // create).
 // ARI errors: 409 Channel with given unique ID already exists.
 func (s *Channels) Create(ctx context.Context, p *ChannelsCreateParams) (*ChannelHandle, error) {
-	resp, err := s.c.call(ctx, "channels.create", Key{}, p.params())
+	resp, err := s.c.call(ctx, ari.OpChannelsCreate, Key{}, p.params())
 	if err != nil {
 		return nil, err
 	}
@@ -1402,7 +1402,7 @@ func (s *Channels) Create(ctx context.Context, p *ChannelsCreateParams) (*Channe
 // data).
 // ARI errors: 404 Channel not found.
 func (h *ChannelHandle) Get(ctx context.Context) (*ari.Channel, error) {
-	resp, err := h.c.call(ctx, "channels.get", h.key, nil)
+	resp, err := h.c.call(ctx, ari.OpChannelsGet, h.key, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -1524,7 +1524,7 @@ func (p *ChannelOriginateWithIDParams) params() ari.Params {
 // ARI errors: 400 Invalid parameters for originating a channel; 409 Channel
 // with given unique ID already exists.
 func (h *ChannelHandle) OriginateWithID(ctx context.Context, p *ChannelOriginateWithIDParams) (*ChannelHandle, error) {
-	resp, err := h.c.call(ctx, "channels.originateWithId", h.key, p.params())
+	resp, err := h.c.call(ctx, ari.OpChannelsOriginateWithId, h.key, p.params())
 	if err != nil {
 		return nil, err
 	}
@@ -1577,7 +1577,7 @@ func (p *ChannelHangupParams) params() ari.Params {
 // (class command).
 // ARI errors: 400 Invalid reason for hangup provided; 404 Channel not found.
 func (h *ChannelHandle) Hangup(ctx context.Context, p *ChannelHangupParams) error {
-	_, err := h.c.call(ctx, "channels.hangup", h.key, p.params())
+	_, err := h.c.call(ctx, ari.OpChannelsHangup, h.key, p.params())
 	return err
 }
 
@@ -1630,7 +1630,7 @@ func (p *ChannelContinueInDialplanParams) params() ari.Params {
 // ARI errors: 404 Channel not found; 409 Channel not in a Stasis application;
 // 412 Channel in invalid state.
 func (h *ChannelHandle) ContinueInDialplan(ctx context.Context, p *ChannelContinueInDialplanParams) error {
-	_, err := h.c.call(ctx, "channels.continueInDialplan", h.key, p.params())
+	_, err := h.c.call(ctx, ari.OpChannelsContinueInDialplan, h.key, p.params())
 	return err
 }
 
@@ -1672,7 +1672,7 @@ func (p *ChannelMoveParams) params() ari.Params {
 // (class command).
 // ARI errors: 404 Channel not found; 409 Channel not in a Stasis application.
 func (h *ChannelHandle) Move(ctx context.Context, p *ChannelMoveParams) error {
-	_, err := h.c.call(ctx, "channels.move", h.key, p.params())
+	_, err := h.c.call(ctx, ari.OpChannelsMove, h.key, p.params())
 	return err
 }
 
@@ -1709,7 +1709,7 @@ func (p *ChannelRedirectParams) params() ari.Params {
 // not found; 409 Channel not in a Stasis application; 422 Endpoint is not the
 // same type as the channel; 412 Channel in invalid state.
 func (h *ChannelHandle) Redirect(ctx context.Context, p *ChannelRedirectParams) error {
-	_, err := h.c.call(ctx, "channels.redirect", h.key, p.params())
+	_, err := h.c.call(ctx, ari.OpChannelsRedirect, h.key, p.params())
 	return err
 }
 
@@ -1720,7 +1720,7 @@ func (h *ChannelHandle) Redirect(ctx context.Context, p *ChannelRedirectParams) 
 // ARI errors: 404 Channel not found; 409 Channel not in a Stasis application;
 // 412 Channel in invalid state.
 func (h *ChannelHandle) Answer(ctx context.Context) error {
-	_, err := h.c.call(ctx, "channels.answer", h.key, nil)
+	_, err := h.c.call(ctx, ari.OpChannelsAnswer, h.key, nil)
 	return err
 }
 
@@ -1731,7 +1731,7 @@ func (h *ChannelHandle) Answer(ctx context.Context) error {
 // ARI errors: 404 Channel not found; 409 Channel not in a Stasis application;
 // 412 Channel in invalid state.
 func (h *ChannelHandle) Ring(ctx context.Context) error {
-	_, err := h.c.call(ctx, "channels.ring", h.key, nil)
+	_, err := h.c.call(ctx, ari.OpChannelsRing, h.key, nil)
 	return err
 }
 
@@ -1743,7 +1743,7 @@ func (h *ChannelHandle) Ring(ctx context.Context) error {
 // ARI errors: 404 Channel not found; 409 Channel not in a Stasis application;
 // 412 Channel in invalid state.
 func (h *ChannelHandle) RingStop(ctx context.Context) error {
-	_, err := h.c.call(ctx, "channels.ringStop", h.key, nil)
+	_, err := h.c.call(ctx, ari.OpChannelsRingStop, h.key, nil)
 	return err
 }
 
@@ -1754,7 +1754,7 @@ func (h *ChannelHandle) RingStop(ctx context.Context) error {
 // ARI errors: 404 Channel not found; 409 Channel not in a Stasis application;
 // 412 Channel in invalid state.
 func (h *ChannelHandle) Progress(ctx context.Context) error {
-	_, err := h.c.call(ctx, "channels.progress", h.key, nil)
+	_, err := h.c.call(ctx, ari.OpChannelsProgress, h.key, nil)
 	return err
 }
 
@@ -1813,7 +1813,7 @@ func (p *ChannelSendDTMFParams) params() ari.Params {
 // ARI errors: 400 DTMF is required; 404 Channel not found; 409 Channel not in
 // a Stasis application; 412 Channel in invalid state.
 func (h *ChannelHandle) SendDTMF(ctx context.Context, p *ChannelSendDTMFParams) error {
-	_, err := h.c.call(ctx, "channels.sendDTMF", h.key, p.params())
+	_, err := h.c.call(ctx, ari.OpChannelsSendDTMF, h.key, p.params())
 	return err
 }
 
@@ -1849,7 +1849,7 @@ func (p *ChannelMuteParams) params() ari.Params {
 // ARI errors: 404 Channel not found; 409 Channel not in a Stasis application;
 // 412 Channel in invalid state.
 func (h *ChannelHandle) Mute(ctx context.Context, p *ChannelMuteParams) error {
-	_, err := h.c.call(ctx, "channels.mute", h.key, p.params())
+	_, err := h.c.call(ctx, ari.OpChannelsMute, h.key, p.params())
 	return err
 }
 
@@ -1885,7 +1885,7 @@ func (p *ChannelUnmuteParams) params() ari.Params {
 // ARI errors: 404 Channel not found; 409 Channel not in a Stasis application;
 // 412 Channel in invalid state.
 func (h *ChannelHandle) Unmute(ctx context.Context, p *ChannelUnmuteParams) error {
-	_, err := h.c.call(ctx, "channels.unmute", h.key, p.params())
+	_, err := h.c.call(ctx, ari.OpChannelsUnmute, h.key, p.params())
 	return err
 }
 
@@ -1896,7 +1896,7 @@ func (h *ChannelHandle) Unmute(ctx context.Context, p *ChannelUnmuteParams) erro
 // ARI errors: 404 Channel not found; 409 Channel not in a Stasis application;
 // 412 Channel in invalid state.
 func (h *ChannelHandle) Hold(ctx context.Context) error {
-	_, err := h.c.call(ctx, "channels.hold", h.key, nil)
+	_, err := h.c.call(ctx, ari.OpChannelsHold, h.key, nil)
 	return err
 }
 
@@ -1907,7 +1907,7 @@ func (h *ChannelHandle) Hold(ctx context.Context) error {
 // ARI errors: 404 Channel not found; 409 Channel not in a Stasis application;
 // 412 Channel in invalid state.
 func (h *ChannelHandle) Unhold(ctx context.Context) error {
-	_, err := h.c.call(ctx, "channels.unhold", h.key, nil)
+	_, err := h.c.call(ctx, ari.OpChannelsUnhold, h.key, nil)
 	return err
 }
 
@@ -1942,7 +1942,7 @@ func (p *ChannelStartMOHParams) params() ari.Params {
 // ARI errors: 404 Channel not found; 409 Channel not in a Stasis application;
 // 412 Channel in invalid state.
 func (h *ChannelHandle) StartMOH(ctx context.Context, p *ChannelStartMOHParams) error {
-	_, err := h.c.call(ctx, "channels.startMoh", h.key, p.params())
+	_, err := h.c.call(ctx, ari.OpChannelsStartMoh, h.key, p.params())
 	return err
 }
 
@@ -1953,7 +1953,7 @@ func (h *ChannelHandle) StartMOH(ctx context.Context, p *ChannelStartMOHParams) 
 // ARI errors: 404 Channel not found; 409 Channel not in a Stasis application;
 // 412 Channel in invalid state.
 func (h *ChannelHandle) StopMOH(ctx context.Context) error {
-	_, err := h.c.call(ctx, "channels.stopMoh", h.key, nil)
+	_, err := h.c.call(ctx, ari.OpChannelsStopMoh, h.key, nil)
 	return err
 }
 
@@ -1964,7 +1964,7 @@ func (h *ChannelHandle) StopMOH(ctx context.Context) error {
 // ARI errors: 404 Channel not found; 409 Channel not in a Stasis application;
 // 412 Channel in invalid state.
 func (h *ChannelHandle) StartSilence(ctx context.Context) error {
-	_, err := h.c.call(ctx, "channels.startSilence", h.key, nil)
+	_, err := h.c.call(ctx, ari.OpChannelsStartSilence, h.key, nil)
 	return err
 }
 
@@ -1975,7 +1975,7 @@ func (h *ChannelHandle) StartSilence(ctx context.Context) error {
 // ARI errors: 404 Channel not found; 409 Channel not in a Stasis application;
 // 412 Channel in invalid state.
 func (h *ChannelHandle) StopSilence(ctx context.Context) error {
-	_, err := h.c.call(ctx, "channels.stopSilence", h.key, nil)
+	_, err := h.c.call(ctx, ari.OpChannelsStopSilence, h.key, nil)
 	return err
 }
 
@@ -2030,7 +2030,7 @@ func (p *ChannelPlayParams) params() ari.Params {
 // ARI errors: 404 Channel not found; 409 Channel not in a Stasis application;
 // 412 Channel in invalid state.
 func (h *ChannelHandle) Play(ctx context.Context, p *ChannelPlayParams) (*PlaybackHandle, error) {
-	resp, err := h.c.call(ctx, "channels.play", h.key, p.params())
+	resp, err := h.c.call(ctx, ari.OpChannelsPlay, h.key, p.params())
 	if err != nil {
 		return nil, err
 	}
@@ -2094,7 +2094,7 @@ func (p *ChannelPlayWithIDParams) params() ari.Params {
 // ARI errors: 404 Channel not found; 409 Channel not in a Stasis application;
 // 412 Channel in invalid state.
 func (h *ChannelHandle) PlayWithID(ctx context.Context, p *ChannelPlayWithIDParams) (*PlaybackHandle, error) {
-	resp, err := h.c.call(ctx, "channels.playWithId", h.key, p.params())
+	resp, err := h.c.call(ctx, ari.OpChannelsPlayWithId, h.key, p.params())
 	if err != nil {
 		return nil, err
 	}
@@ -2173,7 +2173,7 @@ func (p *ChannelRecordParams) params() ari.Params {
 // can not be overwritten because it is in progress or ifExists=fail; 422 The
 // format specified is unknown on this system.
 func (h *ChannelHandle) Record(ctx context.Context, p *ChannelRecordParams) (*LiveRecordingHandle, error) {
-	resp, err := h.c.call(ctx, "channels.record", h.key, p.params())
+	resp, err := h.c.call(ctx, ari.OpChannelsRecord, h.key, p.params())
 	if err != nil {
 		return nil, err
 	}
@@ -2217,7 +2217,7 @@ func (p *ChannelGetChannelVarParams) params() ari.Params {
 // ARI errors: 400 Missing variable parameter; 404 Channel or variable not
 // found; 409 Channel not in a Stasis application.
 func (h *ChannelHandle) GetChannelVar(ctx context.Context, p *ChannelGetChannelVarParams) (string, error) {
-	resp, err := h.c.call(ctx, "channels.getChannelVar", h.key, p.params())
+	resp, err := h.c.call(ctx, ari.OpChannelsGetChannelVar, h.key, p.params())
 	if err != nil {
 		return "", err
 	}
@@ -2268,7 +2268,7 @@ func (p *ChannelSetChannelVarParams) params() ari.Params {
 // ARI errors: 400 Missing variable parameter; 404 Channel not found; 409
 // Channel not in a Stasis application.
 func (h *ChannelHandle) SetChannelVar(ctx context.Context, p *ChannelSetChannelVarParams) error {
-	_, err := h.c.call(ctx, "channels.setChannelVar", h.key, p.params())
+	_, err := h.c.call(ctx, ari.OpChannelsSetChannelVar, h.key, p.params())
 	return err
 }
 
@@ -2303,7 +2303,7 @@ func (p *ChannelGetChannelVarsParams) params() ari.Params {
 // ARI errors: 400 Missing variables parameter; 404 Channel or variable not
 // found; 409 Channel not in a Stasis application.
 func (h *ChannelHandle) GetChannelVars(ctx context.Context, p *ChannelGetChannelVarsParams) (*ari.Variables, error) {
-	resp, err := h.c.call(ctx, "channels.getChannelVars", h.key, p.params())
+	resp, err := h.c.call(ctx, ari.OpChannelsGetChannelVars, h.key, p.params())
 	if err != nil {
 		return nil, err
 	}
@@ -2347,7 +2347,7 @@ func (p *ChannelSetChannelVarsParams) params() ari.Params {
 // ARI errors: 400 Missing variables parameter; 404 Channel not found; 409
 // Channel not in a Stasis application.
 func (h *ChannelHandle) SetChannelVars(ctx context.Context, p *ChannelSetChannelVarsParams) error {
-	_, err := h.c.call(ctx, "channels.setChannelVars", h.key, p.params())
+	_, err := h.c.call(ctx, ari.OpChannelsSetChannelVars, h.key, p.params())
 	return err
 }
 
@@ -2405,7 +2405,7 @@ func (p *ChannelSnoopChannelParams) params() ari.Params {
 // ChannelSnoop (class create).
 // ARI errors: 400 Invalid parameters; 404 Channel not found.
 func (h *ChannelHandle) SnoopChannel(ctx context.Context, p *ChannelSnoopChannelParams) (*ChannelHandle, error) {
-	resp, err := h.c.call(ctx, "channels.snoopChannel", h.key, p.params())
+	resp, err := h.c.call(ctx, ari.OpChannelsSnoopChannel, h.key, p.params())
 	if err != nil {
 		return nil, err
 	}
@@ -2471,7 +2471,7 @@ func (p *ChannelSnoopChannelWithIDParams) params() ari.Params {
 // create).
 // ARI errors: 400 Invalid parameters; 404 Channel not found.
 func (h *ChannelHandle) SnoopChannelWithID(ctx context.Context, p *ChannelSnoopChannelWithIDParams) (*ChannelHandle, error) {
-	resp, err := h.c.call(ctx, "channels.snoopChannelWithId", h.key, p.params())
+	resp, err := h.c.call(ctx, ari.OpChannelsSnoopChannelWithId, h.key, p.params())
 	if err != nil {
 		return nil, err
 	}
@@ -2517,7 +2517,7 @@ func (p *ChannelDialParams) params() ari.Params {
 // (class command).
 // ARI errors: 404 Channel cannot be found; 409 Channel cannot be dialed.
 func (h *ChannelHandle) Dial(ctx context.Context, p *ChannelDialParams) error {
-	_, err := h.c.call(ctx, "channels.dial", h.key, p.params())
+	_, err := h.c.call(ctx, ari.OpChannelsDial, h.key, p.params())
 	return err
 }
 
@@ -2527,7 +2527,7 @@ func (h *ChannelHandle) Dial(ctx context.Context, p *ChannelDialParams) error {
 // kind channels.rtpstatistics (class data).
 // ARI errors: 404 Channel cannot be found.
 func (h *ChannelHandle) RTPStatistics(ctx context.Context) (*ari.RTPstat, error) {
-	resp, err := h.c.call(ctx, "channels.rtpstatistics", h.key, nil)
+	resp, err := h.c.call(ctx, ari.OpChannelsRtpstatistics, h.key, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -2632,7 +2632,7 @@ func (p *ChannelsExternalMediaParams) params() ari.Params {
 // ARI errors: 400 Invalid parameters; 409 Channel is not in a Stasis
 // application; Channel is already bridged.
 func (s *Channels) ExternalMedia(ctx context.Context, p *ChannelsExternalMediaParams) (*ChannelHandle, error) {
-	resp, err := s.c.call(ctx, "channels.externalMedia", Key{}, p.params())
+	resp, err := s.c.call(ctx, ari.OpChannelsExternalMedia, Key{}, p.params())
 	if err != nil {
 		return nil, err
 	}
@@ -2678,7 +2678,7 @@ func (p *ChannelTransferProgressParams) params() ari.Params {
 // not found; 409 Channel not in a Stasis application; 412 Channel in invalid
 // state.
 func (h *ChannelHandle) TransferProgress(ctx context.Context, p *ChannelTransferProgressParams) error {
-	_, err := h.c.call(ctx, "channels.transfer_progress", h.key, p.params())
+	_, err := h.c.call(ctx, ari.OpChannelsTransferProgress, h.key, p.params())
 	return err
 }
 
@@ -2686,7 +2686,7 @@ func (h *ChannelHandle) TransferProgress(ctx context.Context, p *ChannelTransfer
 //
 // ARI GET /bridges (bridges.list), bus kind BridgeList (class get).
 func (s *Bridges) List(ctx context.Context) ([]*BridgeHandle, error) {
-	resp, err := s.c.call(ctx, "bridges.list", Key{}, nil)
+	resp, err := s.c.call(ctx, ari.OpBridgesList, Key{}, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -2749,7 +2749,7 @@ func (p *BridgesCreateParams) params() ari.Params {
 // ARI POST /bridges (bridges.create), bus kind BridgeCreate (class create).
 // ARI errors: 409 Bridge with the same bridgeId already exists.
 func (s *Bridges) Create(ctx context.Context, p *BridgesCreateParams) (*BridgeHandle, error) {
-	resp, err := s.c.call(ctx, "bridges.create", Key{}, p.params())
+	resp, err := s.c.call(ctx, ari.OpBridgesCreate, Key{}, p.params())
 	if err != nil {
 		return nil, err
 	}
@@ -2808,7 +2808,7 @@ func (p *BridgeCreateWithIDParams) params() ari.Params {
 // bridges.createWithId (class create).
 // ARI errors: 409 Bridge with the same bridgeId already exists.
 func (h *BridgeHandle) CreateWithID(ctx context.Context, p *BridgeCreateWithIDParams) (*BridgeHandle, error) {
-	resp, err := h.c.call(ctx, "bridges.createWithId", h.key, p.params())
+	resp, err := h.c.call(ctx, ari.OpBridgesCreateWithId, h.key, p.params())
 	if err != nil {
 		return nil, err
 	}
@@ -2825,7 +2825,7 @@ func (h *BridgeHandle) CreateWithID(ctx context.Context, p *BridgeCreateWithIDPa
 // data).
 // ARI errors: 404 Bridge not found.
 func (h *BridgeHandle) Get(ctx context.Context) (*ari.Bridge, error) {
-	resp, err := h.c.call(ctx, "bridges.get", h.key, nil)
+	resp, err := h.c.call(ctx, ari.OpBridgesGet, h.key, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -2838,7 +2838,7 @@ func (h *BridgeHandle) Get(ctx context.Context) (*ari.Bridge, error) {
 // (class command).
 // ARI errors: 404 Bridge not found.
 func (h *BridgeHandle) Destroy(ctx context.Context) error {
-	_, err := h.c.call(ctx, "bridges.destroy", h.key, nil)
+	_, err := h.c.call(ctx, ari.OpBridgesDestroy, h.key, nil)
 	return err
 }
 
@@ -2875,7 +2875,7 @@ func (p *BridgeGetBridgeVarParams) params() ari.Params {
 // ARI errors: 400 Missing variable parameter; 404 Bridge or variable not
 // found; 409 Bridge not in a Stasis application.
 func (h *BridgeHandle) GetBridgeVar(ctx context.Context, p *BridgeGetBridgeVarParams) (string, error) {
-	resp, err := h.c.call(ctx, "bridges.getBridgeVar", h.key, p.params())
+	resp, err := h.c.call(ctx, ari.OpBridgesGetBridgeVar, h.key, p.params())
 	if err != nil {
 		return "", err
 	}
@@ -2926,7 +2926,7 @@ func (p *BridgeSetBridgeVarParams) params() ari.Params {
 // ARI errors: 400 Missing variable parameter; 404 Bridge not found; 409
 // Bridge not in a Stasis application.
 func (h *BridgeHandle) SetBridgeVar(ctx context.Context, p *BridgeSetBridgeVarParams) error {
-	_, err := h.c.call(ctx, "bridges.setBridgeVar", h.key, p.params())
+	_, err := h.c.call(ctx, ari.OpBridgesSetBridgeVar, h.key, p.params())
 	return err
 }
 
@@ -2961,7 +2961,7 @@ func (p *BridgeGetBridgeVarsParams) params() ari.Params {
 // ARI errors: 400 Missing variables parameter; 404 Bridge or variable not
 // found; 409 Bridge not in a Stasis application.
 func (h *BridgeHandle) GetBridgeVars(ctx context.Context, p *BridgeGetBridgeVarsParams) (*ari.Variables, error) {
-	resp, err := h.c.call(ctx, "bridges.getBridgeVars", h.key, p.params())
+	resp, err := h.c.call(ctx, ari.OpBridgesGetBridgeVars, h.key, p.params())
 	if err != nil {
 		return nil, err
 	}
@@ -3005,7 +3005,7 @@ func (p *BridgeSetBridgeVarsParams) params() ari.Params {
 // ARI errors: 400 Missing variables parameter; 404 Bridge not found; 409
 // Bridge not in a Stasis application.
 func (h *BridgeHandle) SetBridgeVars(ctx context.Context, p *BridgeSetBridgeVarsParams) error {
-	_, err := h.c.call(ctx, "bridges.setBridgeVars", h.key, p.params())
+	_, err := h.c.call(ctx, ari.OpBridgesSetBridgeVars, h.key, p.params())
 	return err
 }
 
@@ -3063,7 +3063,7 @@ func (p *BridgeAddChannelParams) params() ari.Params {
 // Stasis application; Channel currently recording; 422 Channel not in Stasis
 // application.
 func (h *BridgeHandle) AddChannel(ctx context.Context, p *BridgeAddChannelParams) error {
-	_, err := h.c.call(ctx, "bridges.addChannel", h.key, p.params())
+	_, err := h.c.call(ctx, ari.OpBridgesAddChannel, h.key, p.params())
 	return err
 }
 
@@ -3097,7 +3097,7 @@ func (p *BridgeRemoveChannelParams) params() ari.Params {
 // ARI errors: 400 Channel not found; 404 Bridge not found; 409 Bridge not in
 // Stasis application; 422 Channel not in this bridge.
 func (h *BridgeHandle) RemoveChannel(ctx context.Context, p *BridgeRemoveChannelParams) error {
-	_, err := h.c.call(ctx, "bridges.removeChannel", h.key, p.params())
+	_, err := h.c.call(ctx, ari.OpBridgesRemoveChannel, h.key, p.params())
 	return err
 }
 
@@ -3135,7 +3135,7 @@ func (p *BridgeSetVideoSourceParams) params() ari.Params {
 // ARI errors: 404 Bridge or Channel not found; 409 Channel not in Stasis
 // application; 422 Channel not in this Bridge.
 func (h *BridgeHandle) SetVideoSource(ctx context.Context, p *BridgeSetVideoSourceParams) error {
-	_, err := h.c.call(ctx, "bridges.setVideoSource", h.key, p.params())
+	_, err := h.c.call(ctx, ari.OpBridgesSetVideoSource, h.key, p.params())
 	return err
 }
 
@@ -3148,7 +3148,7 @@ func (h *BridgeHandle) SetVideoSource(ctx context.Context, p *BridgeSetVideoSour
 // kind BridgeVideoSourceDelete (class command).
 // ARI errors: 404 Bridge not found.
 func (h *BridgeHandle) ClearVideoSource(ctx context.Context) error {
-	_, err := h.c.call(ctx, "bridges.clearVideoSource", h.key, nil)
+	_, err := h.c.call(ctx, ari.OpBridgesClearVideoSource, h.key, nil)
 	return err
 }
 
@@ -3183,7 +3183,7 @@ func (p *BridgeStartMOHParams) params() ari.Params {
 // (class command).
 // ARI errors: 404 Bridge not found; 409 Bridge not in Stasis application.
 func (h *BridgeHandle) StartMOH(ctx context.Context, p *BridgeStartMOHParams) error {
-	_, err := h.c.call(ctx, "bridges.startMoh", h.key, p.params())
+	_, err := h.c.call(ctx, ari.OpBridgesStartMoh, h.key, p.params())
 	return err
 }
 
@@ -3193,7 +3193,7 @@ func (h *BridgeHandle) StartMOH(ctx context.Context, p *BridgeStartMOHParams) er
 // BridgeStopMOH (class command).
 // ARI errors: 404 Bridge not found; 409 Bridge not in Stasis application.
 func (h *BridgeHandle) StopMOH(ctx context.Context) error {
-	_, err := h.c.call(ctx, "bridges.stopMoh", h.key, nil)
+	_, err := h.c.call(ctx, ari.OpBridgesStopMoh, h.key, nil)
 	return err
 }
 
@@ -3256,7 +3256,7 @@ func (p *BridgePlayParams) params() ari.Params {
 // ARI errors: 404 Bridge not found; 409 Bridge not in a Stasis application;
 // 422 The format specified is unknown on this system.
 func (h *BridgeHandle) Play(ctx context.Context, p *BridgePlayParams) (*PlaybackHandle, error) {
-	resp, err := h.c.call(ctx, "bridges.play", h.key, p.params())
+	resp, err := h.c.call(ctx, ari.OpBridgesPlay, h.key, p.params())
 	if err != nil {
 		return nil, err
 	}
@@ -3327,7 +3327,7 @@ func (p *BridgePlayWithIDParams) params() ari.Params {
 // ARI errors: 404 Bridge not found; 409 Bridge not in a Stasis application;
 // 422 The format specified is unknown on this system.
 func (h *BridgeHandle) PlayWithID(ctx context.Context, p *BridgePlayWithIDParams) (*PlaybackHandle, error) {
-	resp, err := h.c.call(ctx, "bridges.playWithId", h.key, p.params())
+	resp, err := h.c.call(ctx, ari.OpBridgesPlayWithId, h.key, p.params())
 	if err != nil {
 		return nil, err
 	}
@@ -3411,7 +3411,7 @@ func (p *BridgeRecordParams) params() ari.Params {
 // the system and can not be overwritten because it is in progress or
 // ifExists=fail; 422 The format specified is unknown on this system.
 func (h *BridgeHandle) Record(ctx context.Context, p *BridgeRecordParams) (*LiveRecordingHandle, error) {
-	resp, err := h.c.call(ctx, "bridges.record", h.key, p.params())
+	resp, err := h.c.call(ctx, ari.OpBridgesRecord, h.key, p.params())
 	if err != nil {
 		return nil, err
 	}
@@ -3427,7 +3427,7 @@ func (h *BridgeHandle) Record(ctx context.Context, p *BridgeRecordParams) (*Live
 // ARI GET /recordings/stored (recordings.listStored), bus kind
 // RecordingStoredList (class get).
 func (s *Recordings) ListStored(ctx context.Context) ([]*StoredRecordingHandle, error) {
-	resp, err := s.c.call(ctx, "recordings.listStored", Key{}, nil)
+	resp, err := s.c.call(ctx, ari.OpRecordingsListStored, Key{}, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -3445,7 +3445,7 @@ func (s *Recordings) ListStored(ctx context.Context) ([]*StoredRecordingHandle, 
 // RecordingStoredData (class data).
 // ARI errors: 404 Recording not found.
 func (h *StoredRecordingHandle) GetStored(ctx context.Context) (*ari.StoredRecording, error) {
-	resp, err := h.c.call(ctx, "recordings.getStored", h.key, nil)
+	resp, err := h.c.call(ctx, ari.OpRecordingsGetStored, h.key, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -3458,7 +3458,7 @@ func (h *StoredRecordingHandle) GetStored(ctx context.Context) (*ari.StoredRecor
 // bus kind RecordingStoredDelete (class command).
 // ARI errors: 404 Recording not found.
 func (h *StoredRecordingHandle) DeleteStored(ctx context.Context) error {
-	_, err := h.c.call(ctx, "recordings.deleteStored", h.key, nil)
+	_, err := h.c.call(ctx, ari.OpRecordingsDeleteStored, h.key, nil)
 	return err
 }
 
@@ -3470,7 +3470,7 @@ func (h *StoredRecordingHandle) DeleteStored(ctx context.Context) error {
 // ARI errors: 403 The recording file could not be opened; 404 Recording not
 // found.
 func (h *StoredRecordingHandle) GetStoredFile(ctx context.Context) ([]byte, error) {
-	resp, err := h.c.call(ctx, "recordings.getStoredFile", h.key, nil)
+	resp, err := h.c.call(ctx, ari.OpRecordingsGetStoredFile, h.key, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -3510,7 +3510,7 @@ func (p *StoredRecordingCopyStoredParams) params() ari.Params {
 // ARI errors: 404 Recording not found; 409 A recording with the same name
 // already exists on the system.
 func (h *StoredRecordingHandle) CopyStored(ctx context.Context, p *StoredRecordingCopyStoredParams) (*StoredRecordingHandle, error) {
-	resp, err := h.c.call(ctx, "recordings.copyStored", h.key, p.params())
+	resp, err := h.c.call(ctx, ari.OpRecordingsCopyStored, h.key, p.params())
 	if err != nil {
 		return nil, err
 	}
@@ -3527,7 +3527,7 @@ func (h *StoredRecordingHandle) CopyStored(ctx context.Context, p *StoredRecordi
 // RecordingLiveData (class data).
 // ARI errors: 404 Recording not found.
 func (h *LiveRecordingHandle) GetLive(ctx context.Context) (*ari.LiveRecording, error) {
-	resp, err := h.c.call(ctx, "recordings.getLive", h.key, nil)
+	resp, err := h.c.call(ctx, ari.OpRecordingsGetLive, h.key, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -3540,7 +3540,7 @@ func (h *LiveRecordingHandle) GetLive(ctx context.Context) (*ari.LiveRecording, 
 // RecordingLiveScrap (class command).
 // ARI errors: 404 Recording not found.
 func (h *LiveRecordingHandle) Cancel(ctx context.Context) error {
-	_, err := h.c.call(ctx, "recordings.cancel", h.key, nil)
+	_, err := h.c.call(ctx, ari.OpRecordingsCancel, h.key, nil)
 	return err
 }
 
@@ -3550,7 +3550,7 @@ func (h *LiveRecordingHandle) Cancel(ctx context.Context) error {
 // RecordingLiveStop (class command).
 // ARI errors: 404 Recording not found.
 func (h *LiveRecordingHandle) Stop(ctx context.Context) error {
-	_, err := h.c.call(ctx, "recordings.stop", h.key, nil)
+	_, err := h.c.call(ctx, ari.OpRecordingsStop, h.key, nil)
 	return err
 }
 
@@ -3560,7 +3560,7 @@ func (h *LiveRecordingHandle) Stop(ctx context.Context) error {
 // kind RecordingLivePause (class command).
 // ARI errors: 404 Recording not found; 409 Recording not in session.
 func (h *LiveRecordingHandle) Pause(ctx context.Context) error {
-	_, err := h.c.call(ctx, "recordings.pause", h.key, nil)
+	_, err := h.c.call(ctx, ari.OpRecordingsPause, h.key, nil)
 	return err
 }
 
@@ -3570,7 +3570,7 @@ func (h *LiveRecordingHandle) Pause(ctx context.Context) error {
 // kind RecordingLiveResume (class command).
 // ARI errors: 404 Recording not found; 409 Recording not in session.
 func (h *LiveRecordingHandle) Unpause(ctx context.Context) error {
-	_, err := h.c.call(ctx, "recordings.unpause", h.key, nil)
+	_, err := h.c.call(ctx, ari.OpRecordingsUnpause, h.key, nil)
 	return err
 }
 
@@ -3580,7 +3580,7 @@ func (h *LiveRecordingHandle) Unpause(ctx context.Context) error {
 // RecordingLiveMute (class command).
 // ARI errors: 404 Recording not found; 409 Recording not in session.
 func (h *LiveRecordingHandle) Mute(ctx context.Context) error {
-	_, err := h.c.call(ctx, "recordings.mute", h.key, nil)
+	_, err := h.c.call(ctx, ari.OpRecordingsMute, h.key, nil)
 	return err
 }
 
@@ -3590,7 +3590,7 @@ func (h *LiveRecordingHandle) Mute(ctx context.Context) error {
 // kind RecordingLiveUnmute (class command).
 // ARI errors: 404 Recording not found; 409 Recording not in session.
 func (h *LiveRecordingHandle) Unmute(ctx context.Context) error {
-	_, err := h.c.call(ctx, "recordings.unmute", h.key, nil)
+	_, err := h.c.call(ctx, ari.OpRecordingsUnmute, h.key, nil)
 	return err
 }
 
@@ -3627,7 +3627,7 @@ func (p *SoundsListParams) params() ari.Params {
 //
 // ARI GET /sounds (sounds.list), bus kind SoundList (class get).
 func (s *Sounds) List(ctx context.Context, p *SoundsListParams) ([]*SoundHandle, error) {
-	resp, err := s.c.call(ctx, "sounds.list", Key{}, p.params())
+	resp, err := s.c.call(ctx, ari.OpSoundsList, Key{}, p.params())
 	if err != nil {
 		return nil, err
 	}
@@ -3643,7 +3643,7 @@ func (s *Sounds) List(ctx context.Context, p *SoundsListParams) ([]*SoundHandle,
 //
 // ARI GET /sounds/{soundId} (sounds.get), bus kind SoundData (class data).
 func (h *SoundHandle) Get(ctx context.Context) (*ari.Sound, error) {
-	resp, err := h.c.call(ctx, "sounds.get", h.key, nil)
+	resp, err := h.c.call(ctx, ari.OpSoundsGet, h.key, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -3656,7 +3656,7 @@ func (h *SoundHandle) Get(ctx context.Context) (*ari.Sound, error) {
 // (class data).
 // ARI errors: 404 The playback cannot be found.
 func (h *PlaybackHandle) Get(ctx context.Context) (*ari.Playback, error) {
-	resp, err := h.c.call(ctx, "playbacks.get", h.key, nil)
+	resp, err := h.c.call(ctx, ari.OpPlaybacksGet, h.key, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -3669,7 +3669,7 @@ func (h *PlaybackHandle) Get(ctx context.Context) (*ari.Playback, error) {
 // (class command).
 // ARI errors: 404 The playback cannot be found.
 func (h *PlaybackHandle) Stop(ctx context.Context) error {
-	_, err := h.c.call(ctx, "playbacks.stop", h.key, nil)
+	_, err := h.c.call(ctx, ari.OpPlaybacksStop, h.key, nil)
 	return err
 }
 
@@ -3706,7 +3706,7 @@ func (p *PlaybackControlParams) params() ari.Params {
 // playback cannot be found; 409 The operation cannot be performed in the
 // playback's current state.
 func (h *PlaybackHandle) Control(ctx context.Context, p *PlaybackControlParams) error {
-	_, err := h.c.call(ctx, "playbacks.control", h.key, p.params())
+	_, err := h.c.call(ctx, ari.OpPlaybacksControl, h.key, p.params())
 	return err
 }
 
@@ -3715,7 +3715,7 @@ func (h *PlaybackHandle) Control(ctx context.Context, p *PlaybackControlParams) 
 // ARI GET /deviceStates (deviceStates.list), bus kind DeviceStateList (class
 // get).
 func (s *DeviceStates) List(ctx context.Context) ([]*DeviceStateHandle, error) {
-	resp, err := s.c.call(ctx, "deviceStates.list", Key{}, nil)
+	resp, err := s.c.call(ctx, ari.OpDeviceStatesList, Key{}, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -3732,7 +3732,7 @@ func (s *DeviceStates) List(ctx context.Context) ([]*DeviceStateHandle, error) {
 // ARI GET /deviceStates/{deviceName} (deviceStates.get), bus kind
 // DeviceStateData (class data).
 func (h *DeviceStateHandle) Get(ctx context.Context) (*ari.DeviceState, error) {
-	resp, err := h.c.call(ctx, "deviceStates.get", h.key, nil)
+	resp, err := h.c.call(ctx, ari.OpDeviceStatesGet, h.key, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -3772,7 +3772,7 @@ func (p *DeviceStateUpdateParams) params() ari.Params {
 // DeviceStateUpdate (class command).
 // ARI errors: 404 Device name is missing; 409 Uncontrolled device specified.
 func (h *DeviceStateHandle) Update(ctx context.Context, p *DeviceStateUpdateParams) error {
-	_, err := h.c.call(ctx, "deviceStates.update", h.key, p.params())
+	_, err := h.c.call(ctx, ari.OpDeviceStatesUpdate, h.key, p.params())
 	return err
 }
 
@@ -3782,7 +3782,7 @@ func (h *DeviceStateHandle) Update(ctx context.Context, p *DeviceStateUpdatePara
 // DeviceStateDelete (class command).
 // ARI errors: 404 Device name is missing; 409 Uncontrolled device specified.
 func (h *DeviceStateHandle) Delete(ctx context.Context) error {
-	_, err := h.c.call(ctx, "deviceStates.delete", h.key, nil)
+	_, err := h.c.call(ctx, ari.OpDeviceStatesDelete, h.key, nil)
 	return err
 }
 
@@ -3790,7 +3790,7 @@ func (h *DeviceStateHandle) Delete(ctx context.Context) error {
 //
 // ARI GET /mailboxes (mailboxes.list), bus kind MailboxList (class get).
 func (s *Mailboxes) List(ctx context.Context) ([]*MailboxHandle, error) {
-	resp, err := s.c.call(ctx, "mailboxes.list", Key{}, nil)
+	resp, err := s.c.call(ctx, ari.OpMailboxesList, Key{}, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -3808,7 +3808,7 @@ func (s *Mailboxes) List(ctx context.Context) ([]*MailboxHandle, error) {
 // (class data).
 // ARI errors: 404 Mailbox not found.
 func (h *MailboxHandle) Get(ctx context.Context) (*ari.Mailbox, error) {
-	resp, err := h.c.call(ctx, "mailboxes.get", h.key, nil)
+	resp, err := h.c.call(ctx, ari.OpMailboxesGet, h.key, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -3847,7 +3847,7 @@ func (p *MailboxUpdateParams) params() ari.Params {
 // (class command).
 // ARI errors: 404 Mailbox not found.
 func (h *MailboxHandle) Update(ctx context.Context, p *MailboxUpdateParams) error {
-	_, err := h.c.call(ctx, "mailboxes.update", h.key, p.params())
+	_, err := h.c.call(ctx, ari.OpMailboxesUpdate, h.key, p.params())
 	return err
 }
 
@@ -3857,7 +3857,7 @@ func (h *MailboxHandle) Update(ctx context.Context, p *MailboxUpdateParams) erro
 // MailboxDelete (class command).
 // ARI errors: 404 Mailbox not found.
 func (h *MailboxHandle) Delete(ctx context.Context) error {
-	_, err := h.c.call(ctx, "mailboxes.delete", h.key, nil)
+	_, err := h.c.call(ctx, ari.OpMailboxesDelete, h.key, nil)
 	return err
 }
 
@@ -3911,7 +3911,7 @@ func (p *EventsUserEventParams) params() ari.Params {
 // ARI errors: 404 Application does not exist; 422 Event source not found; 400
 // Invalid even tsource URI or userevent data.
 func (s *Events) UserEvent(ctx context.Context, p *EventsUserEventParams) error {
-	_, err := s.c.call(ctx, "events.userEvent", Key{}, p.params())
+	_, err := s.c.call(ctx, ari.OpEventsUserEvent, Key{}, p.params())
 	return err
 }
 
@@ -3953,7 +3953,7 @@ func (p *EventsClaimChannelParams) params() ari.Params {
 // ARI errors: 404 Channel not found or not in broadcast state; 409 Channel
 // has already been claimed by another application.
 func (s *Events) ClaimChannel(ctx context.Context, p *EventsClaimChannelParams) error {
-	_, err := s.c.call(ctx, "events.claimChannel", Key{}, p.params())
+	_, err := s.c.call(ctx, ari.OpEventsClaimChannel, Key{}, p.params())
 	return err
 }
 
@@ -3962,7 +3962,7 @@ func (s *Events) ClaimChannel(ctx context.Context, p *EventsClaimChannelParams) 
 // ARI GET /applications (applications.list), bus kind ApplicationList (class
 // get).
 func (s *Applications) List(ctx context.Context) ([]*ApplicationHandle, error) {
-	resp, err := s.c.call(ctx, "applications.list", Key{}, nil)
+	resp, err := s.c.call(ctx, ari.OpApplicationsList, Key{}, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -3980,7 +3980,7 @@ func (s *Applications) List(ctx context.Context) ([]*ApplicationHandle, error) {
 // ApplicationData (class data).
 // ARI errors: 404 Application does not exist.
 func (h *ApplicationHandle) Get(ctx context.Context) (*ari.Application, error) {
-	resp, err := h.c.call(ctx, "applications.get", h.key, nil)
+	resp, err := h.c.call(ctx, ari.OpApplicationsGet, h.key, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -4020,7 +4020,7 @@ func (p *ApplicationSubscribeEventSourceParams) params() ari.Params {
 // ARI errors: 400 Missing parameter; 404 Application does not exist; 422
 // Event source does not exist.
 func (h *ApplicationHandle) SubscribeEventSource(ctx context.Context, p *ApplicationSubscribeEventSourceParams) error {
-	_, err := h.c.call(ctx, "applications.subscribe", h.key, p.params())
+	_, err := h.c.call(ctx, ari.OpApplicationsSubscribe, h.key, p.params())
 	return err
 }
 
@@ -4059,7 +4059,7 @@ func (p *ApplicationUnsubscribeEventSourceParams) params() ari.Params {
 // Application does not exist; 409 Application not subscribed to event source;
 // 422 Event source does not exist.
 func (h *ApplicationHandle) UnsubscribeEventSource(ctx context.Context, p *ApplicationUnsubscribeEventSourceParams) error {
-	_, err := h.c.call(ctx, "applications.unsubscribe", h.key, p.params())
+	_, err := h.c.call(ctx, ari.OpApplicationsUnsubscribe, h.key, p.params())
 	return err
 }
 
@@ -4094,7 +4094,7 @@ func (p *ApplicationFilterParams) params() ari.Params {
 // bus kind applications.filter (class command).
 // ARI errors: 400 Bad request; 404 Application does not exist.
 func (h *ApplicationHandle) Filter(ctx context.Context, p *ApplicationFilterParams) (*ari.Application, error) {
-	resp, err := h.c.call(ctx, "applications.filter", h.key, p.params())
+	resp, err := h.c.call(ctx, ari.OpApplicationsFilter, h.key, p.params())
 	if err != nil {
 		return nil, err
 	}

@@ -65,8 +65,7 @@ func (s *Server) serve(r route, m bus.Msg) {
 		code = string(resps[0].Code)
 	}
 	// Counted before replying, so whoever got the reply sees the count.
-	s.metrics.requests.WithLabelValues(label, code).Inc()
-	s.metrics.latency.WithLabelValues(string(r.class)).Observe(time.Since(start).Seconds())
+	s.metrics.answered(string(r.class), label, code, time.Since(start))
 	s.reply(m.Reply, resps)
 }
 

@@ -187,7 +187,7 @@ func build(models map[string]bool) (*api, error) {
 	for _, h := range handles {
 		// A v5 kind that subscribes one resource to a dialog, with no ARI
 		// call, gives the handle an event Subscribe.
-		if k, ok := wire.LookupKind(h.Strip + "Subscribe"); ok && k.Op == "" {
+		if k, ok := wire.LookupKind(h.Strip + "Subscribe"); ok && k.Op == nil {
 			a.subs[h.Name] = k.Name
 			names[h.Name+"Handle"] = map[string]string{"Subscribe": "(events)"}
 		}
@@ -595,10 +595,10 @@ func (a *api) renderMethod(b *bytes.Buffer, m *method) {
 	}
 	fmt.Fprintf(b, "func (%s *%s) %s(%s) %s {\n", m.recv(), m.recvType(), m.Name, sig, ret)
 	if m.Ret == "" {
-		fmt.Fprintf(b, "\t_, err := %s.c.call(ctx, %q, %s, %s)\n\treturn err\n}\n\n", m.recv(), op.ID, key, arg)
+		fmt.Fprintf(b, "\t_, err := %s.c.call(ctx, %#v, %s, %s)\n\treturn err\n}\n\n", m.recv(), op.Ident, key, arg)
 		return
 	}
-	fmt.Fprintf(b, "\tresp, err := %s.c.call(ctx, %q, %s, %s)\n\tif err != nil {\n\t\treturn %s, err\n\t}\n", m.recv(), op.ID, key, arg, m.Zero)
+	fmt.Fprintf(b, "\tresp, err := %s.c.call(ctx, %#v, %s, %s)\n\tif err != nil {\n\t\treturn %s, err\n\t}\n", m.recv(), op.Ident, key, arg, m.Zero)
 	for _, l := range m.Body {
 		b.WriteString("\t" + l + "\n")
 	}
