@@ -173,7 +173,7 @@ func (s *Server) handleEvent(raw []byte) {
 	}
 	if err != nil || h.Type == "" {
 		s.metrics.badInput.WithLabelValues(reasonBadEvent).Inc()
-		s.log.Debug("dropping malformed ARI event", "error", err, "size", len(raw))
+		s.log.Debug("dropping malformed ARI event", "err", err, "size", len(raw))
 		return
 	}
 	s.metrics.eventReceived(h.Type)
@@ -232,7 +232,7 @@ func (s *Server) publishEvent(ctx context.Context, h *eventHead, full bool, app,
 		}
 	}
 	if err := s.bus.Publish(ctx, s.subj.Event(app, node), "", appPayload); err != nil {
-		s.log.Warn("publishing event", "type", h.Type, "error", err)
+		s.log.Warn("publishing event", "type", h.Type, "err", err)
 	} else {
 		s.metrics.eventsEvent.Inc()
 	}
@@ -243,7 +243,7 @@ func (s *Server) publishEvent(ctx context.Context, h *eventHead, full bool, app,
 	dialogs := s.dialogs.lookup(h.resources(buf[:0]))
 	for _, d := range dialogs {
 		if err := s.bus.Publish(ctx, s.subj.DialogEvent(d), "", spliceFields(payload, "dialog", d)); err != nil {
-			s.log.Warn("publishing dialog event", "type", h.Type, "dialog", d, "error", err)
+			s.log.Warn("publishing dialog event", "type", h.Type, "dialog", d, "err", err)
 		} else {
 			s.metrics.eventsDialog.Inc()
 		}
