@@ -10,6 +10,7 @@ import (
 	"github.com/ariproxy/ari-proxy/ari"
 	"github.com/ariproxy/ari-proxy/arisim"
 	"github.com/ariproxy/ari-proxy/bus/natsbus"
+	"github.com/ariproxy/ari-proxy/bus/natsserver"
 	"github.com/ariproxy/ari-proxy/internal/localstack"
 	"github.com/ariproxy/ari-proxy/proxy"
 )
@@ -22,7 +23,7 @@ func newDurableEnv(t *testing.T, nodes int, cfg arisim.Config) *env {
 	e := &env{prefix: localstack.Prefix(), app: testApp, storeDir: t.TempDir()}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	n, err := natsbus.StartEmbedded(ctx, "127.0.0.1:0", natsbus.WithServerLogger(localstack.Logger()), natsbus.WithJetStream(e.storeDir))
+	n, err := natsserver.Start(ctx, "127.0.0.1:0", natsserver.WithLogger(localstack.Logger()), natsserver.WithJetStream(e.storeDir))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/ariproxy/ari-proxy/ari"
 	"github.com/ariproxy/ari-proxy/arisim"
 	"github.com/ariproxy/ari-proxy/bus/natsbus"
+	"github.com/ariproxy/ari-proxy/bus/natsserver"
 	"github.com/ariproxy/ari-proxy/internal/localstack"
 	"github.com/ariproxy/ari-proxy/proxy"
 )
@@ -33,7 +34,7 @@ func freePort(t *testing.T) string {
 
 // natsCluster starts n clustered embedded NATS servers with JetStream,
 // routes on loopback, and returns them once JetStream has a leader.
-func natsCluster(t *testing.T, n int) []*natsbus.Embedded {
+func natsCluster(t *testing.T, n int) []*natsserver.Server {
 	t.Helper()
 	clusterAddrs := make([]string, n)
 	routes := make([]string, n)
@@ -43,14 +44,14 @@ func natsCluster(t *testing.T, n int) []*natsbus.Embedded {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	out := make([]*natsbus.Embedded, n)
+	out := make([]*natsserver.Server, n)
 	var wg sync.WaitGroup
 	errs := make([]error, n)
 	for i := range n {
 		wg.Go(func() {
-			e, err := natsbus.StartEmbedded(ctx, "127.0.0.1:0",
-				natsbus.WithServerLogger(localstack.Logger()), natsbus.WithServerName(fmt.Sprintf("n%d", i+1)),
-				natsbus.WithJetStream(t.TempDir()), natsbus.WithCluster("ariproxy-test", clusterAddrs[i], routes...))
+			e, err := natsserver.Start(ctx, "127.0.0.1:0",
+				natsserver.WithLogger(localstack.Logger()), natsserver.WithName(fmt.Sprintf("n%d", i+1)),
+				natsserver.WithJetStream(t.TempDir()), natsserver.WithCluster("ariproxy-test", clusterAddrs[i], routes...))
 			out[i], errs[i] = e, err
 		})
 	}
@@ -75,7 +76,7 @@ func natsCluster(t *testing.T, n int) []*natsbus.Embedded {
 // urls lists the client URLs of nodes, first as given first: with
 // DontRandomize a connection attaches to the first and fails over in
 // order.
-func urls(nodes ...*natsbus.Embedded) string {
+func urls(nodes ...*natsserver.Server) string {
 	var u []string
 	for _, n := range nodes {
 		u = append(u, n.ClientURL())
@@ -124,7 +125,7 @@ func TestNATSClusterFailover(t *testing.T) {
 	}
 
 	// Server i attaches to attach[i] first.
-	attach := [][]*natsbus.Embedded{{n1, n2, n3}, {n2, n3, n1}}
+	attach := [][]*natsserver.Server{{n1, n2, n3}, {n2, n3, n1}}
 	var sims []*arisim.Sim
 	for i, order := range attach {
 		sim := localstack.StartSimConfig(t, arisim.Config{EntityID: nodeID(i)})
@@ -144,7 +145,7 @@ func TestNATSClusterFailover(t *testing.T) {
 			Bus: connectOrdered(t, urls(order...)), Prefix: prefix, Events: pub,
 		})
 	}
-	newClient := func(order ...*natsbus.Embedded) *Client {
+	newClient := func(order ...*natsserver.Server) *Client {
 		c, err := New(ctx, WithBus(connectOrdered(t, urls(order...))), WithPrefix(prefix), WithApplication(testApp),
 			WithLogger(localstack.Logger()), WithDiscoveryWait(2*time.Second), WithTimeout(5*time.Second))
 		if err != nil {

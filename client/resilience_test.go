@@ -15,6 +15,7 @@ import (
 	"github.com/ariproxy/ari-proxy/ari"
 	"github.com/ariproxy/ari-proxy/arisim"
 	"github.com/ariproxy/ari-proxy/bus/natsbus"
+	"github.com/ariproxy/ari-proxy/bus/natsserver"
 	"github.com/ariproxy/ari-proxy/internal/localstack"
 )
 
@@ -27,11 +28,11 @@ func (e *env) stopNATS(t *testing.T) (restart func()) {
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		opts := []natsbus.EmbeddedOption{natsbus.WithServerLogger(localstack.Logger())}
+		opts := []natsserver.Option{natsserver.WithLogger(localstack.Logger())}
 		if e.storeDir != "" {
-			opts = append(opts, natsbus.WithJetStream(e.storeDir))
+			opts = append(opts, natsserver.WithJetStream(e.storeDir))
 		}
-		n, err := natsbus.StartEmbedded(ctx, addr, opts...)
+		n, err := natsserver.Start(ctx, addr, opts...)
 		if err != nil {
 			t.Fatalf("restarting NATS on %s: %v", addr, err)
 		}

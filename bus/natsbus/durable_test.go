@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ariproxy/ari-proxy/bus"
+	"github.com/ariproxy/ari-proxy/bus/natsserver"
 )
 
 // restartable is an embedded JetStream server that can be stopped and
@@ -18,12 +19,12 @@ type restartable struct {
 	t    *testing.T
 	addr string
 	dir  string
-	e    *Embedded
+	e    *natsserver.Server
 }
 
 func startJetStream(t *testing.T) *restartable {
 	r := &restartable{t: t, dir: t.TempDir()}
-	r.e = startServer(t, WithJetStream(r.dir))
+	r.e = startServer(t, natsserver.WithJetStream(r.dir))
 	r.addr = r.e.Addr()
 	return r
 }
@@ -33,7 +34,7 @@ func (r *restartable) restart(down time.Duration) {
 	time.Sleep(down)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	e, err := StartEmbedded(ctx, r.addr, WithServerLogger(quiet), WithJetStream(r.dir))
+	e, err := natsserver.Start(ctx, r.addr, natsserver.WithLogger(quiet), natsserver.WithJetStream(r.dir))
 	if err != nil {
 		r.t.Fatal(err)
 	}

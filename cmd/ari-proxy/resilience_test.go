@@ -19,6 +19,7 @@ import (
 
 	"github.com/ariproxy/ari-proxy/arisim"
 	"github.com/ariproxy/ari-proxy/bus/natsbus"
+	"github.com/ariproxy/ari-proxy/bus/natsserver"
 	"github.com/ariproxy/ari-proxy/wire"
 )
 
@@ -56,11 +57,11 @@ func serveEnv(sim *arisim.Sim, busURL string, extra ...string) []string {
 	}, extra...)
 }
 
-func startNATSAt(t *testing.T, addr string) *natsbus.Embedded {
+func startNATSAt(t *testing.T, addr string) *natsserver.Server {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	e, err := natsbus.StartEmbedded(ctx, addr, natsbus.WithServerLogger(quiet))
+	e, err := natsserver.Start(ctx, addr, natsserver.WithLogger(quiet))
 	if err != nil {
 		t.Fatal(err)
 	}

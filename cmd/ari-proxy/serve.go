@@ -14,6 +14,7 @@ import (
 
 	"github.com/ariproxy/ari-proxy/ariconn"
 	"github.com/ariproxy/ari-proxy/bus/natsbus"
+	"github.com/ariproxy/ari-proxy/bus/natsserver"
 	"github.com/ariproxy/ari-proxy/internal/config"
 	"github.com/ariproxy/ari-proxy/proxy"
 )
@@ -37,24 +38,24 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	// The bus: an in-process nats-server for embedded://, else a real one.
 	var (
 		b              *natsbus.Bus
-		emb            *natsbus.Embedded
+		emb            *natsserver.Server
 		connectDurable func(context.Context) (*natsbus.Bus, error)
 	)
-	if addr, ok := natsbus.ParseEmbeddedURL(cfg.BusURL); ok {
-		eopts := []natsbus.EmbeddedOption{natsbus.WithServerLogger(log), natsbus.WithServerName("ari-proxy")}
+	if addr, ok := natsserver.ParseURL(cfg.BusURL); ok {
+		eopts := []natsserver.Option{natsserver.WithLogger(log), natsserver.WithName("ari-proxy")}
 		if cfg.Durable {
-			eopts = append(eopts, natsbus.WithJetStream(cfg.DurableStoreDir))
+			eopts = append(eopts, natsserver.WithJetStream(cfg.DurableStoreDir))
 		}
-		emb, err = natsbus.StartEmbedded(ctx, addr, eopts...)
+		emb, err = natsserver.Start(ctx, addr, eopts...)
 		if err != nil {
 			return embeddedError(addr, err)
 		}
 		defer emb.Shutdown()
 		log.Info("embedded NATS server listening", "url", emb.ClientURL(),
 			"hint", "clients connect with MESSAGEBUS_URL="+emb.ClientURL())
-		b, err = emb.Connect(ctx, natsbus.WithName("ari-proxy"), natsbus.WithLogger(log))
+		b, err = natsbus.ConnectInProcess(ctx, emb, natsbus.WithName("ari-proxy"), natsbus.WithLogger(log))
 		connectDurable = func(ctx context.Context) (*natsbus.Bus, error) {
-			return emb.Connect(ctx, natsbus.WithName("ari-proxy durable"), natsbus.WithLogger(log), natsbus.WithReconnectBuffer(-1))
+			return natsbus.ConnectInProcess(ctx, emb, natsbus.WithName("ari-proxy durable"), natsbus.WithLogger(log), natsbus.WithReconnectBuffer(-1))
 		}
 	} else {
 		// Wait for the bus rather than exit: a server started before its
