@@ -278,8 +278,8 @@ func (g *gather) collect(reply []byte) bool {
 	if g.answered == 1 && g.onFirst != nil {
 		g.onFirst()
 	}
-	var r wire.Response
-	if err := json.Unmarshal(reply, &r); err != nil {
+	rp, err := wire.DecodeResponse(reply)
+	if err != nil {
 		g.anonymous++
 		if g.failed == nil {
 			g.failed = &wire.Response{Error: "bad response: " + err.Error(), Code: wire.CodeInternal}
@@ -287,6 +287,7 @@ func (g *gather) collect(reply []byte) bool {
 		}
 		return g.more()
 	}
+	r := *rp
 	if r.Code == wire.CodeUnavailable && r.Node != "" {
 		g.down = append(g.down, r.Node)
 	}
@@ -298,7 +299,7 @@ func (g *gather) collect(reply []byte) bool {
 		}
 		g.nodes[r.Node] = true
 	}
-	err := r.Err()
+	err = r.Err()
 	switch {
 	case err == nil && g.merge:
 		if g.ok == nil {

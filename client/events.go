@@ -1,11 +1,9 @@
 package client
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -39,10 +37,10 @@ type Subscription struct {
 	ch     chan ari.Event
 	done   chan struct{}
 	dialog string
-	// mention, when set, is what an event's JSON must contain to be
-	// delivered: the watched resource's id as a JSON string, or the tail
-	// of a target URI ("channel:<id>").
-	mention [2][]byte
+	// watch, when its ID is set, is the resource an event must name to be
+	// delivered (wire.EventResources: the members the spec gives its type,
+	// a media operation's target); a watch without Kind matches any kind.
+	watch wire.Ref
 	// recent holds hashes of the last events delivered on a dialog, with
 	// their application left out: a resource several applications are
 	// subscribed to has each event published on the dialog once per
@@ -169,7 +167,7 @@ func (s *Subscription) deliver(m bus.Msg) {
 	if s.types != nil && !s.types[ev.EventType()] {
 		return
 	}
-	if s.mention[0] != nil && !bytes.Contains(m.Data, s.mention[0]) && !bytes.Contains(m.Data, s.mention[1]) {
+	if s.watch.ID != "" && !s.names(ev.EventType(), m.Data) {
 		return // bound to the dialog with the resource but about something else
 	}
 	if s.dialog != "" && s.seenCopy(m.Data) {
@@ -184,6 +182,19 @@ func (s *Subscription) deliver(m bus.Msg) {
 	case s.ch <- ev:
 	case <-s.done:
 	}
+}
+
+// names reports whether the event raw of type typ names the watched
+// resource.
+func (s *Subscription) names(typ string, raw []byte) bool {
+	var buf [8]wire.Ref
+	refs, _ := wire.EventResources(buf[:0], typ, raw)
+	for _, r := range refs {
+		if r.ID == s.watch.ID && (s.watch.Kind == "" || r.Kind == s.watch.Kind) {
+			return true
+		}
+	}
+	return false
 }
 
 // seenCopy reports whether raw is one of the last events delivered as
@@ -290,9 +301,9 @@ func NewDialogID() string {
 
 // subscribeResource watches one resource: it binds the resource to a fresh
 // dialog with the kind named subscribeKind (ChannelSubscribe...) and
-// listens on that dialog's subject, delivering only the events whose JSON
-// names the resource's id (a server may bind related resources, such as the
-// other half of a Local channel, to the same dialog). Close unbinds the
+// listens on that dialog's subject, delivering only the events that name
+// the resource (a server may bind related resources, such as the other
+// half of a Local channel, to the same dialog). Close unbinds the
 // dialog.
 func (c *Client) subscribeResource(ctx context.Context, subscribeKind string, key Key, types []string) (*Subscription, error) {
 	k, ok := wire.LookupKind(subscribeKind)
@@ -305,8 +316,7 @@ func (c *Client) subscribeResource(ctx context.Context, subscribeKind string, ke
 	dialog := NewDialogID()
 	s := c.newSubscription(types)
 	s.dialog = dialog
-	quoted, _ := json.Marshal(key.ID)
-	s.mention = [2][]byte{quoted, append([]byte{':'}, quoted[1:]...)}
+	s.watch = wire.Ref{Kind: key.Kind, ID: key.ID}
 	if err := s.start(ctx, c.core.subjects.DialogEvent(dialog)); err != nil {
 		return nil, err
 	}

@@ -198,7 +198,7 @@ func build(models map[string]bool) (*api, error) {
 		if op.WebSocket {
 			continue
 		}
-		k := wire.KindForOp(op.ID)
+		k := wire.KindOf(op.Ident)
 		if k == nil {
 			return nil, fmt.Errorf("%s: no wire kind", op.ID)
 		}
