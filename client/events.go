@@ -46,7 +46,7 @@ type Subscription struct {
 	// subscribed to has each event published on the dialog once per
 	// application, and the copies are dropped.
 	recentMu sync.Mutex
-	recent   [4]uint64
+	recent   [4]eventSeen
 	nrecent  int
 
 	mu       sync.RWMutex // held for reading while delivering
@@ -197,27 +197,35 @@ func (s *Subscription) names(typ string, raw []byte) bool {
 	return false
 }
 
-// seenCopy reports whether raw is, but for its application, one of the
-// last events delivered; it remembers raw otherwise.
+// seenCopy reports whether raw is one of the last events delivered as
+// another application got it (the same bytes but for "application"); it
+// remembers raw otherwise. Two equal events of one application are both
+// delivered.
 func (s *Subscription) seenCopy(raw []byte) bool {
 	h := fnv.New64a()
-	if app := gjson.GetBytes(raw, "application"); app.Index > 0 {
+	app := gjson.GetBytes(raw, "application")
+	if app.Index > 0 {
 		h.Write(raw[:app.Index])
 		h.Write(raw[app.Index+len(app.Raw):])
 	} else {
 		h.Write(raw)
 	}
-	sum := h.Sum64()
+	seen := eventSeen{sum: h.Sum64(), app: app.Raw}
 	s.recentMu.Lock()
 	defer s.recentMu.Unlock()
 	for i := range min(s.nrecent, len(s.recent)) {
-		if s.recent[i] == sum {
+		if r := s.recent[i]; r.sum == seen.sum && r.app != seen.app {
 			return true
 		}
 	}
-	s.recent[s.nrecent%len(s.recent)] = sum
+	s.recent[s.nrecent%len(s.recent)] = seen
 	s.nrecent++
 	return false
+}
+
+type eventSeen struct {
+	sum uint64
+	app string
 }
 
 // start subscribes to subject, registers s with its client and ties it to

@@ -160,6 +160,8 @@ func appendJSONString(dst []byte, s string) []byte {
 // bytes, one at a time and in Asterisk's order. It publishes sequentially,
 // so the bus sees the events of a call in the order Asterisk sent them.
 func (s *Server) handleEvent(raw []byte) {
+	s.eventBusy.enter()
+	defer s.eventBusy.leave()
 	ctx := s.runCtx
 	var h eventHead
 	var err error

@@ -104,6 +104,7 @@ type Server struct {
 
 	fixedNode string      // Config.Node: "" means Asterisk's entity id
 	stopping  atomic.Bool // Run's context ended: shutting down (readiness)
+	eventBusy busySince   // since when an ARI event is being handled (liveness)
 
 	started atomic.Bool
 	runCtx  context.Context // set by Run before any goroutine that reads it starts

@@ -9,9 +9,11 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -153,4 +155,36 @@ func CheckSection(tb testing.TB, path, begin, end, content string, update bool, 
 		return
 	}
 	tb.Errorf("the generated part of %s is out of date: %s", filepath.Base(path), hint)
+}
+
+// FreeAddr returns a loopback "host:port" nobody listened on a moment
+// ago, for a program that must be told its address before it starts.
+func FreeAddr(tb testing.TB) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// Buffer is a bytes.Buffer safe for concurrent writers (a command's
+// output, goroutines) and a test reading it meanwhile.
+type Buffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String returns what was written so far.
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
