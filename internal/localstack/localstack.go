@@ -7,6 +7,7 @@
 package localstack
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -65,6 +66,13 @@ type Options struct {
 	// StopTimeout bounds the wait for the proxy to stop in Close
 	// (DefaultStopTimeout).
 	StopTimeout time.Duration
+	// NATSAddr is where the embedded NATS server listens ("": a free
+	// loopback port).
+	NATSAddr string
+	// NATS, when set, is a running NATS server to use instead of starting
+	// one (another stack's: several nodes on one bus); Close leaves it
+	// running.
+	NATS *natsbus.Embedded
 }
 
 func (o *Options) defaults() {
@@ -103,6 +111,7 @@ type Stack struct {
 	bus         *natsbus.Bus
 	stopServer  func(time.Duration) error
 	stopTimeout time.Duration
+	sharedNATS  bool // NATS belongs to the caller
 	closeOnce   sync.Once
 	closeErr    error
 }
@@ -124,9 +133,12 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		}
 	}()
 
-	s.NATS, err = natsbus.StartEmbedded(ctx, "127.0.0.1:0", natsbus.WithServerLogger(log.With("component", "nats")))
-	if err != nil {
-		return nil, fmt.Errorf("localstack: starting NATS: %w", err)
+	if s.NATS, s.sharedNATS = opts.NATS, opts.NATS != nil; !s.sharedNATS {
+		addr := cmp.Or(opts.NATSAddr, "127.0.0.1:0")
+		s.NATS, err = natsbus.StartEmbedded(ctx, addr, natsbus.WithServerLogger(log.With("component", "nats")))
+		if err != nil {
+			return nil, fmt.Errorf("localstack: starting NATS: %w", err)
+		}
 	}
 	s.Sim = arisim.New(arisim.Config{User: opts.SimUser, Password: opts.SimPassword, EntityID: opts.EntityID,
 		TimeScale: opts.TimeScale, Logger: log.With("component", "arisim")})
@@ -181,7 +193,7 @@ func (s *Stack) Close() error {
 		if s.Sim != nil {
 			errs = append(errs, s.Sim.Close())
 		}
-		if s.NATS != nil {
+		if s.NATS != nil && !s.sharedNATS {
 			s.NATS.Shutdown()
 		}
 		if err := errors.Join(errs...); err != nil {
