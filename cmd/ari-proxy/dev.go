@@ -163,6 +163,7 @@ func startDev(ctx context.Context, o devOptions) (_ *devStack, err error) {
 			Name:        fmt.Sprintf("ari-proxy dev server %d", i+1),
 			Logger:      o.Logger.With("node", i+1),
 			NATSAddr:    o.NATSAddr,
+			Mailboxes:   true,
 		}
 		if i > 0 {
 			lo.NATS = d.stacks[0].NATS

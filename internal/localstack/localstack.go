@@ -66,6 +66,8 @@ type Options struct {
 	// StopTimeout bounds the wait for the proxy to stop in Close
 	// (DefaultStopTimeout).
 	StopTimeout time.Duration
+	// Mailboxes gives the simulator the mailbox API (arisim.Config.Mailboxes).
+	Mailboxes bool
 	// NATSAddr is where the embedded NATS server listens ("": a free
 	// loopback port).
 	NATSAddr string
@@ -141,7 +143,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		}
 	}
 	s.Sim = arisim.New(arisim.Config{User: opts.SimUser, Password: opts.SimPassword, EntityID: opts.EntityID,
-		TimeScale: opts.TimeScale, Logger: log.With("component", "arisim")})
+		TimeScale: opts.TimeScale, Mailboxes: opts.Mailboxes, Logger: log.With("component", "arisim")})
 	if _, err := s.Sim.Listen("127.0.0.1:0"); err != nil {
 		return nil, fmt.Errorf("localstack: starting the ARI simulator: %w", err)
 	}

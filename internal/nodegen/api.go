@@ -439,15 +439,16 @@ func (a *api) renderRoot(b *bytes.Buffer) {
 // renderMethodTable lists every generated method, for tests and tools
 // that go over the whole surface.
 func (a *api) renderMethodTable(b *bytes.Buffer) {
-	b.WriteString("/** Where each ARI operation lives in the SDK: a handle class (by key kind) or a collection. */\nexport interface MethodRow {\n  readonly op: string;\n  readonly on: \"handle\" | \"collection\";\n  /** Key kind (handles) or collection property (collections). */\n  readonly target: string;\n  readonly method: string;\n  readonly returns: string;\n}\n\n")
+	b.WriteString("/** Where each ARI operation lives in the SDK: a handle class (by key kind) or a collection. */\nexport interface MethodRow {\n  readonly op: string;\n  readonly on: \"handle\" | \"collection\";\n  /** Key kind (handles) or collection property (collections). */\n  readonly target: string;\n  readonly method: string;\n  /** For handles: the client method making one from a key. */\n  readonly fromKey?: string;\n  readonly returns: string;\n}\n\n")
 	b.WriteString("/** Every generated method, in operation table order. */\nexport const METHODS: readonly MethodRow[] = [\n")
 	for _, m := range a.methods {
-		on, target := "collection", m.Op.Resource
+		on, target, from := "collection", m.Op.Resource, ""
 		if gk, _ := wire.LookupKind(m.Op.ID); gk != nil && gk.KeyKind != "" {
 			on, target = "handle", gk.KeyKind
+			from = fmt.Sprintf(" fromKey: %q,", lowerFirst(className(gk.KeyKind))+"FromKey")
 		}
 		ret, _ := a.retType(m)
-		fmt.Fprintf(b, "  { op: %q, on: %q, target: %q, method: %q, returns: %q },\n", m.Op.ID, on, target, m.Name, ret)
+		fmt.Fprintf(b, "  { op: %q, on: %q, target: %q, method: %q,%s returns: %q },\n", m.Op.ID, on, target, m.Name, from, ret)
 	}
 	b.WriteString("];\n")
 }

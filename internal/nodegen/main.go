@@ -12,7 +12,7 @@
 // TestGeneratedUpToDate fails when the committed files are stale.
 package main
 
-//go:generate go run . -out ../../sdk/node/src/generated -ari ../../ari -schema ../../docs/schema
+//go:generate go run . -out ../../sdk/node -ari ../../ari -schema ../../docs/schema
 
 import (
 	"flag"
@@ -23,7 +23,7 @@ import (
 )
 
 func main() {
-	out := flag.String("out", "../../sdk/node/src/generated", "directory of the generated TypeScript")
+	out := flag.String("out", "../../sdk/node", "directory of the Node SDK (sdk/node)")
 	ariDir := flag.String("ari", "../../ari", "directory of package ari (its model and event types)")
 	schemaDir := flag.String("schema", "../../docs/schema", "directory of the JSON Schemas")
 	flag.Parse()
@@ -32,11 +32,12 @@ func main() {
 	if err != nil {
 		log.Fatalf("nodegen: %v", err)
 	}
-	if err := os.MkdirAll(*out, 0o755); err != nil {
-		log.Fatalf("nodegen: %v", err)
-	}
 	for name, src := range files {
-		if err := os.WriteFile(filepath.Join(*out, name), src, 0o644); err != nil {
+		path := filepath.Join(*out, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			log.Fatalf("nodegen: %v", err)
+		}
+		if err := os.WriteFile(path, src, 0o644); err != nil {
 			log.Fatalf("nodegen: %v", err)
 		}
 	}

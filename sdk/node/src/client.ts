@@ -13,8 +13,8 @@ import { DEFAULT_PREFIX, DIALOG_UNBIND_KIND, LISTEN_QUEUE } from "./generated/ta
 import type { CallOptions, Caller } from "./handle.js";
 import { cleanKey, type Key } from "./key.js";
 import type { Reply } from "./reply.js";
-import { actsOnExisting, checkParams, kindKeyParams, newRequest, type Envelope } from "./request.js";
-import { kindForOp, locator, lookupKind, lookupOperation, type KindRow } from "./tables.js";
+import { actsOnExisting, newRequest, prepare, type Envelope } from "./request.js";
+import { locator, lookupKind, type KindRow } from "./tables.js";
 import { Conference } from "./conference.js";
 import { newDialogID } from "./dialog.js";
 import { checkBusURL, NatsTransport, type BusMsg, type BusSub, type Transport } from "./transport.js";
@@ -470,25 +470,8 @@ export class AriProxy extends GeneratedClient {
    */
   async call(opId: string, key: Key, params?: object, options?: CallOptions): Promise<Reply> {
     if (this.isClosed) throw new ClosedError("client closed");
-    const k = kindForOp(opId);
-    const op = lookupOperation(opId);
-    if (!k || !op) throw new ArgumentError(`unknown ARI operation ${JSON.stringify(opId)}`);
-    const gk = lookupKind(opId);
-    const keyParams = key?.id && gk ? kindKeyParams(gk) : [];
-    const p = checkParams(opId, params, keyParams);
-    // The key id fills the key parameters of the operation's generic kind;
-    // the kind sent (often a v5 kind) may name them differently.
-    if (key?.id && gk && k !== gk && gk.keyParam) {
-      const names = kindKeyParams(gk);
-      const parts = names.length > 1 ? key.id.split("/") : [key.id];
-      if (parts.length !== names.length || parts.includes("")) throw new ArgumentError(`${opId}: key id ${JSON.stringify(key.id)} is not ${gk.keyParam}`);
-      names.forEach((n, i) => {
-        if (!(n in p)) p[n] = parts[i];
-      });
-      const kp = new Set(kindKeyParams(k));
-      if (!names.every((n) => kp.has(n))) key = { ...key, id: "", kind: "" };
-    }
-    return this.callKind(k, key ?? {}, p, options);
+    const { kind, key: k2, params: p } = prepare(opId, key, params);
+    return this.callKind(kind, k2, p, options);
   }
 
   private async callKind(k: KindRow, key: Key, params: Record<string, unknown>, options?: CallOptions): Promise<Reply> {

@@ -3,7 +3,7 @@
 
 import { ArgumentError } from "./errors.js";
 import { cleanKey, type Key } from "./key.js";
-import { lookupOperation, opParam, type KindRow, type OperationRow, type ParamRow } from "./tables.js";
+import { kindForOp, lookupKind, lookupOperation, opParam, type KindRow, type OperationRow, type ParamRow } from "./tables.js";
 import { describe, toSeconds } from "./time.js";
 
 /** ARI parameters by their spec names. */
@@ -58,6 +58,7 @@ function checkValue(opId: string, p: ParamRow, v: unknown, now: number): unknown
   if (p.seconds) return toSeconds(where, v as number | Date, now);
   const list = p.type.startsWith("List[") || p.multiple;
   const elem = p.type.startsWith("List[") ? p.type.slice(5, -1) : p.type;
+  if (Array.isArray(v) && p.type === "containers") return structuredClone(v); // asterisk.updateObject's fields: a list of ConfigTuples
   if (Array.isArray(v)) {
     if (!list) throw new ArgumentError(`${where}: expected ${elem}, not an array`);
     return v.map((x) => checkScalar(where, p, elem, x));
@@ -233,4 +234,33 @@ export function actsOnExisting(k: KindRow, key: Key): boolean {
   if (k.class !== "create" || k.stage || !k.keyParam || k.keyRef || key.kind !== k.keyKind) return false;
   const r = k.result;
   return r.kind !== k.keyKind || (!!r.idParam && r.idParam !== k.keyParam);
+}
+
+/**
+ * What a typed method sends for ARI operation `opId` about `key` (the
+ * handle's key; {} for collections): the kind (wire.KindForOp), the key
+ * and the checked parameters. The key's id stands for the key parameters
+ * of the operation's generic kind (channelId, tech/resource...); when the
+ * kind sent names them differently, they travel as parameters.
+ */
+export function prepare(opId: string, key: Key | undefined, params: unknown, now = Date.now()): { kind: KindRow; key: Key; params: Record<string, unknown> } {
+  const k = kindForOp(opId);
+  const gk = lookupKind(opId);
+  if (!k || !gk) throw new ArgumentError(`unknown ARI operation ${JSON.stringify(opId)}`);
+  let kk: Key = cleanKey(key);
+  const names = kk.id ? keyParamNames(gk) : [];
+  const p = checkParams(opId, params, names, now);
+  if (kk.id && names.length && k !== gk) {
+    const parts = names.length > 1 ? kk.id.split("/") : [kk.id];
+    if (parts.length !== names.length || parts.includes("")) throw new ArgumentError(`${opId}: key id ${JSON.stringify(kk.id)} is not ${gk.keyParam}`);
+    const sent = new Set(keyParamNames(k));
+    if (!names.every((n) => sent.has(n))) {
+      names.forEach((n, i) => {
+        if (!(n in p)) p[n] = parts[i];
+      });
+      const { kind: _kind, id: _id, ...rest } = kk;
+      kk = rest;
+    }
+  }
+  return { kind: k, key: kk, params: p };
 }
