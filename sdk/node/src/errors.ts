@@ -33,13 +33,13 @@ export class AriProxyError extends Error {
   /** The proxy's error code. */
   readonly code: ErrorCode;
   /** The HTTP status Asterisk answered, when an ARI call failed. */
-  readonly status?: number;
+  declare readonly status?: number;
   /** Asterisk's own message, when it sent one. */
-  readonly detail?: string;
+  declare readonly detail?: string;
   /** The node of the server that answered. */
-  readonly node?: string;
+  declare readonly node?: string;
   /** The request kind that failed. */
-  readonly kind?: string;
+  declare readonly kind?: string;
 
   constructor(code: ErrorCode, message: string, details: ErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });

@@ -14,7 +14,7 @@ import {
   errorForCode,
   codeFromText,
 } from "@ariproxy/sdk";
-import { replyError } from "../../src/errors.js";
+import { replyError, NotFoundError as SrcNotFoundError } from "../../src/errors.js";
 import { responseSchema } from "../../src/generated/schemas.js";
 
 test("one error class per error code of the protocol", () => {
@@ -34,7 +34,7 @@ test("one error class per error code of the protocol", () => {
 
 test("replies map onto error classes, with status and Asterisk's message", () => {
   const e = replyError({ error: "Non-2XX response: 404 Not Found", error_code: "not_found", ari_status: 404, error_detail: "Channel not found", node: "02:fc:00:00:00:02" }, "ChannelData");
-  assert.ok(e instanceof NotFoundError);
+  assert.ok(e instanceof SrcNotFoundError);
   assert.equal(e?.status, 404);
   assert.equal(e?.detail, "Channel not found");
   assert.equal(e?.node, "02:fc:00:00:00:02");
