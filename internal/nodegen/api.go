@@ -140,7 +140,7 @@ func build(models map[string]*model) (*api, error) {
 			if keyParams[p.Name] {
 				continue
 			}
-			m.Fields = append(m.Fields, tsField{Param: p, TS: paramType(p)})
+			m.Fields = append(m.Fields, tsField{Param: p, TS: paramType(op, p)})
 			if p.Required {
 				m.Required = true
 			}
@@ -155,10 +155,10 @@ func build(models map[string]*model) (*api, error) {
 }
 
 // paramType is the TypeScript type of an ARI parameter.
-func paramType(p ari.Param) string {
+func paramType(op *ari.Operation, p ari.Param) string {
 	t := p.Type
 	switch {
-	case secondsParam(p):
+	case secondsParam(op, p):
 		return "Seconds"
 	case t == "containers" && p.Name == "fields":
 		return "M.ConfigTuple[]"

@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"unicode"
 
 	"github.com/ariproxy/ari-proxy/ari"
@@ -127,9 +128,30 @@ func opID(k *wire.Kind) string {
 // seconds: the SDK then takes a number of seconds (rounded) or a Date.
 var secondsRe = regexp.MustCompile(`(?i)\bseconds\b`)
 
-func secondsParam(p ari.Param) bool {
-	return (p.Type == "int" || p.Type == "long") && (strings.HasSuffix(p.Name, "Seconds") || secondsRe.MatchString(p.Description))
+func secondsParam(op *ari.Operation, p ari.Param) bool {
+	if p.Type != "int" && p.Type != "long" {
+		return false
+	}
+	return strings.HasSuffix(p.Name, "Seconds") || secondsRe.MatchString(p.Description) || secondsBindings()[op.ID+" "+p.Name]
 }
+
+// secondsBindings are the ARI parameters a v5 kind converts from
+// nanoseconds to seconds (ChannelDial's timeout, whose spec names no unit).
+var secondsBindings = sync.OnceValue(func() map[string]bool {
+	m := map[string]bool{}
+	for _, k := range wire.Kinds() {
+		op := k.Operation()
+		if op == nil {
+			continue
+		}
+		for _, b := range k.Bindings {
+			if b.Conv == wire.ConvNsToSec {
+				m[op.ID+" "+b.Param] = true
+			}
+		}
+	}
+	return m
+})
 
 func renderTables() ([]byte, error) {
 	var kinds []tsKind
@@ -157,7 +179,7 @@ func renderTables() ([]byte, error) {
 		o := tsOp{Method: op.Method, Path: op.Path, Kind: k.Name, Params: []tsParam{}}
 		for _, p := range op.Params {
 			o.Params = append(o.Params, tsParam{Name: p.Name, In: string(p.In), Type: p.Type, Required: p.Required,
-				Multiple: p.AllowMultiple, Allowed: p.Allowed, Seconds: secondsParam(p)})
+				Multiple: p.AllowMultiple, Allowed: p.Allowed, Seconds: secondsParam(op, p)})
 		}
 		ops[op.ID] = o
 		ids = append(ids, op.ID)

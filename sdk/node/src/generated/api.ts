@@ -480,8 +480,8 @@ export interface ChannelSnoopChannelWithIdParams {
 export interface ChannelDialParams {
   /** Channel ID of caller. */
   caller?: string;
-  /** Dial timeout. ARI default: 0. */
-  timeout?: number;
+  /** Dial timeout. ARI default: 0. Seconds (fractions rounded), or a Date to count the seconds until. */
+  timeout?: Seconds;
 }
 
 /** Parameters of channels.rtpstatistics (ARI GET /channels/{channelId}/rtp_statistics). Names are ARI's; absent members take ARI's defaults. */
