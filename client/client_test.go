@@ -9,7 +9,7 @@ import (
 	"github.com/ariproxy/ari-proxy/ari"
 	"github.com/ariproxy/ari-proxy/arisim"
 	"github.com/ariproxy/ari-proxy/bus/natsbus"
-	"github.com/ariproxy/ari-proxy/internal/testenv"
+	"github.com/ariproxy/ari-proxy/internal/localstack"
 	"github.com/nats-io/nats-server/v2/server"
 )
 
@@ -20,7 +20,7 @@ import (
 // open.
 func TestCloseReleasesSubscriptions(t *testing.T) {
 	e := newEnv(t, 1, arisim.Config{TimeScale: 0.01})
-	nb := testenv.Connect(t, e.url)
+	nb := localstack.Connect(t, e.url)
 	nc := nb.Conn()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -28,7 +28,7 @@ func TestCloseReleasesSubscriptions(t *testing.T) {
 	_ = nb.RequestMany(ctx, e.prefix+"warmup", nil, func([]byte) bool { return false })
 	base := nc.NumSubscriptions()
 
-	c, err := New(ctx, WithBus(nb), WithPrefix(e.prefix), WithApplication(e.app), WithLogger(testenv.Logger()))
+	c, err := New(ctx, WithBus(nb), WithPrefix(e.prefix), WithApplication(e.app), WithLogger(localstack.Logger()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,18 +49,23 @@ func TestCloseReleasesSubscriptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	l, err := c.Listen(context.Background(), func(context.Context, *ChannelHandle, *ari.StasisStart) {})
+	if err != nil {
+		t.Fatal(err)
+	}
 	listenErr := make(chan error, 1)
-	go func() {
-		listenErr <- c.Listen(context.Background(), func(context.Context, *ChannelHandle, *ari.StasisStart) {})
-	}()
-	waitFor(t, "5 subscriptions", func() bool { return subs() == 5 })
+	go func() { listenErr <- l.Wait() }()
+	// Listen: its queue subscription and the client's return path.
+	if subs() != 6 {
+		t.Fatalf("%d subscriptions once Listen returned, want 6", subs())
+	}
 
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
 	}
 	drained(t, ds)
-	if subs() != 4 {
-		t.Errorf("%d subscriptions after closing the derived client, want 4", subs())
+	if subs() != 5 {
+		t.Errorf("%d subscriptions after closing the derived client, want 5", subs())
 	}
 	if _, err := d.Asterisk().Ping(ctx); !errors.Is(err, ErrClosed) {
 		t.Errorf("request on a closed derived client: %v", err)
@@ -74,11 +79,11 @@ func TestCloseReleasesSubscriptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if subs() != 5 {
-		t.Errorf("%d subscriptions, want 5", subs())
+	if subs() != 6 {
+		t.Errorf("%d subscriptions, want 6", subs())
 	}
 	scancel()
-	waitFor(t, "subscription released by its ctx", func() bool { return subs() == 4 })
+	waitFor(t, "subscription released by its ctx", func() bool { return subs() == 5 })
 	drained(t, s2)
 
 	bindings := e.servers[0].DialogBindings()
@@ -104,7 +109,7 @@ func TestCloseReleasesSubscriptions(t *testing.T) {
 	if nc.IsClosed() {
 		t.Error("Close closed a connection given with WithBus")
 	}
-	if _, err := c.Channel("x").Data(ctx); !errors.Is(err, ErrClosed) {
+	if _, err := c.Channel("x").Get(ctx); !errors.Is(err, ErrClosed) {
 		t.Errorf("request on a closed client: %v", err)
 	}
 	if err := c.Close(); err != nil {
@@ -133,7 +138,7 @@ func TestNewContextCloses(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	c, err := New(ctx, WithURL(e.url), WithPrefix(e.prefix), WithApplication(e.app), WithLogger(testenv.Logger()),
+	c, err := New(ctx, WithURL(e.url), WithPrefix(e.prefix), WithApplication(e.app), WithLogger(localstack.Logger()),
 		WithNATSOptions(natsbus.WithName(name)))
 	if err != nil {
 		t.Fatal(err)
@@ -157,7 +162,7 @@ func TestNewContextCloses(t *testing.T) {
 // which nodes serve which application.
 func TestDiscovery(t *testing.T) {
 	e := newEnv(t, 2, arisim.Config{TimeScale: 0.01})
-	c, err := New(context.Background(), WithURL(e.url), WithPrefix(e.prefix), WithApplication(e.app), WithLogger(testenv.Logger()))
+	c, err := New(context.Background(), WithURL(e.url), WithPrefix(e.prefix), WithApplication(e.app), WithLogger(localstack.Logger()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,21 +182,21 @@ func TestDiscovery(t *testing.T) {
 // TestNoServer: with nobody listening, requests fail at once with
 // ErrUnavailable, not at the timeout.
 func TestNoServer(t *testing.T) {
-	_, url := testenv.StartNATS(t)
+	_, url := localstack.StartNATS(t)
 	ctx := context.Background()
-	c, err := New(ctx, WithURL(url), WithPrefix(testenv.Prefix()), WithApplication("demo"), WithDiscoveryWait(-1), WithTimeout(5*time.Second), WithLogger(testenv.Logger()))
+	c, err := New(ctx, WithURL(url), WithPrefix(localstack.Prefix()), WithApplication("demo"), WithDiscoveryWait(-1), WithTimeout(5*time.Second), WithLogger(localstack.Logger()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
 	start := time.Now()
 	for _, call := range []func() error{
-		func() error { _, err := c.Channel("x").Data(ctx); return err },
+		func() error { _, err := c.Channel("x").Get(ctx); return err },
 		func() error {
 			_, err := c.Channels().Originate(ctx, &ChannelsOriginateParams{Endpoint: "Local/x"})
 			return err
 		},
-		func() error { _, err := c.WithNode("n1").Channel("x").Data(ctx); return err },
+		func() error { _, err := c.WithNode("n1").Channel("x").Get(ctx); return err },
 	} {
 		if err := call(); !errors.Is(err, ErrUnavailable) {
 			t.Errorf("got %v, want ErrUnavailable", err)
@@ -200,13 +205,13 @@ func TestNoServer(t *testing.T) {
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("took %v", d)
 	}
-	if _, err := c.Do(ctx, "no.such", Key{}, nil); !errors.Is(err, ErrBadRequest) {
+	if _, err := c.Do(ctx, ari.OpID(-1), Key{}, nil); !errors.Is(err, ErrBadRequest) {
 		t.Errorf("unknown operation: %v", err)
 	}
 }
 
 func TestEnvDefaults(t *testing.T) {
-	_, url := testenv.StartNATS(t)
+	_, url := localstack.StartNATS(t)
 	t.Setenv(EnvApplication, "envapp")
 	t.Setenv(EnvBusURL, "")
 	t.Setenv(EnvNATSURL, url)

@@ -76,6 +76,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Registerer, when not nil, receives the server's Prometheus metrics.
 	Registerer prometheus.Registerer
+	// Node, when not empty, is the node id the server uses on the bus
+	// instead of Asterisk's entity id: for several Asterisks that share
+	// one (instances on one host share its MAC). See nodeid.go.
+	Node string
 }
 
 // Server is the proxy between one Asterisk and the bus. Create it with New
@@ -97,6 +101,10 @@ type Server struct {
 	node    atomic.Pointer[string]
 	serving atomic.Bool // WebSocket up and node confirmed: requests are served
 	ready   chan struct{}
+
+	fixedNode string      // Config.Node: "" means Asterisk's entity id
+	stopping  atomic.Bool // Run's context ended: shutting down (readiness)
+	eventBusy busySince   // since when an ARI event is being handled (liveness)
 
 	started atomic.Bool
 	runCtx  context.Context // set by Run before any goroutine that reads it starts
@@ -139,6 +147,9 @@ func New(cfg Config) (*Server, error) {
 		}
 		seen[a] = true
 	}
+	if cfg.Node != "" && !wire.ValidToken(cfg.Node) {
+		return nil, fmt.Errorf("proxy: node id %q cannot be a subject token", cfg.Node)
+	}
 	if len(cfg.ARI.Applications) == 0 {
 		cfg.ARI.Applications = apps
 	}
@@ -166,12 +177,14 @@ func New(cfg Config) (*Server, error) {
 		sem:           make(chan struct{}, orDefault(cfg.MaxConcurrent, DefaultMaxConcurrent)),
 		ready:         make(chan struct{}),
 		stateCh:       make(chan struct{}, 1),
+		fixedNode:     cfg.Node,
 	}
 	s.dialogs = newDialogTable(s.metrics.bindings)
+	s.metrics.ready = func() bool { return s.Readiness() == nil }
 	empty := ""
 	s.node.Store(&empty)
 	if cfg.Registerer != nil {
-		if err := s.metrics.register(cfg.Registerer); err != nil {
+		if err := s.metrics.register(cfg.Registerer, s.bus); err != nil {
 			return nil, err
 		}
 	}
@@ -231,7 +244,7 @@ func (s *Server) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		if err := s.conn.Run(ctx, s.handleEvent, s.onState); err != nil && ctx.Err() == nil {
-			s.log.Error("ARI WebSocket stopped", "error", err)
+			s.log.Error("ARI WebSocket stopped", "err", err)
 		}
 	})
 	wg.Go(func() { s.manage(ctx) })
@@ -239,6 +252,7 @@ func (s *Server) Run(ctx context.Context) error {
 	wg.Go(func() { s.tick(ctx, sweepInterval, func() { s.sweep(ctx, time.Now()) }) })
 
 	<-ctx.Done()
+	s.stopping.Store(true)
 	s.serving.Store(false)
 	s.unsubscribeAll()
 	s.reqMu.Lock()
@@ -271,6 +285,9 @@ func (s *Server) onState(up bool) {
 	s.wsMu.Lock()
 	if up && !s.wsUp {
 		s.wsEpoch++
+		if s.wsEpoch > 1 {
+			s.metrics.wsReconnects.Inc()
+		}
 	}
 	s.wsUp = up
 	if !up {
@@ -327,12 +344,12 @@ func (s *Server) manage(ctx context.Context) {
 		if old := s.Node(); node != old {
 			s.log.Warn("Asterisk entity id changed: moving to the new node", "old", old, "new", node)
 			if err := s.moveNode(node); err != nil {
-				s.log.Error("moving subscriptions to the new node", "error", err)
+				s.log.Error("moving subscriptions to the new node", "err", err)
 				continue
 			}
 		}
 		if err := s.setCreate(true); err != nil {
-			s.log.Error("subscribing to create requests", "error", err)
+			s.log.Error("subscribing to create requests", "err", err)
 			continue
 		}
 		s.wsMu.Lock()
@@ -363,7 +380,7 @@ func (s *Server) manage(ctx context.Context) {
 // has no Flush; this works on any implementation that keeps a
 // connection's order.
 func (s *Server) flush(ctx context.Context) {
-	subject := s.subj.Prefix + "_flush." + newID()
+	subject := s.subj.Prefix + "_flush." + wire.NewID()
 	got := make(chan struct{}, 1)
 	sub, err := s.bus.Subscribe(subject, func(bus.Msg) {
 		select {
@@ -389,18 +406,15 @@ func (s *Server) flush(ctx context.Context) {
 // readNode gets the entity id from GET /asterisk/info, retrying with
 // backoff while cont holds and ctx lasts.
 func (s *Server) readNode(ctx context.Context, cont func() bool) (string, error) {
-	op := ari.Lookup("asterisk.getInfo")
-	if op == nil {
-		return "", errors.New("proxy: operation asterisk.getInfo missing from the ari table")
-	}
+	op := ari.OpAsteriskGetInfo.Op()
 	backoff := 50 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		node, err := s.getNode(ctx, op)
 		if err == nil {
-			return node, nil
+			return s.chooseNode(node), nil
 		}
 		if attempt == 1 || attempt%20 == 0 {
-			s.log.Warn("reading Asterisk entity id", "attempt", attempt, "error", err)
+			s.log.Warn("reading Asterisk entity id", "attempt", attempt, "err", err)
 		}
 		select {
 		case <-ctx.Done():
@@ -422,7 +436,7 @@ func (s *Server) getNode(ctx context.Context, op *ari.Operation) (string, error)
 		return "", err
 	}
 	if resp.Status != http.StatusOK {
-		return "", fmt.Errorf("asterisk info: status %d", resp.Status)
+		return "", s.conn.StatusError("GET /asterisk/info", resp)
 	}
 	var info struct {
 		System struct {
@@ -432,8 +446,8 @@ func (s *Server) getNode(ctx context.Context, op *ari.Operation) (string, error)
 	if err := json.Unmarshal(resp.Body, &info); err != nil {
 		return "", fmt.Errorf("asterisk info: %w", err)
 	}
-	if !wire.ValidToken(info.System.EntityID) {
-		return "", fmt.Errorf("asterisk info: unusable entity id %q", info.System.EntityID)
+	if s.fixedNode == "" && !wire.ValidToken(info.System.EntityID) {
+		return "", fmt.Errorf("asterisk info: unusable entity id %q (set a node id with --node-id)", info.System.EntityID)
 	}
 	return info.System.EntityID, nil
 }
@@ -536,7 +550,7 @@ func (s *Server) announce(ctx context.Context) {
 	for _, app := range s.apps {
 		b, _ := json.Marshal(wire.Announcement{Node: node, Application: app})
 		if err := s.bus.Publish(ctx, s.subj.Announce(), "", b); err != nil {
-			s.log.Warn("announcing", "error", err)
+			s.log.Warn("announcing", "err", err)
 			return
 		}
 	}
@@ -552,10 +566,13 @@ func (s *Server) sweep(ctx context.Context, now time.Time) {
 	if s.dialogs.empty() || !s.serving.Load() {
 		return
 	}
-	for _, kind := range []struct{ key, op string }{{kindChannel, "channels.list"}, {kindBridge, "bridges.list"}} {
-		present, err := s.listIDs(ctx, kind.op)
+	for _, kind := range []struct {
+		key string
+		op  ari.OpID
+	}{{kindChannel, ari.OpChannelsList}, {kindBridge, ari.OpBridgesList}} {
+		present, err := s.listIDs(ctx, kind.op.Op())
 		if err != nil {
-			s.log.Debug("sweeping bindings", "op", kind.op, "error", err)
+			s.log.Debug("sweeping bindings", "op", kind.op, "err", err)
 			continue
 		}
 		if n := s.dialogs.releaseMissing(kind.key, present, now.Add(-sweepMargin)); n > 0 {
@@ -565,11 +582,7 @@ func (s *Server) sweep(ctx context.Context, now time.Time) {
 }
 
 // listIDs returns the ids Asterisk lists for a list operation.
-func (s *Server) listIDs(ctx context.Context, opID string) (map[string]bool, error) {
-	op := ari.Lookup(opID)
-	if op == nil {
-		return nil, fmt.Errorf("operation %s missing", opID)
-	}
+func (s *Server) listIDs(ctx context.Context, op *ari.Operation) (map[string]bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	resp, err := s.conn.Do(ctx, op, nil)
@@ -579,7 +592,9 @@ func (s *Server) listIDs(ctx context.Context, opID string) (map[string]bool, err
 	if resp.Status != http.StatusOK {
 		return nil, fmt.Errorf("status %d", resp.Status)
 	}
-	var list []idRef
+	var list []struct {
+		ID string `json:"id"`
+	}
 	if err := json.Unmarshal(resp.Body, &list); err != nil {
 		return nil, err
 	}
@@ -594,10 +609,7 @@ func (s *Server) listIDs(ctx context.Context, opID string) (map[string]bool, err
 // registers an application just after the WebSocket handshake, so a call
 // taken before that would reach an application that does not exist yet.
 func (s *Server) waitApps(ctx context.Context, cont func() bool) error {
-	op := ari.Lookup("applications.get")
-	if op == nil {
-		return errors.New("proxy: operation applications.get missing from the ari table")
-	}
+	op := ari.OpApplicationsGet.Op()
 	for _, app := range s.apps {
 		for wait := 5 * time.Millisecond; ; wait = min(wait*2, time.Second) {
 			rctx, cancel := context.WithTimeout(ctx, s.timeout)

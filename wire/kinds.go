@@ -88,18 +88,19 @@ type Result struct {
 type Kind struct {
 	Name     string // "ChannelOriginate"
 	Class    Class
-	Op       string // ARI operation ID ("channels.originate"); "" when the kind makes no ARI call
-	KeyKind  string // kind of the entity the request key names
-	KeyParam string // ARI parameter that receives key.id ("channelId"); "a/b/c" splits key.id on "/" into several; "" when none
-	Field    string // payload field of the envelope ("channel_originate"); "" when none
+	Op       *ari.Operation // the ARI operation (ari.OpChannelsOriginate.Op()); nil when the kind makes no ARI call
+	KeyKind  string         // kind of the entity the request key names
+	KeyParam string         // ARI parameter that receives key.id ("channelId"); "a/b/c" splits key.id on "/" into several; "" when none
+	Field    string         // payload field of the envelope ("channel_originate"); "" when none
 	Bindings []Binding
 	Result   Result
 	Stage    bool // a Stage* kind: binds the dialog and answers the key without calling ARI
+	Unbind   bool // releases dialog bindings instead of calling ARI: of the key's resource (KeyKind, or key.kind when KeyKind is ""), or every binding of the dialog without id
 
 	KeyPrefix string     // text put before key.id in KeyParam ("channel:" for ChannelUserEvent's source)
 	KeyRef    bool       // the key is only a reference: key.id feeds KeyParam only when key.kind is KeyKind (ChannelOriginate: a channel key is the originator, as in v5)
 	AppParam  string     // ARI parameter that receives key.app ("application"); a server fills it with its own app when the key has none
 	Fixed     ari.Params // ARI parameters the kind always sets (ChannelBusy: reason=busy)
 	DataErr   string     // entity named in v5's "failed to get data: Error getting data for <DataErr> '<id>': ..." error text; "" for the plain text
-	Generic   bool       // one of our generic kinds, named after its ARI operation; v5 servers answer NotImplemented
+	Generic   bool       // one of our kinds (a generic kind named after its ARI operation, or DialogUnbind); v5 servers answer NotImplemented
 }

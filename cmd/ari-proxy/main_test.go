@@ -18,6 +18,7 @@ import (
 
 	"github.com/ariproxy/ari-proxy/arisim"
 	"github.com/ariproxy/ari-proxy/internal/config"
+	"github.com/ariproxy/ari-proxy/internal/localstack"
 	"github.com/ariproxy/ari-proxy/proxy"
 	"github.com/ariproxy/ari-proxy/wire"
 )
@@ -287,11 +288,7 @@ func TestSim(t *testing.T) {
 // TestServe runs the server against a simulator, on an embedded bus, with
 // metrics: it must become healthy, export metrics and stop cleanly.
 func TestServe(t *testing.T) {
-	sim := arisim.New(arisim.Config{User: "u", Password: "pw-not-shown", EntityID: "02:fc:00:00:00:07"})
-	t.Cleanup(func() { sim.Close() })
-	if _, err := sim.Listen("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
+	sim := localstack.StartSimConfig(t, arisim.Config{User: "u", Password: "pw-not-shown", EntityID: "02:fc:00:00:00:07"})
 	w := start(t, command(t, []string{
 		"ARI_APPLICATION=demo,other", "ARI_USERNAME=u", "ARI_PASSWORD=pw-not-shown",
 		"ARI_HTTP_URL=" + sim.URL(), "ARI_WEBSOCKET_URL=" + sim.WebSocketURL(),
@@ -318,10 +315,32 @@ func TestServe(t *testing.T) {
 		return resp.StatusCode, string(b)
 	}
 	metricsURL, _ := metrics["url"].(string)
-	healthURL, _ := metrics["health"].(string)
-	if code, body := get(healthURL); code != http.StatusOK || !strings.Contains(body, "ok") {
-		t.Errorf("healthz: %d %s", code, body)
+	for _, key := range []string{"health", "livez", "readyz"} {
+		u, _ := metrics[key].(string)
+		if code, body := get(u); code != http.StatusOK || strings.TrimSpace(body) != "ok" {
+			t.Errorf("%s %q: %d %s", key, u, code, body)
+		}
 	}
+	// Asterisk gone: not ready, still alive.
+	sim.DropWebSockets()
+	sim.RefuseConnections(time.Hour)
+	readyz, _ := metrics["readyz"].(string)
+	livez, _ := metrics["livez"].(string)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, body := get(readyz)
+		if code == http.StatusServiceUnavailable && strings.Contains(body, "ARI WebSocket down") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("readyz with Asterisk down: %d %s", code, body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if code, _ := get(livez); code != http.StatusOK {
+		t.Errorf("livez with Asterisk down: %d", code)
+	}
+	sim.RefuseConnections(0)
 	if code, body := get(metricsURL); code != http.StatusOK || !strings.Contains(body, "ariproxy_") || !strings.Contains(body, "go_goroutines") {
 		t.Errorf("metrics: %d, no ariproxy_ or go_ series:\n%.2000s", code, body)
 	}

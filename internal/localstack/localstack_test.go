@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/ariproxy/ari-proxy/ariconn"
-	"github.com/ariproxy/ari-proxy/bus/natsbus"
 	"github.com/ariproxy/ari-proxy/client"
 	"github.com/ariproxy/ari-proxy/internal/localstack"
 	"github.com/ariproxy/ari-proxy/proxy"
@@ -105,20 +104,12 @@ func TestStartErrors(t *testing.T) {
 }
 
 // TestRunServerNotReady: a server that cannot reach Asterisk is not ready
-// in time; RunServer says so and has stopped it.
+// in time; Serve says so and has stopped it.
 func TestRunServerNotReady(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	emb, err := natsbus.StartEmbedded(ctx, "127.0.0.1:0", natsbus.WithServerLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emb.Shutdown()
-	b, err := emb.Connect(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	_, url := localstack.StartNATS(t)
+	b := localstack.Connect(t, url)
 	// A port nothing listens on.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -136,9 +127,9 @@ func TestRunServerNotReady(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := runtime.NumGoroutine()
-	stop, err := localstack.RunServer(ctx, srv, 200*time.Millisecond)
+	stop, err := localstack.Serve(ctx, srv, 200*time.Millisecond)
 	if !errors.Is(err, localstack.ErrNotReady) || stop != nil {
-		t.Fatalf("RunServer: %v, stop %v; want ErrNotReady", err, stop != nil)
+		t.Fatalf("Serve: %v, stop %v; want ErrNotReady", err, stop != nil)
 	}
 	waitGoroutines(t, before+goroutineTolerance)
 }

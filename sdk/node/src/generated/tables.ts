@@ -1919,6 +1919,14 @@ export const KINDS: readonly KindRow[] = [
     }
   },
   {
+    "name": "DialogUnbind",
+    "class": "command",
+    "result": {
+      "shape": "none"
+    },
+    "generic": true
+  },
+  {
     "name": "asterisk.getObject",
     "class": "data",
     "op": "asterisk.getObject",
