@@ -54,7 +54,8 @@ type channel struct {
 	nested        bool       // runs applications without a PBX of its own
 	inPBX         bool
 	pbxGen        int
-	pbxTimer      *time.Timer
+	pbxTimer      Timer
+	awaitingMedia bool       // Answer waits for the first media frame (pbxTimer ends the wait)
 	frames        []appFrame // applications pbx_exec interrupted
 
 	bridge  *bridge
@@ -65,7 +66,7 @@ type channel struct {
 	ctlBusy   bool
 	active    *playback      // playback occupying the queue
 	activeRec *liveRecording // recording occupying the queue
-	dtmfTimer *time.Timer
+	dtmfTimer Timer
 
 	snoopOf   string
 	onGone    []func() // run once the channel is destroyed
@@ -88,7 +89,7 @@ type dialCtx struct {
 	caller        *channel
 	dialstring    string
 	ansDialstring string
-	timer         *time.Timer
+	timer         Timer
 	onAnswer      func()
 }
 

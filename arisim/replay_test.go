@@ -3,10 +3,13 @@ package arisim
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -71,8 +74,33 @@ type replayResult struct {
 
 func replay(t *testing.T, name string) replayResult {
 	lines := loadTranscript(t, name)
-	// Twice as slow media and signalling leave room for a loaded machine.
-	s := testSim(t, Config{EntityID: "02:fc:00:00:00:01", TimeScale: 2})
+	// The simulator's clock follows the transcript's (see ManualClock),
+	// so a loaded machine cannot move its timed events between requests.
+	clock0 := time.Now()
+	clock := NewManualClock(clock0)
+	s := New(Config{User: "proxy", Password: "secret", EntityID: "02:fc:00:00:00:01", Clock: clock})
+	// handling counts the REST requests the simulator is still handling:
+	// it works on after writing an answer (resp.after), and what it
+	// schedules then must be on the clock before the clock moves on.
+	var handling sync.WaitGroup
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/ari/events" {
+			handling.Add(1)
+			defer handling.Done()
+		}
+		s.ServeHTTP(w, r)
+	}))
+	s.srvMu.Lock()
+	s.addr = srv.Listener.Addr().String()
+	s.srvMu.Unlock()
+	t.Cleanup(func() {
+		_ = s.Close()
+		srv.Close()
+	})
+	advance := func(ms int) {
+		handling.Wait()
+		clock.AdvanceTo(clock0.Add(time.Duration(ms) * time.Millisecond))
+	}
 	ws := dialEvents(t, s, "app=demo,other&subscribeAll=false")
 	var res replayResult
 	lastMs := 0
@@ -85,14 +113,13 @@ func replay(t *testing.T, name string) replayResult {
 			_ = json.Unmarshal(l.Body, &m)
 			res.wantEvents = append(res.wantEvents, eventKey(m))
 		case "request":
-			// The recording client waited for the events it expected:
-			// wait until as many have arrived here, then keep the pause.
+			// The transcript's time passes, then the recording client
+			// waited for the events it expected: wait until as many have
+			// arrived here.
+			advance(l.MS)
 			deadline := time.Now().Add(2 * time.Second)
 			for len(ws.events()) < len(res.wantEvents) && time.Now().Before(deadline) {
 				time.Sleep(2 * time.Millisecond)
-			}
-			if gap := l.MS - lastMs; gap > 0 {
-				time.Sleep(min(time.Duration(gap)*time.Millisecond, 700*time.Millisecond))
 			}
 			lastMs = l.MS
 			pending = &lines[i]
@@ -120,6 +147,7 @@ func replay(t *testing.T, name string) replayResult {
 			}
 		}
 	}
+	advance(lastMs + 300)
 	time.Sleep(300 * time.Millisecond)
 	for _, m := range ws.events() {
 		res.ourEvents = append(res.ourEvents, eventKey(m))
