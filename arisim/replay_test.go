@@ -3,13 +3,10 @@ package arisim
 import (
 	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -76,31 +73,9 @@ func replay(t *testing.T, name string) replayResult {
 	lines := loadTranscript(t, name)
 	// The simulator's clock follows the transcript's (see ManualClock),
 	// so a loaded machine cannot move its timed events between requests.
-	clock0 := time.Now()
-	clock := NewManualClock(clock0)
-	s := New(Config{User: "proxy", Password: "secret", EntityID: "02:fc:00:00:00:01", Clock: clock})
-	// handling counts the REST requests the simulator is still handling:
-	// it works on after writing an answer (resp.after), and what it
-	// schedules then must be on the clock before the clock moves on.
-	var handling sync.WaitGroup
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/ari/events" {
-			handling.Add(1)
-			defer handling.Done()
-		}
-		s.ServeHTTP(w, r)
-	}))
-	s.srvMu.Lock()
-	s.addr = srv.Listener.Addr().String()
-	s.srvMu.Unlock()
-	t.Cleanup(func() {
-		_ = s.Close()
-		srv.Close()
-	})
-	advance := func(ms int) {
-		handling.Wait()
-		clock.AdvanceTo(clock0.Add(time.Duration(ms) * time.Millisecond))
-	}
+	cs := newClockedSim(t, Config{EntityID: "02:fc:00:00:00:01"})
+	s := cs.Sim
+	advance := func(ms int) { cs.advance(time.Duration(ms) * time.Millisecond) }
 	ws := dialEvents(t, s, "app=demo,other&subscribeAll=false")
 	var res replayResult
 	lastMs := 0

@@ -1,0 +1,123 @@
+package arisim
+
+import (
+	"testing"
+	"time"
+)
+
+// dialplanApp is the application c runs, from GET /channels/{id}.
+func dialplanApp(t *testing.T, s *Sim, id string) string {
+	t.Helper()
+	st, body := call(t, s, "GET", "/channels/"+id, "", nil)
+	if st != 200 {
+		t.Fatalf("get %s: %d %s", id, st, body)
+	}
+	dp, _ := decode(t, body)["dialplan"].(map[string]any)
+	app, _ := dp["app_name"].(string)
+	return app
+}
+
+// TestAnswerWaitsForMedia: the far end of an originated Local pair runs
+// Answer, which (__ast_answer, main/channel.c) waits up to 500 ms for the
+// first media frame before the dialplan moves on to Wait. Frames written
+// to the ;1 half are read by the ;2 half (ast_unreal_write,
+// ast_unreal_digit_begin in main/core_unreal.c): a playback, music on hold,
+// the silence generator, a DTMF digit beginning (after ast_dtmf_stream's
+// 100 ms quiet time) or a bridge playing into ;1 end the wait at once;
+// indications (ring, hold: control frames) and an idle bridge do not. An
+// Answer on a channel already up does not wait. The clock is a
+// ManualClock, so each boundary is checked to the millisecond.
+func TestAnswerWaitsForMedia(t *testing.T) {
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	for _, tc := range []struct {
+		name    string
+		act     func(t *testing.T, s *Sim)
+		still   time.Duration // Answer is still waiting at this time
+		movesOn time.Duration // and Wait runs from this time on
+	}{
+		{"no media", func(*testing.T, *Sim) {}, ms(499), ms(500)},
+		{"indications", func(t *testing.T, s *Sim) {
+			for _, p := range []string{"ring", "hold", "progress"} {
+				if st, body := call(t, s, "POST", "/channels/a/"+p, "", nil); st != 204 {
+					t.Fatalf("%s: %d %s", p, st, body)
+				}
+			}
+		}, ms(499), ms(500)},
+		{"dtmf", func(t *testing.T, s *Sim) { mustCall(t, s, "POST", "/channels/a/dtmf", "dtmf=1") }, ms(99), ms(100)},
+		{"dtmf before", func(t *testing.T, s *Sim) { mustCall(t, s, "POST", "/channels/a/dtmf", "dtmf=1&before=250") }, ms(349), ms(350)},
+		{"play", func(t *testing.T, s *Sim) { mustCall(t, s, "POST", "/channels/a/play", "media=sound:beep") }, -1, 0},
+		{"moh", func(t *testing.T, s *Sim) { mustCall(t, s, "POST", "/channels/a/moh", "") }, -1, 0},
+		{"silence", func(t *testing.T, s *Sim) { mustCall(t, s, "POST", "/channels/a/silence", "") }, -1, 0},
+		{"idle bridge", func(t *testing.T, s *Sim) {
+			mustCall(t, s, "POST", "/bridges/br", "type=mixing")
+			mustCall(t, s, "POST", "/bridges/br/addChannel", "channel=a")
+		}, ms(499), ms(500)},
+		{"bridge moh", func(t *testing.T, s *Sim) {
+			mustCall(t, s, "POST", "/bridges/br", "type=mixing")
+			mustCall(t, s, "POST", "/bridges/br/addChannel", "channel=a")
+			mustCall(t, s, "POST", "/bridges/br/moh", "")
+		}, -1, 0},
+		{"joins a bridge playing music", func(t *testing.T, s *Sim) {
+			mustCall(t, s, "POST", "/bridges/br", "type=mixing")
+			mustCall(t, s, "POST", "/bridges/br/moh", "")
+			mustCall(t, s, "POST", "/bridges/br/addChannel", "channel=a")
+		}, -1, 0},
+		{"bridge play", func(t *testing.T, s *Sim) {
+			mustCall(t, s, "POST", "/bridges/br", "type=mixing")
+			mustCall(t, s, "POST", "/bridges/br/addChannel", "channel=a")
+			mustCall(t, s, "POST", "/bridges/br/play", "media=sound:beep")
+		}, -1, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cs := newClockedSim(t, Config{})
+			ws := dialEvents(t, cs.Sim, "app=demo")
+			originateInStasis(t, cs.Sim, ws, "a")
+			cs.advance(0)
+			if got := dialplanApp(t, cs.Sim, "a;2"); got != "Answer" {
+				t.Fatalf("far end runs %q right after the answer, want Answer", got)
+			}
+			tc.act(t, cs.Sim)
+			if tc.still >= 0 {
+				cs.advance(tc.still)
+				if got := dialplanApp(t, cs.Sim, "a;2"); got != "Answer" {
+					t.Errorf("at %v the far end runs %q, want Answer still waiting for media", tc.still, got)
+				}
+			}
+			cs.advance(tc.movesOn)
+			if got := dialplanApp(t, cs.Sim, "a;2"); got != "Wait" {
+				t.Errorf("at %v the far end runs %q, want Wait", tc.movesOn, got)
+			}
+			ws.waitFor(t, "ChannelDialplan Wait of a;2", func(m map[string]any) bool {
+				ch, _ := m["channel"].(map[string]any)
+				return m["type"] == "ChannelDialplan" && m["dialplan_app"] == "Wait" && ch["id"] == "a;2"
+			})
+		})
+	}
+
+	t.Run("already up", func(t *testing.T) {
+		cs := newClockedSim(t, Config{})
+		ws := dialEvents(t, cs.Sim, "app=demo")
+		mustCall(t, cs.Sim, "POST", "/channels/create", "endpoint=Local/echo@default&app=demo&channelId=d")
+		ws.waitType(t, "StasisStart", "d")
+		mustCall(t, cs.Sim, "POST", "/channels/d/dial", "")
+		ws.waitFor(t, "d up", func(m map[string]any) bool {
+			ch, _ := m["channel"].(map[string]any)
+			return m["type"] == "ChannelStateChange" && ch["id"] == "d" && ch["state"] == "Up"
+		})
+		mustCall(t, cs.Sim, "POST", "/channels/d/continue", "context=default&extension=echo&priority=1")
+		cs.advance(0)
+		if got := dialplanApp(t, cs.Sim, "d"); got != "Wait" {
+			t.Errorf("an Answer on a channel that is up runs %q at once, want Wait (no wait for media)", got)
+		}
+	})
+}
+
+// mustCall makes a REST call that must succeed (2xx).
+func mustCall(t *testing.T, s *Sim, method, path, query string) []byte {
+	t.Helper()
+	st, body := call(t, s, method, path, query, nil)
+	if st/100 != 2 {
+		t.Fatalf("%s %s?%s: %d %s", method, path, query, st, body)
+	}
+	return body
+}
