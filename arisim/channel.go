@@ -408,8 +408,10 @@ func (s *Sim) startLocalDial(one, caller *channel, dialstring, ansDialstring str
 		s.setVar(two, k, one.vars[k])
 	}
 	old := two.snapshot()
-	two.callerName, two.callerNum = one.callerName, one.callerNum
-	two.connName, two.connNum = one.connName, one.connNum
+	// ast_unreal_call_setup crosses caller id and connected line over:
+	// the ;2 half's caller is whom ;1 is connected to, and the other way.
+	two.callerName, two.callerNum = one.connName, one.connNum
+	two.connName, two.connNum = one.callerName, one.callerNum
 	two.language = one.language
 	s.publish(two, old)
 	s.emit(s.evDial(caller, one, "", dialstring))

@@ -598,7 +598,7 @@ func (s api) hAnswer(r *req, c *channel) resp {
 	return noContent()
 }
 
-func (s api) ChannelsHold(r *req) resp { return s.onChannel(r, controllable, s.hSimpleControl) }
+func (s api) ChannelsHold(r *req) resp { return s.onChannel(r, controllable, s.hMediaControl) }
 
 func (s api) ChannelsProgress(r *req) resp { return s.onChannel(r, controllable, s.hSimpleControl) }
 
@@ -616,16 +616,20 @@ func (s api) ChannelsStopSilence(r *req) resp { return s.onChannel(r, controllab
 
 func (s api) ChannelsUnhold(r *req) resp { return s.onChannel(r, controllable, s.hSimpleControl) }
 
-// hSimpleControl: ring, ringStop, progress, hold, unhold, startMoh,
-// stopMoh, startSilence, stopSilence. They queue an indication and emit
+// hSimpleControl: ring, ringStop, progress, unhold, stopMoh,
+// stopSilence. They queue an indication and emit
 // nothing on the recorded Local channels.
 func (s api) hSimpleControl(r *req, c *channel) resp {
 	return s.queueNothing(c)
 }
 
-// hMediaControl: startMoh and startSilence. Like hSimpleControl, but once
-// the control runs the command, music or silence frames are written to
-// the channel (ast_moh_start, ast_channel_start_silence_generator).
+// hMediaControl: startMoh, startSilence and hold. Like hSimpleControl,
+// but once the control runs the command, music or silence frames are
+// written to the channel (ast_moh_start,
+// ast_channel_start_silence_generator; a Local channel intercepts the
+// hold indication and starts music on hold itself, AST_UNREAL_MOH_INTERCEPT
+// in ast_unreal_indicate, which every Local channel without the /m option
+// has).
 func (s api) hMediaControl(r *req, c *channel) resp {
 	res := noContent()
 	res.after = func() {

@@ -1,6 +1,7 @@
 package arisim
 
 import (
+	"net/url"
 	"testing"
 	"time"
 )
@@ -22,9 +23,11 @@ func dialplanApp(t *testing.T, s *Sim, id string) string {
 // first media frame before the dialplan moves on to Wait. Frames written
 // to the ;1 half are read by the ;2 half (ast_unreal_write,
 // ast_unreal_digit_begin in main/core_unreal.c): a playback, music on hold,
-// the silence generator, a DTMF digit beginning (after ast_dtmf_stream's
-// 100 ms quiet time) or a bridge playing into ;1 end the wait at once;
-// indications (ring, hold: control frames) and an idle bridge do not. An
+// the silence generator, hold (which a Local channel turns into music on
+// hold: AST_UNREAL_MOH_INTERCEPT), a DTMF digit beginning (after
+// ast_dtmf_stream's 100 ms quiet time) or a bridge playing into ;1 end the
+// wait at once; indications (ring, progress: control frames) and an idle
+// bridge do not. An
 // Answer on a channel already up does not wait. The clock is a
 // ManualClock, so each boundary is checked to the millisecond.
 func TestAnswerWaitsForMedia(t *testing.T) {
@@ -37,7 +40,7 @@ func TestAnswerWaitsForMedia(t *testing.T) {
 	}{
 		{"no media", func(*testing.T, *Sim) {}, ms(499), ms(500)},
 		{"indications", func(t *testing.T, s *Sim) {
-			for _, p := range []string{"ring", "hold", "progress"} {
+			for _, p := range []string{"ring", "progress"} {
 				if st, body := call(t, s, "POST", "/channels/a/"+p, "", nil); st != 204 {
 					t.Fatalf("%s: %d %s", p, st, body)
 				}
@@ -47,6 +50,7 @@ func TestAnswerWaitsForMedia(t *testing.T) {
 		{"dtmf before", func(t *testing.T, s *Sim) { mustCall(t, s, "POST", "/channels/a/dtmf", "dtmf=1&before=250") }, ms(349), ms(350)},
 		{"play", func(t *testing.T, s *Sim) { mustCall(t, s, "POST", "/channels/a/play", "media=sound:beep") }, -1, 0},
 		{"moh", func(t *testing.T, s *Sim) { mustCall(t, s, "POST", "/channels/a/moh", "") }, -1, 0},
+		{"hold (a Local channel intercepts it as music on hold)", func(t *testing.T, s *Sim) { mustCall(t, s, "POST", "/channels/a/hold", "") }, -1, 0},
 		{"silence", func(t *testing.T, s *Sim) { mustCall(t, s, "POST", "/channels/a/silence", "") }, -1, 0},
 		{"idle bridge", func(t *testing.T, s *Sim) {
 			mustCall(t, s, "POST", "/bridges/br", "type=mixing")
@@ -120,4 +124,40 @@ func mustCall(t *testing.T, s *Sim, method, path, query string) []byte {
 		t.Fatalf("%s %s?%s: %d %s", method, path, query, st, body)
 	}
 	return body
+}
+
+// TestLocalHalvesCrossCallerID: ast_unreal_call_setup (main/core_unreal.c)
+// gives the ;2 half the ;1 half's connected line as its caller id and the
+// ;1 half's caller id as its connected line, and copies the ;1 variables
+// and the language.
+func TestLocalHalvesCrossCallerID(t *testing.T) {
+	s := testSim(t, Config{})
+	ws := dialEvents(t, s, "app=demo")
+	mustCall(t, s, "POST", "/channels/create", "endpoint=Local/echo@default&app=demo&channelId=x")
+	ws.waitType(t, "StasisStart", "x")
+	mustCall(t, s, "POST", "/channels/x/variable", "variable=CALLERID(all)&value="+url.QueryEscape("Bob <2002>"))
+	mustCall(t, s, "POST", "/channels/x/variable", "variable=FIRST&value=1")
+	mustCall(t, s, "POST", "/channels/x/variable", "variable=SECOND&value=2")
+	mustCall(t, s, "POST", "/channels/x/variable", "variable=CHANNEL(language)&value=fr")
+	mustCall(t, s, "POST", "/channels/x/dial", "")
+	ws.waitFor(t, "x up", func(m map[string]any) bool {
+		ch, _ := m["channel"].(map[string]any)
+		return m["type"] == "ChannelStateChange" && ch["id"] == "x" && ch["state"] == "Up"
+	})
+	_, body := call(t, s, "GET", "/channels/x;2", "", nil)
+	two := decode(t, body)
+	if c := two["caller"].(map[string]any); c["name"] != "" || c["number"] != "" {
+		t.Errorf("x;2 caller = %v, want x's connected line (empty)", c)
+	}
+	if c := two["connected"].(map[string]any); c["name"] != "Bob" || c["number"] != "2002" {
+		t.Errorf("x;2 connected = %v, want x's caller id Bob <2002>", c)
+	}
+	if two["language"] != "fr" {
+		t.Errorf("x;2 language = %v, want fr", two["language"])
+	}
+	for name, want := range map[string]string{"FIRST": "1", "SECOND": "2"} {
+		if st, body := call(t, s, "GET", "/channels/x;2/variable", "variable="+name, nil); st != 200 || decode(t, body)["value"] != want {
+			t.Errorf("x;2 %s: %d %s, want %s copied from x", name, st, body, want)
+		}
+	}
 }
