@@ -44,8 +44,12 @@ type channel struct {
 	varOrder    []string
 	chanvars    orderedVars // channelvars in an externalMedia answer
 
-	peer       *channel // the other half of a Local pair
-	half       int      // 1 or 2 for Local channels
+	peer *channel // the other half of a Local pair
+	half int      // 1 or 2 for Local channels
+	// caretaker: this ;2 half was called and runs on its own thread
+	// (local_call set AST_UNREAL_CARETAKER_THREAD), so the ;1 half
+	// hanging up queues a hangup on it instead of destroying it at once.
+	caretaker  bool
 	dialstring string   // what POST /channels/{id}/dial calls (created channels)
 	dial       *dialCtx // an outgoing call not yet answered
 
@@ -435,6 +439,7 @@ func (s *Sim) startLocalDial(one, caller *channel, dialstring, ansDialstring str
 		s.terminate(one)
 		return
 	}
+	two.caretaker = true
 	s.pbxStart(two)
 }
 
@@ -530,10 +535,15 @@ func (s *Sim) terminate(c *channel) {
 	}
 	p := c.peer
 	peerUp := p != nil && !p.gone && !p.hangingUp
-	if peerUp {
-		if p.hangupCause == 0 {
-			p.hangupCause = c.hangupCause
-		}
+	// ast_unreal_hangup: the ;2 half hanging up queues a hangup on the
+	// ;1 half; the ;1 half does so on a ;2 half that was called (the
+	// caretaker thread), and hangs an uncalled one up directly, which
+	// publishes no hangup request.
+	queued := peerUp && (c.half == 2 || p.caretaker)
+	if peerUp && p.hangupCause == 0 {
+		p.hangupCause = c.hangupCause
+	}
+	if queued {
 		s.emit(s.evHangupRequest(p, c.hangupCause, false))
 	}
 	s.flushControl(c)
@@ -545,8 +555,10 @@ func (s *Sim) terminate(c *channel) {
 		f()
 	}
 	c.onGone = nil
-	if peerUp {
+	if queued {
 		s.emit(s.evHangupRequest(p, c.hangupCause, true))
+	}
+	if peerUp {
 		s.terminate(p)
 	}
 	for _, sn := range s.sortedChannels() {

@@ -2,6 +2,7 @@ package arisim
 
 import (
 	"net/url"
+	"slices"
 	"testing"
 	"time"
 )
@@ -159,5 +160,114 @@ func TestLocalHalvesCrossCallerID(t *testing.T) {
 		if st, body := call(t, s, "GET", "/channels/x;2/variable", "variable="+name, nil); st != 200 || decode(t, body)["value"] != want {
 			t.Errorf("x;2 %s: %d %s, want %s copied from x", name, st, body, want)
 		}
+	}
+}
+
+// eventsAbout lists the types of the events about channel id, in order.
+func eventsAbout(ws *wsClient, id string) []string {
+	var out []string
+	for _, m := range ws.events() {
+		if ch, _ := m["channel"].(map[string]any); ch != nil && ch["id"] == id {
+			out = append(out, m["type"].(string))
+		}
+	}
+	return out
+}
+
+// TestHangupOfLocalHalves: what each half publishes when the ;1 half of
+// a Local pair is hung up from ARI, in each state (ast_softhangup,
+// res_stasis.c, ast_unreal_hangup in main/core_unreal.c). The ;1 half:
+// ChannelHangupRequest (soft), StasisEnd, ChannelDestroyed, in every state.
+// Its ;2 half, when it was called (local_call started its dialplan: the
+// caretaker thread), is asked to hang up (a ChannelHangupRequest queued
+// with the cause, then the PBX's soft request) and destroyed; a ;2 half
+// never called (a created channel not yet dialed) is destroyed at once,
+// without a hangup request.
+func TestHangupOfLocalHalves(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		setup  func(t *testing.T, s *Sim, ws *wsClient)
+		one    []string
+		two    []string
+		state1 string
+	}{
+		{"up, far end in its dialplan", func(t *testing.T, s *Sim, ws *wsClient) {
+			mustCall(t, s, "POST", "/channels", "endpoint=Local/echo@default&app=demo&channelId=h")
+			ws.waitType(t, "StasisStart", "h")
+		}, []string{"ChannelHangupRequest", "StasisEnd", "ChannelDestroyed"},
+			[]string{"ChannelHangupRequest", "ChannelHangupRequest", "ChannelDestroyed"}, "Up"},
+		{"down, far end never called", func(t *testing.T, s *Sim, ws *wsClient) {
+			mustCall(t, s, "POST", "/channels/create", "endpoint=Local/echo@default&app=demo&channelId=h")
+			ws.waitType(t, "StasisStart", "h")
+		}, []string{"ChannelHangupRequest", "StasisEnd", "ChannelDestroyed"},
+			[]string{"ChannelDestroyed"}, "Down"},
+		{"created and dialed", func(t *testing.T, s *Sim, ws *wsClient) {
+			mustCall(t, s, "POST", "/channels/create", "endpoint=Local/echo@default&app=demo&channelId=h")
+			ws.waitType(t, "StasisStart", "h")
+			mustCall(t, s, "POST", "/channels/h/dial", "")
+			ws.waitFor(t, "h up", func(m map[string]any) bool {
+				ch, _ := m["channel"].(map[string]any)
+				return m["type"] == "ChannelStateChange" && ch["id"] == "h" && ch["state"] == "Up"
+			})
+		}, []string{"ChannelHangupRequest", "StasisEnd", "ChannelDestroyed"},
+			[]string{"ChannelHangupRequest", "ChannelHangupRequest", "ChannelDestroyed"}, "Up"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := testSim(t, Config{})
+			all := dialEvents(t, s, "app=watcher&subscribeAll=true")
+			ws := dialEvents(t, s, "app=demo")
+			// A user event to the watcher marks the end of what a step
+			// caused: events reach it in order.
+			barrier := func(name string) {
+				mustCall(t, s, "POST", "/events/user/"+name, "application=watcher")
+				all.waitFor(t, "user event "+name, func(m map[string]any) bool { return m["eventname"] == name })
+			}
+			tc.setup(t, s, ws)
+			barrier("setup")
+			mark := len(all.events())
+			mustCall(t, s, "DELETE", "/channels/h", "")
+			all.waitType(t, "ChannelDestroyed", "h;2")
+			all.waitType(t, "ChannelDestroyed", "h")
+			ws.waitType(t, "ChannelDestroyed", "h")
+			barrier("hangup")
+			var one, two []string
+			for _, m := range all.events()[mark:] {
+				ch, _ := m["channel"].(map[string]any)
+				if ch == nil {
+					continue
+				}
+				switch ch["id"] {
+				case "h":
+					if m["type"] != "ChannelVarset" {
+						one = append(one, m["type"].(string))
+					}
+				case "h;2":
+					if m["type"] != "ChannelVarset" {
+						two = append(two, m["type"].(string))
+					}
+				}
+			}
+			// The watcher is not the channel's application: StasisEnd goes
+			// to demo only.
+			if got := eventsAbout(ws, "h"); !slices.Contains(got, "StasisEnd") {
+				t.Errorf("demo got %v about h, want a StasisEnd", got)
+			}
+			want1 := slices.DeleteFunc(slices.Clone(tc.one), func(x string) bool { return x == "StasisEnd" })
+			if !slices.Equal(one, want1) {
+				t.Errorf("h (%s): watcher got %v, want %v", tc.state1, one, want1)
+			}
+			if !slices.Equal(two, tc.two) {
+				t.Errorf("h;2: watcher got %v, want %v", two, tc.two)
+			}
+			var demo []string
+			for _, typ := range eventsAbout(ws, "h") {
+				if typ == "ChannelHangupRequest" || typ == "StasisEnd" || typ == "ChannelDestroyed" {
+					demo = append(demo, typ)
+				}
+			}
+			if !slices.Equal(demo, tc.one) {
+				t.Errorf("h: demo got %v, want %v", demo, tc.one)
+			}
+		})
 	}
 }
