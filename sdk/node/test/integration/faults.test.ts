@@ -19,22 +19,17 @@ async function fake(url: string, node: string, answer: (subject: string, req: Re
   const nc = await connect({ servers: url });
   const prefix = newID("fault") + ".";
   const f: Fake = { nc, prefix, requests: [] };
-  nc.subscribe(`${prefix}*.app.>`, {
-    callback: (_err, m) => {
-      const req = JSON.parse(m.string()) as Record<string, unknown>;
-      f.requests.push(`${m.subject} ${String(req.kind)}`);
-      const a = answer(m.subject, req);
-      if (a !== undefined && m.reply) nc.publish(m.reply, a);
-    },
-  });
-  nc.subscribe(`${prefix}*.app`, {
-    callback: (_err, m) => {
-      const req = JSON.parse(m.string()) as Record<string, unknown>;
-      f.requests.push(`${m.subject} ${String(req.kind)}`);
-      const a = answer(m.subject, req);
-      if (a !== undefined && m.reply) nc.publish(m.reply, a);
-    },
-  });
+  const serve = (subject: string) =>
+    nc.subscribe(subject, {
+      callback: (_err, m) => {
+        const req = JSON.parse(m.string()) as Record<string, unknown>;
+        f.requests.push(`${m.subject} ${String(req.kind)}`);
+        const a = answer(m.subject, req);
+        if (a !== undefined && m.reply) nc.publish(m.reply, a);
+      },
+    });
+  serve(`${prefix}*.app.>`); // node level
+  serve(`${prefix}*.app`); // application level
   nc.subscribe(`${prefix}ping`, { callback: () => nc.publish(`${prefix}announce`, JSON.stringify({ node, application: "app" })) });
   await nc.flush();
   return f;
