@@ -1,10 +1,8 @@
 package arisim
 
 import (
-	"bytes"
 	"context"
 	"crypto/subtle"
-	"embed"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ariproxy/ari-proxy/ari"
+	"github.com/ariproxy/ari-proxy/arisim/apidocs"
 )
 
 // asteriskVersion is ast_get_version() of the recorded Asterisk (built
@@ -250,53 +249,14 @@ func readBody(r *http.Request) ([]byte, url.Values, *resp) {
 	return b, form, nil
 }
 
-//go:embed apidocs/*.json
-var apiDocsFS embed.FS
-
-// apiDocs is the api-docs directory as ast_ari_get_docs serves it: each
-// file parsed and written again in ARI's default (compact) format, so
-// the file's indentation does not survive. Member order is kept, as
-// Jansson keeps it.
-var apiDocs = func() map[string][]byte {
-	files, err := apiDocsFS.ReadDir("apidocs")
-	if err != nil {
-		panic(err)
-	}
-	docs := make(map[string][]byte, len(files))
-	for _, f := range files {
-		raw, err := apiDocsFS.ReadFile("apidocs/" + f.Name())
-		if err != nil {
-			panic(err)
-		}
-		var b bytes.Buffer
-		if err := json.Compact(&b, raw); err != nil {
-			panic(fmt.Sprintf("arisim: api-docs %s: %v", f.Name(), err))
-		}
-		docs[f.Name()] = b.Bytes()
-	}
-	return docs
-}()
-
-// shippedBasePath is the basePath member of every api-docs file.
-const shippedBasePath = `"basePath":"http://localhost:8088/ari"`
-
-// apiDocs serves one api-docs document with basePath set to this server
-// (http://HOST/ari from the Host header, the member removed without one),
-// as ast_ari_get_docs does.
+// apiDocs serves one api-docs document with basePath set to this server,
+// as ast_ari_get_docs does (package apidocs).
 func (s *Sim) apiDocs(r *http.Request, name string) resp {
-	if name == "" {
-		name = "resources.json"
-	}
-	doc, ok := apiDocs[name]
-	if !ok || strings.Contains(name, "/") {
+	doc, ok := apidocs.Doc(name, r.Host)
+	if !ok {
 		return fail(404, "Resource not found")
 	}
-	if r.Host == "" {
-		// Every file has members after basePath.
-		return okRaw([]byte(strings.Replace(string(doc), shippedBasePath+",", "", 1)))
-	}
-	member := `"basePath":` + string(jsonString("http://"+r.Host+"/ari"))
-	return okRaw([]byte(strings.Replace(string(doc), shippedBasePath, member, 1)))
+	return okRaw(doc)
 }
 
 // parseRequest authenticates nothing: it reads the body, routes and merges
