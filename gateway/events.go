@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -165,7 +166,7 @@ func (h *eventHub) start(app string) (*feed, error) {
 		return nil, err
 	}
 	l, err := c.Listen(context.Background(), func(_ context.Context, _ *client.ChannelHandle, ev *ari.StasisStart) {
-		h.claim(app, ev.Channel.ID)
+		h.claim(app, ev.Channel.ID, ev.AsteriskID)
 	})
 	if err != nil {
 		_ = sub.Close()
@@ -235,7 +236,7 @@ func (h *eventHub) ownLocked(app string, ref wire.Ref, conn *wsConn) {
 }
 
 // claim: this instance took the call's StasisStart (client.Listen).
-func (h *eventHub) claim(app, channelID string) {
+func (h *eventHub) claim(app, channelID, node string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	k := ownKey{app, wire.Ref{Kind: "channel", ID: channelID}}
@@ -244,13 +245,18 @@ func (h *eventHub) claim(app, channelID string) {
 	}
 	if c := h.pickLocked(app); c != nil {
 		h.ownLocked(app, k.ref, c)
+		h.g.setAffinity(node)
 	}
 }
 
 // created: a REST request through this instance created or touched an
 // entity; its events go to the owner of what the request named, else to a
 // WebSocket of the application in turn.
-func (h *eventHub) created(app string, op *ari.Operation, key client.Key, rep *client.Reply) {
+func (h *eventHub) created(app string, op *ari.Operation, key client.Key, params ari.Params, rep *client.Reply) {
+	if op.Ident == ari.OpApplicationsSubscribe {
+		h.subscribed(key.ID, params)
+		return
+	}
 	if rep == nil || rep.Key == nil || !trackable(rep.Key.Kind) || op.Method != "POST" {
 		return
 	}
@@ -266,6 +272,35 @@ func (h *eventHub) created(app string, op *ari.Operation, key client.Key, rep *c
 	}
 	if conn != nil {
 		h.ownLocked(app, ref, conn)
+	}
+}
+
+// subscribed: applications.subscribe made app receive the events of its
+// event sources; on this instance they go to a WebSocket of app.
+func (h *eventHub) subscribed(app string, params ari.Params) {
+	var sources []string
+	switch v := params["eventSource"].(type) {
+	case string:
+		sources = strings.Split(v, ",")
+	case json.RawMessage:
+		var list []string
+		if json.Unmarshal(v, &list) != nil {
+			var one string
+			_ = json.Unmarshal(v, &one)
+			list = strings.Split(one, ",")
+		}
+		sources = list
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, src := range sources {
+		kind, id, ok := strings.Cut(strings.TrimSpace(src), ":")
+		if !ok || id == "" || !trackable(kind) || h.owner[ownKey{app, wire.Ref{Kind: kind, ID: id}}] != nil {
+			continue
+		}
+		if c := h.pickLocked(app); c != nil {
+			h.ownLocked(app, wire.Ref{Kind: kind, ID: id}, c)
+		}
 	}
 }
 

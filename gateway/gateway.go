@@ -21,6 +21,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ariproxy/ari-proxy/client"
@@ -59,9 +60,10 @@ type Gateway struct {
 	pass string
 	log  *slog.Logger
 
-	loc   *locations
-	ev    *eventHub
-	close sync.Once
+	loc      *locations
+	lastNode atomic.Value // string: node of the latest call handed out or created
+	ev       *eventHub
+	close    sync.Once
 }
 
 // New returns a gateway sending through cfg.Client.
@@ -153,4 +155,17 @@ func (l *locations) size() int {
 // errNoServer is the 503 when no server serves the application.
 func noServerMessage(app string) string {
 	return fmt.Sprintf("No ari-proxy server serves application %s", app)
+}
+
+// affinity is the node of the latest call this gateway handed to a
+// WebSocket or created, "" before any.
+func (g *Gateway) affinity() string {
+	n, _ := g.lastNode.Load().(string)
+	return n
+}
+
+func (g *Gateway) setAffinity(node string) {
+	if node != "" {
+		g.lastNode.Store(node)
+	}
 }

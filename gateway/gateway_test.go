@@ -31,6 +31,7 @@ const (
 type cluster struct {
 	url, prefix string
 	sims        map[string]*arisim.Sim
+	app         string // the gateway's default application, app when ""
 }
 
 func newCluster(t *testing.T) *cluster {
@@ -49,7 +50,11 @@ func newCluster(t *testing.T) *cluster {
 func (cl *cluster) gateway(t *testing.T) *httptest.Server {
 	t.Helper()
 	ctx := context.Background()
-	c, err := client.New(ctx, client.WithURL(cl.url), client.WithPrefix(cl.prefix), client.WithApplication(app),
+	def := cl.app
+	if def == "" {
+		def = app
+	}
+	c, err := client.New(ctx, client.WithURL(cl.url), client.WithPrefix(cl.prefix), client.WithApplication(def),
 		client.WithTimeout(5*time.Second))
 	if err != nil {
 		t.Fatal(err)

@@ -220,6 +220,12 @@ func (g *Gateway) serveREST(r *http.Request, rel string, raw []byte, form url.Va
 	return g.relay(r.Context(), rq)
 }
 
+// affine are the creates that follow the latest call handed out.
+var affine = map[ari.OpID]bool{
+	ari.OpBridgesCreate: true, ari.OpBridgesCreateWithId: true,
+	ari.OpChannelsOriginate: true, ari.OpChannelsOriginateWithId: true, ari.OpChannelsCreate: true,
+}
+
 // isList reports whether op lists entities every node has some of: its
 // answer is the concatenation of every node's.
 func isList(op *ari.Operation) bool {
@@ -260,6 +266,13 @@ func (g *Gateway) relay(ctx context.Context, rq *request) answer {
 			}
 		}
 	}
+	if node == "" && affine[op.Ident] {
+		// A bridge joins channels of its own node only: bridges and
+		// channels are made where the latest call this gateway handed to a
+		// WebSocket lives, so an application's dial-out and bridge land
+		// with its inbound call (docs/gateway.md).
+		node = g.affinity()
+	}
 	if isList(op) && node == "" {
 		return g.listAll(ctx, c, op, key, rq.params)
 	}
@@ -282,7 +295,7 @@ func (g *Gateway) relay(ctx context.Context, rq *request) answer {
 	g.learn(kind, key.ID, rep)
 	a := g.success(ctx, c, op, rep)
 	if a.status < 300 {
-		g.ev.created(c.ApplicationName(), op, key, rep)
+		g.ev.created(c.ApplicationName(), op, key, rq.params, rep)
 	}
 	return a
 }
