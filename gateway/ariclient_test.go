@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -146,4 +145,71 @@ func TestAriClientGateway(t *testing.T) {
 	}
 }
 
-var _ = httptest.NewServer
+
+// TestAriClientShare: three ari-client applications connected to the
+// gateway share 300 inbound calls placed on two nodes, each handled by
+// exactly one of them.
+func TestAriClientShare(t *testing.T) {
+	node, dir := nodeSuite(t)
+	const calls = 300
+	cl := suiteCluster(t, []string{"share"})
+	srv := cl.gateway(t)
+	script, _ := filepath.Abs("testdata/share.js")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, script, srv.URL, user, pass, "share", fmt.Sprint(calls))
+	cmd.Env = append(os.Environ(), "NODE_PATH="+filepath.Join(dir, "node_modules"))
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	placed := map[string]bool{}
+	counts := map[string]int{}
+	per := map[string]int{}
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "ready" {
+			go func() {
+				for i := range calls {
+					id, err := cl.sims[[]string{nodeA, nodeB}[i%2]].InboundCall("share")
+					if err != nil {
+						t.Errorf("inbound: %v", err)
+						return
+					}
+					mu.Lock()
+					placed[id] = true
+					mu.Unlock()
+				}
+			}()
+			continue
+		}
+		if f := strings.Fields(line); len(f) == 3 && f[0] == "handled" {
+			counts[f[2]]++
+			per[f[1]]++
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("share.js: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(placed) != calls {
+		t.Fatalf("%d calls placed", len(placed))
+	}
+	for id := range placed {
+		if counts[id] != 1 {
+			t.Errorf("call %s handled %d times", id, counts[id])
+		}
+	}
+	if len(counts) != calls {
+		t.Errorf("%d distinct calls handled, want %d", len(counts), calls)
+	}
+	t.Logf("calls per ari-client application: %v", per)
+}
+
+var mu sync.Mutex // guards what TestAriClientShare's caller goroutine fills
