@@ -314,6 +314,7 @@ func (s api) hRecordingOp(r *req) resp {
 	case "mute":
 		rec.muted = true
 	case "unmute":
+		rec.muted = false
 	}
 	return noContent()
 }

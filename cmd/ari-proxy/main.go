@@ -5,6 +5,7 @@
 //	ari-proxy sim [flags]       the ARI simulator, an Asterisk stand-in
 //	ari-proxy gateway [flags]   plain ARI (REST, events, api-docs) for the whole cluster
 //	ari-proxy demo [flags]      server, simulator, bus and an example app in one process
+//	ari-proxy dev [flags]       server, simulator and bus to develop an app against
 //	ari-proxy version
 //	ari-proxy help
 //
@@ -65,6 +66,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = gatewayCmd(ctx, rest, stderr)
 	case "demo":
 		err = demoCmd(ctx, rest, stdout, stderr)
+	case "dev":
+		err = devCmd(ctx, rest, stdout, stderr)
 	case "bench":
 		err = runBench(ctx, rest, stdout)
 	case "version":
@@ -123,6 +126,7 @@ Usage:
   ari-proxy sim [flags]       run the ARI simulator, a stand-in for Asterisk
   ari-proxy gateway [flags]   serve plain ARI for the whole cluster (docs/gateway.md)
   ari-proxy demo [flags]      run bus, simulator, server and an example app in one process
+  ari-proxy dev [flags]       run bus, simulator and server for developing an app (no app)
   ari-proxy bench [flags]     measure the proxy against direct ARI (bus, simulator, proxy in one process)
   ari-proxy version           print the version
   ari-proxy help              print this help
