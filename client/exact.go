@@ -48,3 +48,8 @@ func ExactKey(op ari.OpID) (kind, param string) {
 	}
 	return "", ""
 }
+
+// EventsSubject is the bus subject of every event of the client's
+// application, from every server: for a relay that forwards the events'
+// bytes without decoding them (the gateway), with Bus().Subscribe.
+func (c *Client) EventsSubject() string { return c.core.subjects.AllEvents(c.app) }

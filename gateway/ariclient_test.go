@@ -145,7 +145,6 @@ func TestAriClientGateway(t *testing.T) {
 	}
 }
 
-
 // TestAriClientShare: three ari-client applications connected to the
 // gateway share 300 inbound calls placed on two nodes, each handled by
 // exactly one of them.

@@ -14,6 +14,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/ariproxy/ari-proxy/ari"
+	"github.com/ariproxy/ari-proxy/bus"
 	"github.com/ariproxy/ari-proxy/client"
 	"github.com/ariproxy/ari-proxy/wire"
 )
@@ -51,7 +52,7 @@ type pending struct {
 // feed is what one application's WebSockets share on this instance.
 type feed struct {
 	conns    []*wsConn
-	sub      *client.Subscription
+	sub      bus.Subscription
 	listener *client.Listener
 	next     int
 }
@@ -98,7 +99,7 @@ func (h *eventHub) close() {
 	}
 	for _, f := range feeds {
 		_ = f.listener.Close()
-		_ = f.sub.Close()
+		_ = f.sub.Unsubscribe()
 	}
 	h.wg.Wait()
 }
@@ -161,7 +162,9 @@ func (h *eventHub) join(ctx context.Context, conn *wsConn) error {
 
 func (h *eventHub) start(app string) (*feed, error) {
 	c := h.g.c.WithApplication(app)
-	sub, err := c.Subscribe(context.Background())
+	// The events' bytes are relayed as they come, undecoded, in the bus
+	// subscription's order (one goroutine per subscription).
+	sub, err := c.Bus().Subscribe(c.EventsSubject(), func(m bus.Msg) { h.onEvent(app, m.Data) })
 	if err != nil {
 		return nil, err
 	}
@@ -169,16 +172,9 @@ func (h *eventHub) start(app string) (*feed, error) {
 		h.claim(app, ev.Channel.ID, ev.AsteriskID)
 	})
 	if err != nil {
-		_ = sub.Close()
+		_ = sub.Unsubscribe()
 		return nil, err
 	}
-	h.wg.Add(1)
-	go func() {
-		defer h.wg.Done()
-		for ev := range sub.Events() {
-			h.onEvent(app, ev)
-		}
-	}()
 	return &feed{sub: sub, listener: l}, nil
 }
 
@@ -207,7 +203,7 @@ func (h *eventHub) leaveLocked(app string, conn *wsConn) {
 		delete(h.feeds, app)
 		go func() {
 			_ = f.listener.Close()
-			_ = f.sub.Close()
+			_ = f.sub.Unsubscribe()
 		}()
 	}
 }
@@ -305,9 +301,8 @@ func (h *eventHub) subscribed(app string, params ari.Params) {
 }
 
 // onEvent routes one event of app.
-func (h *eventHub) onEvent(app string, ev ari.Event) {
-	raw := []byte(ev.RawJSON())
-	typ := ev.EventType()
+func (h *eventHub) onEvent(app string, raw []byte) {
+	typ := gjson.GetBytes(raw, "type").Str
 	var buf [8]wire.Ref
 	refs, ended := wire.EventResources(buf[:0], typ, raw)
 	node := gjson.GetBytes(raw, "asterisk_id").Str
