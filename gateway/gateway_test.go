@@ -8,12 +8,14 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 
 	"github.com/ariproxy/ari-proxy/arisim"
+	"github.com/ariproxy/ari-proxy/bus"
 	"github.com/ariproxy/ari-proxy/client"
 	"github.com/ariproxy/ari-proxy/gateway"
 	"github.com/ariproxy/ari-proxy/internal/localstack"
@@ -201,6 +203,29 @@ func TestAuthAndDocs(t *testing.T) {
 	}
 }
 
+// TestEventsNoServer: an events WebSocket for an application no server
+// serves is refused with 503 and a JSON message.
+func TestEventsNoServer(t *testing.T) {
+	cl := newCluster(t)
+	srv := cl.gateway(t)
+	u := "ws" + strings.TrimPrefix(srv.URL, "http") + "/ari/events?app=nobody&api_key=" + user + ":" + pass
+	_, resp, err := websocket.Dial(context.Background(), u, nil)
+	if err == nil || resp == nil || resp.StatusCode != 503 {
+		t.Fatalf("dial: %v %v", err, resp)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if !strings.HasPrefix(string(b), `{"message":`) {
+		t.Errorf("body %s", b)
+	}
+	// Asterisk's refusals of a bad request come first.
+	if r := do(t, srv, "GET", "/ari/events"); r.status != 400 {
+		t.Errorf("no app: %d", r.status)
+	}
+	if r := do(t, srv, "GET", "/ari/events?app="+app); r.status != 426 {
+		t.Errorf("no upgrade: %d", r.status)
+	}
+}
+
 func directGet(t *testing.T, sim *arisim.Sim, path string) string {
 	t.Helper()
 	req, _ := http.NewRequest("GET", sim.URL()+path, nil)
@@ -255,6 +280,21 @@ func TestEventsShared(t *testing.T) {
 	cl := newCluster(t)
 	g1, g2 := cl.gateway(t), cl.gateway(t)
 	conns := []*websocket.Conn{dial(t, g1, app), dial(t, g1, app), dial(t, g2, app)}
+	// What the servers publish, in the bus's order, by channel.
+	var busMu sync.Mutex
+	onBus := map[string][]string{}
+	sub, err := localstack.Connect(t, cl.url).Subscribe(cl.prefix+"event."+app+".>", func(m bus.Msg) {
+		var e event
+		_ = json.Unmarshal(m.Data, &e)
+		busMu.Lock()
+		onBus[e.Channel.ID] = append(onBus[e.Channel.ID], string(m.Data))
+		busMu.Unlock()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	onWS := map[string][]string{}
 	const calls = 40
 	type got struct {
 		conn int
@@ -290,6 +330,7 @@ func TestEventsShared(t *testing.T) {
 		select {
 		case g := <-ch:
 			id := g.ev.Channel.ID
+			onWS[id] = append(onWS[id], g.ev.raw)
 			switch g.ev.Type {
 			case "StasisStart":
 				starts[id]++
@@ -321,6 +362,25 @@ func TestEventsShared(t *testing.T) {
 			t.Errorf("call %s: %d StasisStart", id, starts[id])
 		}
 	}
+	// Byte-exact and in order: each call's events on its WebSocket are
+	// what the servers published for it (up to StasisEnd; the
+	// ChannelDestroyed that follows may still be on its way).
+	time.Sleep(200 * time.Millisecond)
+	busMu.Lock()
+	for _, id := range placed {
+		ws, b := onWS[id], onBus[id]
+		if len(ws) > len(b) || len(ws) == 0 {
+			t.Errorf("call %s: %d events on the WebSocket, %d on the bus", id, len(ws), len(b))
+			continue
+		}
+		for i := range ws {
+			if ws[i] != b[i] {
+				t.Errorf("call %s event %d:\nws  %s\nbus %s", id, i, ws[i], b[i])
+				break
+			}
+		}
+	}
+	busMu.Unlock()
 	per := map[int]int{}
 	for _, o := range owner {
 		per[o]++
