@@ -442,15 +442,17 @@ func (c *wsConn) writer() {
 		batch, ws := c.queue, c.ws
 		c.queue = nil
 		c.mu.Unlock()
+		// One deadline per batch: a client that cannot take a batch in
+		// 10 s is stuck.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		for _, m := range batch {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			err := ws.Write(ctx, websocket.MessageText, m)
-			cancel()
-			if err != nil {
+			if err := ws.Write(ctx, websocket.MessageText, m); err != nil {
+				cancel()
 				c.shutdown()
 				return
 			}
 		}
+		cancel()
 	}
 }
 

@@ -150,6 +150,10 @@ func TestRESTTwoNodes(t *testing.T) {
 			t.Errorf("asterisk/info with hint %s: %d %s", n, r.status, r.body)
 		}
 	}
+	// Byte-identical elements (every box has the same sounds) are listed once.
+	if r := do(t, srv, "GET", "/ari/sounds"); r.status != 200 || r.body != directGet(t, cl.sims[nodeA], "/sounds") {
+		t.Errorf("sounds: %d %.200s", r.status, r.body)
+	}
 	// Per-box variable set on one node only (hint), read back from it.
 	wantStatus(t, "set var", do(t, srv, "POST", "/ari/channels/"+ids[nodeB]+"/variable?variable=X&value=42"), 204)
 	if r := do(t, srv, "GET", "/ari/channels/"+ids[nodeB]+"/variable?variable=X"); r.body != `{"value":"42"}` {

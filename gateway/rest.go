@@ -341,6 +341,7 @@ func (g *Gateway) listAll(ctx context.Context, c *client.Client, op *ari.Operati
 	}
 	wg.Wait()
 	var out []json.RawMessage
+	seen := map[string]bool{}
 	answered := 0
 	var firstErr error
 	for i := range nodes {
@@ -352,7 +353,14 @@ func (g *Gateway) listAll(ctx context.Context, c *client.Client, op *ari.Operati
 			continue
 		}
 		answered++
-		out = append(out, lists[i]...)
+		for _, e := range lists[i] {
+			// An element byte-identical on several nodes (a sound every box
+			// has) is one thing to the client: listed once.
+			if !seen[string(e)] {
+				seen[string(e)] = true
+				out = append(out, e)
+			}
+		}
 	}
 	if answered == 0 {
 		return g.errorAnswer(c, firstErr)
