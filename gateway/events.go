@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -35,6 +36,9 @@ import (
 // queueLimit is how many events may wait for a slow WebSocket before it
 // is disconnected, as Asterisk drops a stuck one.
 const queueLimit = 10000
+
+// forgetAfter is how long the node of an ended resource stays known.
+const forgetAfter = 10 * time.Second
 
 // pendingLimit bounds the events kept for one resource nobody owns yet.
 const pendingLimit = 256
@@ -350,11 +354,9 @@ func (h *eventHub) onEvent(app string, raw []byte) {
 	}
 	if ended != (wire.Ref{}) {
 		delete(h.owner, ownKey{app, ended})
-		if ended.Kind != "channel" {
-			// A channel's node stays known for its last requests
-			// (hangup after ChannelDestroyed answers 404 from it).
-			h.g.loc.forget(ended.Kind, ended.ID)
-		}
+		// The node stays known a little for the last requests (a hangup
+		// after ChannelDestroyed gets its 404 from the node at once).
+		time.AfterFunc(forgetAfter, func() { h.g.loc.forget(ended.Kind, ended.ID) })
 	}
 }
 
@@ -371,12 +373,12 @@ func stripDialog(raw []byte) []byte {
 		return raw
 	}
 	d := gjson.GetBytes(raw, "dialog")
-	end := len(head) + len(d.Raw)
-	if d.Type != gjson.String || end >= len(raw) {
+	end := d.Index + len(d.Raw)
+	if d.Type != gjson.String || d.Index < len(head) || end >= len(raw) {
 		return raw
 	}
-	rest := raw[end:]
-	if rest[0] == ',' {
+	rest := bytes.TrimLeft(raw[end:], " \t\r\n")
+	if len(rest) > 0 && rest[0] == ',' {
 		rest = rest[1:]
 	}
 	out := make([]byte, 0, len(raw))
