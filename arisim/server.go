@@ -2,10 +2,8 @@ package arisim
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"net/url"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/ariproxy/ari-proxy/ari"
 	"github.com/ariproxy/ari-proxy/arisim/apidocs"
+	"github.com/ariproxy/ari-proxy/internal/arihttp"
 )
 
 // asteriskVersion is ast_get_version() of the recorded Asterisk (built
@@ -23,9 +22,6 @@ import (
 const asteriskVersion = "UNKNOWN__and_probably_unsupported"
 
 const serverName = "Asterisk/" + asteriskVersion
-
-// maxBody is the largest request body Asterisk's HTTP server reads.
-const maxBody = 40960
 
 // req is one REST request, its parameters merged as Asterisk merges them:
 // query string, then form fields, then members of a JSON body.
@@ -225,25 +221,9 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // readBody reads the request body and, for a form, its fields.
 func readBody(r *http.Request) ([]byte, url.Values, *resp) {
-	if r.Body == nil {
-		return nil, nil, nil
-	}
-	b, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
-	if err != nil {
-		res := fail(400, "Error parsing request body")
-		return nil, nil, &res
-	}
-	if len(b) > maxBody {
-		res := fail(413, "Request body too large")
-		return nil, nil, &res
-	}
-	ctype, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if ctype != "application/x-www-form-urlencoded" {
-		return b, nil, nil
-	}
-	form, err := url.ParseQuery(string(b))
-	if err != nil {
-		res := fail(400, "Error parsing request body")
+	b, form, bad := arihttp.ReadBody(r)
+	if bad != nil {
+		res := fail(bad.Status, "%s", bad.Message)
 		return nil, nil, &res
 	}
 	return b, form, nil
@@ -383,22 +363,7 @@ func (s *Sim) dispatch(rq *req) resp {
 }
 
 func (s *Sim) authenticated(r *http.Request, form url.Values) bool {
-	user, pass, ok := r.BasicAuth()
-	if !ok {
-		key := r.URL.Query().Get("api_key")
-		if key == "" {
-			key = form.Get("api_key")
-		}
-		if key != "" {
-			user, pass, ok = strings.Cut(key, ":")
-		}
-	}
-	if !ok {
-		return false
-	}
-	u := subtle.ConstantTimeCompare([]byte(user), []byte(s.user))
-	p := subtle.ConstantTimeCompare([]byte(pass), []byte(s.password))
-	return u&p == 1
+	return arihttp.Authenticated(r, form, s.user, s.password)
 }
 
 // serveOptions answers a CORS preflight like Asterisk: the allowed
@@ -414,31 +379,12 @@ func (s *Sim) serveOptions(w http.ResponseWriter, rel string) {
 }
 
 func writeResp(w http.ResponseWriter, res resp) {
-	for k, v := range res.header {
-		w.Header()[k] = v
-	}
-	w.Header().Set("Server", serverName)
-	w.Header().Set("Cache-Control", "no-cache, no-store")
-	if res.body == nil {
-		w.WriteHeader(res.status)
-		return
-	}
-	ct := res.ctype
-	if ct == "" {
-		ct = "application/json"
-	}
-	w.Header().Set("Content-Type", ct)
-	w.Header().Set("Content-Length", strconv.Itoa(len(res.body)))
-	w.WriteHeader(res.status)
-	_, _ = w.Write(res.body)
+	arihttp.Write(w, serverName, res.status, res.header, res.ctype, res.body)
 }
 
 // httpError writes Asterisk's HTML error page (ast_http_error).
 func httpError(w http.ResponseWriter, status int, title, text string) {
-	body := fmt.Sprintf("<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\r\n"+
-		"<html><head>\r\n<title>%d %s</title>\r\n</head><body>\r\n<h1>%s</h1>\r\n<p>%s</p>\r\n"+
-		"<hr />\r\n<address>Asterisk Server</address>\r\n</body></html>\r\n", status, title, title, text)
-	writeResp(w, resp{status: status, body: []byte(body), ctype: "text/html"})
+	writeResp(w, resp{status: status, body: arihttp.ErrorPage(status, title, text), ctype: "text/html"})
 }
 
 // dropConnection closes the client's connection without an answer.

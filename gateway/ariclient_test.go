@@ -15,20 +15,9 @@ import (
 
 	"github.com/ariproxy/ari-proxy/arisim"
 	"github.com/ariproxy/ari-proxy/internal/localstack"
+	"github.com/ariproxy/ari-proxy/internal/sharedtest"
 	"github.com/ariproxy/ari-proxy/proxy"
 )
-
-// skipOrFail skips with a message shown without -v, except under CI,
-// where a missing prerequisite is a failure.
-func skipOrFail(t *testing.T, format string, args ...any) {
-	t.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s (CI=true: a skip is a failure)", msg)
-	}
-	fmt.Fprintf(os.Stderr, "SKIP %s: %s\n", t.Name(), msg)
-	t.Skip(msg)
-}
 
 // suiteApps are the applications arisim/ariclient/suite.js uses; the
 // servers serve them all.
@@ -44,11 +33,11 @@ func suiteApps() []string {
 func nodeSuite(t *testing.T) (node, dir string) {
 	node, err := exec.LookPath("node")
 	if err != nil {
-		skipOrFail(t, "node is not installed")
+		sharedtest.SkipOrFail(t, "node is not installed")
 	}
 	dir, _ = filepath.Abs("../arisim/ariclient")
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "ari-client", "package.json")); err != nil {
-		skipOrFail(t, "ari-client is not installed: run `npm ci` in arisim/ariclient")
+		sharedtest.SkipOrFail(t, "ari-client is not installed: run `npm ci` in arisim/ariclient")
 	}
 	return node, dir
 }
@@ -60,24 +49,8 @@ var stepLine = regexp.MustCompile(`^(ok|not ok) (\d+) ([^:]*)`)
 // the calls the suite asks for.
 func runSuite(t *testing.T, base, user, pass string, inbound func(app string) error) []string {
 	t.Helper()
-	node, dir := nodeSuite(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "suite.js", base, user, pass)
-	cmd.Dir = dir
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
 	var steps []string
-	sc := bufio.NewScanner(out)
-	for sc.Scan() {
-		line := sc.Text()
-		t.Log(line)
+	_ = runNode(t, nil, func(line string) {
 		if app, ok := strings.CutPrefix(line, "inbound "); ok {
 			if err := inbound(app); err != nil {
 				t.Errorf("inbound call: %v", err)
@@ -86,9 +59,38 @@ func runSuite(t *testing.T, base, user, pass string, inbound func(app string) er
 		if m := stepLine.FindStringSubmatch(line); m != nil {
 			steps = append(steps, m[1]+" "+m[2]+" "+strings.TrimSpace(m[3]))
 		}
-	}
-	_ = cmd.Wait()
+	}, "suite.js", base, user, pass)
 	return steps
+}
+
+// runNode runs node with args in arisim/ariclient (ari-client resolves
+// from its node_modules), hands each line it prints to onLine, logging
+// it, and returns how it exited.
+func runNode(t *testing.T, logLine func(string) bool, onLine func(string), args ...string) error {
+	t.Helper()
+	node, dir := nodeSuite(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "NODE_PATH="+filepath.Join(dir, "node_modules"))
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		line := sc.Text()
+		if logLine == nil || logLine(line) {
+			t.Log(line)
+		}
+		onLine(line)
+	}
+	return cmd.Wait()
 }
 
 // suiteCluster is two simulators and two servers serving every
@@ -149,29 +151,16 @@ func TestAriClientGateway(t *testing.T) {
 // gateway share 300 inbound calls placed on two nodes, each handled by
 // exactly one of them.
 func TestAriClientShare(t *testing.T) {
-	node, dir := nodeSuite(t)
+	nodeSuite(t)
 	const calls = 300
 	cl := suiteCluster(t, []string{"share"})
 	srv := cl.gateway(t)
 	script, _ := filepath.Abs("testdata/share.js")
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, script, srv.URL, user, pass, "share", fmt.Sprint(calls))
-	cmd.Env = append(os.Environ(), "NODE_PATH="+filepath.Join(dir, "node_modules"))
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
 	placed := map[string]bool{}
 	counts := map[string]int{}
 	per := map[string]int{}
-	sc := bufio.NewScanner(out)
-	for sc.Scan() {
-		line := sc.Text()
+	quiet := func(line string) bool { return !strings.HasPrefix(line, "handled ") }
+	err := runNode(t, quiet, func(line string) {
 		if line == "ready" {
 			go func() {
 				for i := range calls {
@@ -185,14 +174,14 @@ func TestAriClientShare(t *testing.T) {
 					mu.Unlock()
 				}
 			}()
-			continue
+			return
 		}
 		if f := strings.Fields(line); len(f) == 3 && f[0] == "handled" {
 			counts[f[2]]++
 			per[f[1]]++
 		}
-	}
-	if err := cmd.Wait(); err != nil {
+	}, script, srv.URL, user, pass, "share", fmt.Sprint(calls))
+	if err != nil {
 		t.Errorf("share.js: %v", err)
 	}
 	mu.Lock()

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"github.com/ariproxy/ari-proxy/ari"
 	"github.com/ariproxy/ari-proxy/bus"
 	"github.com/ariproxy/ari-proxy/client"
+	"github.com/ariproxy/ari-proxy/internal/arihttp"
 	"github.com/ariproxy/ari-proxy/wire"
 )
 
@@ -469,59 +469,17 @@ func (c *wsConn) shutdown() {
 	}
 }
 
-// subprotocol picks the protocol of a Sec-WebSocket-Protocol request
-// header as res_http_websocket.c does: none asked for is accepted,
-// otherwise the first listed that is "ari"; false when the client asked
-// only for others.
-func subprotocol(values []string) (string, bool) {
-	if len(values) == 0 {
-		return "", true
-	}
-	requested := strings.TrimSpace(values[len(values)-1])
-	if requested == "" {
-		return "", true
-	}
-	for _, p := range strings.Split(requested, ",") {
-		if strings.TrimSpace(p) == "ari" {
-			return "ari", true
-		}
-	}
-	return "", false
-}
-
 // serveEvents upgrades an authenticated GET /ari/events, refusing what
 // Asterisk refuses with its answers, and 503 (JSON) for an application no
 // server serves. The applications are registered (subscribed on the bus)
 // before the 101, as Asterisk registers them before the handshake
 // completes.
 func (g *Gateway) serveEvents(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	appParam := q.Get("app")
-	var names []string
-	for _, n := range strings.Split(appParam, ",") {
-		if n = strings.TrimSpace(n); n != "" {
-			names = append(names, n)
-		}
-	}
-	if appParam == "" {
-		writeHTMLError(w, http.StatusBadRequest, "Bad Request", "HTTP request is missing param: [app]")
+	apps, proto, refused := arihttp.Events(r)
+	if refused != nil {
+		arihttp.Refuse(w, serverHeader, refused)
 		return
 	}
-	if len(names) == 0 || slices.ContainsFunc(names, func(n string) bool { return len(n) > 80 }) {
-		writeHTMLError(w, http.StatusBadRequest, "Bad Request", "Invalid application provided in param [app].")
-		return
-	}
-	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
-		writeHTMLError(w, http.StatusUpgradeRequired, "Upgrade Required", "")
-		return
-	}
-	proto, ok := subprotocol(r.Header.Values("Sec-WebSocket-Protocol"))
-	if !ok || r.Header.Get("Sec-WebSocket-Key") == "" || strings.TrimSpace(r.Header.Get("Sec-WebSocket-Version")) != "13" {
-		w.Header().Set("Sec-WebSocket-Version", "7, 8, 13")
-		writeAnswer(w, answer{status: http.StatusBadRequest})
-		return
-	}
-	apps := slices.Compact(slices.Sorted(slices.Values(names)))
 	for _, app := range apps {
 		if len(g.c.WithApplication(app).Servers()) == 0 {
 			writeAnswer(w, message(503, "%s", noServerMessage(app)))
@@ -535,29 +493,12 @@ func (g *Gateway) serveEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	go conn.writer()
-	opts := &websocket.AcceptOptions{InsecureSkipVerify: true}
-	if proto != "" {
-		opts.Subprotocols = []string{proto}
-	}
-	ws, err := websocket.Accept(w, r, opts)
-	if err == nil {
-		ws.SetReadLimit(1 << 20)
-		conn.attach(ws)
-		for {
-			if _, _, err := ws.Read(context.Background()); err != nil {
-				break
-			}
-		}
-	}
+	arihttp.ServeWebSocket(w, r, proto, conn.attach)
 	conn.shutdown()
 	g.ev.leave(conn)
 }
 
-// writeHTMLError writes the HTML error page of Asterisk's HTTP server
-// (ast_http_error).
+// writeHTMLError writes the HTML error page of Asterisk's HTTP server.
 func writeHTMLError(w http.ResponseWriter, status int, title, text string) {
-	body := fmt.Sprintf("<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\r\n"+
-		"<html><head>\r\n<title>%d %s</title>\r\n</head><body>\r\n<h1>%s</h1>\r\n<p>%s</p>\r\n"+
-		"<hr />\r\n<address>Asterisk Server</address>\r\n</body></html>\r\n", status, title, title, text)
-	writeAnswer(w, answer{status: status, body: []byte(body), ctype: "text/html"})
+	writeAnswer(w, answer{status: status, body: arihttp.ErrorPage(status, title, text), ctype: "text/html"})
 }

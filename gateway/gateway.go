@@ -13,18 +13,17 @@
 package gateway
 
 import (
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/ariproxy/ari-proxy/client"
+	"github.com/ariproxy/ari-proxy/internal/arihttp"
 )
 
 // NodeHeader and NodeParam are the node hint of a request: the node
@@ -93,25 +92,10 @@ func (g *Gateway) Close() error {
 	return nil
 }
 
-// authenticated checks Basic credentials or api_key=user:password (query
-// or form), as Asterisk does.
+// authenticated checks Basic credentials or api_key=user:password, as
+// Asterisk does, against the gateway's own credentials.
 func (g *Gateway) authenticated(r *http.Request, form url.Values) bool {
-	user, pass, ok := r.BasicAuth()
-	if !ok {
-		key := r.URL.Query().Get("api_key")
-		if key == "" {
-			key = form.Get("api_key")
-		}
-		if key != "" {
-			user, pass, ok = strings.Cut(key, ":")
-		}
-	}
-	if !ok {
-		return false
-	}
-	u := subtle.ConstantTimeCompare([]byte(user), []byte(g.user))
-	p := subtle.ConstantTimeCompare([]byte(pass), []byte(g.pass))
-	return u&p == 1
+	return arihttp.Authenticated(r, form, g.user, g.pass)
 }
 
 // locations remembers which node has which resource, learned from the

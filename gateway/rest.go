@@ -6,22 +6,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/ariproxy/ari-proxy/ari"
 	"github.com/ariproxy/ari-proxy/arisim/apidocs"
 	"github.com/ariproxy/ari-proxy/client"
+	"github.com/ariproxy/ari-proxy/internal/arihttp"
 )
-
-// maxBody is the largest request body Asterisk's HTTP server reads.
-const maxBody = 40960
 
 // serverHeader is what the gateway answers in Server: it is not an
 // Asterisk, and says so.
@@ -97,46 +93,14 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func writeAnswer(w http.ResponseWriter, a answer) {
-	for k, v := range a.header {
-		w.Header()[k] = v
-	}
-	w.Header().Set("Server", serverHeader)
-	w.Header().Set("Cache-Control", "no-cache, no-store")
-	if a.body == nil {
-		w.WriteHeader(a.status)
-		return
-	}
-	ct := a.ctype
-	if ct == "" {
-		ct = "application/json"
-	}
-	w.Header().Set("Content-Type", ct)
-	w.Header().Set("Content-Length", strconv.Itoa(len(a.body)))
-	w.WriteHeader(a.status)
-	_, _ = w.Write(a.body)
+	arihttp.Write(w, serverHeader, a.status, a.header, a.ctype, a.body)
 }
 
 // readBody reads the request body and, for a form, its fields.
 func readBody(r *http.Request) ([]byte, url.Values, *answer) {
-	if r.Body == nil {
-		return nil, nil, nil
-	}
-	b, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
-	if err != nil {
-		a := message(400, "Error parsing request body")
-		return nil, nil, &a
-	}
-	if len(b) > maxBody {
-		a := message(413, "Request body too large")
-		return nil, nil, &a
-	}
-	ctype, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if ctype != "application/x-www-form-urlencoded" {
-		return b, nil, nil
-	}
-	form, err := url.ParseQuery(string(b))
-	if err != nil {
-		a := message(400, "Error parsing request body")
+	b, form, bad := arihttp.ReadBody(r)
+	if bad != nil {
+		a := message(bad.Status, "%s", bad.Message)
 		return nil, nil, &a
 	}
 	return b, form, nil

@@ -60,17 +60,15 @@ Flags:
 	if !*quiet {
 		opts.Progress = func(step string) { fmt.Fprintf(os.Stderr, "bench: %s\n", step) }
 	}
-	if *gatewayOnly {
-		rep, err := bench.RunGateway(ctx, opts)
-		if err != nil {
-			return err
-		}
-		if *asJSON {
-			return rep.WriteJSON(stdout)
-		}
-		return rep.WriteText(stdout)
+	var rep interface {
+		WriteJSON(io.Writer) error
+		WriteText(io.Writer) error
 	}
-	rep, err := bench.Run(ctx, opts)
+	if *gatewayOnly {
+		rep, err = bench.RunGateway(ctx, opts)
+	} else {
+		rep, err = bench.Run(ctx, opts)
+	}
 	if err != nil {
 		return err
 	}

@@ -89,7 +89,7 @@ func RunGateway(ctx context.Context, opts Options) (*GatewayReport, error) {
 		return nil, err
 	}
 	opts.Progress("gateway: GET /channels/{id} through the gateway")
-	through, err := e.load(ctx, "through the gateway", e.gatewayGet(base+"/ari/channels/"+chanID))
+	through, err := e.load(ctx, "through the gateway", e.httpOp("GET", base+"/ari/channels/"+chanID, gatewayUser, gatewayPassword, func() any { return new(json.RawMessage) }))
 	if err != nil {
 		return nil, err
 	}
@@ -105,32 +105,6 @@ func RunGateway(ctx context.Context, opts Options) (*GatewayReport, error) {
 	}
 	rep.EventRatio = ratio(rep.Gateway.PerSecond, rep.Direct.PerSecond)
 	return rep, nil
-}
-
-// gatewayGet is a GET through the gateway, its body decoded as the direct
-// one is.
-func (e *env) gatewayGet(u string) func(context.Context) error {
-	return func(ctx context.Context) error {
-		req, err := http.NewRequestWithContext(ctx, "GET", u, nil)
-		if err != nil {
-			return err
-		}
-		req.SetBasicAuth(gatewayUser, gatewayPassword)
-		res, err := e.http.Do(req)
-		if err != nil {
-			return err
-		}
-		body, err := io.ReadAll(res.Body)
-		res.Body.Close()
-		if err != nil {
-			return err
-		}
-		if res.StatusCode >= 300 {
-			return fmt.Errorf("GET %s: %s", u, res.Status)
-		}
-		var v json.RawMessage
-		return json.Unmarshal(body, &v)
-	}
 }
 
 // floodGateway floods the proxied application; an events WebSocket of the
