@@ -400,3 +400,30 @@ func hangup(srv *httptest.Server, id string) {
 		resp.Body.Close()
 	}
 }
+
+// TestNodeDown: with one node's Asterisk gone, lists answer with the
+// other node's entities, and a request for a resource of the dead node
+// gets 503 with a JSON message rather than hanging or a wrong 404.
+func TestNodeDown(t *testing.T) {
+	cl := newCluster(t)
+	srv := cl.gateway(t)
+	ids := map[string]string{}
+	for _, n := range []string{nodeA, nodeB} {
+		r := do(t, srv, "POST", "/ari/channels?endpoint=Local/echo@default&app="+app, gateway.NodeHeader, n)
+		wantStatus(t, "originate on "+n, r, 200)
+		var ch struct{ ID string }
+		_ = json.Unmarshal([]byte(r.body), &ch)
+		ids[n] = ch.ID
+	}
+	cl.sims[nodeB].Close()
+	r := do(t, srv, "GET", "/ari/channels")
+	wantStatus(t, "list with a node down", r, 200)
+	if !strings.Contains(r.body, ids[nodeA]) || strings.Contains(r.body, ids[nodeB]) {
+		t.Errorf("list with %s down: %s", nodeB, r.body)
+	}
+	r = do(t, srv, "GET", "/ari/channels/"+ids[nodeB])
+	if r.status != 503 || !strings.HasPrefix(r.body, `{"message":`) {
+		t.Errorf("channel of the dead node: %d %s", r.status, r.body)
+	}
+	wantStatus(t, "channel of the live node", do(t, srv, "GET", "/ari/channels/"+ids[nodeA]), 200)
+}
