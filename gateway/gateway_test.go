@@ -83,9 +83,18 @@ type result struct {
 
 func do(t *testing.T, srv *httptest.Server, method, path string, hdr ...string) result {
 	t.Helper()
-	req, err := http.NewRequest(method, srv.URL+path, nil)
+	return doBody(t, srv, method, path, "", hdr...)
+}
+
+// doBody is do with a JSON body.
+func doBody(t *testing.T, srv *httptest.Server, method, path, body string, hdr ...string) result {
+	t.Helper()
+	req, err := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	req.SetBasicAuth(user, pass)
 	for i := 0; i+1 < len(hdr); i += 2 {
@@ -159,6 +168,19 @@ func TestRESTTwoNodes(t *testing.T) {
 	if r := do(t, srv, "GET", "/ari/channels/"+ids[nodeB]+"/variable?variable=X"); r.body != `{"value":"42"}` {
 		t.Errorf("get var: %d %s", r.status, r.body)
 	}
+	// Parameters in a JSON body count as in the query, app included.
+	r = doBody(t, srv, "POST", "/ari/channels", `{"endpoint":"Local/echo@default","app":"nobody"}`)
+	if r.status != 503 {
+		t.Errorf("JSON originate into an application nobody serves: %d %s", r.status, r.body)
+	}
+	r = doBody(t, srv, "POST", "/ari/channels", `{"endpoint":"Local/echo@default","app":"`+app+`","variables":{"V":"1"}}`, gateway.NodeHeader, nodeA)
+	wantStatus(t, "JSON originate", r, 200)
+	var jc struct{ ID string }
+	_ = json.Unmarshal([]byte(r.body), &jc)
+	if v := do(t, srv, "GET", "/ari/channels/"+jc.ID+"/variable?variable=V"); v.body != `{"value":"1"}` {
+		t.Errorf("JSON originate's variable: %d %s", v.status, v.body)
+	}
+	wantStatus(t, "hangup", do(t, srv, "DELETE", "/ari/channels/"+jc.ID), 204)
 	// Asterisk's errors.
 	r = do(t, srv, "GET", "/ari/channels/nope")
 	if r.status != 404 || r.body != `{"message":"Channel not found"}` {

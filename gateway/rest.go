@@ -196,12 +196,27 @@ func isList(op *ari.Operation) bool {
 	return op.Method == "GET" && strings.HasPrefix(op.ResponseClass, "List[")
 }
 
+// strParam is the string value of a parameter from the query, a form or
+// a JSON body member; "" when absent or not a string.
+func strParam(p ari.Params, name string) string {
+	switch v := p[name].(type) {
+	case string:
+		return v
+	case json.RawMessage:
+		var s string
+		if json.Unmarshal(v, &s) == nil {
+			return s
+		}
+	}
+	return ""
+}
+
 // relay sends rq to the node the routing rules pick and turns the reply
 // into Asterisk's answer.
 func (g *Gateway) relay(ctx context.Context, rq *request) answer {
 	op := rq.op
 	c := g.c
-	if app, ok := rq.params["app"].(string); ok && app != "" && op.Param("app") != nil {
+	if app := strParam(rq.params, "app"); app != "" && op.Param("app") != nil {
 		if name, _, _ := strings.Cut(app, ","); name != "" {
 			c = c.WithApplication(name)
 		}
@@ -224,7 +239,7 @@ func (g *Gateway) relay(ctx context.Context, rq *request) answer {
 		// A create naming an existing channel goes to its node (originate's
 		// originator, snoop's channel are path parameters already).
 		for _, p := range []string{"originator", "channelId"} {
-			if id, ok := rq.params[p].(string); ok && id != "" && op.Param(p) != nil && op.Param(p).In != ari.InPath {
+			if id := strParam(rq.params, p); id != "" && op.Param(p) != nil && op.Param(p).In != ari.InPath {
 				node = g.loc.node("channel", id)
 				break
 			}
