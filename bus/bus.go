@@ -1,6 +1,7 @@
 // Package bus is the message bus as the proxy server and the client see it:
 // publish, subscribe, queue groups and request/reply with many answers.
-// Implementations live in sub-packages (natsbus); subjects are always
+// Implementations live in sub-packages (natsbus, amqpbus; busdial picks
+// one by URL); subjects are always
 // written the NATS way (dots, "*" and ">") and translated by each
 // implementation.
 package bus
@@ -16,6 +17,11 @@ var ErrNoResponders = errors.New("bus: no responders")
 
 // ErrClosed is returned (wrapped) by operations on a closed bus.
 var ErrClosed = errors.New("bus: closed")
+
+// ErrUnavailable is returned (wrapped) by RequestMany when the connection
+// to the bus was lost while the request waited for answers: answers sent
+// meanwhile cannot arrive, so waiting longer would only hang.
+var ErrUnavailable = errors.New("bus: connection lost")
 
 // Msg is a message received from the bus.
 type Msg struct {
@@ -45,8 +51,9 @@ type Bus interface {
 	// RequestMany publishes data to subject and passes each answer to
 	// collect until collect returns false, ctx ends or the bus closes.
 	// It returns nil when collect returned false, ctx.Err() when ctx ended
-	// first, ErrNoResponders when nobody listens on subject and an error
-	// wrapping ErrClosed when the bus closed.
+	// first, ErrNoResponders when nobody listens on subject, an error
+	// wrapping ErrUnavailable when the connection was lost meanwhile and an
+	// error wrapping ErrClosed when the bus closed.
 	RequestMany(ctx context.Context, subject string, data []byte, collect func(reply []byte) bool) error
 	// Close releases the connection and every subscription made on it.
 	Close() error

@@ -184,6 +184,8 @@ func (c *Client) sendRaw(ctx context.Context, class wire.Class, req *wire.Reques
 		return resp, fmt.Errorf("client: %s %s: %w", req.Kind, describe(key), rerr)
 	case errors.Is(err, bus.ErrNoResponders):
 		return nil, fmt.Errorf("client: %s %s: no server on %s: %w", req.Kind, describe(key), subject, ErrUnavailable)
+	case errors.Is(err, bus.ErrUnavailable):
+		return nil, fmt.Errorf("client: %s %s: %w (%w)", req.Kind, describe(key), ErrUnavailable, err)
 	case errors.Is(err, bus.ErrClosed):
 		return nil, fmt.Errorf("client: %s: %w", req.Kind, errors.Join(ErrClosed, err))
 	case err != nil && ctx.Err() != nil:

@@ -575,3 +575,6 @@ func RedactURL(u string) string {
 	}
 	return strings.Join(parts, ",")
 }
+
+// Connected reports whether the connection to the NATS server is up now.
+func (b *Bus) Connected() bool { return b.nc.IsConnected() }

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ariproxy/ari-proxy/ariconn"
+	"github.com/ariproxy/ari-proxy/bus/busdial"
 	"github.com/ariproxy/ari-proxy/bus/natsbus"
 	"github.com/ariproxy/ari-proxy/internal/config"
 	"github.com/ariproxy/ari-proxy/proxy"
@@ -46,9 +47,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	// The bus: an in-process nats-server for embedded://, else a real one.
+	// The bus: an in-process nats-server for embedded://, else the one the
+	// URL names (NATS or RabbitMQ, busdial picks).
 	var (
-		b   *natsbus.Bus
+		b   busdial.Bus
 		emb *natsbus.Embedded
 	)
 	if addr, ok := natsbus.ParseEmbeddedURL(cfg.BusURL); ok {
@@ -61,18 +63,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 			"hint", "clients connect with MESSAGEBUS_URL="+emb.ClientURL())
 		b, err = emb.Connect(ctx, natsbus.WithName("ari-proxy"), natsbus.WithLogger(log))
 	} else {
-		opts := []natsbus.Option{natsbus.WithName("ari-proxy"), natsbus.WithLogger(log)}
-		if cfg.CredentialsFile != "" {
-			opts = append(opts, natsbus.WithCredentialsFile(cfg.CredentialsFile))
-		}
-		if cfg.RootCA != "" {
-			opts = append(opts, natsbus.WithRootCA(cfg.RootCA))
-		}
-		if cfg.ClientCert != "" {
-			opts = append(opts, natsbus.WithClientCert(cfg.ClientCert, cfg.ClientKey))
-		}
 		cctx, cancel := context.WithTimeout(ctx, busConnectTimeout)
-		b, err = natsbus.Connect(cctx, cfg.BusURL, opts...)
+		b, err = busdial.Dial(cctx, cfg.BusURL, busdial.Options{
+			Name: "ari-proxy", Logger: log, Registerer: reg, CredentialsFile: cfg.CredentialsFile,
+			RootCA: cfg.RootCA, ClientCert: cfg.ClientCert, ClientKey: cfg.ClientKey,
+		})
 		cancel()
 	}
 	if err != nil {
@@ -112,7 +107,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 			if !ready.Load() {
 				return errors.New("not ready: waiting for Asterisk")
 			}
-			if !b.Conn().IsConnected() {
+			if !b.Connected() {
 				return errors.New("bus disconnected")
 			}
 			return nil

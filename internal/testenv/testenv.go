@@ -14,6 +14,7 @@ import (
 
 	"github.com/ariproxy/ari-proxy/ariconn"
 	"github.com/ariproxy/ari-proxy/arisim"
+	"github.com/ariproxy/ari-proxy/bus/busdial"
 	"github.com/ariproxy/ari-proxy/bus/natsbus"
 	"github.com/ariproxy/ari-proxy/internal/localstack"
 	"github.com/ariproxy/ari-proxy/proxy"
@@ -51,12 +52,13 @@ func StartNATS(t testing.TB) (*natsbus.Embedded, string) {
 	return e, e.ClientURL()
 }
 
-// Connect connects a bus client to url, closed on cleanup.
-func Connect(t testing.TB, url string) *natsbus.Bus {
+// Connect connects a bus client to url (any transport busdial knows),
+// closed on cleanup.
+func Connect(t testing.TB, url string) busdial.Bus {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), StartTimeout)
 	defer cancel()
-	b, err := natsbus.Connect(ctx, url, natsbus.WithLogger(Logger()))
+	b, err := busdial.Dial(ctx, url, busdial.Options{Logger: Logger()})
 	if err != nil {
 		t.Fatalf("testenv: connecting to %s: %v", url, err)
 	}

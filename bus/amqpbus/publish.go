@@ -1,0 +1,221 @@
+package amqpbus
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/ariproxy/ari-proxy/bus"
+)
+
+// Publish queues data for subject, with reply as where answers go ("" for
+// none), and returns: one goroutine sends the queue in order on a
+// channel in confirm mode, so Publish never waits for the broker. While
+// the connection is down messages wait (up to WithBuffer's bound; past
+// it Publish drops the message, counts it and says so). Events are
+// persistent, so a broker restart does not lose those already queued
+// for a subscriber.
+func (b *Bus) Publish(ctx context.Context, subject, reply string, data []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m := outMsg{key: subject, pub: amqp.Publishing{ReplyTo: reply, Body: bytes.Clone(data)}}
+	if strings.HasPrefix(subject, directReplyPrefix) {
+		// An answer to a request that came by direct reply-to.
+		m.pub.ReplyTo = ""
+	} else {
+		if err := checkSubject(subject, false); err != nil {
+			return fmt.Errorf("amqpbus: publish %q: %w", subject, err)
+		}
+		m.exchange = exchangeOf(subject)
+		if m.exchange == ExchangeEvent {
+			m.pub.DeliveryMode = amqp.Persistent
+		}
+	}
+	if err := b.pub.enqueue(m); err != nil {
+		return fmt.Errorf("amqpbus: publish %s: %w", subject, err)
+	}
+	return nil
+}
+
+// outMsg is a message waiting to be sent.
+type outMsg struct {
+	exchange, key string
+	pub           amqp.Publishing
+}
+
+// publisher sends the Bus's messages in order, re-sending those the
+// broker had not confirmed when their channel closed.
+type publisher struct {
+	b       *Bus
+	wake    chan struct{} // capacity 1
+	pending atomic.Int64  // queued or awaiting a confirm
+
+	mu  sync.Mutex
+	buf []outMsg
+}
+
+// errBufferFull is returned by Publish when the buffer is full.
+type errBufferFull int
+
+func (e errBufferFull) Error() string {
+	return fmt.Sprintf("publish buffer full (%d messages waiting for the broker): message dropped", int(e))
+}
+
+func newPublisher(b *Bus) *publisher {
+	return &publisher{b: b, wake: make(chan struct{}, 1)}
+}
+
+func (p *publisher) enqueue(m outMsg) error {
+	if p.b.isDone() {
+		return bus.ErrClosed
+	}
+	p.mu.Lock()
+	if len(p.buf) >= p.b.o.maxBuffered {
+		n := len(p.buf)
+		p.mu.Unlock()
+		p.b.m.dropped.Inc()
+		return errBufferFull(n)
+	}
+	p.buf = append(p.buf, m)
+	p.pending.Add(1)
+	p.mu.Unlock()
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// take returns what is queued, waiting for something until stop closes.
+func (p *publisher) take(stop <-chan *amqp.Error) ([]outMsg, bool) {
+	for {
+		p.mu.Lock()
+		batch := p.buf
+		p.buf = nil
+		p.mu.Unlock()
+		if len(batch) > 0 {
+			return batch, true
+		}
+		select {
+		case <-p.wake:
+		case <-stop:
+			return nil, false
+		case <-p.b.closed:
+			return nil, false
+		}
+	}
+}
+
+// requeue puts msgs back at the front, before what was queued meanwhile.
+func (p *publisher) requeue(msgs []outMsg) {
+	if len(msgs) == 0 {
+		return
+	}
+	p.mu.Lock()
+	p.buf = append(append(make([]outMsg, 0, len(msgs)+len(p.buf)), msgs...), p.buf...)
+	p.mu.Unlock()
+}
+
+type inflight struct {
+	m  outMsg
+	dc *amqp.DeferredConfirmation
+}
+
+// run sends until the Bus closes, one confirm-mode channel at a time.
+func (p *publisher) run() {
+	defer p.b.wg.Done()
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		<-p.b.closed
+		cancel()
+	}()
+	for {
+		conn, _, err := p.b.current(ctx)
+		if err != nil {
+			return
+		}
+		ch, err := conn.Channel()
+		if err == nil {
+			if err = ch.Confirm(false); err != nil {
+				ch.Close()
+			}
+		}
+		if err != nil {
+			select {
+			case <-time.After(p.b.o.backoff[0]):
+				continue
+			case <-p.b.closed:
+				return
+			}
+		}
+		chClosed := ch.NotifyClose(make(chan *amqp.Error, 1))
+		queue := make(chan inflight, p.b.o.maxInflight)
+		unconfirmed := make(chan []outMsg, 1)
+		go p.confirm(ch, queue, unconfirmed)
+		p.send(ch, queue, chClosed)
+		close(queue)
+		again := <-unconfirmed
+		p.b.m.resent.add(len(again))
+		p.requeue(again)
+		ch.Close()
+		select {
+		case <-p.b.closed:
+			return
+		default:
+		}
+	}
+}
+
+// send publishes batches on ch until it closes or the Bus closes.
+func (p *publisher) send(ch *amqp.Channel, queue chan<- inflight, chClosed <-chan *amqp.Error) {
+	for {
+		batch, ok := p.take(chClosed)
+		if !ok {
+			return
+		}
+		for i, m := range batch {
+			dc, err := ch.PublishWithDeferredConfirm(m.exchange, m.key, false, false, m.pub)
+			if err != nil {
+				p.requeue(batch[i:])
+				return
+			}
+			queue <- inflight{m, dc}
+		}
+	}
+}
+
+// confirm waits for each confirm in order; it hands back, once queue is
+// closed, the messages whose channel closed before their confirm.
+func (p *publisher) confirm(ch *amqp.Channel, queue <-chan inflight, unconfirmed chan<- []outMsg) {
+	var again []outMsg
+	for f := range queue {
+		<-f.dc.Done()
+		switch {
+		case f.dc.Acked():
+			p.b.m.published.Inc()
+			p.pending.Add(-1)
+		case ch.IsClosed():
+			again = append(again, f.m)
+		default:
+			p.b.m.refused.Inc()
+			p.pending.Add(-1)
+			p.b.log.Warn("broker refused a message", "exchange", f.m.exchange, "routing_key", f.m.key)
+		}
+	}
+	unconfirmed <- again
+}
+
+// drain waits until every queued message is confirmed, at most timeout.
+func (p *publisher) drain(timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for p.pending.Load() > 0 && time.Now().Before(deadline) && p.b.Connected() {
+		time.Sleep(5 * time.Millisecond)
+	}
+}
