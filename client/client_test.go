@@ -9,7 +9,8 @@ import (
 	"github.com/ariproxy/ari-proxy/ari"
 	"github.com/ariproxy/ari-proxy/arisim"
 	"github.com/ariproxy/ari-proxy/bus/natsbus"
-	"github.com/ariproxy/ari-proxy/internal/testenv"
+	"github.com/ariproxy/ari-proxy/internal/bustest"
+	"github.com/ariproxy/ari-proxy/internal/localstack"
 	"github.com/nats-io/nats-server/v2/server"
 )
 
@@ -19,8 +20,8 @@ import (
 // subscriptions, whose dialogs it unbinds) and leaves a WithBus connection
 // open.
 func TestCloseReleasesSubscriptions(t *testing.T) {
-	e := newEnv(t, 1, arisim.Config{TimeScale: 0.01})
-	nb := testenv.Connect(t, e.url)
+	e := newEnv(t, bustest.NATS, 1, arisim.Config{TimeScale: 0.01})
+	nb := localstack.Connect(t, e.url).(*natsbus.Bus)
 	nc := nb.Conn()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -28,7 +29,7 @@ func TestCloseReleasesSubscriptions(t *testing.T) {
 	_ = nb.RequestMany(ctx, e.prefix+"warmup", nil, func([]byte) bool { return false })
 	base := nc.NumSubscriptions()
 
-	c, err := New(ctx, WithBus(nb), WithPrefix(e.prefix), WithApplication(e.app), WithLogger(testenv.Logger()))
+	c, err := New(ctx, WithBus(nb), WithPrefix(e.prefix), WithApplication(e.app), WithLogger(localstack.Logger()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +116,7 @@ func TestCloseReleasesSubscriptions(t *testing.T) {
 // TestNewContextCloses: the ctx given to New is the client's lifetime; its
 // end closes the client's own connection and every subscription.
 func TestNewContextCloses(t *testing.T) {
-	e := newEnv(t, 1, arisim.Config{TimeScale: 0.01})
+	e := newEnv(t, bustest.NATS, 1, arisim.Config{TimeScale: 0.01})
 	const name = "client-under-test"
 	// subs is the number of subscriptions of the client's connection on
 	// the NATS server, -1 when it has no connection.
@@ -133,7 +134,7 @@ func TestNewContextCloses(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	c, err := New(ctx, WithURL(e.url), WithPrefix(e.prefix), WithApplication(e.app), WithLogger(testenv.Logger()),
+	c, err := New(ctx, WithURL(e.url), WithPrefix(e.prefix), WithApplication(e.app), WithLogger(localstack.Logger()),
 		WithNATSOptions(natsbus.WithName(name)))
 	if err != nil {
 		t.Fatal(err)
@@ -155,9 +156,11 @@ func TestNewContextCloses(t *testing.T) {
 
 // TestDiscovery: New waits for the servers' announcements and learns
 // which nodes serve which application.
-func TestDiscovery(t *testing.T) {
-	e := newEnv(t, 2, arisim.Config{TimeScale: 0.01})
-	c, err := New(context.Background(), WithURL(e.url), WithPrefix(e.prefix), WithApplication(e.app), WithLogger(testenv.Logger()))
+func TestDiscovery(t *testing.T) { bustest.ForEachTransport(t, testDiscovery) }
+
+func testDiscovery(t *testing.T, tr bustest.Transport) {
+	e := newEnv(t, tr, 2, arisim.Config{TimeScale: 0.01})
+	c, err := New(context.Background(), WithURL(e.url), WithPrefix(e.prefix), WithApplication(e.app), WithLogger(localstack.Logger()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,10 +179,12 @@ func TestDiscovery(t *testing.T) {
 
 // TestNoServer: with nobody listening, requests fail at once with
 // ErrUnavailable, not at the timeout.
-func TestNoServer(t *testing.T) {
-	_, url := testenv.StartNATS(t)
+func TestNoServer(t *testing.T) { bustest.ForEachTransport(t, testNoServer) }
+
+func testNoServer(t *testing.T, tr bustest.Transport) {
+	url := tr.URL(t)
 	ctx := context.Background()
-	c, err := New(ctx, WithURL(url), WithPrefix(testenv.Prefix()), WithApplication("demo"), WithDiscoveryWait(-1), WithTimeout(5*time.Second), WithLogger(testenv.Logger()))
+	c, err := New(ctx, WithURL(url), WithPrefix(localstack.Prefix()), WithApplication("demo"), WithDiscoveryWait(-1), WithTimeout(5*time.Second), WithLogger(localstack.Logger()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +211,7 @@ func TestNoServer(t *testing.T) {
 }
 
 func TestEnvDefaults(t *testing.T) {
-	_, url := testenv.StartNATS(t)
+	_, url := localstack.StartNATS(t)
 	t.Setenv(EnvApplication, "envapp")
 	t.Setenv(EnvBusURL, "")
 	t.Setenv(EnvNATSURL, url)

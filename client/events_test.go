@@ -4,15 +4,21 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/ariproxy/ari-proxy/ari"
 	"github.com/ariproxy/ari-proxy/arisim"
+	"github.com/ariproxy/ari-proxy/bus"
+	"github.com/ariproxy/ari-proxy/internal/bustest"
+	"github.com/ariproxy/ari-proxy/internal/localstack"
 )
 
-func TestSubscribeApplication(t *testing.T) {
-	e := newEnv(t, 1, arisim.Config{TimeScale: 0.01})
+func TestSubscribeApplication(t *testing.T) { bustest.ForEachTransport(t, testSubscribeApplication) }
+
+func testSubscribeApplication(t *testing.T, tr bustest.Transport) {
+	e := newEnv(t, tr, 1, arisim.Config{TimeScale: 0.01})
 	c := e.client(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -62,8 +68,10 @@ func TestSubscribeApplication(t *testing.T) {
 // TestHandleSubscribe: a channel's subscription receives that channel's
 // events and no other channel's, and closing it unbinds its dialog on the
 // server.
-func TestHandleSubscribe(t *testing.T) {
-	e := newEnv(t, 1, arisim.Config{TimeScale: 0.01})
+func TestHandleSubscribe(t *testing.T) { bustest.ForEachTransport(t, testHandleSubscribe) }
+
+func testHandleSubscribe(t *testing.T, tr bustest.Transport) {
+	e := newEnv(t, tr, 1, arisim.Config{TimeScale: 0.01})
 	c := e.client(t)
 	st := watchStasis(t, c)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -138,8 +146,10 @@ func TestHandleSubscribe(t *testing.T) {
 
 // TestDialogCreate: a channel created by a request carrying a dialog has its
 // StasisStart published on the dialog's subject; other channels do not.
-func TestDialogCreate(t *testing.T) {
-	e := newEnv(t, 1, arisim.Config{TimeScale: 0.01})
+func TestDialogCreate(t *testing.T) { bustest.ForEachTransport(t, testDialogCreate) }
+
+func testDialogCreate(t *testing.T, tr bustest.Transport) {
+	e := newEnv(t, tr, 1, arisim.Config{TimeScale: 0.01})
 	c := e.client(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -183,9 +193,11 @@ func TestDialogCreate(t *testing.T) {
 
 // TestListenShares: three instances of the application; each of 300 calls
 // is handled by exactly one of them.
-func TestListenShares(t *testing.T) {
+func TestListenShares(t *testing.T) { bustest.ForEachTransport(t, testListenShares) }
+
+func testListenShares(t *testing.T, tr bustest.Transport) {
 	const calls = 300
-	e := newEnv(t, 1, arisim.Config{TimeScale: 0.01})
+	e := newEnv(t, tr, 1, arisim.Config{TimeScale: 0.01})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
@@ -194,8 +206,12 @@ func TestListenShares(t *testing.T) {
 	perInstance := make([]int, 3)
 	all := make(chan struct{}, calls)
 	var listeners sync.WaitGroup
-	clients := []*Client{e.client(t), e.client(t), e.client(t)}
-	base := e.nats.Server().NumSubscriptions()
+	// Each client's bus counts its queue subscriptions, on any transport.
+	var queueSubs atomic.Int64
+	var clients []*Client
+	for range 3 {
+		clients = append(clients, e.client(t, WithBus(countingBus{localstack.Connect(t, e.url), &queueSubs})))
+	}
 	for i, c := range clients {
 		listeners.Add(1)
 		go func() {
@@ -218,7 +234,7 @@ func TestListenShares(t *testing.T) {
 	// Listen subscribes in its goroutine: wait until the three queue
 	// subscriptions exist before placing calls.
 	waitFor(t, "three listeners", func() bool {
-		return e.nats.Server().NumSubscriptions() >= base+3
+		return queueSubs.Load() >= 3
 	})
 	for range calls {
 		if _, err := e.sims[0].InboundCall(testApp); err != nil {
@@ -253,4 +269,18 @@ func TestListenShares(t *testing.T) {
 			t.Errorf("instance %d handled no call (%v)", i, perInstance)
 		}
 	}
+}
+
+// countingBus counts the queue subscriptions made through it.
+type countingBus struct {
+	bus.Bus
+	n *atomic.Int64
+}
+
+func (b countingBus) QueueSubscribe(subject, queue string, h bus.Handler) (bus.Subscription, error) {
+	s, err := b.Bus.QueueSubscribe(subject, queue, h)
+	if err == nil {
+		b.n.Add(1)
+	}
+	return s, err
 }

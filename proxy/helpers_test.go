@@ -13,8 +13,8 @@ import (
 
 	"github.com/ariproxy/ari-proxy/arisim"
 	"github.com/ariproxy/ari-proxy/bus"
-	"github.com/ariproxy/ari-proxy/bus/natsbus"
-	"github.com/ariproxy/ari-proxy/internal/testenv"
+	"github.com/ariproxy/ari-proxy/internal/bustest"
+	"github.com/ariproxy/ari-proxy/internal/localstack"
 	"github.com/ariproxy/ari-proxy/proxy"
 	"github.com/ariproxy/ari-proxy/wire"
 )
@@ -29,26 +29,26 @@ const (
 // env is one proxy server in front of one simulator, with a client bus
 // connection and a metrics registry.
 type env struct {
-	t       testing.TB
-	natsURL string
-	sim     *arisim.Sim
-	cli     *natsbus.Bus
-	prefix  string
-	subj    wire.Subjects
-	srv     *proxy.Server
-	reg     *prometheus.Registry
+	t      testing.TB
+	busURL string
+	sim    *arisim.Sim
+	cli    bus.Bus
+	prefix string
+	subj   wire.Subjects
+	srv    *proxy.Server
+	reg    *prometheus.Registry
 }
 
-// newEnv starts NATS, a simulator and a server for app "demo"; mods adjust
-// the server's configuration.
-func newEnv(t testing.TB, mods ...func(*proxy.Config)) *env {
+// newEnv starts a bus of transport tr, a simulator and a server for app
+// "demo"; mods adjust the server's configuration.
+func newEnv(t testing.TB, tr bustest.Transport, mods ...func(*proxy.Config)) *env {
 	t.Helper()
-	_, url := testenv.StartNATS(t)
-	sim := testenv.StartSim(t, node1)
-	e := &env{t: t, natsURL: url, sim: sim, prefix: testenv.Prefix(), reg: prometheus.NewRegistry()}
+	url := tr.URL(t)
+	sim := localstack.StartSim(t, node1)
+	e := &env{t: t, busURL: url, sim: sim, prefix: localstack.Prefix(), reg: prometheus.NewRegistry()}
 	e.subj = wire.NewSubjects(e.prefix)
 	e.srv = e.startServer(sim, mods...)
-	e.cli = testenv.Connect(t, url)
+	e.cli = localstack.Connect(t, url)
 	return e
 }
 
@@ -57,8 +57,8 @@ func (e *env) startServer(sim *arisim.Sim, mods ...func(*proxy.Config)) *proxy.S
 	e.t.Helper()
 	cfg := proxy.Config{
 		Applications: []string{app},
-		ARI:          testenv.ARIConfig(sim),
-		Bus:          testenv.Connect(e.t, e.natsURL),
+		ARI:          localstack.ARIConfig(sim),
+		Bus:          localstack.Connect(e.t, e.busURL),
 		Prefix:       e.prefix,
 	}
 	if e.srv == nil {
@@ -67,7 +67,7 @@ func (e *env) startServer(sim *arisim.Sim, mods ...func(*proxy.Config)) *proxy.S
 	for _, m := range mods {
 		m(&cfg)
 	}
-	return testenv.RunServer(e.t, cfg)
+	return localstack.RunServer(e.t, cfg)
 }
 
 // encode accepts a payload as raw JSON (string or []byte) or a value.
@@ -139,9 +139,6 @@ func (e *env) sub(subject string) <-chan []byte {
 		e.t.Fatalf("subscribe %s: %v", subject, err)
 	}
 	e.t.Cleanup(func() { s.Unsubscribe() })
-	if err := e.cli.Conn().Flush(); err != nil {
-		e.t.Fatalf("flush: %v", err)
-	}
 	return ch
 }
 

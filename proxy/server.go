@@ -363,7 +363,7 @@ func (s *Server) manage(ctx context.Context) {
 // has no Flush; this works on any implementation that keeps a
 // connection's order.
 func (s *Server) flush(ctx context.Context) {
-	subject := s.subj.Prefix + "_flush." + newID()
+	subject := s.subj.Prefix + "_flush." + wire.NewID()
 	got := make(chan struct{}, 1)
 	sub, err := s.bus.Subscribe(subject, func(bus.Msg) {
 		select {

@@ -12,16 +12,17 @@ import (
 
 	"github.com/ariproxy/ari-proxy/bus"
 	"github.com/ariproxy/ari-proxy/bus/amqpbus"
-	"github.com/ariproxy/ari-proxy/internal/testenv"
+	"github.com/ariproxy/ari-proxy/internal/bustest"
+	"github.com/ariproxy/ari-proxy/internal/localstack"
 )
 
-func TestMain(m *testing.M) { testenv.Main(m) }
+func TestMain(m *testing.M) { bustest.Main(m) }
 
 func connect(t *testing.T, url string, opts ...amqpbus.Option) *amqpbus.Bus {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	b, err := amqpbus.Connect(ctx, url, append([]amqpbus.Option{amqpbus.WithLogger(testenv.Logger()),
+	b, err := amqpbus.Connect(ctx, url, append([]amqpbus.Option{amqpbus.WithLogger(localstack.Logger()),
 		amqpbus.WithBackoff(50*time.Millisecond, 500*time.Millisecond)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
@@ -71,8 +72,8 @@ func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 }
 
 func TestPublishSubscribe(t *testing.T) {
-	url := testenv.RabbitMQURL(t)
-	p := testenv.Prefix()
+	url := bustest.RabbitMQURL(t)
+	p := localstack.Prefix()
 	a, b := connect(t, url), connect(t, url)
 	ctx := context.Background()
 
@@ -101,10 +102,10 @@ func TestPublishSubscribe(t *testing.T) {
 }
 
 func TestUnsubscribeDeletesQueue(t *testing.T) {
-	url := testenv.RabbitMQURL(t)
+	url := bustest.RabbitMQURL(t)
 	b := connect(t, url)
 	var c collector
-	sub, err := b.Subscribe(testenv.Prefix()+"event.x.y", c.handle)
+	sub, err := b.Subscribe(localstack.Prefix()+"event.x.y", c.handle)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +113,7 @@ func TestUnsubscribeDeletesQueue(t *testing.T) {
 	if err := sub.Unsubscribe(); err != nil {
 		t.Fatal(err)
 	}
-	out, err := testenv.RabbitMQBroker(t).Ctl(context.Background(), "list_queues", "name")
+	out, err := bustest.RabbitMQBroker(t).Ctl(context.Background(), "list_queues", "name")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,8 +123,8 @@ func TestUnsubscribeDeletesQueue(t *testing.T) {
 }
 
 func TestQueueSubscribeOneMember(t *testing.T) {
-	url := testenv.RabbitMQURL(t)
-	p := testenv.Prefix()
+	url := bustest.RabbitMQURL(t)
+	p := localstack.Prefix()
 	pub := connect(t, url)
 	var members [3]collector
 	for i := range members {
@@ -152,8 +153,8 @@ func TestQueueSubscribeOneMember(t *testing.T) {
 }
 
 func TestRequestMany(t *testing.T) {
-	url := testenv.RabbitMQURL(t)
-	p := testenv.Prefix()
+	url := bustest.RabbitMQURL(t)
+	p := localstack.Prefix()
 	cli := connect(t, url)
 	for i := range 3 {
 		srv := connect(t, url)
@@ -198,7 +199,7 @@ func TestRequestMany(t *testing.T) {
 }
 
 func TestBadSubjects(t *testing.T) {
-	b := connect(t, testenv.RabbitMQURL(t))
+	b := connect(t, bustest.RabbitMQURL(t))
 	for _, s := range []string{"", "a..b", "a.>.b", "a b", "a.b#", strings.Repeat("x", 256)} {
 		if _, err := b.Subscribe(s, func(bus.Msg) {}); err == nil {
 			t.Errorf("Subscribe(%q) accepted", s)
@@ -212,8 +213,8 @@ func TestBadSubjects(t *testing.T) {
 }
 
 func TestClosedChannelResubscribes(t *testing.T) {
-	url := testenv.RabbitMQURL(t)
-	p := testenv.Prefix()
+	url := bustest.RabbitMQURL(t)
+	p := localstack.Prefix()
 	a, b := connect(t, url), connect(t, url)
 	var c collector
 	sub, err := b.Subscribe(p+"event.app.n", c.handle)
@@ -233,9 +234,9 @@ func TestClosedChannelResubscribes(t *testing.T) {
 // flight fail with ErrUnavailable rather than hang, and new requests
 // work after the restart.
 func TestBrokerRestart(t *testing.T) {
-	url := testenv.RabbitMQURL(t)
-	broker := testenv.RabbitMQBroker(t)
-	p := testenv.Prefix()
+	url := bustest.RabbitMQURL(t)
+	broker := bustest.RabbitMQBroker(t)
+	p := localstack.Prefix()
 	pub, sub := connect(t, url), connect(t, url)
 	var c collector
 	if _, err := sub.Subscribe(p+"event.app.>", c.handle); err != nil {
@@ -323,8 +324,8 @@ func TestBrokerRestart(t *testing.T) {
 // TestBufferBounded: with no broker reachable, Publish buffers up to the
 // bound and then drops, counting each drop.
 func TestBufferBounded(t *testing.T) {
-	url := testenv.RabbitMQURL(t)
-	broker := testenv.RabbitMQBroker(t)
+	url := bustest.RabbitMQURL(t)
+	broker := bustest.RabbitMQBroker(t)
 	b := connect(t, url, amqpbus.WithBuffer(10, 10))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

@@ -1,4 +1,8 @@
-package testenv
+// Package bustest gives the end-to-end suites their transports: each suite
+// runs once per transport (ForEachTransport) on buses the Transport
+// starts, an embedded NATS server or a private RabbitMQ broker shared by
+// the test binary. Test code only.
+package bustest
 
 import (
 	"context"
@@ -7,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/ariproxy/ari-proxy/internal/localstack"
 	"github.com/ariproxy/ari-proxy/internal/rabbitmqd"
 )
 
@@ -31,7 +36,7 @@ func (tr Transport) URL(t testing.TB) string {
 // NATS is the embedded-NATS transport.
 var NATS = Transport{Name: "nats", url: func(t testing.TB) string {
 	t.Helper()
-	_, url := StartNATS(t)
+	_, url := localstack.StartNATS(t)
 	return url
 }}
 
@@ -80,7 +85,7 @@ func RabbitMQBroker(t testing.TB) *rabbitmqd.Broker {
 	})
 	if shared.err != nil {
 		if os.Getenv("CI") == "true" {
-			t.Fatalf("testenv: RabbitMQ is required under CI=true: %v", shared.err)
+			t.Fatalf("bustest: RabbitMQ is required under CI=true: %v", shared.err)
 		}
 		// Visible without -v: the package's result line alone would hide it.
 		fmt.Fprintf(os.Stderr, "SKIP %s: RabbitMQ cannot start here: %v\n", t.Name(), shared.err)
@@ -93,7 +98,7 @@ func RabbitMQBroker(t testing.TB) *rabbitmqd.Broker {
 // broker, if one was started. Use it as TestMain in every package that
 // runs suites on RabbitMQ:
 //
-//	func TestMain(m *testing.M) { testenv.Main(m) }
+//	func TestMain(m *testing.M) { bustest.Main(m) }
 func Main(m *testing.M) {
 	code := m.Run()
 	if shared.broker != nil {
