@@ -15,11 +15,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
-
 	"github.com/ariproxy/ari-proxy/ari"
 	"github.com/ariproxy/ari-proxy/arisim"
-	"github.com/ariproxy/ari-proxy/bus/natsbus"
+	"github.com/ariproxy/ari-proxy/bus"
+	"github.com/ariproxy/ari-proxy/bus/busdial"
 	"github.com/ariproxy/ari-proxy/client"
 	"github.com/ariproxy/ari-proxy/internal/localstack"
 	"github.com/ariproxy/ari-proxy/wire"
@@ -58,6 +57,9 @@ type Options struct {
 	Forever bool
 	// Timeout bounds the whole run unless Forever (0: DefaultTimeout).
 	Timeout time.Duration
+	// BusURL is a bus to run on (nats://, amqp://...); "" starts an
+	// embedded NATS server.
+	BusURL string
 	// Out receives the flow, one readable line per step (nil: discarded).
 	Out io.Writer
 	// Logger receives the components' logs (nil: discarded).
@@ -89,6 +91,7 @@ func Run(ctx context.Context, opts Options) (err error) {
 	p := &printer{w: opts.Out, start: time.Now()}
 
 	st, err := localstack.Start(ctx, localstack.Options{
+		BusURL:       opts.BusURL,
 		Application:  Application,
 		EntityID:     EntityID,
 		SimUser:      "demo",
@@ -109,12 +112,22 @@ func Run(ctx context.Context, opts Options) (err error) {
 			log.Warn("stopping the stack", "err", err)
 		}
 	}()
-	p.say("NATS server listening on %s", st.BusURL())
+	if st.NATS != nil {
+		p.say("NATS server listening on %s", st.BusURL())
+	} else {
+		p.say("bus: %s", busdial.RedactURL(st.BusURL()))
+	}
 	p.say("ARI simulator listening on %s (Asterisk %s)", st.Sim.URL(), EntityID)
 	p.say("proxy server ready: application %q on node %s", Application, st.Server.Node())
 
 	// The application, with the client library, on a connection of its own.
-	c, err := client.New(ctx, client.WithApplication(Application), client.WithURL(st.BusURL()),
+	ab, err := busdial.Dial(ctx, st.BusURL(), busdial.Options{Name: "ari-proxy demo application", Logger: log.With("component", "client")})
+	if err != nil {
+		return fmt.Errorf("demo: client: %w", err)
+	}
+	defer ab.Close()
+	lb := &listenBus{Bus: ab, listening: make(chan struct{})}
+	c, err := client.New(ctx, client.WithApplication(Application), client.WithBus(lb),
 		client.WithLogger(log.With("component", "client")))
 	if err != nil {
 		return fmt.Errorf("demo: client: %w", err)
@@ -130,7 +143,7 @@ func Run(ctx context.Context, opts Options) (err error) {
 
 	// The calls, once the application listens: a StasisStart published
 	// before its subscription reaches the bus would be lost.
-	if err := waitListening(ctx, st.NATS, st.Server.Node()); err != nil {
+	if err := waitListening(ctx, lb); err != nil {
 		return err
 	}
 	placeErr := make(chan error, 1)
@@ -197,29 +210,33 @@ func (a *app) place(ctx context.Context, sim *arisim.Sim) error {
 	return nil
 }
 
-// waitListening waits until the NATS server has the application's Listen
-// subscription: the queue group that shares new calls.
-func waitListening(ctx context.Context, emb *natsbus.Embedded, node string) error {
-	subject := wire.NewSubjects("").Event(Application, node)
-	deadline := time.Now().Add(readyTimeout)
-	for {
-		sz, err := emb.Server().Subsz(&server.SubszOptions{Subscriptions: true, Test: subject})
-		if err != nil {
-			return fmt.Errorf("demo: reading the subscriptions: %w", err)
-		}
-		for _, sub := range sz.Subs {
-			if sub.Queue == wire.ListenQueue {
-				return nil
-			}
-		}
-		if time.Now().After(deadline) {
-			return errors.New("demo: the application is not listening for calls")
-		}
-		select {
-		case <-ctx.Done():
-			return stopErr(ctx)
-		case <-time.After(10 * time.Millisecond):
-		}
+// listenBus is the application's bus connection; it tells when Listen's
+// queue subscription, which shares the new calls, is in place (on any
+// transport, a subscription is active on the bus when it returns).
+type listenBus struct {
+	busdial.Bus
+	once      sync.Once
+	listening chan struct{}
+}
+
+func (b *listenBus) QueueSubscribe(subject, queue string, h bus.Handler) (bus.Subscription, error) {
+	s, err := b.Bus.QueueSubscribe(subject, queue, h)
+	if err == nil && queue == wire.ListenQueue {
+		b.once.Do(func() { close(b.listening) })
+	}
+	return s, err
+}
+
+// waitListening waits until the application's Listen subscription is in
+// place.
+func waitListening(ctx context.Context, b *listenBus) error {
+	select {
+	case <-b.listening:
+		return nil
+	case <-time.After(readyTimeout):
+		return errors.New("demo: the application is not listening for calls")
+	case <-ctx.Done():
+		return stopErr(ctx)
 	}
 }
 

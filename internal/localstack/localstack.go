@@ -24,6 +24,7 @@ import (
 
 	"github.com/ariproxy/ari-proxy/ariconn"
 	"github.com/ariproxy/ari-proxy/arisim"
+	"github.com/ariproxy/ari-proxy/bus/busdial"
 	"github.com/ariproxy/ari-proxy/bus/natsbus"
 	"github.com/ariproxy/ari-proxy/proxy"
 )
@@ -55,6 +56,9 @@ type Options struct {
 	// SimUser and SimPassword are the simulator's ARI credentials
 	// ("": DefaultSimUser and a fresh random password).
 	SimUser, SimPassword string
+	// BusURL, when set, is an existing bus (nats://, amqp://...) the proxy
+	// server connects to instead of an embedded NATS server.
+	BusURL string
 	// TimeScale multiplies the simulated media durations
 	// (arisim.Config.TimeScale; 0 means 1).
 	TimeScale float64
@@ -96,7 +100,8 @@ func (o *Options) defaults() {
 
 // Stack is a running NATS server, simulator and proxy server.
 type Stack struct {
-	// NATS is the embedded NATS server; clients reach it at BusURL.
+	// NATS is the embedded NATS server (nil with Options.BusURL); clients
+	// reach the bus at BusURL.
 	NATS *natsbus.Embedded
 	// Sim is the simulated Asterisk.
 	Sim *arisim.Sim
@@ -106,7 +111,8 @@ type Stack struct {
 	// reaching it directly.
 	SimUser, SimPassword string
 
-	bus         *natsbus.Bus
+	bus         busdial.Bus
+	busURL      string
 	stopServer  func(time.Duration) error
 	stopTimeout time.Duration
 	closeOnce   sync.Once
@@ -130,9 +136,14 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		}
 	}()
 
-	s.NATS, err = startNATS(ctx, log.With("component", "nats"))
-	if err != nil {
-		return nil, err
+	if opts.BusURL == "" {
+		s.NATS, err = startNATS(ctx, log.With("component", "nats"))
+		if err != nil {
+			return nil, err
+		}
+		s.busURL = s.NATS.ClientURL()
+	} else {
+		s.busURL = opts.BusURL
 	}
 	s.Sim, err = startSim(arisim.Config{User: opts.SimUser, Password: opts.SimPassword, EntityID: opts.EntityID,
 		TimeScale: opts.TimeScale, Logger: log.With("component", "arisim")})
@@ -140,9 +151,14 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return nil, err
 	}
 	// The proxy has a bus connection of its own, as beside a real Asterisk.
-	s.bus, err = s.NATS.Connect(ctx, natsbus.WithName(opts.Name), natsbus.WithLogger(log))
+	if s.NATS != nil {
+		s.bus, err = s.NATS.Connect(ctx, natsbus.WithName(opts.Name), natsbus.WithLogger(log))
+	} else {
+		s.bus, err = busdial.Dial(ctx, opts.BusURL, busdial.Options{Name: opts.Name, Logger: log})
+	}
 	if err != nil {
-		return nil, fmt.Errorf("localstack: proxy connecting to NATS: %w", err)
+		s.bus = nil
+		return nil, fmt.Errorf("localstack: proxy connecting to the bus: %w", err)
 	}
 	srv, err := proxy.New(proxy.Config{
 		Applications: []string{opts.Application},
@@ -163,7 +179,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 }
 
 // BusURL is the URL bus clients connect to.
-func (s *Stack) BusURL() string { return s.NATS.ClientURL() }
+func (s *Stack) BusURL() string { return s.busURL }
 
 // Close stops the proxy server (waiting at most the stop timeout), its
 // bus connection, the simulator and the NATS server, in that order. It
