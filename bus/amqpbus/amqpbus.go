@@ -63,13 +63,14 @@ const (
 // Bus is a bus.Bus on a RabbitMQ connection that it re-establishes by
 // itself. It is safe for concurrent use.
 type Bus struct {
-	url  string
-	cfg  amqp.Config
-	o    options
-	log  *slog.Logger
-	m    *metrics
-	pub  *publisher
-	reqs chan struct{} // semaphore: channels of outstanding requests
+	url    string
+	cfg    amqp.Config
+	o      options
+	log    *slog.Logger
+	m      *metrics
+	pub    *publisher
+	reqs   chan struct{}   // semaphore: channels of outstanding requests
+	spares chan *replyChan // reply channels opened ahead
 
 	mu        sync.Mutex
 	conn      *amqp.Connection // nil while disconnected
@@ -195,6 +196,7 @@ func Connect(ctx context.Context, rawURL string, opts ...Option) (*Bus, error) {
 	b := &Bus{
 		url: rawURL, cfg: cfg, o: o, log: log, m: newMetrics(o.reg),
 		reqs:   make(chan struct{}, max(o.maxRequests, 1)),
+		spares: make(chan *replyChan, spareReplyChannels),
 		up:     make(chan struct{}),
 		lost:   make(chan struct{}),
 		subs:   map[*subscription]struct{}{},
@@ -207,9 +209,10 @@ func Connect(ctx context.Context, rawURL string, opts ...Option) (*Bus, error) {
 	}
 	b.setConn(conn)
 	log.Info("amqp connected", "url", RedactURL(rawURL))
-	b.wg.Add(2)
+	b.wg.Add(3)
 	go b.keepConnected(conn)
 	go b.pub.run()
+	go b.fillSpares()
 	return b, nil
 }
 

@@ -19,6 +19,10 @@ import (
 func TestMain(m *testing.M) { bustest.Main(m) }
 
 func connect(t *testing.T, url string, opts ...amqpbus.Option) *amqpbus.Bus {
+	return connectB(t, url, opts...)
+}
+
+func connectB(t testing.TB, url string, opts ...amqpbus.Option) *amqpbus.Bus {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()

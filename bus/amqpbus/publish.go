@@ -38,7 +38,7 @@ func (b *Bus) Publish(ctx context.Context, subject, reply string, data []byte) e
 			m.pub.DeliveryMode = amqp.Persistent
 		}
 	}
-	if err := b.pub.enqueue(m); err != nil {
+	if err := b.pub.enqueue(ctx, m); err != nil {
 		return fmt.Errorf("amqpbus: publish %s: %w", subject, err)
 	}
 	return nil
@@ -57,8 +57,9 @@ type publisher struct {
 	wake    chan struct{} // capacity 1
 	pending atomic.Int64  // queued or awaiting a confirm
 
-	mu  sync.Mutex
-	buf []outMsg
+	mu   sync.Mutex
+	buf  []outMsg
+	room chan struct{} // closed (and replaced) when take empties buf
 }
 
 // errBufferFull is returned by Publish when the buffer is full.
@@ -69,19 +70,34 @@ func (e errBufferFull) Error() string {
 }
 
 func newPublisher(b *Bus) *publisher {
-	return &publisher{b: b, wake: make(chan struct{}, 1)}
+	return &publisher{b: b, wake: make(chan struct{}, 1), room: make(chan struct{})}
 }
 
-func (p *publisher) enqueue(m outMsg) error {
+// enqueue queues m. When the buffer is full it waits for room while
+// connected (the broker is slower than the publisher: back-pressure, as
+// a full socket gives) and drops m at once while disconnected (an outage
+// longer than the buffer).
+func (p *publisher) enqueue(ctx context.Context, m outMsg) error {
 	if p.b.isDone() {
 		return bus.ErrClosed
 	}
-	p.mu.Lock()
-	if len(p.buf) >= p.b.o.maxBuffered {
-		n := len(p.buf)
+	for {
+		p.mu.Lock()
+		if len(p.buf) < p.b.o.maxBuffered {
+			break
+		}
+		n, room := len(p.buf), p.room
 		p.mu.Unlock()
-		p.b.m.dropped.Inc()
-		return errBufferFull(n)
+		if !p.b.Connected() {
+			p.b.m.dropped.Inc()
+			return errBufferFull(n)
+		}
+		select {
+		case <-room:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond): // re-check the connection
+		}
 	}
 	p.buf = append(p.buf, m)
 	p.pending.Add(1)
@@ -99,6 +115,10 @@ func (p *publisher) take(stop <-chan *amqp.Error) ([]outMsg, bool) {
 		p.mu.Lock()
 		batch := p.buf
 		p.buf = nil
+		if len(batch) > 0 {
+			close(p.room)
+			p.room = make(chan struct{})
+		}
 		p.mu.Unlock()
 		if len(batch) > 0 {
 			return batch, true

@@ -3,6 +3,7 @@ package amqpbus
 import (
 	"context"
 	"fmt"
+	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
@@ -43,18 +44,14 @@ func (b *Bus) RequestMany(ctx context.Context, subject string, data []byte, coll
 		}
 		return err
 	}
-	ch, err := conn.Channel()
+	rc, err := b.replyChannel(conn)
 	if err != nil {
 		return wrapErr("request "+subject, err)
 	}
-	defer ch.Close()
-	closed := ch.NotifyClose(make(chan *amqp.Error, 1))
-	returned := ch.NotifyReturn(make(chan amqp.Return, 1))
-	answers, err := ch.Consume(directReplyTo, "", true, false, false, false, nil)
-	if err != nil {
-		return wrapErr("request "+subject, err)
-	}
-	err = ch.PublishWithContext(ctx, exchangeOf(subject), subject, true, false,
+	// Closing waits for the broker's answer: not on the request's time.
+	defer func() { go rc.ch.Close() }()
+	answers, closed, returned := rc.answers, rc.closed, rc.returned
+	err = rc.ch.PublishWithContext(ctx, exchangeOf(subject), subject, true, false,
 		amqp.Publishing{ReplyTo: directReplyTo, Body: data})
 	if err != nil {
 		return wrapErr("request "+subject, err)
@@ -99,4 +96,91 @@ func (b *Bus) lostErr(subject string, ctx context.Context) error {
 		return err
 	}
 	return fmt.Errorf("amqpbus: request %s: %w", subject, bus.ErrUnavailable)
+}
+
+// replyChan is a channel consuming direct reply-to, for one request.
+type replyChan struct {
+	conn     *amqp.Connection
+	ch       *amqp.Channel
+	answers  <-chan amqp.Delivery
+	closed   chan *amqp.Error
+	returned chan amqp.Return
+}
+
+// spareReplyChannels is how many reply channels are kept open ahead, so
+// that a request does not wait for a channel's opening (two round trips).
+const spareReplyChannels = 16
+
+func openReplyChan(conn *amqp.Connection) (*replyChan, error) {
+	ch, err := conn.Channel()
+	if err != nil {
+		return nil, err
+	}
+	rc := &replyChan{conn: conn, ch: ch,
+		closed: ch.NotifyClose(make(chan *amqp.Error, 1)), returned: ch.NotifyReturn(make(chan amqp.Return, 1))}
+	rc.answers, err = ch.Consume(directReplyTo, "", true, false, false, false, nil)
+	if err != nil {
+		ch.Close()
+		return nil, err
+	}
+	return rc, nil
+}
+
+// replyChannel returns a fresh reply channel on conn: a spare one, else
+// one opened now. A channel serves one request only: a v5 server's late
+// answer to an earlier request would otherwise pass for the current one.
+func (b *Bus) replyChannel(conn *amqp.Connection) (*replyChan, error) {
+	for {
+		select {
+		case rc := <-b.spares:
+			if rc.conn == conn && !rc.ch.IsClosed() {
+				return rc, nil
+			}
+			go rc.ch.Close() // of a lost connection
+		default:
+			return openReplyChan(conn)
+		}
+	}
+}
+
+// fillSpares keeps spareReplyChannels reply channels open on the current
+// connection, until the Bus closes.
+func (b *Bus) fillSpares() {
+	defer b.wg.Done()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-b.closed
+		cancel()
+	}()
+	for {
+		conn, _, err := b.current(ctx)
+		if err != nil {
+			break
+		}
+		rc, err := openReplyChan(conn)
+		if err != nil {
+			select {
+			case <-time.After(b.o.backoff[0]):
+				continue
+			case <-b.closed:
+			}
+			break
+		}
+		select {
+		case b.spares <- rc:
+			continue
+		case <-b.closed:
+			rc.ch.Close()
+		}
+		break
+	}
+	for {
+		select {
+		case rc := <-b.spares:
+			rc.ch.Close()
+		default:
+			return
+		}
+	}
 }
