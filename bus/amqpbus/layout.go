@@ -138,3 +138,29 @@ func matchSubject(pattern, subject string) bool {
 		pattern, subject = prest, srest
 	}
 }
+
+// Permissions are RabbitMQ's three permission regexps of a user in a
+// vhost (rabbitmqctl set_permissions -p VHOST USER CONFIGURE WRITE READ).
+type Permissions struct{ Configure, Write, Read string }
+
+// ProxyPermissions are the least a proxy server's user needs: declare the
+// exchanges, its subscription queues and the shared create queues;
+// publish events, dialog events and announcements, and replies (on the
+// default exchange); bind to the request and ping exchanges and the
+// event exchange (its own flush subjects).
+var ProxyPermissions = Permissions{
+	Configure: `^(ari\.(event|request|ping|announce)|ari-sub\..+|ariproxy-.+)$`,
+	Write:     `^(ari\.(event|announce)|amq\.default|ari-sub\..+|ariproxy-.+)$`,
+	Read:      `^(ari\.(event|request|ping)|ari-sub\..+|ariproxy-.+)$`,
+}
+
+// AppPermissions are the least an application's user (the client
+// library) needs: declare the exchanges, its subscription queues and the
+// shared Listen queues; publish requests and pings; bind to the event and
+// announce exchanges. It cannot publish events or announcements, nor
+// take create requests.
+var AppPermissions = Permissions{
+	Configure: `^(ari\.(event|request|ping|announce)|ari-sub\..+|ARIProxyStasisStartDistributorQueue-.+)$`,
+	Write:     `^(ari\.(request|ping)|ari-sub\..+|ARIProxyStasisStartDistributorQueue-.+)$`,
+	Read:      `^(ari\.(event|announce)|ari-sub\..+|ARIProxyStasisStartDistributorQueue-.+)$`,
+}

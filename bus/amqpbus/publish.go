@@ -109,8 +109,9 @@ func (p *publisher) enqueue(ctx context.Context, m outMsg) error {
 	return nil
 }
 
-// take returns what is queued, waiting for something until stop closes.
-func (p *publisher) take(stop <-chan *amqp.Error) ([]outMsg, bool) {
+// take returns what is queued, waiting for something until stop closes
+// (its error, if any, is kept in *closeErr).
+func (p *publisher) take(stop <-chan *amqp.Error, closeErr **amqp.Error) ([]outMsg, bool) {
 	for {
 		p.mu.Lock()
 		batch := p.buf
@@ -125,7 +126,8 @@ func (p *publisher) take(stop <-chan *amqp.Error) ([]outMsg, bool) {
 		}
 		select {
 		case <-p.wake:
-		case <-stop:
+		case err := <-stop:
+			*closeErr = err
 			return nil, false
 		case <-p.b.closed:
 			return nil, false
@@ -179,9 +181,24 @@ func (p *publisher) run() {
 		queue := make(chan inflight, p.b.o.maxInflight)
 		unconfirmed := make(chan []outMsg, 1)
 		go p.confirm(ch, queue, unconfirmed)
-		p.send(ch, queue, chClosed)
+		closeErr := p.send(ch, queue, chClosed)
 		close(queue)
 		again := <-unconfirmed
+		if closeErr == nil && !p.b.isDone() {
+			select {
+			case closeErr = <-chClosed:
+			case <-time.After(time.Second):
+			}
+		}
+		if closeErr != nil && (closeErr.Code == amqp.AccessRefused || closeErr.Code == amqp.NotFound) && len(again) > 0 {
+			// The broker closed the channel over the first unconfirmed
+			// message (not allowed, or no such exchange): sending it again
+			// would close the next channel too.
+			p.b.m.refused.Inc()
+			p.pending.Add(-1)
+			p.b.log.Warn("broker refused a message", "exchange", again[0].exchange, "routing_key", again[0].key, "err", closeErr)
+			again = again[1:]
+		}
 		p.b.m.resent.add(len(again))
 		p.requeue(again)
 		ch.Close()
@@ -193,18 +210,20 @@ func (p *publisher) run() {
 	}
 }
 
-// send publishes batches on ch until it closes or the Bus closes.
-func (p *publisher) send(ch *amqp.Channel, queue chan<- inflight, chClosed <-chan *amqp.Error) {
+// send publishes batches on ch until it closes (returning the broker's
+// reason when it gave one) or the Bus closes.
+func (p *publisher) send(ch *amqp.Channel, queue chan<- inflight, chClosed <-chan *amqp.Error) *amqp.Error {
 	for {
-		batch, ok := p.take(chClosed)
+		var closeErr *amqp.Error
+		batch, ok := p.take(chClosed, &closeErr)
 		if !ok {
-			return
+			return closeErr
 		}
 		for i, m := range batch {
 			dc, err := ch.PublishWithDeferredConfirm(m.exchange, m.key, false, false, m.pub)
 			if err != nil {
 				p.requeue(batch[i:])
-				return
+				return nil
 			}
 			queue <- inflight{m, dc}
 		}

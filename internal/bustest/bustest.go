@@ -106,3 +106,9 @@ func Main(m *testing.M) {
 	}
 	os.Exit(code)
 }
+
+// URLTransport is a transport whose every bus is url (an existing bus,
+// e.g. the RabbitMQ broker with another user).
+func URLTransport(name, url string) Transport {
+	return Transport{Name: name, url: func(testing.TB) string { return url }}
+}
