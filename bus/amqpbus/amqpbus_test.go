@@ -263,13 +263,12 @@ func TestBrokerRestart(t *testing.T) {
 		reqErr <- pub.RequestMany(ctx, p+"get.app", nil, func([]byte) bool { return false })
 	}()
 
-	const n = 3000
 	stop := make(chan struct{})
 	published := make(chan int)
 	go func() {
 		i := 0
 		defer func() { published <- i }()
-		for ; i < n; i++ {
+		for ; ; i++ {
 			if err := pub.Publish(context.Background(), p+"event.app.n1", "", fmt.Appendf(nil, "%d", i)); err != nil {
 				t.Errorf("publish %d: %v", i, err)
 				return
@@ -279,6 +278,7 @@ func TestBrokerRestart(t *testing.T) {
 			}
 			select {
 			case <-stop:
+				i++
 				return
 			default:
 			}
@@ -298,8 +298,27 @@ func TestBrokerRestart(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("request in flight still waiting after the restart")
 	}
+	time.Sleep(300 * time.Millisecond) // messages after the restart too
+	close(stop)
 	got := <-published
-	waitFor(t, "every message after the restart", 30*time.Second, func() bool { return c.distinct() == got })
+	waitFor(t, "both reconnected", 30*time.Second, func() bool {
+		return pub.Stats().Reconnects > 0 && sub.Stats().Reconnects > 0
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for c.distinct() != got {
+		if time.Now().After(deadline) {
+			c.mu.Lock()
+			var missing []int
+			for i := range got {
+				if c.seen[fmt.Sprint(i)] == 0 {
+					missing = append(missing, i)
+				}
+			}
+			c.mu.Unlock()
+			t.Fatalf("published %d, received %d distinct; missing %d: %v; publisher %+v", got, c.distinct(), len(missing), missing[:min(len(missing), 20)], pub.Stats())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	st := pub.Stats()
 	t.Logf("published %d: received %d (%d distinct), publisher stats %+v, subscriber reconnects %d",
 		got, c.count(), c.distinct(), st, sub.Stats().Reconnects)

@@ -197,10 +197,16 @@ func (s *subscription) loop(deliveries <-chan amqp.Delivery) {
 func (s *subscription) consume(deliveries <-chan amqp.Delivery) {
 	n := 0
 	for d := range deliveries {
-		if matchSubject(s.subject, d.RoutingKey) {
+		subject := d.RoutingKey
+		if subject == "" && isFanout(d.Exchange) {
+			// A publisher that gives fanouts no routing key: the
+			// exchange is all that tells what it is.
+			subject = s.subject
+		}
+		if matchSubject(s.subject, subject) {
 			s.hmu.Lock()
 			if s.ctx.Err() == nil {
-				s.h(bus.Msg{Subject: d.RoutingKey, Reply: d.ReplyTo, Data: d.Body})
+				s.h(bus.Msg{Subject: subject, Reply: d.ReplyTo, Data: d.Body})
 			}
 			s.hmu.Unlock()
 		}
