@@ -20,7 +20,7 @@ import (
 // subscriptions, whose dialogs it unbinds) and leaves a WithBus connection
 // open.
 func TestCloseReleasesSubscriptions(t *testing.T) {
-	e := newEnv(t, bustest.NATS, 1, arisim.Config{TimeScale: 0.01})
+	e := newEnv(t, 1, arisim.Config{TimeScale: 0.01})
 	nb := localstack.Connect(t, e.url).(*natsbus.Bus)
 	nc := nb.Conn()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -50,18 +50,23 @@ func TestCloseReleasesSubscriptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	l, err := c.Listen(context.Background(), func(context.Context, *ChannelHandle, *ari.StasisStart) {})
+	if err != nil {
+		t.Fatal(err)
+	}
 	listenErr := make(chan error, 1)
-	go func() {
-		listenErr <- c.Listen(context.Background(), func(context.Context, *ChannelHandle, *ari.StasisStart) {})
-	}()
-	waitFor(t, "5 subscriptions", func() bool { return subs() == 5 })
+	go func() { listenErr <- l.Wait() }()
+	// Listen: its queue subscription and the client's return path.
+	if subs() != 6 {
+		t.Fatalf("%d subscriptions once Listen returned, want 6", subs())
+	}
 
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
 	}
 	drained(t, ds)
-	if subs() != 4 {
-		t.Errorf("%d subscriptions after closing the derived client, want 4", subs())
+	if subs() != 5 {
+		t.Errorf("%d subscriptions after closing the derived client, want 5", subs())
 	}
 	if _, err := d.Asterisk().Ping(ctx); !errors.Is(err, ErrClosed) {
 		t.Errorf("request on a closed derived client: %v", err)
@@ -75,11 +80,11 @@ func TestCloseReleasesSubscriptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if subs() != 5 {
-		t.Errorf("%d subscriptions, want 5", subs())
+	if subs() != 6 {
+		t.Errorf("%d subscriptions, want 6", subs())
 	}
 	scancel()
-	waitFor(t, "subscription released by its ctx", func() bool { return subs() == 4 })
+	waitFor(t, "subscription released by its ctx", func() bool { return subs() == 5 })
 	drained(t, s2)
 
 	bindings := e.servers[0].DialogBindings()
@@ -105,7 +110,7 @@ func TestCloseReleasesSubscriptions(t *testing.T) {
 	if nc.IsClosed() {
 		t.Error("Close closed a connection given with WithBus")
 	}
-	if _, err := c.Channel("x").Data(ctx); !errors.Is(err, ErrClosed) {
+	if _, err := c.Channel("x").Get(ctx); !errors.Is(err, ErrClosed) {
 		t.Errorf("request on a closed client: %v", err)
 	}
 	if err := c.Close(); err != nil {
@@ -116,7 +121,7 @@ func TestCloseReleasesSubscriptions(t *testing.T) {
 // TestNewContextCloses: the ctx given to New is the client's lifetime; its
 // end closes the client's own connection and every subscription.
 func TestNewContextCloses(t *testing.T) {
-	e := newEnv(t, bustest.NATS, 1, arisim.Config{TimeScale: 0.01})
+	e := newEnv(t, 1, arisim.Config{TimeScale: 0.01})
 	const name = "client-under-test"
 	// subs is the number of subscriptions of the client's connection on
 	// the NATS server, -1 when it has no connection.
@@ -159,7 +164,7 @@ func TestNewContextCloses(t *testing.T) {
 func TestDiscovery(t *testing.T) { bustest.ForEachTransport(t, testDiscovery) }
 
 func testDiscovery(t *testing.T, tr bustest.Transport) {
-	e := newEnv(t, tr, 2, arisim.Config{TimeScale: 0.01})
+	e := newEnvOn(t, tr, 2, arisim.Config{TimeScale: 0.01})
 	c, err := New(context.Background(), WithURL(e.url), WithPrefix(e.prefix), WithApplication(e.app), WithLogger(localstack.Logger()))
 	if err != nil {
 		t.Fatal(err)
@@ -191,12 +196,12 @@ func testNoServer(t *testing.T, tr bustest.Transport) {
 	defer c.Close()
 	start := time.Now()
 	for _, call := range []func() error{
-		func() error { _, err := c.Channel("x").Data(ctx); return err },
+		func() error { _, err := c.Channel("x").Get(ctx); return err },
 		func() error {
 			_, err := c.Channels().Originate(ctx, &ChannelsOriginateParams{Endpoint: "Local/x"})
 			return err
 		},
-		func() error { _, err := c.WithNode("n1").Channel("x").Data(ctx); return err },
+		func() error { _, err := c.WithNode("n1").Channel("x").Get(ctx); return err },
 	} {
 		if err := call(); !errors.Is(err, ErrUnavailable) {
 			t.Errorf("got %v, want ErrUnavailable", err)
@@ -205,7 +210,7 @@ func testNoServer(t *testing.T, tr bustest.Transport) {
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("took %v", d)
 	}
-	if _, err := c.Do(ctx, "no.such", Key{}, nil); !errors.Is(err, ErrBadRequest) {
+	if _, err := c.Do(ctx, ari.OpID(-1), Key{}, nil); !errors.Is(err, ErrBadRequest) {
 		t.Errorf("unknown operation: %v", err)
 	}
 }

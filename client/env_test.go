@@ -32,7 +32,14 @@ func nodeID(i int) string { return fmt.Sprintf("02:fc:00:00:00:%02x", i+1) }
 
 // newEnv starts nodes simulators (with cfg as their base configuration)
 // and a server for testApp in front of each.
-func newEnv(t *testing.T, tr bustest.Transport, nodes int, cfg arisim.Config) *env {
+func newEnv(t *testing.T, nodes int, cfg arisim.Config) *env {
+	t.Helper()
+	return newEnvOn(t, bustest.NATS, nodes, cfg)
+}
+
+// newEnvOn is newEnv on a bus of transport tr (suites parameterised by
+// transport).
+func newEnvOn(t *testing.T, tr bustest.Transport, nodes int, cfg arisim.Config) *env {
 	t.Helper()
 	e := &env{prefix: localstack.Prefix(), app: testApp, tr: tr}
 	if tr.Name == bustest.NATS.Name {
@@ -88,7 +95,7 @@ type stasis struct {
 // watchStasis subscribes c to StasisStart events.
 func watchStasis(t *testing.T, c *Client) *stasis {
 	t.Helper()
-	sub, err := c.Subscribe(context.Background(), "StasisStart")
+	sub, err := c.Subscribe(context.Background(), ari.TypeStasisStart)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,21 +4,18 @@ import (
 	"context"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/ariproxy/ari-proxy/ari"
 	"github.com/ariproxy/ari-proxy/arisim"
-	"github.com/ariproxy/ari-proxy/bus"
 	"github.com/ariproxy/ari-proxy/internal/bustest"
-	"github.com/ariproxy/ari-proxy/internal/localstack"
 )
 
 func TestSubscribeApplication(t *testing.T) { bustest.ForEachTransport(t, testSubscribeApplication) }
 
 func testSubscribeApplication(t *testing.T, tr bustest.Transport) {
-	e := newEnv(t, tr, 1, arisim.Config{TimeScale: 0.01})
+	e := newEnvOn(t, tr, 1, arisim.Config{TimeScale: 0.01})
 	c := e.client(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -28,7 +25,7 @@ func testSubscribeApplication(t *testing.T, tr bustest.Transport) {
 		t.Fatal(err)
 	}
 	defer all.Close()
-	starts, err := c.Subscribe(ctx, "StasisStart")
+	starts, err := c.Subscribe(ctx, ari.TypeStasisStart)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +68,7 @@ func testSubscribeApplication(t *testing.T, tr bustest.Transport) {
 func TestHandleSubscribe(t *testing.T) { bustest.ForEachTransport(t, testHandleSubscribe) }
 
 func testHandleSubscribe(t *testing.T, tr bustest.Transport) {
-	e := newEnv(t, tr, 1, arisim.Config{TimeScale: 0.01})
+	e := newEnvOn(t, tr, 1, arisim.Config{TimeScale: 0.01})
 	c := e.client(t)
 	st := watchStasis(t, c)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -91,7 +88,7 @@ func testHandleSubscribe(t *testing.T, tr bustest.Transport) {
 	}
 	// Events of b first, then of a: everything received must be a's.
 	for _, h := range []*ChannelHandle{b, a} {
-		if err := h.VariableSet(ctx, &ChannelVariableSetParams{Variable: "X", Value: h.ID()}); err != nil {
+		if err := h.SetChannelVar(ctx, &ChannelSetChannelVarParams{Variable: "X", Value: h.ID()}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := h.Play(ctx, &ChannelPlayParams{Media: []string{"sound:beep"}}); err != nil {
@@ -124,14 +121,14 @@ func testHandleSubscribe(t *testing.T, tr bustest.Transport) {
 	// A live channel's subscription: Close unbinds.
 	x := originate(t, c, st, newID("x"))
 	before := e.servers[0].DialogBindings()
-	xs, err := x.Subscribe(ctx, "ChannelVarset")
+	xs, err := x.Subscribe(ctx, ari.TypeChannelVarset)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := e.servers[0].DialogBindings(); got <= before {
 		t.Fatalf("bindings %d after Subscribe, had %d", got, before)
 	}
-	if err := x.VariableSet(ctx, &ChannelVariableSetParams{Variable: "Y", Value: "1"}); err != nil {
+	if err := x.SetChannelVar(ctx, &ChannelSetChannelVarParams{Variable: "Y", Value: "1"}); err != nil {
 		t.Fatal(err)
 	}
 	if ev := recv(t, xs, 10*time.Second); ev.EventType() != "ChannelVarset" {
@@ -149,7 +146,7 @@ func testHandleSubscribe(t *testing.T, tr bustest.Transport) {
 func TestDialogCreate(t *testing.T) { bustest.ForEachTransport(t, testDialogCreate) }
 
 func testDialogCreate(t *testing.T, tr bustest.Transport) {
-	e := newEnv(t, tr, 1, arisim.Config{TimeScale: 0.01})
+	e := newEnvOn(t, tr, 1, arisim.Config{TimeScale: 0.01})
 	c := e.client(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -197,7 +194,7 @@ func TestListenShares(t *testing.T) { bustest.ForEachTransport(t, testListenShar
 
 func testListenShares(t *testing.T, tr bustest.Transport) {
 	const calls = 300
-	e := newEnv(t, tr, 1, arisim.Config{TimeScale: 0.01})
+	e := newEnvOn(t, tr, 1, arisim.Config{TimeScale: 0.01})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
@@ -205,37 +202,26 @@ func testListenShares(t *testing.T, tr bustest.Transport) {
 	handled := map[string]int{}
 	perInstance := make([]int, 3)
 	all := make(chan struct{}, calls)
-	var listeners sync.WaitGroup
-	// Each client's bus counts its queue subscriptions, on any transport.
-	var queueSubs atomic.Int64
-	var clients []*Client
-	for range 3 {
-		clients = append(clients, e.client(t, WithBus(countingBus{localstack.Connect(t, e.url), &queueSubs})))
-	}
+	var listeners []*Listener
+	clients := []*Client{e.client(t), e.client(t), e.client(t)}
 	for i, c := range clients {
-		listeners.Add(1)
-		go func() {
-			defer listeners.Done()
-			err := c.Listen(ctx, func(ctx context.Context, h *ChannelHandle, ev *ari.StasisStart) {
-				if h.Key().Node != nodeID(0) || h.ID() != ev.Channel.ID {
-					t.Errorf("handle key %+v for %s", h.Key(), ev.Channel.ID)
-				}
-				mu.Lock()
-				handled[h.ID()]++
-				perInstance[i]++
-				mu.Unlock()
-				all <- struct{}{}
-			})
-			if err != nil {
-				t.Errorf("Listen: %v", err)
+		// Listen returns once its queue subscription is active: calls
+		// placed from now on are not missed.
+		l, err := c.Listen(ctx, func(ctx context.Context, h *ChannelHandle, ev *ari.StasisStart) {
+			if h.Key().Node != nodeID(0) || h.ID() != ev.Channel.ID {
+				t.Errorf("handle key %+v for %s", h.Key(), ev.Channel.ID)
 			}
-		}()
+			mu.Lock()
+			handled[h.ID()]++
+			perInstance[i]++
+			mu.Unlock()
+			all <- struct{}{}
+		})
+		if err != nil {
+			t.Fatalf("Listen: %v", err)
+		}
+		listeners = append(listeners, l)
 	}
-	// Listen subscribes in its goroutine: wait until the three queue
-	// subscriptions exist before placing calls.
-	waitFor(t, "three listeners", func() bool {
-		return queueSubs.Load() >= 3
-	})
 	for range calls {
 		if _, err := e.sims[0].InboundCall(testApp); err != nil {
 			t.Fatal(err)
@@ -253,7 +239,11 @@ func testListenShares(t *testing.T, tr bustest.Transport) {
 	// Nothing more arrives: each call went to one instance.
 	time.Sleep(200 * time.Millisecond)
 	cancel()
-	listeners.Wait()
+	for _, l := range listeners {
+		if err := l.Wait(); err != nil {
+			t.Errorf("Listen: %v", err)
+		}
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	if len(handled) != calls {
@@ -269,18 +259,4 @@ func testListenShares(t *testing.T, tr bustest.Transport) {
 			t.Errorf("instance %d handled no call (%v)", i, perInstance)
 		}
 	}
-}
-
-// countingBus counts the queue subscriptions made through it.
-type countingBus struct {
-	bus.Bus
-	n *atomic.Int64
-}
-
-func (b countingBus) QueueSubscribe(subject, queue string, h bus.Handler) (bus.Subscription, error) {
-	s, err := b.Bus.QueueSubscribe(subject, queue, h)
-	if err == nil {
-		b.n.Add(1)
-	}
-	return s, err
 }

@@ -37,7 +37,7 @@ func TestRabbitMQPermissions(t *testing.T) {
 	proxyURL := user("ariproxy-server", amqpbus.ProxyPermissions)
 	appURL := user("ariproxy-app", amqpbus.AppPermissions)
 
-	e := newEnv(t, bustest.URLTransport("rabbitmq-proxy-user", proxyURL), 2, arisim.Config{TimeScale: 0.01})
+	e := newEnvOn(t, bustest.URLTransport("rabbitmq-proxy-user", proxyURL), 2, arisim.Config{TimeScale: 0.01})
 	e.url = appURL // the clients
 	c := e.client(t)
 	if _, err := c.Asterisk().Ping(ctx); err != nil {
@@ -49,7 +49,7 @@ func TestRabbitMQPermissions(t *testing.T) {
 	}
 	handled := make(chan string, 1)
 	go func() {
-		_ = c.Listen(ctx, func(_ context.Context, h *ChannelHandle, _ *ari.StasisStart) {
+		_, _ = c.Listen(ctx, func(_ context.Context, h *ChannelHandle, _ *ari.StasisStart) {
 			select {
 			case handled <- h.ID():
 			default:

@@ -21,7 +21,7 @@ import (
 // again afterwards.
 func TestBrokerRestart(t *testing.T) {
 	broker := bustest.RabbitMQBroker(t)
-	e := newEnv(t, bustest.RabbitMQ, 1, arisim.Config{TimeScale: 0.01})
+	e := newEnvOn(t, bustest.RabbitMQ, 1, arisim.Config{TimeScale: 0.01})
 	c := e.client(t, WithTimeout(3*time.Second))
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()

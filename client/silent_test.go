@@ -24,7 +24,7 @@ func TestDeadServerForgotten(t *testing.T) { bustest.ForEachTransport(t, testDea
 
 func testDeadServerForgotten(t *testing.T, tr bustest.Transport) {
 	const timeout = time.Second
-	e := newEnv(t, tr, 2, arisim.Config{TimeScale: 0.01})
+	e := newEnvOn(t, tr, 2, arisim.Config{TimeScale: 0.01})
 
 	// The third server runs under the test's control, to be stopped
 	// without announcing anything (as if its process died).
@@ -51,7 +51,7 @@ func testDeadServerForgotten(t *testing.T, tr bustest.Transport) {
 	notFound := func(what string) time.Duration {
 		t.Helper()
 		start := time.Now()
-		_, err := c.Channel("no-such-channel").Data(ctx)
+		_, err := c.Channel("no-such-channel").Get(ctx)
 		d := time.Since(start)
 		if !errors.Is(err, ErrNotFound) {
 			t.Fatalf("%s: %v, want ErrNotFound", what, err)
@@ -139,7 +139,7 @@ func testSilentServerWithV5Peers(t *testing.T, tr bustest.Transport) {
 			announce("v5-b") // announced once, then silent
 			waitFor(t, "both servers known", func() bool { return len(c.Servers()) == 2 })
 
-			if _, err := c.Channel("no-such-channel").Data(t.Context()); !errors.Is(err, ErrNotFound) {
+			if _, err := c.Channel("no-such-channel").Get(t.Context()); !errors.Is(err, ErrNotFound) {
 				t.Fatalf("got %v, want ErrNotFound", err)
 			}
 			time.Sleep(50 * time.Millisecond) // for the announcements answering the ping

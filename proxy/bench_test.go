@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ariproxy/ari-proxy/internal/bustest"
 	"github.com/ariproxy/ari-proxy/internal/localstack"
 	"github.com/ariproxy/ari-proxy/wire"
 )
@@ -24,7 +23,7 @@ import (
 // BenchmarkRequestChannelData: a raw bus request for ChannelData on the
 // node subject, answered by the server from the simulator.
 func BenchmarkRequestChannelData(b *testing.B) {
-	e := newEnv(b, bustest.NATS)
+	e := newEnv(b)
 	e.originate("bench-1", e.sub(e.subj.Event(app, node1)))
 	subject := e.subj.Request(wire.ClassData, app, node1)
 	req := []byte(`{"kind":"ChannelData","key":{"kind":"channel","id":"bench-1","node":"` + node1 + `","app":"demo"}}`)
@@ -41,7 +40,7 @@ func BenchmarkRequestChannelData(b *testing.B) {
 
 // BenchmarkDirectARI: the same lookup straight to the simulator over HTTP.
 func BenchmarkDirectARI(b *testing.B) {
-	e := newEnv(b, bustest.NATS)
+	e := newEnv(b)
 	e.originate("bench-1", e.sub(e.subj.Event(app, node1)))
 	url := e.sim.URL() + "/channels/bench-1"
 	client := &http.Client{Timeout: 10 * time.Second}
@@ -64,7 +63,7 @@ func BenchmarkDirectARI(b *testing.B) {
 // BenchmarkEventThroughput: events flooded by the simulator on one call,
 // through the server, to a NATS subscriber. One op is one event.
 func BenchmarkEventThroughput(b *testing.B) {
-	e := newEnv(b, bustest.NATS)
+	e := newEnv(b)
 	events := e.sub(e.subj.Event(app, node1))
 	e.originate("flood-1", events)
 	drain(events)

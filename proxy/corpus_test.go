@@ -58,7 +58,7 @@ func readCorpus(t *testing.T, path string) []corpusLine {
 // divergence in the summary line).
 func replayCorpus(t *testing.T, tr bustest.Transport, path string) {
 	lines := readCorpus(t, path)
-	e := newEnv(t, tr)
+	e := newEnvOn(t, tr)
 	events := e.sub(e.subj.Event(app, node1))
 	mapSubject := func(s string) string { return e.prefix + strings.TrimPrefix(s, "ari.") }
 

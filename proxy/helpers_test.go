@@ -39,9 +39,16 @@ type env struct {
 	reg    *prometheus.Registry
 }
 
-// newEnv starts a bus of transport tr, a simulator and a server for app
-// "demo"; mods adjust the server's configuration.
-func newEnv(t testing.TB, tr bustest.Transport, mods ...func(*proxy.Config)) *env {
+// newEnv starts NATS, a simulator and a server for app "demo"; mods adjust
+// the server's configuration.
+func newEnv(t testing.TB, mods ...func(*proxy.Config)) *env {
+	t.Helper()
+	return newEnvOn(t, bustest.NATS, mods...)
+}
+
+// newEnvOn is newEnv on a bus of transport tr (suites parameterised by
+// transport).
+func newEnvOn(t testing.TB, tr bustest.Transport, mods ...func(*proxy.Config)) *env {
 	t.Helper()
 	url := tr.URL(t)
 	sim := localstack.StartSim(t, node1)

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/ariproxy/ari-proxy/ari"
-	"github.com/ariproxy/ari-proxy/internal/bustest"
 	"github.com/ariproxy/ari-proxy/internal/localstack"
 	"github.com/ariproxy/ari-proxy/internal/sharedtest"
 	"github.com/ariproxy/ari-proxy/wire"
@@ -24,7 +23,7 @@ const perNode = 100
 // under one prefix: the set-up where ids only one Asterisk keeps unique
 // collide.
 func twoNodes(t *testing.T) *env {
-	e := newEnv(t, bustest.NATS)
+	e := newEnv(t)
 	e.startServer(localstack.StartSim(t, node2))
 	return e
 }

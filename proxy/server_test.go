@@ -18,7 +18,7 @@ import (
 func TestNodeAndAnnounce(t *testing.T) { bustest.ForEachTransport(t, testNodeAndAnnounce) }
 
 func testNodeAndAnnounce(t *testing.T, tr bustest.Transport) {
-	e := newEnv(t, tr)
+	e := newEnvOn(t, tr)
 	if got := e.srv.Node(); got != node1 {
 		t.Fatalf("Node() = %q, want %q", got, node1)
 	}
@@ -40,7 +40,7 @@ func testNodeAndAnnounce(t *testing.T, tr bustest.Transport) {
 func TestPeriodicAnnounce(t *testing.T) { bustest.ForEachTransport(t, testPeriodicAnnounce) }
 
 func testPeriodicAnnounce(t *testing.T, tr bustest.Transport) {
-	e := newEnv(t, tr, func(c *proxy.Config) { c.AnnounceInterval = 50 * time.Millisecond })
+	e := newEnvOn(t, tr, func(c *proxy.Config) { c.AnnounceInterval = 50 * time.Millisecond })
 	ann := e.sub(e.subj.Announce())
 	for range 3 {
 		select {
@@ -55,7 +55,7 @@ func testPeriodicAnnounce(t *testing.T, tr bustest.Transport) {
 func TestRequestLevels(t *testing.T) { bustest.ForEachTransport(t, testRequestLevels) }
 
 func testRequestLevels(t *testing.T, tr bustest.Transport) {
-	e := newEnv(t, tr)
+	e := newEnvOn(t, tr)
 	levels := []struct {
 		name      string
 		app, node string
@@ -98,7 +98,7 @@ func testRequestLevels(t *testing.T, tr bustest.Transport) {
 func TestCreateQueueGroup(t *testing.T) { bustest.ForEachTransport(t, testCreateQueueGroup) }
 
 func testCreateQueueGroup(t *testing.T, tr bustest.Transport) {
-	e := newEnv(t, tr)
+	e := newEnvOn(t, tr)
 	const node2 = "02:fc:00:00:00:02"
 	sim2 := localstack.StartSim(t, node2)
 	e.startServer(sim2)
@@ -172,7 +172,7 @@ func testCreateQueueGroup(t *testing.T, tr bustest.Transport) {
 func TestMultipleApplications(t *testing.T) { bustest.ForEachTransport(t, testMultipleApplications) }
 
 func testMultipleApplications(t *testing.T, tr bustest.Transport) {
-	e := newEnv(t, tr, func(c *proxy.Config) { c.Applications = []string{app, "other"} })
+	e := newEnvOn(t, tr, func(c *proxy.Config) { c.Applications = []string{app, "other"} })
 	raws, err := e.requestRaw(e.subj.Request(wire.ClassGet, "", ""), `{"kind":"ApplicationList","key":{}}`, 0, 500*time.Millisecond)
 	if err != nil || len(raws) != 2 {
 		t.Fatalf("generic get: %d replies (%v), want 2", len(raws), err)
@@ -199,7 +199,7 @@ func testMultipleApplications(t *testing.T, tr bustest.Transport) {
 func TestEventsExactBytes(t *testing.T) { bustest.ForEachTransport(t, testEventsExactBytes) }
 
 func testEventsExactBytes(t *testing.T, tr bustest.Transport) {
-	e := newEnv(t, tr)
+	e := newEnvOn(t, tr)
 	events := e.sub(e.subj.Event(app, node1))
 	e.originate("ex-1", events)
 	// A bridge for bridge.creationtime and video_mode.
@@ -234,7 +234,7 @@ func testEventsExactBytes(t *testing.T, tr bustest.Transport) {
 func TestDialogOriginate(t *testing.T) { bustest.ForEachTransport(t, testDialogOriginate) }
 
 func testDialogOriginate(t *testing.T, tr bustest.Transport) {
-	e := newEnv(t, tr)
+	e := newEnvOn(t, tr)
 	dlg := e.sub(e.subj.DialogEvent("dlg-1"))
 	r := ok(t, "originate", e.request(e.subj.Request(wire.ClassCreate, "", ""), `{"kind":"ChannelOriginate","key":{"dialog":"dlg-1"},
 		"channel_originate":{"originate_request":{"endpoint":"Local/echo@default","app":"demo"}}}`))
@@ -270,7 +270,7 @@ func TestDialogBindings(t *testing.T) { bustest.ForEachTransport(t, testDialogBi
 
 func testDialogBindings(t *testing.T, tr bustest.Transport) {
 	defer proxy.SetBridgeDeleteGrace(50 * time.Millisecond)()
-	e := newEnv(t, tr)
+	e := newEnvOn(t, tr)
 	cmd := e.subj.Request(wire.ClassCommand, app, node1)
 	events := e.sub(e.subj.Event(app, node1))
 	e.originate("db-1", events)
@@ -352,7 +352,7 @@ func testDialogBindings(t *testing.T, tr bustest.Transport) {
 func TestEventOrder(t *testing.T) { bustest.ForEachTransport(t, testEventOrder) }
 
 func testEventOrder(t *testing.T, tr bustest.Transport) {
-	e := newEnv(t, tr)
+	e := newEnvOn(t, tr)
 	events := e.sub(e.subj.Event(app, node1))
 	const n = 1000
 	if err := e.sim.Flood(t.Context(), app, n); err != nil {
@@ -386,7 +386,7 @@ func testEventOrder(t *testing.T, tr bustest.Transport) {
 func TestConcurrencyBound(t *testing.T) { bustest.ForEachTransport(t, testConcurrencyBound) }
 
 func testConcurrencyBound(t *testing.T, tr bustest.Transport) {
-	e := newEnv(t, tr, func(c *proxy.Config) { c.MaxConcurrent = 1 })
+	e := newEnvOn(t, tr, func(c *proxy.Config) { c.MaxConcurrent = 1 })
 	e.sim.SetLatency(30 * time.Millisecond)
 	const n = 6
 	start := time.Now()
@@ -408,7 +408,7 @@ func testConcurrencyBound(t *testing.T, tr bustest.Transport) {
 func TestRequestTimeout(t *testing.T) { bustest.ForEachTransport(t, testRequestTimeout) }
 
 func testRequestTimeout(t *testing.T, tr bustest.Transport) {
-	e := newEnv(t, tr, func(c *proxy.Config) { c.RequestTimeout = 50 * time.Millisecond })
+	e := newEnvOn(t, tr, func(c *proxy.Config) { c.RequestTimeout = 50 * time.Millisecond })
 	e.sim.SetLatency(300 * time.Millisecond)
 	r := e.request(e.subj.Request(wire.ClassGet, app, node1), `{"kind":"ChannelList","key":{}}`)
 	if r.Code != wire.CodeTimeout || r.Error == "" {
@@ -424,7 +424,7 @@ func testRequestTimeout(t *testing.T, tr bustest.Transport) {
 func TestBadInput(t *testing.T) { bustest.ForEachTransport(t, testBadInput) }
 
 func testBadInput(t *testing.T, tr bustest.Transport) {
-	e := newEnv(t, tr, func(c *proxy.Config) { c.MaxRequestBytes = 4096 })
+	e := newEnvOn(t, tr, func(c *proxy.Config) { c.MaxRequestBytes = 4096 })
 	data := e.subj.Request(wire.ClassData, app, node1)
 	tests := []struct {
 		name    string
@@ -486,7 +486,7 @@ func testBadInput(t *testing.T, tr bustest.Transport) {
 func TestARIDown(t *testing.T) { bustest.ForEachTransport(t, testARIDown) }
 
 func testARIDown(t *testing.T, tr bustest.Transport) {
-	e := newEnv(t, tr)
+	e := newEnvOn(t, tr)
 	ann := e.sub(e.subj.Announce())
 	e.sim.RefuseConnections(time.Hour)
 	e.sim.DropWebSockets()
@@ -516,7 +516,7 @@ func testARIDown(t *testing.T, tr bustest.Transport) {
 func TestNodeChange(t *testing.T) { bustest.ForEachTransport(t, testNodeChange) }
 
 func testNodeChange(t *testing.T, tr bustest.Transport) {
-	e := newEnv(t, tr)
+	e := newEnvOn(t, tr)
 	const node2 = "02:fc:00:00:00:09"
 	ann := e.sub(e.subj.Announce())
 	ok(t, "bind", e.request(e.subj.Request(wire.ClassCreate, app, node1),
@@ -566,7 +566,7 @@ func drain(ch <-chan []byte) {
 func TestRepliesCarryNode(t *testing.T) { bustest.ForEachTransport(t, testRepliesCarryNode) }
 
 func testRepliesCarryNode(t *testing.T, tr bustest.Transport) {
-	e := newEnv(t, tr)
+	e := newEnvOn(t, tr)
 	for _, tc := range []struct {
 		name    string
 		class   wire.Class

@@ -22,7 +22,7 @@ import (
 // and sends requests with direct reply-to and no correlation id. Nothing
 // the v5 peer declares may conflict with what our server declared.
 func TestV5RabbitMQPeer(t *testing.T) {
-	e := newEnv(t, bustest.RabbitMQ)
+	e := newEnvOn(t, bustest.RabbitMQ)
 	conn, err := amqp.Dial(e.busURL)
 	if err != nil {
 		t.Fatal(err)

@@ -191,7 +191,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 func (e *env) waitProxied(ctx context.Context, id string) error {
 	deadline := time.Now().Add(startTimeout)
 	for {
-		_, err := e.cli.Channel(id).Data(ctx)
+		_, err := e.cli.Channel(id).Get(ctx)
 		if err == nil {
 			return nil
 		}
@@ -238,7 +238,7 @@ func (e *env) requests(ctx context.Context, rep *Report, chanID string) error {
 	}{
 		{"channel data (GET /channels/{id})",
 			e.direct(http.MethodGet, "/channels/"+chanID, func() any { return new(ari.Channel) }),
-			func(ctx context.Context) error { _, err := h.Data(ctx); return err }},
+			func(ctx context.Context) error { _, err := h.Get(ctx); return err }},
 		{"channel answer (POST /channels/{id}/answer)",
 			e.direct(http.MethodPost, "/channels/"+chanID+"/answer"),
 			h.Answer},

@@ -17,11 +17,9 @@ import (
 
 	"github.com/ariproxy/ari-proxy/ari"
 	"github.com/ariproxy/ari-proxy/arisim"
-	"github.com/ariproxy/ari-proxy/bus"
 	"github.com/ariproxy/ari-proxy/bus/busdial"
 	"github.com/ariproxy/ari-proxy/client"
 	"github.com/ariproxy/ari-proxy/internal/localstack"
-	"github.com/ariproxy/ari-proxy/wire"
 )
 
 // Defaults of Options.
@@ -121,13 +119,7 @@ func Run(ctx context.Context, opts Options) (err error) {
 	p.say("proxy server ready: application %q on node %s", Application, st.Server.Node())
 
 	// The application, with the client library, on a connection of its own.
-	ab, err := busdial.Dial(ctx, st.BusURL(), busdial.Options{Name: "ari-proxy demo application", Logger: log.With("component", "client")})
-	if err != nil {
-		return fmt.Errorf("demo: client: %w", err)
-	}
-	defer ab.Close()
-	lb := &listenBus{Bus: ab, listening: make(chan struct{})}
-	c, err := client.New(ctx, client.WithApplication(Application), client.WithBus(lb),
+	c, err := client.New(ctx, client.WithApplication(Application), client.WithURL(st.BusURL()),
 		client.WithLogger(log.With("component", "client")))
 	if err != nil {
 		return fmt.Errorf("demo: client: %w", err)
@@ -138,14 +130,20 @@ func Run(ctx context.Context, opts Options) (err error) {
 	a := &app{c: c, p: p, log: log, total: opts.Calls, forever: opts.Forever, done: make(chan struct{})}
 	listenCtx, stopListen := context.WithCancel(ctx)
 	defer stopListen()
-	listenDone := make(chan error, 1)
-	go func() { listenDone <- c.Listen(listenCtx, a.handle) }()
-
-	// The calls, once the application listens: a StasisStart published
-	// before its subscription reaches the bus would be lost.
-	if err := waitListening(ctx, lb); err != nil {
-		return err
+	// Listen returns once its subscription is active on the bus: the
+	// calls placed from now on reach the application.
+	l, err := c.Listen(listenCtx, a.handle)
+	if err != nil {
+		return fmt.Errorf("demo: listen: %w", err)
 	}
+	listenDone := make(chan error, 1)
+	go func() {
+		err := l.Wait()
+		if err == nil && listenCtx.Err() == nil {
+			err = errors.New("stopped")
+		}
+		listenDone <- err
+	}()
 	placeErr := make(chan error, 1)
 	go func() { placeErr <- a.place(ctx, st.Sim) }()
 
@@ -208,36 +206,6 @@ func (a *app) place(ctx context.Context, sim *arisim.Sim) error {
 		}
 	}
 	return nil
-}
-
-// listenBus is the application's bus connection; it tells when Listen's
-// queue subscription, which shares the new calls, is in place (on any
-// transport, a subscription is active on the bus when it returns).
-type listenBus struct {
-	busdial.Bus
-	once      sync.Once
-	listening chan struct{}
-}
-
-func (b *listenBus) QueueSubscribe(subject, queue string, h bus.Handler) (bus.Subscription, error) {
-	s, err := b.Bus.QueueSubscribe(subject, queue, h)
-	if err == nil && queue == wire.ListenQueue {
-		b.once.Do(func() { close(b.listening) })
-	}
-	return s, err
-}
-
-// waitListening waits until the application's Listen subscription is in
-// place.
-func waitListening(ctx context.Context, b *listenBus) error {
-	select {
-	case <-b.listening:
-		return nil
-	case <-time.After(readyTimeout):
-		return errors.New("demo: the application is not listening for calls")
-	case <-ctx.Done():
-		return stopErr(ctx)
-	}
 }
 
 // inboundCall makes call i arrive. The application's registration on the
@@ -362,7 +330,7 @@ func (a *app) handle(ctx context.Context, h *client.ChannelHandle, ev *ari.Stasi
 // greet answers the call and plays the prompt to the end.
 func (a *app) greet(ctx context.Context, cl *call) error {
 	// Subscribe before playing, so the end of the playback cannot be missed.
-	sub, err := cl.h.Subscribe(ctx, "PlaybackFinished", "StasisEnd")
+	sub, err := cl.h.Subscribe(ctx, ari.TypePlaybackFinished, ari.TypeStasisEnd)
 	if err != nil {
 		return fmt.Errorf("subscribing to its events: %w", err)
 	}
@@ -404,7 +372,7 @@ func (a *app) bridge(ctx context.Context, first, second *call) (*client.BridgeHa
 	if err != nil {
 		return nil, fmt.Errorf("creating a bridge: %w", err)
 	}
-	sub, err := br.Subscribe(ctx, "ChannelEnteredBridge")
+	sub, err := br.Subscribe(ctx, ari.TypeChannelEnteredBridge)
 	if err != nil {
 		return br, fmt.Errorf("subscribing to the bridge: %w", err)
 	}
@@ -443,7 +411,7 @@ func (a *app) bridge(ctx context.Context, first, second *call) (*client.BridgeHa
 func (a *app) destroy(ctx context.Context, br *client.BridgeHandle) {
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
 	defer cancel()
-	if err := br.Delete(dctx); err != nil && !errors.Is(err, client.ErrNotFound) {
+	if err := br.Destroy(dctx); err != nil && !errors.Is(err, client.ErrNotFound) {
 		a.p.say("bridge %s: delete failed: %v", br.ID(), err)
 		return
 	}
