@@ -38,7 +38,6 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -353,15 +352,10 @@ func (b *Bus) Connected() bool {
 // messages still buffered are sent for at most a second, and the
 // connection closes. Calling it again does nothing.
 func (b *Bus) Close() error {
-	b.mu.Lock()
-	if b.done {
-		b.mu.Unlock()
+	subs, first := b.finish()
+	if !first {
 		return nil
 	}
-	b.done = true
-	subs := b.subs
-	b.subs = nil
-	b.mu.Unlock()
 	for s := range subs {
 		s.stop(true)
 	}
@@ -369,6 +363,19 @@ func (b *Bus) Close() error {
 	close(b.closed)
 	b.wg.Wait()
 	return nil
+}
+
+// finish marks the Bus done and takes its subscriptions; first is false
+// when it was done already.
+func (b *Bus) finish() (subs map[*subscription]struct{}, first bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.done {
+		return nil, false
+	}
+	b.done = true
+	subs, b.subs = b.subs, nil
+	return subs, true
 }
 
 // tlsConfig builds the TLS settings of amqps:// from the options.
@@ -404,15 +411,10 @@ func tlsConfig(o options) (*tls.Config, error) {
 func RedactURL(u string) string {
 	pu, err := url.Parse(u)
 	if err != nil {
-		if at := strings.LastIndex(u, "@"); at >= 0 {
-			return "redacted" + u[at:]
-		}
-		return u
+		return "(unparsable URL)"
 	}
-	if pu.User != nil {
-		if _, has := pu.User.Password(); has {
-			pu.User = url.UserPassword(pu.User.Username(), "redacted")
-		}
+	if _, has := pu.User.Password(); has {
+		pu.User = url.UserPassword(pu.User.Username(), "redacted")
 	}
 	return pu.String()
 }

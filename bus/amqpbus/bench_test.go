@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ariproxy/ari-proxy/bus"
+	"github.com/ariproxy/ari-proxy/bus/amqpbus"
 	"github.com/ariproxy/ari-proxy/internal/bustest"
 	"github.com/ariproxy/ari-proxy/internal/localstack"
 )
@@ -16,12 +17,8 @@ import (
 func BenchmarkRequest(b *testing.B) {
 	url := bustest.RabbitMQURL(b)
 	p := localstack.Prefix()
-	cli, srv := connectB(b, url), connectB(b, url)
-	if _, err := srv.Subscribe(p+"get.app", func(m bus.Msg) {
-		_ = srv.Publish(context.Background(), m.Reply, "", []byte("ok"))
-	}); err != nil {
-		b.Fatal(err)
-	}
+	cli := connectB(b, url)
+	respond(b, connectB(b, url), p+"get.app")
 	ctx := context.Background()
 	b.ResetTimer()
 	for b.Loop() {
@@ -63,12 +60,8 @@ func BenchmarkEvents(b *testing.B) {
 func BenchmarkRequestPaced(b *testing.B) {
 	url := bustest.RabbitMQURL(b)
 	p := localstack.Prefix()
-	cli, srv := connectB(b, url), connectB(b, url)
-	if _, err := srv.Subscribe(p+"get.app", func(m bus.Msg) {
-		_ = srv.Publish(context.Background(), m.Reply, "", []byte("ok"))
-	}); err != nil {
-		b.Fatal(err)
-	}
+	cli := connectB(b, url)
+	respond(b, connectB(b, url), p+"get.app")
 	ctx := context.Background()
 	var total time.Duration
 	var lat []time.Duration
@@ -84,4 +77,13 @@ func BenchmarkRequestPaced(b *testing.B) {
 	}
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-us")
+}
+
+// respond answers every request on subject with "ok".
+func respond(b *testing.B, srv *amqpbus.Bus, subject string) {
+	if _, err := srv.Subscribe(subject, func(m bus.Msg) {
+		_ = srv.Publish(context.Background(), m.Reply, "", []byte("ok"))
+	}); err != nil {
+		b.Fatal(err)
+	}
 }
