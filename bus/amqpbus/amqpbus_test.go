@@ -372,3 +372,28 @@ func TestBufferBounded(t *testing.T) {
 		t.Fatalf("15 publishes into a buffer of 10: %d refused, %d counted dropped; want 5", refused, b.Stats().Dropped)
 	}
 }
+
+// TestTLS: amqps with the broker's CA and a client certificate works;
+// without the CA, or without the certificate, it does not.
+func TestTLS(t *testing.T) {
+	url, certs := bustest.RabbitMQTLS(t)
+	b := connect(t, url, amqpbus.WithRootCA(certs.CA), amqpbus.WithClientCert(certs.ClientCert, certs.ClientKey))
+	p := localstack.Prefix()
+	if _, err := b.Subscribe(p+"get.x", func(m bus.Msg) { _ = b.Publish(context.Background(), m.Reply, "", []byte("ok")) }); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := b.RequestMany(ctx, p+"get.x", nil, func([]byte) bool { return false }); err != nil {
+		t.Fatalf("request over amqps: %v", err)
+	}
+	for name, opts := range map[string][]amqpbus.Option{
+		"without the CA":          {amqpbus.WithClientCert(certs.ClientCert, certs.ClientKey)},
+		"without the client cert": {amqpbus.WithRootCA(certs.CA)},
+	} {
+		if b, err := amqpbus.Connect(ctx, url, append(opts, amqpbus.WithLogger(localstack.Logger()))...); err == nil {
+			b.Close()
+			t.Errorf("connected %s", name)
+		}
+	}
+}

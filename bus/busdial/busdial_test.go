@@ -42,6 +42,15 @@ func TestDial(t *testing.T) {
 			t.Error("not connected after Dial")
 		}
 	})
+	// amqps with the same TLS settings as NATS (MESSAGEBUS_TLS_CA, _CERT,
+	// _KEY of the server).
+	url, certs := bustest.RabbitMQTLS(t)
+	b, err := busdial.Dial(context.Background(), url, busdial.Options{RootCA: certs.CA, ClientCert: certs.ClientCert,
+		ClientKey: certs.ClientKey, Logger: localstack.Logger()})
+	if err != nil {
+		t.Fatalf("amqps: %v", err)
+	}
+	b.Close()
 	for url, want := range map[string]string{
 		"redis://h:6379":       "must begin with",
 		"amqp://u:secret@h:1/": "credentials file",

@@ -61,6 +61,8 @@ func ForEachTransport(t *testing.T, f func(t *testing.T, tr Transport)) {
 var shared struct {
 	once   sync.Once
 	broker *rabbitmqd.Broker
+	certs  Certs
+	dir    string
 	err    error
 }
 
@@ -81,7 +83,15 @@ func RabbitMQBroker(t testing.TB) *rabbitmqd.Broker {
 	shared.once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), rabbitmqd.StartTimeout)
 		defer cancel()
-		shared.broker, shared.err = rabbitmqd.Start(ctx)
+		// An amqps listener too, requiring client certificates.
+		if shared.dir, shared.err = os.MkdirTemp("", "bustest-certs-"); shared.err != nil {
+			return
+		}
+		if shared.certs, shared.err = MakeCerts(shared.dir); shared.err != nil {
+			return
+		}
+		shared.broker, shared.err = rabbitmqd.Start(ctx, rabbitmqd.Options{TLS: &rabbitmqd.TLS{
+			CertFile: shared.certs.ServerCert, KeyFile: shared.certs.ServerKey, CAFile: shared.certs.CA}})
 	})
 	if shared.err != nil {
 		if os.Getenv("CI") == "true" {
@@ -94,6 +104,14 @@ func RabbitMQBroker(t testing.TB) *rabbitmqd.Broker {
 	return shared.broker
 }
 
+// RabbitMQTLS returns the amqps URL of the shared broker's TLS listener,
+// which requires a client certificate, and the PKI to reach it.
+func RabbitMQTLS(t testing.TB) (string, Certs) {
+	t.Helper()
+	b := RabbitMQBroker(t)
+	return fmt.Sprintf("amqps://guest:guest@127.0.0.1:%d/", b.TLSPort), shared.certs
+}
+
 // Main runs the package's tests and then stops the shared RabbitMQ
 // broker, if one was started. Use it as TestMain in every package that
 // runs suites on RabbitMQ:
@@ -103,6 +121,9 @@ func Main(m *testing.M) {
 	code := m.Run()
 	if shared.broker != nil {
 		shared.broker.Stop()
+	}
+	if shared.dir != "" {
+		_ = os.RemoveAll(shared.dir)
 	}
 	os.Exit(code)
 }

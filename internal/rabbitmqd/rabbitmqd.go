@@ -27,10 +27,25 @@ var ErrNotInstalled = errors.New("rabbitmqd: rabbitmq-server is not installed (a
 // connections (it takes about 5 s).
 const StartTimeout = 60 * time.Second
 
+// TLS are the PEM files of a TLS listener: the broker's certificate and
+// key, and the CA whose client certificates it requires (mutual TLS).
+type TLS struct {
+	CertFile, KeyFile, CAFile string
+}
+
+// Options configure Start.
+type Options struct {
+	// TLS, when set, adds an amqps listener (Broker.TLSPort) that requires
+	// a client certificate signed by TLS.CAFile.
+	TLS *TLS
+}
+
 // Broker is a running private rabbitmq-server.
 type Broker struct {
 	// Port is the AMQP port on 127.0.0.1.
 	Port int
+	// TLSPort is the amqps port on 127.0.0.1 (0 without Options.TLS).
+	TLSPort int
 	// Node is the Erlang node name (for rabbitmqctl -n).
 	Node string
 	// Dir holds the broker's data and logs; removed by Stop.
@@ -48,7 +63,11 @@ func (b *Broker) URL() string { return fmt.Sprintf("amqp://guest:guest@127.0.0.1
 
 // Start starts a broker and returns when it accepts AMQP connections.
 // ctx bounds the start only.
-func Start(ctx context.Context) (*Broker, error) {
+func Start(ctx context.Context, opts ...Options) (*Broker, error) {
+	var o Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
 	bin, err := exec.LookPath("rabbitmq-server")
 	if err != nil {
 		return nil, ErrNotInstalled
@@ -72,6 +91,17 @@ func Start(ctx context.Context) (*Broker, error) {
 			return nil, fmt.Errorf("rabbitmqd: %w", err)
 		}
 	}
+	var extraEnv []string
+	if o.TLS != nil {
+		if b.TLSPort, err = freePort(); err != nil {
+			return nil, err
+		}
+		conf, err := writeTLSConfig(dir, b.TLSPort, *o.TLS)
+		if err != nil {
+			return nil, err
+		}
+		extraEnv = append(extraEnv, "RABBITMQ_CONFIG_FILE="+conf)
+	}
 	// As root, Debian's wrapper runs the broker as the rabbitmq user,
 	// which must own its folders.
 	if os.Geteuid() == 0 {
@@ -94,6 +124,7 @@ func Start(ctx context.Context) (*Broker, error) {
 		"RABBITMQ_DIST_PORT="+strconv.Itoa(dist),
 		"HOME="+rabbitHome(),
 	)
+	cmd.Env = append(cmd.Env, extraEnv...)
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // Stop ends the whole group
 	if err := cmd.Start(); err != nil {
@@ -111,6 +142,34 @@ func Start(ctx context.Context) (*Broker, error) {
 		return nil, err
 	}
 	return b, nil
+}
+
+// writeTLSConfig copies the TLS files into dir (the broker may not read
+// the originals' folder) and writes a rabbitmq.conf with the listener.
+func writeTLSConfig(dir string, port int, t TLS) (string, error) {
+	names := map[string]string{"ca.pem": t.CAFile, "cert.pem": t.CertFile, "key.pem": t.KeyFile}
+	for name, src := range names {
+		data, err := os.ReadFile(src)
+		if err != nil {
+			return "", fmt.Errorf("rabbitmqd: TLS: %w", err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			return "", fmt.Errorf("rabbitmqd: TLS: %w", err)
+		}
+	}
+	conf := filepath.Join(dir, "rabbitmq.conf")
+	text := fmt.Sprintf(`listeners.ssl.default = 127.0.0.1:%d
+ssl_options.cacertfile = %s
+ssl_options.certfile = %s
+ssl_options.keyfile = %s
+ssl_options.verify = verify_peer
+ssl_options.fail_if_no_peer_cert = true
+`, port,
+		filepath.Join(dir, "ca.pem"), filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"))
+	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
+		return "", fmt.Errorf("rabbitmqd: TLS: %w", err)
+	}
+	return conf, nil
 }
 
 // WaitReady waits until the broker accepts TCP connections on its port.
