@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -62,6 +63,10 @@ type publisher struct {
 	room chan struct{} // closed (and replaced) when take empties buf
 }
 
+// maxBatch bounds how many messages the sender takes from the buffer at
+// once.
+const maxBatch = 256
+
 // errBufferFull is returned by Publish when the buffer is full.
 type errBufferFull int
 
@@ -114,9 +119,13 @@ func (p *publisher) enqueue(ctx context.Context, m outMsg) error {
 func (p *publisher) take(stop <-chan *amqp.Error, closeErr **amqp.Error) ([]outMsg, bool) {
 	for {
 		p.mu.Lock()
-		batch := p.buf
-		p.buf = nil
-		if len(batch) > 0 {
+		// A small batch, so that a publisher waiting for room (a broker
+		// slower than the events) moves at the broker's pace rather than
+		// by whole buffers.
+		n := min(len(p.buf), maxBatch)
+		batch := slices.Clone(p.buf[:n])
+		p.buf = p.buf[n:]
+		if n > 0 {
 			close(p.room)
 			p.room = make(chan struct{})
 		}
