@@ -39,6 +39,7 @@ import (
 	"net/url"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -62,14 +63,18 @@ const (
 // Bus is a bus.Bus on a RabbitMQ connection that it re-establishes by
 // itself. It is safe for concurrent use.
 type Bus struct {
-	url    string
-	cfg    amqp.Config
-	o      options
-	log    *slog.Logger
-	m      *metrics
-	pub    *publisher
-	reqs   chan struct{}   // semaphore: channels of outstanding requests
-	spares chan *replyChan // reply channels opened ahead
+	url  string
+	cfg  amqp.Config
+	o    options
+	log  *slog.Logger
+	m    *metrics
+	pub  *publisher
+	reqs chan struct{} // semaphore: channels of outstanding requests
+
+	idleMu     sync.Mutex
+	idle       []*replyChan // reply channels to reuse, oldest first
+	corrPrefix string
+	corrSeq    atomic.Uint64
 
 	mu        sync.Mutex
 	conn      *amqp.Connection // nil while disconnected
@@ -194,12 +199,12 @@ func Connect(ctx context.Context, rawURL string, opts ...Option) (*Bus, error) {
 	}
 	b := &Bus{
 		url: rawURL, cfg: cfg, o: o, log: log, m: newMetrics(o.reg),
-		reqs:   make(chan struct{}, max(o.maxRequests, 1)),
-		spares: make(chan *replyChan, spareReplyChannels),
-		up:     make(chan struct{}),
-		lost:   make(chan struct{}),
-		subs:   map[*subscription]struct{}{},
-		closed: make(chan struct{}),
+		reqs:       make(chan struct{}, max(o.maxRequests, 1)),
+		corrPrefix: randomHex(6) + ".",
+		up:         make(chan struct{}),
+		lost:       make(chan struct{}),
+		subs:       map[*subscription]struct{}{},
+		closed:     make(chan struct{}),
 	}
 	b.pub = newPublisher(b)
 	conn, err := b.dial(ctx)
@@ -208,10 +213,9 @@ func Connect(ctx context.Context, rawURL string, opts ...Option) (*Bus, error) {
 	}
 	b.setConn(conn)
 	log.Info("amqp connected", "url", RedactURL(rawURL))
-	b.wg.Add(3)
+	b.wg.Add(2)
 	go b.keepConnected(conn)
 	go b.pub.run()
-	go b.fillSpares()
 	return b, nil
 }
 

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	amqp "github.com/rabbitmq/amqp091-go"
+
 	"github.com/ariproxy/ari-proxy/bus"
 	"github.com/ariproxy/ari-proxy/bus/amqpbus"
 	"github.com/ariproxy/ari-proxy/internal/bustest"
@@ -395,5 +397,68 @@ func TestTLS(t *testing.T) {
 			b.Close()
 			t.Errorf("connected %s", name)
 		}
+	}
+}
+
+// TestV5Replies: a v5-style server (raw AMQP) answers without a
+// correlation id, and late, twice: every request gets its own answers
+// only, whichever channel it had.
+func TestV5Replies(t *testing.T) {
+	url := bustest.RabbitMQURL(t)
+	p := localstack.Prefix()
+	conn, err := amqp.Dial(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := ch.QueueDeclare("", false, true, true, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.QueueBind(q.Name, p+"data.app", amqpbus.ExchangeRequest, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	reqs, err := ch.Consume(q.Name, "", true, false, false, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for d := range reqs {
+			// The answer at once, and the same again 250 ms later (after
+			// the requester is done): no correlation id on either.
+			_ = ch.Publish("", d.ReplyTo, false, false, amqp.Publishing{Body: d.Body})
+			time.AfterFunc(250*time.Millisecond, func() { _ = ch.Publish("", d.ReplyTo, false, false, amqp.Publishing{Body: d.Body}) })
+		}
+	}()
+	// And one of ours on the same subject, answering with the id.
+	ours := connect(t, url)
+	if _, err := ours.Subscribe(p+"data.app", func(m bus.Msg) {
+		_ = ours.Publish(context.Background(), m.Reply, "", append([]byte("ours:"), m.Data...))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	cli := connect(t, url)
+	for i := range 20 {
+		q := fmt.Sprintf("q%d", i)
+		var got []string
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := cli.RequestMany(ctx, p+"data.app", []byte(q), func(r []byte) bool {
+			got = append(got, string(r))
+			return len(got) < 2
+		})
+		cancel()
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		for _, a := range got {
+			if a != q && a != "ours:"+q {
+				t.Fatalf("request %s got %q: another request's answer", q, a)
+			}
+		}
+		time.Sleep(30 * time.Millisecond) // late answers of earlier requests keep coming
 	}
 }

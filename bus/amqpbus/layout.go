@@ -32,6 +32,23 @@ const (
 	directReplyPrefix = directReplyTo + "."
 )
 
+// replyAddress is the reply subject handed to a subscriber: the
+// request's ReplyTo, and its correlation id after a "|" (which no
+// direct reply-to name contains), so that Publish to it can echo the id.
+// v5 requesters set none: their address is the ReplyTo alone.
+func replyAddress(replyTo, correlationID string) string {
+	if correlationID == "" || replyTo == "" {
+		return replyTo
+	}
+	return replyTo + "|" + correlationID
+}
+
+// splitReplyAddress undoes replyAddress.
+func splitReplyAddress(addr string) (replyTo, correlationID string) {
+	replyTo, correlationID, _ = strings.Cut(addr, "|")
+	return replyTo, correlationID
+}
+
 // maxKey is AMQP's limit on a routing key (a short string).
 const maxKey = 255
 

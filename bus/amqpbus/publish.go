@@ -28,7 +28,9 @@ func (b *Bus) Publish(ctx context.Context, subject, reply string, data []byte) e
 	}
 	m := outMsg{key: subject, pub: amqp.Publishing{ReplyTo: reply, Body: bytes.Clone(data)}}
 	if strings.HasPrefix(subject, directReplyPrefix) {
-		// An answer to a request that came by direct reply-to.
+		// An answer to a request that came by direct reply-to, with the
+		// request's correlation id if it had one.
+		m.key, m.pub.CorrelationId = splitReplyAddress(subject)
 		m.pub.ReplyTo = ""
 	} else {
 		if err := checkSubject(subject, false); err != nil {

@@ -3,6 +3,7 @@ package amqpbus
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -16,12 +17,16 @@ import (
 // (bus.ErrClosed). A request nobody is bound to comes back from the
 // broker (it is published mandatory): bus.ErrNoResponders.
 //
-// Each request has a channel of its own, consuming RabbitMQ's direct
-// reply-to: v5 servers answer without a correlation id, so only the
-// channel tells whose answer it is. At most DefaultMaxRequests requests
-// are outstanding at once (a connection has about 2000 channels); more
-// wait for a slot within ctx. While disconnected, a request waits for the
-// connection within ctx.
+// Answers come by direct reply-to on a channel that serves this request
+// alone while it is outstanding. v5 servers answer without a correlation
+// id, so only the channel tells whose answer that is: a channel on which
+// such an answer came is closed afterwards, never reused. Our servers
+// echo the request's correlation id; a channel that saw only those goes
+// back to a pool after a quarantine with no late answer, and an answer
+// with another request's id is dropped. At most DefaultMaxRequests
+// requests are outstanding at once (a connection has about 2000
+// channels); more wait for a slot within ctx. While disconnected, a
+// request waits for the connection within ctx.
 func (b *Bus) RequestMany(ctx context.Context, subject string, data []byte, collect func(reply []byte) bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -48,31 +53,42 @@ func (b *Bus) RequestMany(ctx context.Context, subject string, data []byte, coll
 	if err != nil {
 		return wrapErr("request "+subject, err)
 	}
-	// Closing waits for the broker's answer: not on the request's time.
-	defer func() { go rc.ch.Close() }()
-	answers, closed, returned := rc.answers, rc.closed, rc.returned
+	defer b.release(rc)
+	corr := b.nextCorrelation()
 	err = rc.ch.PublishWithContext(ctx, exchangeOf(subject), subject, true, false,
-		amqp.Publishing{ReplyTo: directReplyTo, Body: data})
+		amqp.Publishing{ReplyTo: directReplyTo, CorrelationId: corr, Body: data})
 	if err != nil {
+		rc.tainted = true
 		return wrapErr("request "+subject, err)
 	}
 	got := 0
+	returned := rc.returned
 	for {
 		select {
-		case d, ok := <-answers:
+		case d, ok := <-rc.answers:
 			if !ok {
 				return b.lostErr(subject, ctx)
+			}
+			switch d.CorrelationId {
+			case corr:
+			case "":
+				rc.tainted = true // a v5 server's: the channel is this request's only
+			default:
+				continue // late, to an earlier request on this channel
 			}
 			got++
 			if !collect(d.Body) {
 				return nil
 			}
-		case _, ok := <-returned:
-			if ok && got == 0 {
+		case r, ok := <-returned:
+			if !ok {
+				returned = nil
+				continue
+			}
+			if r.CorrelationId == corr && got == 0 {
 				return fmt.Errorf("amqpbus: request %s: %w", subject, bus.ErrNoResponders)
 			}
-			returned = nil
-		case err := <-closed:
+		case err := <-rc.closed:
 			if err != nil {
 				b.log.Debug("amqp request channel closed", "subject", subject, "err", err)
 			}
@@ -98,18 +114,25 @@ func (b *Bus) lostErr(subject string, ctx context.Context) error {
 	return fmt.Errorf("amqpbus: request %s: %w", subject, bus.ErrUnavailable)
 }
 
-// replyChan is a channel consuming direct reply-to, for one request.
+// replyChan is a channel consuming direct reply-to, serving one request
+// at a time.
 type replyChan struct {
 	conn     *amqp.Connection
 	ch       *amqp.Channel
 	answers  <-chan amqp.Delivery
 	closed   chan *amqp.Error
 	returned chan amqp.Return
+	tainted  bool      // an answer without correlation id came: never reuse
+	readyAt  time.Time // end of the quarantine after its last request
 }
 
-// spareReplyChannels is how many reply channels are kept open ahead, so
-// that a request does not wait for a channel's opening (two round trips).
-const spareReplyChannels = 16
+// Reply channel pool: a channel is reused once replyQuarantine passed
+// after its request with no late answer; at most maxIdleReplyChannels
+// wait.
+const (
+	replyQuarantine      = 200 * time.Millisecond
+	maxIdleReplyChannels = 512
+)
 
 func openReplyChan(conn *amqp.Connection) (*replyChan, error) {
 	ch, err := conn.Channel()
@@ -126,61 +149,47 @@ func openReplyChan(conn *amqp.Connection) (*replyChan, error) {
 	return rc, nil
 }
 
-// replyChannel returns a fresh reply channel on conn: a spare one, else
-// one opened now. A channel serves one request only: a v5 server's late
-// answer to an earlier request would otherwise pass for the current one.
+// replyChannel returns a reply channel on conn: the oldest idle one past
+// its quarantine that got no late answer, else a new one.
 func (b *Bus) replyChannel(conn *amqp.Connection) (*replyChan, error) {
+	now := time.Now()
 	for {
-		select {
-		case rc := <-b.spares:
-			if rc.conn == conn && !rc.ch.IsClosed() {
-				return rc, nil
-			}
-			go rc.ch.Close() // of a lost connection
-		default:
+		b.idleMu.Lock()
+		var rc *replyChan
+		if len(b.idle) > 0 && !b.idle[0].readyAt.After(now) {
+			rc = b.idle[0]
+			b.idle = b.idle[1:]
+		}
+		b.idleMu.Unlock()
+		if rc == nil {
 			return openReplyChan(conn)
 		}
+		if rc.conn == conn && !rc.ch.IsClosed() && len(rc.answers) == 0 && len(rc.returned) == 0 {
+			return rc, nil
+		}
+		go rc.ch.Close() // late answer, or of a lost connection
 	}
 }
 
-// fillSpares keeps spareReplyChannels reply channels open on the current
-// connection, until the Bus closes.
-func (b *Bus) fillSpares() {
-	defer b.wg.Done()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		<-b.closed
-		cancel()
-	}()
-	for {
-		conn, _, err := b.current(ctx)
-		if err != nil {
-			break
+// release puts rc back in the pool, or closes it (without waiting for
+// the broker: not on the request's time).
+func (b *Bus) release(rc *replyChan) {
+	if !rc.tainted && !rc.ch.IsClosed() && !b.isDone() {
+		rc.readyAt = time.Now().Add(replyQuarantine)
+		b.idleMu.Lock()
+		if len(b.idle) < maxIdleReplyChannels {
+			b.idle = append(b.idle, rc)
+			rc = nil
 		}
-		rc, err := openReplyChan(conn)
-		if err != nil {
-			select {
-			case <-time.After(b.o.backoff[0]):
-				continue
-			case <-b.closed:
-			}
-			break
-		}
-		select {
-		case b.spares <- rc:
-			continue
-		case <-b.closed:
-			rc.ch.Close()
-		}
-		break
-	}
-	for {
-		select {
-		case rc := <-b.spares:
-			rc.ch.Close()
-		default:
+		b.idleMu.Unlock()
+		if rc == nil {
 			return
 		}
 	}
+	go rc.ch.Close()
+}
+
+// nextCorrelation is a correlation id unique in this Bus.
+func (b *Bus) nextCorrelation() string {
+	return b.corrPrefix + strconv.FormatUint(b.corrSeq.Add(1), 36)
 }

