@@ -194,10 +194,11 @@ func (c *Client) sendRaw(ctx context.Context, class wire.Class, req *wire.Reques
 		return resp, nil
 	case resp != nil:
 		return resp, fmt.Errorf("client: %s %s: %w", req.Kind, describe(key), replyError(resp, rerr))
+	case errors.Is(err, bus.ErrNotConnected):
+		// Fail fast: the bus is away, no answer can come before it is back.
+		return nil, fmt.Errorf("client: %s %s: bus reconnecting: %w", req.Kind, describe(key), errors.Join(ErrUnavailable, err))
 	case errors.Is(err, bus.ErrNoResponders):
 		return nil, fmt.Errorf("client: %s %s: no server on %s: %w", req.Kind, describe(key), subject, ErrUnavailable)
-	case errors.Is(err, bus.ErrUnavailable):
-		return nil, fmt.Errorf("client: %s %s: %w (%w)", req.Kind, describe(key), ErrUnavailable, err)
 	case errors.Is(err, bus.ErrClosed):
 		return nil, fmt.Errorf("client: %s: %w", req.Kind, errors.Join(ErrClosed, err))
 	case err != nil && ctx.Err() != nil:
@@ -280,8 +281,8 @@ func (g *gather) collect(reply []byte) bool {
 	if g.answered == 1 && g.onFirst != nil {
 		g.onFirst()
 	}
-	var r wire.Response
-	if err := json.Unmarshal(reply, &r); err != nil {
+	rp, err := wire.DecodeResponse(reply)
+	if err != nil {
 		g.anonymous++
 		if g.failed == nil {
 			g.failed = &wire.Response{Error: "bad response: " + err.Error(), Code: wire.CodeInternal}
@@ -289,6 +290,7 @@ func (g *gather) collect(reply []byte) bool {
 		}
 		return g.more()
 	}
+	r := *rp
 	if r.Code == wire.CodeUnavailable && r.Node != "" {
 		g.down = append(g.down, r.Node)
 	}
@@ -300,7 +302,7 @@ func (g *gather) collect(reply []byte) bool {
 		}
 		g.nodes[r.Node] = true
 	}
-	err := r.Err()
+	err = r.Err()
 	switch {
 	case err == nil && g.merge:
 		if g.ok == nil {

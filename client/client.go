@@ -75,6 +75,9 @@ type options struct {
 	serverTTL     time.Duration
 	natsOpts      []natsbus.Option
 	amqpOpts      []amqpbus.Option
+	onGap         func(*Subscription, Gap)
+	durable       bool
+	ackWait       time.Duration
 }
 
 // WithApplication sets the Stasis application the client works for
@@ -150,6 +153,11 @@ type core struct {
 	ret      *returnPath
 	stop     chan struct{} // closed when the root closes
 	wg       sync.WaitGroup
+	onGap    func(*Subscription, Gap)
+	durable  bool          // Listen through the shared durable consumer
+	ackWait  time.Duration // of that consumer
+	// stopNotify ends the bus state notifications; nil when the bus has none.
+	stopNotify func()
 }
 
 // Client is a connection to the ari-proxy servers on the bus: it sends ARI
@@ -231,6 +239,9 @@ func New(ctx context.Context, opts ...Option) (*Client, error) {
 		servers:  newServers(o.serverTTL),
 		ret:      newReturnPath(),
 		stop:     make(chan struct{}),
+		onGap:    o.onGap,
+		durable:  o.durable,
+		ackWait:  o.ackWait,
 	}
 	c := &Client{core: co, app: o.app, node: o.node, dialog: o.dialog, done: make(chan struct{})}
 
@@ -242,6 +253,19 @@ func New(ctx context.Context, opts ...Option) (*Client, error) {
 		return nil, fmt.Errorf("client: subscribe to announcements: %w", err)
 	}
 	co.annSub = sub
+	if n, ok := b.(interface{ Notify(func(bool)) func() }); ok {
+		// Back from a bus outage: the servers may have announced while we
+		// were away; ask again.
+		co.stopNotify = n.Notify(func(up bool) {
+			if up && !co.isStopped() {
+				go func() {
+					ctx, cancel := context.WithTimeout(context.Background(), co.timeout)
+					defer cancel()
+					_ = co.ping(ctx)
+				}()
+			}
+		})
+	}
 	first := co.servers.waitFirst(o.app)
 	if err := co.ping(ctx); err != nil {
 		_ = c.Close()
@@ -267,8 +291,8 @@ func New(ctx context.Context, opts ...Option) (*Client, error) {
 		t.Stop()
 	}
 	co.wg.Add(2)
-	go co.pingLoop(o.serverTTL / 3)
-	go co.checkLoop(o.serverTTL / 10)
+	go co.tick(o.serverTTL/3, co.pingOnce)
+	go co.tick(o.serverTTL/10, co.servers.check)
 
 	// The ctx of New is the client's lifetime.
 	if ctx.Done() != nil {
@@ -297,26 +321,19 @@ func (co *core) ping(ctx context.Context) error {
 	return co.bus.Publish(ctx, co.subjects.Ping(), "", []byte(`{"kind":"","key":null}`))
 }
 
-func (co *core) pingLoop(every time.Duration) {
-	defer co.wg.Done()
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-co.stop:
-			return
-		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), co.timeout)
-			if err := co.ping(ctx); err != nil && !errors.Is(err, bus.ErrClosed) {
-				co.log.Warn("ping servers", "err", err)
-			}
-			cancel()
-		}
+// pingOnce asks the servers to announce themselves, from the client's
+// background loop.
+func (co *core) pingOnce() {
+	ctx, cancel := context.WithTimeout(context.Background(), co.timeout)
+	defer cancel()
+	if err := co.ping(ctx); err != nil && !errors.Is(err, bus.ErrClosed) {
+		co.log.Warn("ping servers", "err", err)
 	}
 }
 
-// checkLoop notices members that fell silent (see Member.Available).
-func (co *core) checkLoop(every time.Duration) {
+// tick runs f every interval until the client closes: pinging the
+// servers, and noticing members that fell silent (see Member.Available).
+func (co *core) tick(every time.Duration, f func()) {
 	defer co.wg.Done()
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -325,7 +342,7 @@ func (co *core) checkLoop(every time.Duration) {
 		case <-co.stop:
 			return
 		case <-t.C:
-			co.servers.check()
+			f()
 		}
 	}
 }
@@ -436,6 +453,9 @@ func (c *Client) Close() error {
 	}
 	co := c.core
 	close(co.stop)
+	if co.stopNotify != nil {
+		co.stopNotify()
+	}
 	if co.annSub != nil {
 		if err := co.annSub.Unsubscribe(); err != nil && !errors.Is(err, bus.ErrClosed) {
 			errs = append(errs, err)

@@ -21,7 +21,7 @@ import (
 // open.
 func TestCloseReleasesSubscriptions(t *testing.T) {
 	e := newEnv(t, 1, arisim.Config{TimeScale: 0.01})
-	nb := localstack.Connect(t, e.url).(*natsbus.Bus)
+	nb := localstack.Connect(t, e.url)
 	nc := nb.Conn()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

@@ -32,7 +32,7 @@ func sniff(t *testing.T, url, prefix string) *sniffer {
 	t.Helper()
 	s := &sniffer{}
 	subjects := wire.NewSubjects(prefix)
-	b := localstack.Connect(t, url)
+	b := localstack.ConnectBus(t, url)
 	_, err := b.Subscribe(prefix+">", func(m bus.Msg) {
 		if _, _, _, ok := subjects.ParseRequest(m.Subject); !ok {
 			return

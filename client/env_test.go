@@ -9,7 +9,7 @@ import (
 
 	"github.com/ariproxy/ari-proxy/ari"
 	"github.com/ariproxy/ari-proxy/arisim"
-	"github.com/ariproxy/ari-proxy/bus/natsbus"
+	"github.com/ariproxy/ari-proxy/bus/natsserver"
 	"github.com/ariproxy/ari-proxy/internal/bustest"
 	"github.com/ariproxy/ari-proxy/internal/localstack"
 	"github.com/ariproxy/ari-proxy/proxy"
@@ -18,13 +18,14 @@ import (
 // env is a real test bed: a bus of one transport, simulators and one proxy
 // server in front of each, under a fresh subject prefix.
 type env struct {
-	tr      bustest.Transport
-	nats    *natsbus.Embedded // the NATS transport's server, else nil
-	url     string
-	prefix  string
-	app     string
-	sims    []*arisim.Sim
-	servers []*proxy.Server
+	tr       bustest.Transport
+	nats     *natsserver.Server // the NATS transport's server, else nil
+	url      string
+	prefix   string
+	app      string
+	sims     []*arisim.Sim
+	servers  []*proxy.Server
+	storeDir string // JetStream store (durable mode), "" without
 }
 
 // nodeID is the entity id of the i-th simulator.
@@ -56,7 +57,7 @@ func newEnvOn(t *testing.T, tr bustest.Transport, nodes int, cfg arisim.Config) 
 		e.servers = append(e.servers, localstack.RunServer(t, proxy.Config{
 			Applications: []string{e.app, "other"},
 			ARI:          localstack.ARIConfig(sim),
-			Bus:          localstack.Connect(t, e.url),
+			Bus:          localstack.ConnectBus(t, e.url),
 			Prefix:       e.prefix,
 		}))
 	}

@@ -50,7 +50,11 @@ type Listener struct {
 // ARI call, so the channel's StasisStart reaches this Listener (and no
 // other instance's) and all its later events reach ReturnDialog's
 // subject. A client made with WithDialog sends creates with its own
-// dialog instead: their calls reach DialogEvents, not a Listener.
+// dialog instead: their calls reach DialogEvents, not a Listener. Keep a
+// Listener running while the channels it created enter the application:
+// one whose StasisStart arrives after every Listener of the client
+// stopped is taken by none (the application-wide subscribers still see
+// it).
 //
 // The Listener stops when ctx ends, when Close is called or when the
 // client closes; Wait returns after the running handlers have returned.
@@ -80,7 +84,13 @@ func (c *Client) listen(ctx context.Context, handler Handler, shared bool) (*Lis
 		cancel()
 		return nil, err
 	}
-	if shared {
+	if shared && c.core.durable {
+		if err := l.consumeDurable(ctx); err != nil {
+			cancel()
+			_ = l.sub.Close()
+			return nil, fmt.Errorf("client: listen: %w", err)
+		}
+	} else if shared {
 		b, err := c.core.bus.QueueSubscribe(c.core.subjects.AllEvents(c.app), wire.ListenQueue, l.onQueued)
 		if err != nil {
 			cancel()
@@ -111,23 +121,31 @@ func (l *Listener) onQueued(m bus.Msg) {
 	if gjson.GetBytes(m.Data, "dialog").Exists() {
 		return // a channel some instance created: it goes to its owner
 	}
-	l.take(m)
+	l.take(m, nil)
 }
 
-// take decodes a StasisStart and runs the handler for it.
-func (l *Listener) take(m bus.Msg) {
+// take decodes a StasisStart and runs the handler for it. finish, when
+// not nil, is called with true once the handler returned, or at once with
+// false when m is not a call this Listener takes.
+func (l *Listener) take(m bus.Msg, finish func(taken bool)) {
+	if finish == nil {
+		finish = func(bool) {}
+	}
 	ev, err := ari.DecodeEvent(m.Data)
 	if err != nil {
 		l.c.core.log.Debug("ignoring undecodable event", "subject", m.Subject, "err", err)
+		finish(false)
 		return
 	}
 	ss, ok := ev.(*ari.StasisStart)
 	if !ok {
+		finish(false)
 		return
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.stopped {
+		finish(false)
 		return
 	}
 	h := l.c.ChannelFromKey(Key{Kind: "channel", ID: ss.Channel.ID, Node: ss.AsteriskID, App: ss.Application})
@@ -135,6 +153,7 @@ func (l *Listener) take(m bus.Msg) {
 	go func() {
 		defer l.wg.Done()
 		l.handler(l.hctx, h, ss)
+		finish(true)
 	}()
 }
 
@@ -267,7 +286,7 @@ func (r *returnPath) onEvent(co *core, m bus.Msg) {
 		co.log.Warn("a channel this client created entered the application after its Listeners stopped", "app", app)
 		return
 	}
-	l.take(m)
+	l.take(m, nil)
 }
 
 func (r *returnPath) close() error {

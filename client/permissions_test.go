@@ -88,7 +88,7 @@ func TestRabbitMQPermissions(t *testing.T) {
 	})
 
 	// The application's user may not publish events.
-	forger := localstack.Connect(t, appURL).(*amqpbus.Bus)
+	forger := localstack.ConnectBus(t, appURL).(*amqpbus.Bus)
 	if err := forger.Publish(ctx, e.prefix+"event."+testApp+".forged", "", []byte(`{"type":"StasisStart"}`)); err != nil {
 		t.Fatal(err)
 	}

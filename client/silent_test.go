@@ -32,7 +32,7 @@ func testDeadServerForgotten(t *testing.T, tr bustest.Transport) {
 	srv, err := proxy.New(proxy.Config{
 		Applications: []string{e.app},
 		ARI:          localstack.ARIConfig(sim),
-		Bus:          localstack.Connect(t, e.url),
+		Bus:          localstack.ConnectBus(t, e.url),
 		Prefix:       e.prefix,
 		Logger:       localstack.Logger(),
 	})
@@ -114,7 +114,7 @@ func testSilentServerWithV5Peers(t *testing.T, tr bustest.Transport) {
 			url := tr.URL(t)
 			prefix := localstack.Prefix()
 			subj := wire.NewSubjects(prefix)
-			srv := localstack.Connect(t, url)
+			srv := localstack.ConnectBus(t, url)
 			announce := func(node string) {
 				b, _ := json.Marshal(wire.Announcement{Node: node, Application: testApp})
 				if err := srv.Publish(context.Background(), subj.Announce(), "", b); err != nil {

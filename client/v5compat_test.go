@@ -79,7 +79,7 @@ func checkV5Compat(t *testing.T, tr bustest.Transport, path string) {
 	url := tr.URL(t)
 	prefix := localstack.Prefix()
 	ours := wire.NewSubjects(prefix)
-	b := localstack.Connect(t, url)
+	b := localstack.ConnectBus(t, url)
 	capt := make(chan captured, 16)
 	ann, _ := json.Marshal(wire.Announcement{Node: "capture", Application: testApp})
 	_, err := b.Subscribe(prefix+">", func(m bus.Msg) {

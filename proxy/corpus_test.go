@@ -280,7 +280,7 @@ func testV5BugKindsSucceed(t *testing.T, tr bustest.Transport) {
 	sim := localstack.StartSimConfig(t, arisim.Config{EntityID: node1, Mailboxes: true})
 	prefix := localstack.Prefix()
 	localstack.StartServer(t, sim, url, app, prefix)
-	e := &env{t: t, busURL: url, sim: sim, cli: localstack.Connect(t, url), prefix: prefix, subj: wire.NewSubjects(prefix)}
+	e := &env{t: t, busURL: url, sim: sim, cli: localstack.ConnectBus(t, url), prefix: prefix, subj: wire.NewSubjects(prefix)}
 	ok(t, "update", e.request(e.subj.Request(wire.ClassCommand, "", ""),
 		`{"kind":"MailboxUpdate","key":{"kind":"mailbox","id":"wmb@default"},"mailbox_update":{"new":2,"old":1}}`))
 	r := ok(t, "list", e.request(e.subj.Request(wire.ClassGet, "", ""), `{"kind":"MailboxList","key":{}}`))

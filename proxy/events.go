@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ariproxy/ari-proxy/ari"
+	"github.com/ariproxy/ari-proxy/bus"
 	"github.com/ariproxy/ari-proxy/wire"
 	"github.com/tidwall/gjson"
 )
@@ -160,6 +161,8 @@ func appendJSONString(dst []byte, s string) []byte {
 // bytes, one at a time and in Asterisk's order. It publishes sequentially,
 // so the bus sees the events of a call in the order Asterisk sent them.
 func (s *Server) handleEvent(raw []byte) {
+	s.eventBusy.enter()
+	defer s.eventBusy.leave()
 	ctx := s.runCtx
 	var h eventHead
 	var err error
@@ -171,7 +174,7 @@ func (s *Server) handleEvent(raw []byte) {
 	}
 	if err != nil || h.Type == "" {
 		s.metrics.badInput.WithLabelValues(reasonBadEvent).Inc()
-		s.log.Debug("dropping malformed ARI event", "error", err, "size", len(raw))
+		s.log.Debug("dropping malformed ARI event", "err", err, "size", len(raw))
 		return
 	}
 	s.metrics.eventReceived(h.Type)
@@ -208,6 +211,7 @@ func (s *Server) handleEvent(raw []byte) {
 	if k, ok := h.destroyed(); ok {
 		s.dialogs.release(k)
 	}
+	s.followStasis(&h, raw)
 }
 
 // publishEvent publishes one event on its event subject and, when h was
@@ -229,8 +233,8 @@ func (s *Server) publishEvent(ctx context.Context, h *eventHead, full bool, app,
 			appPayload = spliceFields(payload, "dialog", d)
 		}
 	}
-	if err := s.bus.Publish(ctx, s.subj.Event(app, node), "", appPayload); err != nil {
-		s.log.Warn("publishing event", "type", h.Type, "error", err)
+	if err := s.publishSeq(ctx, s.subj.Event(app, node), appPayload); err != nil {
+		s.log.Warn("publishing event", "type", h.Type, "err", err)
 	} else {
 		s.metrics.eventsEvent.Inc()
 	}
@@ -240,8 +244,8 @@ func (s *Server) publishEvent(ctx context.Context, h *eventHead, full bool, app,
 	var buf [8]resKey
 	dialogs := s.dialogs.lookup(h.resources(buf[:0]))
 	for _, d := range dialogs {
-		if err := s.bus.Publish(ctx, s.subj.DialogEvent(d), "", spliceFields(payload, "dialog", d)); err != nil {
-			s.log.Warn("publishing dialog event", "type", h.Type, "dialog", d, "error", err)
+		if err := s.events.PublishMsg(ctx, bus.Msg{Subject: s.subj.DialogEvent(d), Data: spliceFields(payload, "dialog", d)}); err != nil {
+			s.log.Warn("publishing dialog event", "type", h.Type, "dialog", d, "err", err)
 		} else {
 			s.metrics.eventsDialog.Inc()
 		}

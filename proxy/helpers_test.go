@@ -55,7 +55,7 @@ func newEnvOn(t testing.TB, tr bustest.Transport, mods ...func(*proxy.Config)) *
 	e := &env{t: t, busURL: url, sim: sim, prefix: localstack.Prefix(), reg: prometheus.NewRegistry()}
 	e.subj = wire.NewSubjects(e.prefix)
 	e.srv = e.startServer(sim, mods...)
-	e.cli = localstack.Connect(t, url)
+	e.cli = localstack.ConnectBus(t, url)
 	return e
 }
 
@@ -65,7 +65,7 @@ func (e *env) startServer(sim *arisim.Sim, mods ...func(*proxy.Config)) *proxy.S
 	cfg := proxy.Config{
 		Applications: []string{app},
 		ARI:          localstack.ARIConfig(sim),
-		Bus:          localstack.Connect(e.t, e.busURL),
+		Bus:          localstack.ConnectBus(e.t, e.busURL),
 		Prefix:       e.prefix,
 	}
 	if e.srv == nil {

@@ -19,7 +19,7 @@
 // Faults are survived without the caller: the connection is re-dialled
 // with capped backoff, exchanges re-declared and every subscription
 // re-subscribed; requests waiting when the connection drops fail with
-// bus.ErrUnavailable; messages published while disconnected wait in a
+// bus.ErrNotConnected; messages published while disconnected wait in a
 // bounded buffer and are sent after reconnecting. Every message is
 // published with publisher confirms: one the broker refuses is logged and
 // counted, one unconfirmed when the channel died is sent again (so a
@@ -106,6 +106,7 @@ type options struct {
 	maxRequests int
 	backoff     [2]time.Duration
 	heartbeat   time.Duration
+	waitForBus  bool
 	reg         prometheus.Registerer
 }
 
@@ -152,6 +153,13 @@ func WithQueueExpiry(d time.Duration) Option { return func(o *options) { o.queue
 func WithBackoff(first, max time.Duration) Option {
 	return func(o *options) { o.backoff = [2]time.Duration{first, max} }
 }
+
+// WithWaitForBus makes Connect succeed even when the broker does not
+// answer yet: the connection is then made in the background with the
+// reconnect backoff, as after a loss. Meanwhile subscriptions are made
+// once connected, publishes are buffered and RequestMany fails at once
+// with bus.ErrNotConnected.
+func WithWaitForBus() Option { return func(o *options) { o.waitForBus = true } }
 
 // WithRegisterer registers the Bus's metrics (published, refused,
 // dropped, reconnects) with reg.
@@ -208,11 +216,16 @@ func Connect(ctx context.Context, rawURL string, opts ...Option) (*Bus, error) {
 	}
 	b.pub = newPublisher(b)
 	conn, err := b.dial(ctx)
-	if err != nil {
+	switch {
+	case err == nil:
+		b.setConn(conn)
+		log.Info("amqp connected", "url", RedactURL(rawURL))
+	case o.waitForBus && ctx.Err() == nil:
+		log.Warn("amqp broker not reachable yet; connecting in the background", "url", RedactURL(rawURL), "err", err)
+		conn = nil
+	default:
 		return nil, fmt.Errorf("amqpbus: connect %s: %w", RedactURL(rawURL), err)
 	}
-	b.setConn(conn)
-	log.Info("amqp connected", "url", RedactURL(rawURL))
 	b.wg.Add(2)
 	go b.keepConnected(conn)
 	go b.pub.run()
@@ -270,6 +283,13 @@ func (b *Bus) setConn(conn *amqp.Connection) {
 func (b *Bus) keepConnected(conn *amqp.Connection) {
 	defer b.wg.Done()
 	for {
+		if conn == nil { // not connected yet (WithWaitForBus)
+			if conn = b.redial(); conn == nil {
+				return
+			}
+			b.log.Info("amqp connected", "url", RedactURL(b.url))
+			continue
+		}
 		closeErr := conn.NotifyClose(make(chan *amqp.Error, 1))
 		select {
 		case err := <-closeErr:
@@ -286,33 +306,40 @@ func (b *Bus) keepConnected(conn *amqp.Connection) {
 			conn.Close()
 			return
 		}
-		wait := b.o.backoff[0]
-		for {
-			select {
-			case <-b.closed:
-				return
-			case <-time.After(wait):
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			c, err := b.dial(ctx)
-			cancel()
-			if err == nil {
-				conn = c
-				break
-			}
-			b.log.Debug("amqp reconnect failed", "err", err, "retry_in", wait)
-			wait = min(wait*2, b.o.backoff[1])
-		}
-		b.mu.Lock()
-		if b.done {
-			b.mu.Unlock()
-			conn.Close()
+		if conn = b.redial(); conn == nil {
 			return
 		}
-		b.mu.Unlock()
-		b.setConn(conn)
 		b.m.reconnects.Inc()
 		b.log.Info("amqp reconnected", "url", RedactURL(b.url))
+	}
+}
+
+// redial dials with capped exponential backoff until it connects (and
+// makes the connection current) or the Bus closes (nil).
+func (b *Bus) redial() *amqp.Connection {
+	wait := b.o.backoff[0]
+	for {
+		select {
+		case <-b.closed:
+			return nil
+		case <-time.After(wait):
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		c, err := b.dial(ctx)
+		cancel()
+		if err == nil {
+			b.mu.Lock()
+			done := b.done
+			b.mu.Unlock()
+			if done {
+				c.Close()
+				return nil
+			}
+			b.setConn(c)
+			return c
+		}
+		b.log.Debug("amqp reconnect failed", "err", err, "retry_in", wait)
+		wait = min(wait*2, b.o.backoff[1])
 	}
 }
 
@@ -432,7 +459,7 @@ func randomHex(n int) string {
 // wrapErr adds context to an amqp091 error, marking the closed ones.
 func wrapErr(what string, err error) error {
 	if errors.Is(err, amqp.ErrClosed) {
-		return fmt.Errorf("amqpbus: %s: %w: %w", what, bus.ErrUnavailable, err)
+		return fmt.Errorf("amqpbus: %s: %w: %w", what, bus.ErrNotConnected, err)
 	}
 	return fmt.Errorf("amqpbus: %s: %w", what, err)
 }

@@ -237,7 +237,7 @@ func TestClosedChannelResubscribes(t *testing.T) {
 
 // TestBrokerRestart publishes a numbered stream through a broker restart
 // and counts: every message arrives (some possibly twice), requests in
-// flight fail with ErrUnavailable rather than hang, and new requests
+// flight fail with ErrNotConnected rather than hang, and new requests
 // work after the restart.
 func TestBrokerRestart(t *testing.T) {
 	url := bustest.RabbitMQURL(t)
@@ -294,8 +294,8 @@ func TestBrokerRestart(t *testing.T) {
 	}
 	select {
 	case err := <-reqErr:
-		if !errors.Is(err, bus.ErrUnavailable) {
-			t.Fatalf("request in flight during the restart: %v, want ErrUnavailable", err)
+		if !errors.Is(err, bus.ErrNotConnected) {
+			t.Fatalf("request in flight during the restart: %v, want ErrNotConnected", err)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("request in flight still waiting after the restart")

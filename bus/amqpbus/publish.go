@@ -23,10 +23,23 @@ import (
 // persistent, so a broker restart does not lose those already queued
 // for a subscriber.
 func (b *Bus) Publish(ctx context.Context, subject, reply string, data []byte) error {
+	return b.PublishMsg(ctx, bus.Msg{Subject: subject, Reply: reply, Data: data})
+}
+
+// PublishMsg is Publish with headers: m.Header travels as the message's
+// AMQP headers (string values).
+func (b *Bus) PublishMsg(ctx context.Context, msg bus.Msg) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	m := outMsg{key: subject, pub: amqp.Publishing{ReplyTo: reply, Body: bytes.Clone(data)}}
+	subject := msg.Subject
+	m := outMsg{key: subject, pub: amqp.Publishing{ReplyTo: msg.Reply, Body: bytes.Clone(msg.Data)}}
+	if len(msg.Header) > 0 {
+		m.pub.Headers = make(amqp.Table, len(msg.Header))
+		for k, v := range msg.Header {
+			m.pub.Headers[k] = v
+		}
+	}
 	if strings.HasPrefix(subject, directReplyPrefix) {
 		// An answer to a request that came by direct reply-to, with the
 		// request's correlation id if it had one.

@@ -13,7 +13,7 @@ import (
 
 // RequestMany publishes data to subject and passes each answer to collect
 // until collect returns false (nil), ctx ends (ctx.Err()), the
-// connection is lost (bus.ErrUnavailable) or the Bus closes
+// connection is lost (bus.ErrNotConnected) or the Bus closes
 // (bus.ErrClosed). A request nobody is bound to comes back from the
 // broker (it is published mandatory): bus.ErrNoResponders.
 //
@@ -26,7 +26,7 @@ import (
 // with another request's id is dropped. At most DefaultMaxRequests
 // requests are outstanding at once (a connection has about 2000
 // channels); more wait for a slot within ctx. While disconnected, a
-// request waits for the connection within ctx.
+// request fails at once with bus.ErrNotConnected.
 func (b *Bus) RequestMany(ctx context.Context, subject string, data []byte, collect func(reply []byte) bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -42,12 +42,15 @@ func (b *Bus) RequestMany(ctx context.Context, subject string, data []byte, coll
 	case <-b.closed:
 		return fmt.Errorf("amqpbus: request %s: %w", subject, bus.ErrClosed)
 	}
-	conn, lost, err := b.current(ctx)
-	if err != nil {
-		if err == bus.ErrClosed {
-			return fmt.Errorf("amqpbus: request %s: %w", subject, err)
-		}
-		return err
+	b.mu.Lock()
+	conn, lost, done := b.conn, b.lost, b.done
+	b.mu.Unlock()
+	switch {
+	case done:
+		return fmt.Errorf("amqpbus: request %s: %w", subject, bus.ErrClosed)
+	case conn == nil:
+		// No answer can come before the connection is back: fail now.
+		return fmt.Errorf("amqpbus: request %s: %w", subject, bus.ErrNotConnected)
 	}
 	rc, err := b.replyChannel(conn)
 	if err != nil {
@@ -111,7 +114,7 @@ func (b *Bus) lostErr(subject string, ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return fmt.Errorf("amqpbus: request %s: %w", subject, bus.ErrUnavailable)
+	return fmt.Errorf("amqpbus: request %s: %w", subject, bus.ErrNotConnected)
 }
 
 // replyChan is a channel consuming direct reply-to, serving one request

@@ -213,7 +213,7 @@ func (s *subscription) consume(deliveries <-chan amqp.Delivery) {
 		if matchSubject(s.subject, subject) {
 			s.hmu.Lock()
 			if s.ctx.Err() == nil {
-				s.h(bus.Msg{Subject: subject, Reply: replyAddress(d.ReplyTo, d.CorrelationId), Data: d.Body})
+				s.h(bus.Msg{Subject: subject, Reply: replyAddress(d.ReplyTo, d.CorrelationId), Header: headers(d.Headers), Data: d.Body})
 			}
 			s.hmu.Unlock()
 		}
@@ -223,6 +223,23 @@ func (s *subscription) consume(deliveries <-chan amqp.Delivery) {
 			n = 0
 		}
 	}
+}
+
+// headers are a delivery's AMQP headers as bus headers (nil for none);
+// values other than strings (from other publishers) are written with %v.
+func headers(t amqp.Table) map[string]string {
+	if len(t) == 0 {
+		return nil
+	}
+	h := make(map[string]string, len(t))
+	for k, v := range t {
+		if s, ok := v.(string); ok {
+			h[k] = s
+		} else {
+			h[k] = fmt.Sprint(v)
+		}
+	}
+	return h
 }
 
 // Unsubscribe stops the subscription and deletes its queue (a shared

@@ -42,6 +42,10 @@ type Options struct {
 	RootCA, ClientCert, ClientKey string
 	// CredentialsFile is a NATS .creds file (NATS only; an error with amqp).
 	CredentialsFile string
+	// WaitForBus makes Dial succeed while the bus is not reachable yet:
+	// the connection is then made in the background, with the reconnect
+	// backoff (natsbus.WithWaitForBus, amqpbus.WithWaitForBus).
+	WaitForBus bool
 	// Registerer receives the transport's metrics, where it has any.
 	Registerer prometheus.Registerer
 	// NATS and AMQP are passed to natsbus.Connect and amqpbus.Connect.
@@ -81,6 +85,9 @@ func Dial(ctx context.Context, rawURL string, o Options) (Bus, error) {
 		if o.Name != "" {
 			opts = append(opts, amqpbus.WithName(o.Name))
 		}
+		if o.WaitForBus {
+			opts = append(opts, amqpbus.WithWaitForBus())
+		}
 		if o.RootCA != "" {
 			opts = append(opts, amqpbus.WithRootCA(o.RootCA))
 		}
@@ -93,12 +100,25 @@ func Dial(ctx context.Context, rawURL string, o Options) (Bus, error) {
 		}
 		return b, nil
 	}
+	b, err := natsbus.Connect(ctx, rawURL, NATSOptions(o)...)
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// NATSOptions are the natsbus options o stands for (o.NATS last), for a
+// second NATS connection made like Dial's.
+func NATSOptions(o Options) []natsbus.Option {
 	var opts []natsbus.Option
 	if o.Logger != nil {
 		opts = append(opts, natsbus.WithLogger(o.Logger))
 	}
 	if o.Name != "" {
 		opts = append(opts, natsbus.WithName(o.Name))
+	}
+	if o.WaitForBus {
+		opts = append(opts, natsbus.WithWaitForBus())
 	}
 	if o.CredentialsFile != "" {
 		opts = append(opts, natsbus.WithCredentialsFile(o.CredentialsFile))
@@ -109,11 +129,7 @@ func Dial(ctx context.Context, rawURL string, o Options) (Bus, error) {
 	if o.ClientCert != "" || o.ClientKey != "" {
 		opts = append(opts, natsbus.WithClientCert(o.ClientCert, o.ClientKey))
 	}
-	b, err := natsbus.Connect(ctx, rawURL, append(opts, o.NATS...)...)
-	if err != nil {
-		return nil, err
-	}
-	return b, nil
+	return append(opts, o.NATS...)
 }
 
 // RedactURL returns url with credentials replaced, for logs and errors.

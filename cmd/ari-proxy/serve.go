@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"strings"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -16,13 +15,10 @@ import (
 	"github.com/ariproxy/ari-proxy/ariconn"
 	"github.com/ariproxy/ari-proxy/bus/busdial"
 	"github.com/ariproxy/ari-proxy/bus/natsbus"
+	"github.com/ariproxy/ari-proxy/bus/natsserver"
 	"github.com/ariproxy/ari-proxy/internal/config"
 	"github.com/ariproxy/ari-proxy/proxy"
 )
-
-// busConnectTimeout bounds the first connection to an external bus: a
-// server that cannot reach it should say so, not wait forever.
-const busConnectTimeout = 30 * time.Second
 
 // serve runs the proxy server until ctx ends.
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
@@ -43,25 +39,41 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	// The bus: an in-process nats-server for embedded://, else the one the
 	// URL names (NATS or RabbitMQ, busdial picks).
 	var (
-		b   busdial.Bus
-		emb *natsbus.Embedded
+		b              busdial.Bus
+		emb            *natsserver.Server
+		connectDurable func(context.Context) (*natsbus.Bus, error)
 	)
-	if addr, ok := natsbus.ParseEmbeddedURL(cfg.BusURL); ok {
-		emb, err = natsbus.StartEmbedded(ctx, addr, natsbus.WithServerLogger(log), natsbus.WithServerName("ari-proxy"))
+	if addr, ok := natsserver.ParseURL(cfg.BusURL); ok {
+		eopts := []natsserver.Option{natsserver.WithLogger(log), natsserver.WithName("ari-proxy")}
+		if cfg.Durable {
+			eopts = append(eopts, natsserver.WithJetStream(cfg.DurableStoreDir))
+		}
+		emb, err = natsserver.Start(ctx, addr, eopts...)
 		if err != nil {
 			return embeddedError(addr, err)
 		}
 		defer emb.Shutdown()
 		log.Info("embedded NATS server listening", "url", emb.ClientURL(),
 			"hint", "clients connect with MESSAGEBUS_URL="+emb.ClientURL())
-		b, err = emb.Connect(ctx, natsbus.WithName("ari-proxy"), natsbus.WithLogger(log))
+		b, err = natsbus.ConnectInProcess(ctx, emb, natsbus.WithName("ari-proxy"), natsbus.WithLogger(log))
+		connectDurable = func(ctx context.Context) (*natsbus.Bus, error) {
+			return natsbus.ConnectInProcess(ctx, emb, natsbus.WithName("ari-proxy durable"), natsbus.WithLogger(log), natsbus.WithReconnectBuffer(-1))
+		}
 	} else {
-		cctx, cancel := context.WithTimeout(ctx, busConnectTimeout)
-		b, err = busdial.Dial(cctx, cfg.BusURL, busdial.Options{
-			Name: "ari-proxy", Logger: log, Registerer: reg, CredentialsFile: cfg.CredentialsFile,
+		// Wait for the bus rather than exit: a server started before its
+		// bus (or whose bus restarts) retries with backoff, logging each
+		// change of state once, and reports it in its readiness.
+		dopts := busdial.Options{
+			Name: "ari-proxy", Logger: log, Registerer: reg, WaitForBus: true, CredentialsFile: cfg.CredentialsFile,
 			RootCA: cfg.RootCA, ClientCert: cfg.ClientCert, ClientKey: cfg.ClientKey,
-		})
-		cancel()
+		}
+		if tr, _ := busdial.Transport(cfg.BusURL); tr == "amqp" && cfg.Durable {
+			return usageError{errors.New("durable mode needs NATS JetStream; on RabbitMQ, subscription queues already outlive a broker restart (see docs/rabbitmq.md)")}
+		}
+		b, err = busdial.Dial(ctx, cfg.BusURL, dopts)
+		connectDurable = func(ctx context.Context) (*natsbus.Bus, error) {
+			return natsbus.Connect(ctx, cfg.BusURL, append(busdial.NATSOptions(dopts), natsbus.WithName("ari-proxy durable"), natsbus.WithReconnectBuffer(-1))...)
+		}
 	}
 	if err != nil {
 		if ctx.Err() != nil {
@@ -70,6 +82,19 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("connecting to the bus %s: %w", natsbus.RedactURL(cfg.BusURL), err)
 	}
 	defer b.Close()
+
+	var events proxy.Publisher // nil: the events go through b
+	if cfg.Durable {
+		d, err := startDurable(ctx, cfg, b.(*natsbus.Bus), connectDurable, reg, log) // NATS: checked above
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil // stopped while waiting
+			}
+			return err
+		}
+		defer d.close()
+		events = d.pub
+	}
 
 	srv, err := proxy.New(proxy.Config{
 		Applications: cfg.Applications,
@@ -87,6 +112,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		AnnounceInterval: cfg.AnnounceInterval,
 		RequestTimeout:   cfg.RequestTimeout,
 		MaxConcurrent:    cfg.MaxConcurrent,
+		ShutdownTimeout:  cfg.ShutdownTimeout,
+		Events:           events,
 		Logger:           log,
 		Registerer:       reg,
 		Node:             cfg.NodeID,

@@ -13,6 +13,7 @@
 package localstack
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -26,6 +27,7 @@ import (
 	"github.com/ariproxy/ari-proxy/arisim"
 	"github.com/ariproxy/ari-proxy/bus/busdial"
 	"github.com/ariproxy/ari-proxy/bus/natsbus"
+	"github.com/ariproxy/ari-proxy/bus/natsserver"
 	"github.com/ariproxy/ari-proxy/proxy"
 )
 
@@ -75,6 +77,15 @@ type Options struct {
 	// StopTimeout bounds the wait for the proxy to stop in Close
 	// (DefaultStopTimeout).
 	StopTimeout time.Duration
+	// Mailboxes gives the simulator the mailbox API (arisim.Config.Mailboxes).
+	Mailboxes bool
+	// NATSAddr is where the embedded NATS server listens ("": a free
+	// loopback port).
+	NATSAddr string
+	// NATS, when set, is a running NATS server to use instead of starting
+	// one (another stack's: several nodes on one bus); Close leaves it
+	// running.
+	NATS *natsserver.Server
 }
 
 func (o *Options) defaults() {
@@ -102,7 +113,7 @@ func (o *Options) defaults() {
 type Stack struct {
 	// NATS is the embedded NATS server (nil with Options.BusURL); clients
 	// reach the bus at BusURL.
-	NATS *natsbus.Embedded
+	NATS *natsserver.Server
 	// Sim is the simulated Asterisk.
 	Sim *arisim.Sim
 	// Server is the proxy server, ready.
@@ -115,6 +126,7 @@ type Stack struct {
 	busURL      string
 	stopServer  func(time.Duration) error
 	stopTimeout time.Duration
+	sharedNATS  bool // NATS belongs to the caller
 	closeOnce   sync.Once
 	closeErr    error
 }
@@ -136,23 +148,26 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		}
 	}()
 
-	if opts.BusURL == "" {
-		s.NATS, err = startNATS(ctx, log.With("component", "nats"))
+	switch {
+	case opts.BusURL != "":
+		s.busURL = opts.BusURL
+	case opts.NATS != nil:
+		s.NATS, s.sharedNATS = opts.NATS, true
+	default:
+		s.NATS, err = startNATS(ctx, cmp.Or(opts.NATSAddr, "127.0.0.1:0"), log.With("component", "nats"))
 		if err != nil {
 			return nil, err
 		}
-		s.busURL = s.NATS.ClientURL()
-	} else {
-		s.busURL = opts.BusURL
 	}
 	s.Sim, err = startSim(arisim.Config{User: opts.SimUser, Password: opts.SimPassword, EntityID: opts.EntityID,
-		TimeScale: opts.TimeScale, Logger: log.With("component", "arisim")})
+		TimeScale: opts.TimeScale, Mailboxes: opts.Mailboxes, Logger: log.With("component", "arisim")})
 	if err != nil {
 		return nil, err
 	}
 	// The proxy has a bus connection of its own, as beside a real Asterisk.
 	if s.NATS != nil {
-		s.bus, err = s.NATS.Connect(ctx, natsbus.WithName(opts.Name), natsbus.WithLogger(log))
+		s.busURL = s.NATS.ClientURL()
+		s.bus, err = natsbus.ConnectInProcess(ctx, s.NATS, natsbus.WithName(opts.Name), natsbus.WithLogger(log))
 	} else {
 		s.bus, err = busdial.Dial(ctx, opts.BusURL, busdial.Options{Name: opts.Name, Logger: log})
 	}
@@ -197,7 +212,7 @@ func (s *Stack) Close() error {
 		if s.Sim != nil {
 			errs = append(errs, s.Sim.Close())
 		}
-		if s.NATS != nil {
+		if s.NATS != nil && !s.sharedNATS {
 			s.NATS.Shutdown()
 		}
 		if err := errors.Join(errs...); err != nil {
@@ -257,8 +272,8 @@ func Serve(ctx context.Context, srv *proxy.Server, readyTimeout time.Duration) (
 }
 
 // startNATS starts an embedded nats-server on a free loopback port.
-func startNATS(ctx context.Context, log *slog.Logger) (*natsbus.Embedded, error) {
-	e, err := natsbus.StartEmbedded(ctx, "127.0.0.1:0", natsbus.WithServerLogger(log))
+func startNATS(ctx context.Context, addr string, log *slog.Logger) (*natsserver.Server, error) {
+	e, err := natsserver.Start(ctx, addr, natsserver.WithLogger(log))
 	if err != nil {
 		return nil, fmt.Errorf("localstack: starting NATS: %w", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/ariproxy/ari-proxy/arisim"
 	"github.com/ariproxy/ari-proxy/bus/busdial"
 	"github.com/ariproxy/ari-proxy/bus/natsbus"
+	"github.com/ariproxy/ari-proxy/bus/natsserver"
 	"github.com/ariproxy/ari-proxy/proxy"
 )
 
@@ -42,11 +43,11 @@ func Logger() *slog.Logger {
 
 // StartNATS starts an embedded nats-server on a random loopback port and
 // returns it with its client URL.
-func StartNATS(t TB) (*natsbus.Embedded, string) {
+func StartNATS(t TB) (*natsserver.Server, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), StartTimeout)
 	defer cancel()
-	e, err := startNATS(ctx, Logger())
+	e, err := startNATS(ctx, "127.0.0.1:0", Logger())
 	if err != nil {
 		t.Fatalf("%v", err)
 	}
@@ -54,9 +55,15 @@ func StartNATS(t TB) (*natsbus.Embedded, string) {
 	return e, e.ClientURL()
 }
 
-// Connect connects a bus client to url (any transport busdial knows),
-// closed on cleanup.
-func Connect(t TB, url string) busdial.Bus {
+// Connect connects a NATS bus client to url, closed on cleanup.
+func Connect(t TB, url string) *natsbus.Bus {
+	t.Helper()
+	return ConnectBus(t, url).(*natsbus.Bus)
+}
+
+// ConnectBus connects a bus client to url, of any transport busdial
+// knows (nats://, amqp://...), closed on cleanup.
+func ConnectBus(t TB, url string) busdial.Bus {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), StartTimeout)
 	defer cancel()
@@ -114,7 +121,7 @@ func StartServer(t TB, sim *arisim.Sim, busURL, app, prefix string) *proxy.Serve
 	return RunServer(t, proxy.Config{
 		Applications: []string{app},
 		ARI:          ARIConfig(sim),
-		Bus:          Connect(t, busURL),
+		Bus:          ConnectBus(t, busURL),
 		Prefix:       prefix,
 	})
 }
