@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ariproxy/ari-proxy/bus/busdial"
 	"github.com/ariproxy/ari-proxy/internal/localstack"
 	"github.com/ariproxy/ari-proxy/wire"
 )
@@ -41,13 +42,15 @@ func devCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	timeScale := fs.Float64("time-scale", 1, "multiply the simulated media durations (0.1 plays a 3 s prompt in 0.3 s)")
 	prefix := fs.String("prefix", wire.DefaultPrefix, "subject prefix of the proxy servers")
 	logLevel := fs.String("log-level", "warn", "level of the components' logs on stderr: debug, info, warn or error")
+	busf := addBusFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: ari-proxy dev [flags]
 
 Runs a local ari-proxy stack for developing applications: an embedded NATS
 server, the ARI simulator standing in for Asterisk and the proxy server
 between them (one simulator and proxy per --nodes), without an
-application. It prints the bus URL and the application to connect to, as
+application (on an existing bus with --bus, e.g. amqp://guest:guest@127.0.0.1:5672/,
+or a private RabbitMQ with --rabbitmq). It prints the bus URL and the application to connect to, as
 environment variables the clients read, then runs until interrupted.
 
 Simulated inbound calls ring the application on request:
@@ -76,7 +79,12 @@ Flags:
 		return usageError{err}
 	}
 
-	d, err := startDev(ctx, devOptions{App: *app, NATSAddr: *natsAddr, Nodes: *nodes, TimeScale: *timeScale, Prefix: *prefix, Logger: log})
+	busURL, stopBus, err := busf.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer stopBus()
+	d, err := startDev(ctx, devOptions{App: *app, BusURL: busURL, NATSAddr: *natsAddr, Nodes: *nodes, TimeScale: *timeScale, Prefix: *prefix, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -94,7 +102,11 @@ Flags:
 		ctlURL = "http://" + ln.Addr().String() + "/call"
 	}
 
-	fmt.Fprintf(stdout, "ari-proxy dev: NATS, %d simulated Asterisk and proxy server(s) running; no application.\n", *nodes)
+	busName := "NATS"
+	if busURL != "" {
+		busName = "bus " + busdial.RedactURL(busURL)
+	}
+	fmt.Fprintf(stdout, "ari-proxy dev: %s, %d simulated Asterisk and proxy server(s) running; no application.\n", busName, *nodes)
 	fmt.Fprintf(stdout, "MESSAGEBUS_URL=%s\n", d.stacks[0].BusURL())
 	fmt.Fprintf(stdout, "ARI_APPLICATION=%s\n", *app)
 	if *prefix != wire.DefaultPrefix {
@@ -131,6 +143,7 @@ Flags:
 
 type devOptions struct {
 	App       string
+	BusURL    string // "" for an embedded NATS server
 	NATSAddr  string
 	Nodes     int
 	TimeScale float64
@@ -163,9 +176,10 @@ func startDev(ctx context.Context, o devOptions) (_ *devStack, err error) {
 			Name:        fmt.Sprintf("ari-proxy dev server %d", i+1),
 			Logger:      o.Logger.With("node", i+1),
 			NATSAddr:    o.NATSAddr,
+			BusURL:      o.BusURL,
 			Mailboxes:   true,
 		}
-		if i > 0 {
+		if i > 0 && o.BusURL == "" {
 			lo.NATS = d.stacks[0].NATS
 		}
 		s, err := localstack.Start(ctx, lo)

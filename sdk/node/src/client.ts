@@ -17,7 +17,8 @@ import { actsOnExisting, newRequest, prepare, type Envelope } from "./request.js
 import { locator, lookupKind, type KindRow } from "./tables.js";
 import { Conference } from "./conference.js";
 import { newDialogID } from "./dialog.js";
-import { checkBusURL, NatsTransport, type BusMsg, type BusSub, type Transport } from "./transport.js";
+import { AMQP_SCHEMES, checkBusURL, NatsTransport, type BusMsg, type BusRequest, type BusSub, type Transport } from "./transport.js";
+import { AmqpTransport, type AmqpOptions } from "./amqp.js";
 
 /** Default request timeout, in milliseconds (as OpenTok's). */
 export const DEFAULT_TIMEOUT = 20_000;
@@ -45,7 +46,10 @@ export interface Logger {
 
 /** Options of `new AriProxy(options)`. The object is never modified. */
 export interface AriProxyOptions {
-  /** Bus URL, `nats://host:port` (default $MESSAGEBUS_URL, $NATS_URL, then DEFAULT_URL). `amqp://` is not supported yet. */
+  /**
+   * Bus URL: `nats://host:port`, or RabbitMQ's `amqp://user:pass@host:5672/vhost`
+   * (`amqps://` for TLS). Default $MESSAGEBUS_URL, $NATS_URL, then DEFAULT_URL.
+   */
   readonly url?: string;
   /** The Stasis application the client works for (default $ARI_APPLICATION). Required. */
   readonly application?: string;
@@ -63,6 +67,8 @@ export interface AriProxyOptions {
   readonly serverTTL?: number;
   /** Options passed to the NATS client (credentials, TLS, reconnects...). */
   readonly natsOptions?: Readonly<Partial<ConnectionOptions>>;
+  /** Socket options passed to amqplib for `amqp://` and `amqps://` URLs (TLS `ca`, `cert`, `key`, timeouts...). */
+  readonly amqpOptions?: AmqpOptions;
   /** Where to log (default: nowhere). */
   readonly logger?: Logger;
 }
@@ -94,6 +100,7 @@ interface Resolved {
   discoveryWait: number;
   serverTTL: number;
   natsOptions: Readonly<Partial<ConnectionOptions>>;
+  amqpOptions: AmqpOptions;
   logger: Logger;
 }
 
@@ -120,7 +127,7 @@ function resolve(options: AriProxyOptions | undefined): Resolved {
     throw new ArgumentError("options: expected an object such as { url, application, timeout }");
   }
   const o = options ?? {};
-  const known = new Set(["url", "application", "timeout", "prefix", "node", "dialog", "discoveryWait", "serverTTL", "natsOptions", "logger"]);
+  const known = new Set(["url", "application", "timeout", "prefix", "node", "dialog", "discoveryWait", "serverTTL", "natsOptions", "amqpOptions", "logger"]);
   const unknown = Object.keys(o).filter((k) => !known.has(k));
   if (unknown.length) throw new ArgumentError(`options: unknown option ${unknown.join(", ")}`);
   const env = process.env;
@@ -131,6 +138,7 @@ function resolve(options: AriProxyOptions | undefined): Resolved {
     throw new ArgumentError("logger: expected an object with a warn(message, fields) method");
   }
   if (o.natsOptions !== undefined && (typeof o.natsOptions !== "object" || o.natsOptions === null)) throw new ArgumentError("natsOptions: expected an object");
+  if (o.amqpOptions !== undefined && (typeof o.amqpOptions !== "object" || o.amqpOptions === null)) throw new ArgumentError("amqpOptions: expected an object");
   return Object.freeze({
     url,
     application: token("application", o.application ?? env[ENV.application], true),
@@ -141,6 +149,7 @@ function resolve(options: AriProxyOptions | undefined): Resolved {
     discoveryWait: positive("discoveryWait", o.discoveryWait, DEFAULT_DISCOVERY_WAIT),
     serverTTL: positive("serverTTL", o.serverTTL, DEFAULT_SERVER_TTL),
     natsOptions: Object.freeze({ ...(o.natsOptions ?? {}) }),
+    amqpOptions: Object.freeze({ ...(o.amqpOptions ?? {}) }),
     logger: o.logger ?? silent,
   });
 }
@@ -210,6 +219,7 @@ class Core {
   readonly servers: Servers;
   readonly validate: { response: ValidateFunction; event: ValidateFunction; announcement: ValidateFunction };
   readonly subs = new Set<BusSub>();
+  readonly requests = new Set<BusRequest>();
   pingTimer?: NodeJS.Timeout;
   closed = false;
   ready: Promise<void>;
@@ -228,7 +238,9 @@ class Core {
   }
 
   private async start(): Promise<void> {
-    const t = await NatsTransport.connect(this.opts.url, this.opts.natsOptions);
+    const t: Transport = AMQP_SCHEMES.includes(this.opts.url.protocol)
+      ? await AmqpTransport.connect(this.opts.url, this.opts.amqpOptions)
+      : await NatsTransport.connect(this.opts.url, this.opts.natsOptions);
     if (this.closed) {
       await t.close();
       throw new ClosedError("client closed while connecting");
@@ -286,6 +298,8 @@ class Core {
     clearInterval(this.pingTimer);
     for (const s of this.subs) s.unsubscribe();
     this.subs.clear();
+    for (const r of this.requests) r.end();
+    this.requests.clear();
     await this.ready.catch(() => {});
     await this.transport?.close();
   }
@@ -507,19 +521,19 @@ export class AriProxy extends GeneratedClient {
     }
     const g = new Gather(expected, merge && expected !== 1, env.kind, this.core.validate.response);
     const start = Date.now();
-    const inbox = bus.inbox();
     let timedOut = false;
+    let lost: Error | undefined;
     await new Promise<void>((resolveDone, rejectDone) => {
       let grace: NodeJS.Timeout | undefined;
-      let sub: BusSub | undefined;
+      let req: BusRequest | undefined;
       let finished = false;
       const finish = () => {
         if (finished) return;
         finished = true;
         clearTimeout(timer);
         clearTimeout(grace);
-        sub?.unsubscribe();
-        if (sub) this.core.subs.delete(sub);
+        req?.end();
+        if (req) this.core.requests.delete(req);
         resolveDone();
       };
       const timer = setTimeout(() => {
@@ -527,19 +541,27 @@ export class AriProxy extends GeneratedClient {
         finish();
       }, timeout);
       bus
-        .subscribe(inbox, (m) => {
-          if (finished) return;
-          const first = g.answered === 0;
-          if (!g.collect(m)) return finish();
-          if (first && expected === 0) grace = setTimeout(finish, UNKNOWN_SERVERS_GRACE);
-        })
-        .then((s) => {
-          sub = s;
-          this.core.subs.add(s);
-          if (finished) return s.unsubscribe();
-          bus.publish(subject, Buffer.from(JSON.stringify(env)), inbox);
+        .request(
+          subject,
+          Buffer.from(JSON.stringify(env)),
+          (m) => {
+            if (finished) return;
+            const first = g.answered === 0;
+            if (!g.collect(m)) return finish();
+            if (first && expected === 0) grace = setTimeout(finish, UNKNOWN_SERVERS_GRACE);
+          },
+          (err) => {
+            lost ??= err;
+            finish();
+          },
+        )
+        .then((r) => {
+          req = r;
+          this.core.requests.add(r);
+          if (finished) r.end();
         })
         .catch((err) => {
+          finished = true;
           clearTimeout(timer);
           rejectDone(err);
         });
@@ -555,6 +577,7 @@ export class AriProxy extends GeneratedClient {
     if (g.failed) throw g.failed;
     if (g.notFound) throw g.notFound;
     if (g.noResponders) throw new UnavailableError(`${what}: no server on ${subject}`, { kind: env.kind });
+    if (lost) throw new UnavailableError(`${what}: ${lost.message}`, { kind: env.kind, cause: lost });
     if (this.isClosed) throw new ClosedError(`${what}: client closed`);
     throw new TimeoutError(`${what}: no answer within ${timeout} ms`, { kind: env.kind });
   }

@@ -30,6 +30,7 @@ export { toSeconds } from "./time.js";
 export { kindForOp, lookupKind, lookupOperation, type KindRow, type OperationRow, type ParamRow, type ResultRow, type BindingRow } from "./tables.js";
 export { DEFAULT_PREFIX, LISTEN_QUEUE } from "./generated/tables.js";
 export { NATS_SCHEMES, AMQP_SCHEMES } from "./transport.js";
+export { AMQP_EXCHANGES, QUEUE_EXPIRY, SUBSCRIPTION_QUEUE_PREFIX, type AmqpOptions } from "./amqp.js";
 export {
   Conference,
   DEFAULT_ARCHIVE_FORMAT,

@@ -1,8 +1,8 @@
-// The bus under the SDK. NATS through the NATS team's Node client; the
-// RabbitMQ transport waits for the server side to support it.
+// The bus under the SDK: NATS through the NATS team's Node client,
+// RabbitMQ through amqplib (amqp.ts).
 
 import { connect, createInbox, type ConnectionOptions, type NatsConnection, type Subscription as NatsSub } from "@nats-io/transport-node";
-import { ArgumentError, ClosedError, NotImplementedError, UnavailableError } from "./errors.js";
+import { ArgumentError, ClosedError, UnavailableError } from "./errors.js";
 
 /** A message received from the bus. */
 export interface BusMsg {
@@ -17,22 +17,32 @@ export interface BusSub {
   unsubscribe(): void;
 }
 
+/** An outstanding request: its answers go to the callback until end(). */
+export interface BusRequest {
+  end(): void;
+}
+
 /** What the SDK needs of a bus. */
 export interface Transport {
   publish(subject: string, data: Uint8Array, reply?: string): void;
   /** Subscribes; resolves once the server has the subscription. */
   subscribe(subject: string, cb: (m: BusMsg) => void, queue?: string): Promise<BusSub>;
-  /** A fresh subject to receive replies on. */
-  inbox(): string;
+  /**
+   * Publishes a request and passes each answer to onReply until end() (a
+   * request nobody listens to gets one message with noResponders set);
+   * onLost is called when no answer can come any more (the connection or
+   * the request's channel closed). Resolves once the request is sent.
+   */
+  request(subject: string, data: Uint8Array, onReply: (m: BusMsg) => void, onLost: (err: Error) => void): Promise<BusRequest>;
   close(): Promise<void>;
 }
 
 /** The URL schemes of the NATS transport. */
 export const NATS_SCHEMES: readonly string[] = Object.freeze(["nats:", "tls:"]);
-/** The URL schemes of the RabbitMQ transport (not supported yet). */
+/** The URL schemes of the RabbitMQ transport. */
 export const AMQP_SCHEMES: readonly string[] = Object.freeze(["amqp:", "amqps:"]);
 
-/** Checks a bus URL; throws an ArgumentError or, for RabbitMQ, a NotImplementedError. */
+/** Checks a bus URL; throws an ArgumentError. */
 export function checkBusURL(url: string): URL {
   if (typeof url !== "string" || url === "") throw new ArgumentError("url: expected a bus URL such as nats://127.0.0.1:4222");
   let u: URL;
@@ -41,12 +51,7 @@ export function checkBusURL(url: string): URL {
   } catch {
     throw new ArgumentError(`url: ${JSON.stringify(url)} is not a URL (expected e.g. nats://127.0.0.1:4222)`);
   }
-  if (AMQP_SCHEMES.includes(u.protocol)) {
-    throw new NotImplementedError(
-      `url: RabbitMQ (${u.protocol}//) is not supported yet by this SDK: the proxy's RabbitMQ transport has not landed; use a nats:// URL`,
-    );
-  }
-  if (!NATS_SCHEMES.includes(u.protocol)) {
+  if (!NATS_SCHEMES.includes(u.protocol) && !AMQP_SCHEMES.includes(u.protocol)) {
     throw new ArgumentError(`url: unsupported scheme ${u.protocol} (expected ${[...NATS_SCHEMES, ...AMQP_SCHEMES].map((s) => s + "//").join(", ")})`);
   }
   if (!u.hostname) throw new ArgumentError(`url: ${JSON.stringify(url)} names no host`);
@@ -95,8 +100,16 @@ export class NatsTransport implements Transport {
     return { unsubscribe: () => sub.unsubscribe() };
   }
 
-  inbox(): string {
-    return createInbox();
+  async request(subject: string, data: Uint8Array, onReply: (m: BusMsg) => void): Promise<BusRequest> {
+    const inbox = createInbox();
+    const sub = await this.subscribe(inbox, onReply);
+    try {
+      this.publish(subject, data, inbox);
+    } catch (err) {
+      sub.unsubscribe();
+      throw err;
+    }
+    return { end: () => sub.unsubscribe() };
   }
 
   async close(): Promise<void> {

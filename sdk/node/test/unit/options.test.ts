@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import {
   AriProxy,
   ArgumentError,
+  UnavailableError,
   BadRequestError,
-  NotImplementedError,
   DEFAULT_TIMEOUT,
   DEFAULT_URL,
   DEFAULT_DISCOVERY_WAIT,
@@ -49,13 +49,14 @@ test("invalid arguments throw at once, as ArgumentErrors", () => {
   }
 });
 
-test("amqp:// URLs throw a clear not-supported-yet error", () => {
-  for (const u of ["amqp://guest:guest@127.0.0.1:5672/", "amqps://h/"]) {
-    assert.throws(
-      () => new AriProxy({ url: u, application: "a" }),
-      (err: unknown) => err instanceof NotImplementedError && /not supported yet/.test(err.message),
-    );
+test("amqp:// URLs pick the RabbitMQ transport: a broker that is not there is unavailable", async () => {
+  for (const u of ["amqp://guest:guest@127.0.0.1:1/", "amqps://127.0.0.1:1/"]) {
+    const c = new AriProxy({ url: u, application: "a" });
+    assert.equal(c.options.url, u);
+    await assert.rejects(c.ready(), (err: unknown) => err instanceof UnavailableError && err.message.includes("127.0.0.1:1") && !err.message.includes("guest:guest"));
+    await c.close();
   }
+  assert.throws(() => new AriProxy({ url: "amqp://h/", application: "a", amqpOptions: null as never }), ArgumentError);
 });
 
 test("the caller's options object is never modified", async () => {
