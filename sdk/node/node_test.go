@@ -7,14 +7,17 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ariproxy/ari-proxy/internal/rabbitmqd"
 	"github.com/ariproxy/ari-proxy/internal/sharedtest"
 )
 
@@ -41,7 +44,54 @@ func TestNodeSDK(t *testing.T) {
 	run(ctx, t, nil, "npm", "run", "--silent", "docs:check")
 
 	env := startDev(ctx, t)
-	out, err := command(ctx, env, "node", "--test", "--test-concurrency=1", "build/test/").CombinedOutput()
+	runSuite(ctx, t, env, "build/test/")
+}
+
+// rabbitMQSuite are the integration test files run on RabbitMQ too: every
+// SDK method (operations), events with listen across three instances and
+// routing, and the conference layer. Not faults.test (it fakes servers
+// with a raw NATS connection) nor example.test (a listener of a fresh
+// process: on RabbitMQ the shared listen queue keeps, for its expiry, the
+// calls the earlier files placed while nobody listened, as v5's does).
+var rabbitMQSuite = []string{"build/test/integration/operations.test.js", "build/test/integration/events.test.js", "build/test/integration/conference.test.js"}
+
+// TestNodeSDKRabbitMQ runs the SDK's integration suite (the same files)
+// on RabbitMQ: a private rabbitmq-server, "ari-proxy dev --bus amqp://..."
+// with two nodes, and the SDK's amqplib transport. Without
+// rabbitmq-server it skips; under CI=true that is a failure.
+func TestNodeSDKRabbitMQ(t *testing.T) {
+	for _, tool := range []string{"node", "npm"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			sharedtest.SkipOrFail(t, "the Node SDK suite (sdk/node) needs %s on PATH", tool)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	broker, err := rabbitmqd.Start(ctx)
+	if errors.Is(err, rabbitmqd.ErrNotInstalled) {
+		sharedtest.SkipOrFail(t, "the Node SDK suite on RabbitMQ needs rabbitmq-server: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(broker.Stop)
+	if _, err := os.Stat("node_modules"); err != nil {
+		run(ctx, t, nil, "npm", "ci", "--no-audit", "--no-fund")
+	}
+	run(ctx, t, nil, "npm", "run", "--silent", "build")
+	run(ctx, t, nil, "npm", "run", "--silent", "build:test")
+	env := startDev(ctx, t, "--bus", broker.URL())
+	if !slices.ContainsFunc(env, func(v string) bool { return strings.HasPrefix(v, "MESSAGEBUS_URL=amqp://") }) {
+		t.Fatalf("ari-proxy dev --bus %s printed no amqp:// MESSAGEBUS_URL: %q", broker.URL(), env)
+	}
+	runSuite(ctx, t, env, rabbitMQSuite...)
+}
+
+// runSuite runs node's test runner on paths with env and fails on any
+// failure or skip.
+func runSuite(ctx context.Context, t *testing.T, env []string, paths ...string) {
+	t.Helper()
+	out, err := command(ctx, env, "node", append([]string{"--test", "--test-concurrency=1"}, paths...)...).CombinedOutput()
 	summary := regexp.MustCompile(`(?m)^# (tests|pass|fail|skipped) \d+$`).FindAll(out, -1)
 	t.Logf("node --test: %s", bytes.Join(summary, []byte(", ")))
 	if err != nil {
@@ -84,7 +134,7 @@ func failures(out []byte) string {
 
 // startDev builds ari-proxy once and runs "ari-proxy dev" on free ports
 // until the test ends; it returns the environment the Node suite reads.
-func startDev(ctx context.Context, t *testing.T) []string {
+func startDev(ctx context.Context, t *testing.T, extra ...string) []string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "ari-proxy")
 	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/ari-proxy")
@@ -92,7 +142,8 @@ func startDev(ctx context.Context, t *testing.T) []string {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build ./cmd/ari-proxy: %v\n%s", err, out)
 	}
-	cmd := exec.Command(bin, "dev", "--nats", "127.0.0.1:0", "--control", "127.0.0.1:0", "--nodes", "2", "--time-scale", "0.2")
+	args := append([]string{"dev", "--nats", "127.0.0.1:0", "--control", "127.0.0.1:0", "--nodes", "2", "--time-scale", "0.2"}, extra...)
+	cmd := exec.Command(bin, args...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
