@@ -271,3 +271,49 @@ func TestHangupOfLocalHalves(t *testing.T) {
 		})
 	}
 }
+
+// TestSubscriptionsCountAndEndWithTheObject: an application's interest in
+// a channel or bridge is counted (app_subscribe_channel,
+// app_subscribe_bridge: ++interested; unsubscribe: --interested, the
+// forward dropped at zero; res/stasis/app.c), and ends with the object
+// whatever the count: ChannelDestroyed and BridgeDestroyed still reach
+// the application, then the subscription is gone (unsubscribe with
+// terminate in sub_channel_update_handler / sub_bridge_update_handler).
+func TestSubscriptionsCountAndEndWithTheObject(t *testing.T) {
+	s := testSim(t, Config{})
+	ws := dialEvents(t, s, "app=demo")
+	other := dialEvents(t, s, "app=other")
+	originateInStasis(t, s, ws, "c")
+	mustCall(t, s, "POST", "/bridges/b", "type=mixing")
+	listed := func(kind, id string) bool {
+		_, body := call(t, s, "GET", "/applications/other", "", nil)
+		ids, _ := decode(t, body)[kind+"_ids"].([]any)
+		return slices.Contains(ids, any(id))
+	}
+	for range 2 {
+		mustCall(t, s, "POST", "/applications/other/subscription", "eventSource=channel:c")
+	}
+	mustCall(t, s, "POST", "/applications/other/subscription", "eventSource=bridge:b")
+	mustCall(t, s, "DELETE", "/applications/other/subscription", "eventSource=channel:c")
+	if !listed("channel", "c") {
+		t.Fatal("subscribed twice and unsubscribed once: the channel is no longer listed")
+	}
+	mustCall(t, s, "POST", "/channels/c/variable", "variable=SEEN&value=1")
+	other.waitFor(t, "ChannelVarset SEEN", func(m map[string]any) bool { return m["variable"] == "SEEN" })
+
+	mustCall(t, s, "DELETE", "/channels/c", "")
+	other.waitType(t, "ChannelDestroyed", "c")
+	if listed("channel", "c") {
+		t.Error("the channel is still listed after ChannelDestroyed (interest count 1 left)")
+	}
+	mustCall(t, s, "DELETE", "/bridges/b", "")
+	other.waitType(t, "BridgeDestroyed", "")
+	if listed("bridge", "b") {
+		t.Error("the bridge is still listed after BridgeDestroyed")
+	}
+	for _, m := range ws.events() {
+		if m["type"] == "BridgeDestroyed" {
+			t.Error("demo, not subscribed to the bridge, got BridgeDestroyed")
+		}
+	}
+}
