@@ -317,3 +317,61 @@ func TestSubscriptionsCountAndEndWithTheObject(t *testing.T) {
 		}
 	}
 }
+
+// TestPlaybackOperationsByState: what each playback operation answers in
+// each state, from the operations table of res/res_stasis_playback.c
+// (stasis_app_playback_operation): an operation the table has runs (a
+// no-op where the state already is what it asks for), one it lacks is
+// 409 "Can only X while media is playing", and one that needs control
+// of media that cannot be controlled (digits:) is 500 "Could not X
+// playback". The clock stands still, so nothing ends by itself.
+func TestPlaybackOperationsByState(t *testing.T) {
+	type op struct {
+		name   string
+		status int
+	}
+	for _, tc := range []struct {
+		state string
+		media string
+		setup func(t *testing.T, s *Sim)
+		ops   []op
+	}{
+		{"queued", "sound:beep", func(t *testing.T, s *Sim) {
+			mustCall(t, s, "POST", "/channels/a/dtmf", "dtmf=1") // occupies the control queue
+		}, []op{{"restart", 204}, {"pause", 409}, {"unpause", 409}, {"reverse", 409}, {"forward", 409}}},
+		{"playing", "sound:demo-congrats", nil,
+			[]op{{"unpause", 204}, {"restart", 204}, {"reverse", 204}, {"forward", 204}, {"pause", 204}}},
+		{"paused", "sound:demo-congrats", nil, nil}, // paused below
+		{"playing, not controllable", "digits:123", nil,
+			[]op{{"unpause", 204}, {"pause", 500}, {"restart", 500}, {"reverse", 500}, {"forward", 500}}},
+	} {
+		t.Run(tc.state, func(t *testing.T) {
+			cs := newClockedSim(t, Config{})
+			ws := dialEvents(t, cs.Sim, "app=demo")
+			originateInStasis(t, cs.Sim, ws, "a")
+			if tc.setup != nil {
+				tc.setup(t, cs.Sim)
+			}
+			mustCall(t, cs.Sim, "POST", "/channels/a/play/p", "media="+url.QueryEscape(tc.media))
+			cs.advance(0)
+			ops := tc.ops
+			if tc.state == "paused" {
+				mustCall(t, cs.Sim, "POST", "/playbacks/p/control", "operation=pause")
+				ops = []op{{"pause", 204}, {"restart", 409}, {"reverse", 409}, {"forward", 409}, {"unpause", 204}}
+			}
+			for _, o := range ops {
+				st, body := call(t, cs.Sim, "POST", "/playbacks/p/control", "operation="+o.name, nil)
+				if st != o.status {
+					t.Errorf("%s while %s: %d %s, want %d", o.name, tc.state, st, body, o.status)
+				}
+			}
+			want := 204
+			if tc.state == "playing, not controllable" {
+				want = 500
+			}
+			if st, body := call(t, cs.Sim, "DELETE", "/playbacks/p", "", nil); st != want {
+				t.Errorf("stop while %s: %d %s, want %d", tc.state, st, body, want)
+			}
+		})
+	}
+}
