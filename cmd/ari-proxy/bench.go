@@ -22,6 +22,7 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	calls := fs.Int("calls", bench.DefaultCalls, "inbound calls per calls measurement")
 	asJSON := fs.Bool("json", false, "write the report as JSON")
 	quiet := fs.Bool("q", false, "no progress lines on stderr")
+	gatewayOnly := fs.Bool("gateway", false, "run the gateway section only: requests and events through ari-proxy gateway vs direct ARI")
 	logLevel := fs.String("log-level", "error", "level of the components' logs on stderr: debug, info, warn or error")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: ari-proxy bench [flags]
@@ -59,7 +60,15 @@ Flags:
 	if !*quiet {
 		opts.Progress = func(step string) { fmt.Fprintf(os.Stderr, "bench: %s\n", step) }
 	}
-	rep, err := bench.Run(ctx, opts)
+	var rep interface {
+		WriteJSON(io.Writer) error
+		WriteText(io.Writer) error
+	}
+	if *gatewayOnly {
+		rep, err = bench.RunGateway(ctx, opts)
+	} else {
+		rep, err = bench.Run(ctx, opts)
+	}
 	if err != nil {
 		return err
 	}

@@ -88,9 +88,6 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if cfg.Durable {
 		d, err := startDurable(ctx, cfg, b, connectDurable, reg, log)
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil // stopped while waiting
-			}
 			return err
 		}
 		defer d.close()
