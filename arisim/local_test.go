@@ -375,3 +375,38 @@ func TestPlaybackOperationsByState(t *testing.T) {
 		})
 	}
 }
+
+// TestBridgeChannelEventsGoToBridgeSubscribers: ChannelEnteredBridge and
+// ChannelLeftBridge are published on the bridge's topic only
+// (ast_bridge_publish_enter / ast_bridge_publish_leave,
+// main/stasis_bridges.c): the channel's Stasis application, subscribed to
+// the bridge while its channel is in it, and an application subscribed to
+// the bridge get them; one subscribed to the channel alone does not,
+// though it sees the channel's own events (BRIDGEPEER).
+func TestBridgeChannelEventsGoToBridgeSubscribers(t *testing.T) {
+	s := testSim(t, Config{})
+	ws := dialEvents(t, s, "app=demo")
+	chanOnly := dialEvents(t, s, "app=other")
+	bridgeSub := dialEvents(t, s, "app=third")
+	originateInStasis(t, s, ws, "c")
+	originateInStasis(t, s, ws, "d")
+	mustCall(t, s, "POST", "/bridges/b", "type=mixing")
+	mustCall(t, s, "POST", "/applications/other/subscription", "eventSource=channel:c")
+	mustCall(t, s, "POST", "/applications/third/subscription", "eventSource=bridge:b")
+	mustCall(t, s, "POST", "/bridges/b/addChannel", "channel=c,d")
+	mustCall(t, s, "POST", "/bridges/b/removeChannel", "channel=c")
+	for _, w := range []*wsClient{ws, bridgeSub} {
+		w.waitType(t, "ChannelEnteredBridge", "c")
+		w.waitType(t, "ChannelLeftBridge", "c")
+	}
+	chanOnly.waitFor(t, "BRIDGEPEER of c", func(m map[string]any) bool { return m["variable"] == "BRIDGEPEER" })
+	// Events reach an application in order: once its user event is in,
+	// nothing the bridge operations caused is still on the way.
+	mustCall(t, s, "POST", "/events/user/mark", "application=other")
+	chanOnly.waitType(t, "ChannelUserevent", "")
+	for _, m := range chanOnly.events() {
+		if m["type"] == "ChannelEnteredBridge" || m["type"] == "ChannelLeftBridge" {
+			t.Errorf("an application subscribed to the channel only got %s", m["type"])
+		}
+	}
+}
