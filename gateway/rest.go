@@ -267,6 +267,20 @@ func (g *Gateway) relay(ctx context.Context, rq *request) answer {
 			key.Node = ""
 			rep, err = g.c.WithApplication(c.ApplicationName()).DoExact(ctx, op.Ident, key, rq.params)
 		}
+		if err != nil && key.Node == "" && key.ID != "" && op.Method == "POST" && errors.Is(err, client.ErrNotFound) {
+			// A create acting on a resource no node has (snoop, play...):
+			// the client looked it up first; Asterisk checks the other
+			// parameters before, so one node answers as Asterisk does.
+			if nodes := c.Servers(); len(nodes) > 0 {
+				slices.Sort(nodes)
+				key.Node = nodes[0]
+				if r2, err2 := c.WithNode(nodes[0]).DoExact(ctx, op.Ident, key, rq.params); err2 != nil {
+					err = err2
+				} else {
+					rep, err = r2, nil
+				}
+			}
+		}
 		if err != nil {
 			return g.errorAnswer(c, err)
 		}
