@@ -163,7 +163,12 @@ func TestRESTTwoNodes(t *testing.T) {
 	if r := do(t, srv, "GET", "/ari/sounds"); r.status != 200 || r.body != directGet(t, cl.sims[nodeA], "/sounds") {
 		t.Errorf("sounds: %d %.200s", r.status, r.body)
 	}
-	// Per-box variable set on one node only (hint), read back from it.
+	// A playback: 201 with Location, as Asterisk answers.
+	r = do(t, srv, "POST", "/ari/channels/"+ids[nodeB]+"/play/pb-1?media=sound:beep")
+	if r.status != 201 || r.header.Get("Location") != "/playbacks/pb-1" || !strings.Contains(r.body, `"id":"pb-1"`) {
+		t.Errorf("play: %d %v %s", r.status, r.header.Get("Location"), r.body)
+	}
+	// A channel variable, set and read on the node that has the channel.
 	wantStatus(t, "set var", do(t, srv, "POST", "/ari/channels/"+ids[nodeB]+"/variable?variable=X&value=42"), 204)
 	if r := do(t, srv, "GET", "/ari/channels/"+ids[nodeB]+"/variable?variable=X"); r.body != `{"value":"42"}` {
 		t.Errorf("get var: %d %s", r.status, r.body)
