@@ -173,6 +173,22 @@ func TestRESTTwoNodes(t *testing.T) {
 	if r := do(t, srv, "GET", "/ari/channels/"+ids[nodeB]+"/variable?variable=X"); r.body != `{"value":"42"}` {
 		t.Errorf("get var: %d %s", r.status, r.body)
 	}
+	// A global variable with the hint is set on that box only; without,
+	// on every box.
+	wantStatus(t, "set global on A", do(t, srv, "POST", "/ari/asterisk/variable?variable=G&value=a", gateway.NodeHeader, nodeA), 204)
+	if r := do(t, srv, "GET", "/ari/asterisk/variable?variable=G", gateway.NodeHeader, nodeA); r.body != `{"value":"a"}` {
+		t.Errorf("global on A: %d %s", r.status, r.body)
+	}
+	if r := do(t, srv, "GET", "/ari/asterisk/variable?variable=G", gateway.NodeHeader, nodeB); r.body == `{"value":"a"}` ||
+		r.body != directGet(t, cl.sims[nodeB], "/asterisk/variable?variable=G") {
+		t.Errorf("global on B: %d %s", r.status, r.body)
+	}
+	wantStatus(t, "set global everywhere", do(t, srv, "POST", "/ari/asterisk/variable?variable=H&value=b"), 204)
+	for _, n := range []string{nodeA, nodeB} {
+		if b := directGet(t, cl.sims[n], "/asterisk/variable?variable=H"); b != `{"value":"b"}` {
+			t.Errorf("global H on %s: %s", n, b)
+		}
+	}
 	// Parameters in a JSON body count as in the query, app included.
 	r = doBody(t, srv, "POST", "/ari/channels", `{"endpoint":"Local/echo@default","app":"nobody"}`)
 	if r.status != 503 {
