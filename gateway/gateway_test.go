@@ -412,7 +412,18 @@ func TestEventsShared(t *testing.T) {
 	// Byte-exact and in order: each call's events on its WebSocket are
 	// what the servers published for it (up to StasisEnd; the
 	// ChannelDestroyed that follows may still be on its way).
-	time.Sleep(200 * time.Millisecond)
+	// The test's own bus subscriber may lag behind under load.
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		busMu.Lock()
+		behind := false
+		for _, id := range placed {
+			behind = behind || len(onBus[id]) < len(onWS[id])
+		}
+		busMu.Unlock()
+		if !behind {
+			break
+		}
+	}
 	busMu.Lock()
 	for _, id := range placed {
 		ws, b := onWS[id], onBus[id]
