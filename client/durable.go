@@ -127,7 +127,10 @@ func (s consumeSub) Unsubscribe() error { s.cc.Stop(); return nil }
 // application subscribes again with the same name after a restart, it
 // resumes where it stopped, so nothing published meanwhile is missed
 // (within the stream's limits). A new name starts with the events
-// published from then on. The servers must run in durable mode.
+// published from then on. Events come in the servers' order per subject,
+// each once: the few a stream failover stores late are held back until
+// their turn (their sequence headers tell), for up to 10 s. The servers
+// must run in durable mode.
 func (c *Client) SubscribeDurable(ctx context.Context, name string, types ...string) (*Subscription, error) {
 	if c.app == "" {
 		return nil, fmt.Errorf("client: subscribe: no application: %w", ErrBadRequest)
@@ -146,17 +149,36 @@ func (c *Client) SubscribeDurable(ctx context.Context, name string, types ...str
 	if err := c.track(s); err != nil {
 		return nil, err
 	}
-	cc, err := cons.Consume(func(m jetstream.Msg) {
-		if s.offer(fromJetStream(m)) {
-			_ = m.Ack()
-		} else {
-			_ = m.Nak() // closed before the reader took it: for next time
-		}
-	})
+	// A stream failover can store a few events out of order (a server
+	// publishes again those whose acknowledgement was lost): they are put
+	// back in order, and copies dropped, by their sequence headers.
+	ro := &reorderer{
+		deliver: func(bm bus.Msg, m jetstream.Msg) {
+			if s.offer(bm) {
+				_ = m.Ack()
+			} else {
+				_ = m.Nak() // closed before the reader took it: for next time
+			}
+		},
+		drop: func(m jetstream.Msg) { _ = m.Ack() },
+	}
+	cc, err := cons.Consume(ro.push)
 	if err != nil {
 		_ = s.Close()
 		return nil, fmt.Errorf("client: consume %s: %w", name, err)
 	}
+	go func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.done:
+				return
+			case now := <-t.C:
+				ro.expire(now)
+			}
+		}
+	}()
 	if err := s.addBus(consumeSub{cc}); err != nil {
 		return nil, err
 	}

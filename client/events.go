@@ -164,7 +164,9 @@ func (s *Subscription) deliver(m bus.Msg) { s.offer(m) }
 // offer is deliver reporting whether the message is dealt with (handed to
 // the reader, or not for it): false when the subscription closed first.
 func (s *Subscription) offer(m bus.Msg) bool {
-	s.checkSeq(m)
+	if !s.checkSeq(m) {
+		return true // a copy or a latecomer: delivering it would break the order
+	}
 	ev, err := ari.DecodeEvent(m.Data)
 	if err != nil {
 		s.c.core.log.Debug("ignoring undecodable event", "subject", m.Subject, "err", err)

@@ -4,6 +4,9 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ariproxy/ari-proxy/bus"
 )
@@ -42,18 +45,20 @@ type seqPos struct {
 	seq   uint64
 }
 
-// observe records m's sequence and returns the gap before it, if any. A
-// new epoch (the server restarted) starts afresh: what was lost across a
-// restart cannot be told by numbers. Messages without headers (v5
-// servers) are not tracked.
-func (t *seqTracker) observe(m bus.Msg) (Gap, bool) {
+// observe records m's sequence and returns the gap before it, if any;
+// stale reports an event whose number was already passed (a copy a server
+// published again, or one that came after its successors): it is not
+// delivered, so the order holds. A new epoch (the server restarted)
+// starts afresh: what was lost across a restart cannot be told by
+// numbers. Messages without headers (v5 servers) are not tracked.
+func (t *seqTracker) observe(m bus.Msg) (g Gap, gap, stale bool) {
 	v, ok := m.Header[bus.HeaderSeq]
 	if !ok {
-		return Gap{}, false
+		return Gap{}, false, false
 	}
 	n, err := strconv.ParseUint(v, 10, 64)
 	if err != nil || n == 0 {
-		return Gap{}, false
+		return Gap{}, false, false
 	}
 	epoch := m.Header[bus.HeaderEpoch]
 	t.mu.Lock()
@@ -63,15 +68,15 @@ func (t *seqTracker) observe(m bus.Msg) (Gap, bool) {
 	}
 	prev, seen := t.last[m.Subject]
 	if seen && prev.epoch == epoch && n <= prev.seq {
-		return Gap{}, false // a redelivery (durable mode): already counted
+		return Gap{}, false, true
 	}
 	t.last[m.Subject] = seqPos{epoch, n}
 	if seen && prev.epoch == epoch && n > prev.seq+1 {
 		g := Gap{Subject: m.Subject, From: prev.seq + 1, To: n - 1}
 		t.missed.Add(g.Missed())
-		return g, true
+		return g, true, false
 	}
-	return Gap{}, false
+	return Gap{}, false, false
 }
 
 // Missed is how many events the subscription is known to have missed:
@@ -79,15 +84,129 @@ func (t *seqTracker) observe(m bus.Msg) (Gap, bool) {
 // the last one received show once the next one arrives.
 func (s *Subscription) Missed() uint64 { return s.seq.missed.Load() }
 
-// checkSeq runs for every message delivered to s.
-func (s *Subscription) checkSeq(m bus.Msg) {
-	g, gap := s.seq.observe(m)
+// checkSeq runs for every message delivered to s; false means: do not
+// deliver it (stale, see observe).
+func (s *Subscription) checkSeq(m bus.Msg) bool {
+	g, gap, stale := s.seq.observe(m)
+	if stale {
+		return false
+	}
 	if !gap {
-		return
+		return true
 	}
 	if f := s.c.core.onGap; f != nil {
 		f(s, g)
+	} else {
+		s.c.core.log.Warn("events missed", "subject", g.Subject, "from", g.From, "to", g.To, "missed", g.Missed())
+	}
+	return true
+}
+
+// reorderWait is how long a durable subscription holds events that came
+// before their turn, waiting for the missing ones: a server publishes an
+// event again when its acknowledgement is lost (up to 5 s), so in a
+// stream failover a few arrive late. After it, the missing ones count as
+// missed.
+const reorderWait = 10 * time.Second
+
+// maxHeld bounds the events held per subject while waiting.
+const maxHeld = 10000
+
+// reorderer restores, per subject, the servers' order of the events of a
+// durable subscription (bus.HeaderSeq), drops the copies of an event
+// already delivered, and hands the rest to deliver in order.
+type reorderer struct {
+	deliver func(bus.Msg, jetstream.Msg)
+	drop    func(jetstream.Msg) // a copy of an event already delivered
+
+	mu   sync.Mutex
+	subj map[string]*subjOrder
+}
+
+type subjOrder struct {
+	epoch string
+	next  uint64
+	held  map[uint64]jetstream.Msg
+	since time.Time // when the oldest held event arrived
+}
+
+// push takes one message of the consumer, in its delivery order.
+func (r *reorderer) push(m jetstream.Msg) {
+	bm := fromJetStream(m)
+	n, err := strconv.ParseUint(bm.Header[bus.HeaderSeq], 10, 64)
+	if err != nil || n == 0 {
+		r.deliver(bm, m) // not numbered (a v5 server)
 		return
 	}
-	s.c.core.log.Warn("events missed", "subject", g.Subject, "from", g.From, "to", g.To, "missed", g.Missed())
+	epoch := bm.Header[bus.HeaderEpoch]
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.subj == nil {
+		r.subj = make(map[string]*subjOrder)
+	}
+	o := r.subj[bm.Subject]
+	if o == nil || o.epoch != epoch {
+		if o != nil {
+			r.release(o, true) // the server restarted: what it held goes first
+		}
+		o = &subjOrder{epoch: epoch, next: n, held: make(map[uint64]jetstream.Msg)}
+		r.subj[bm.Subject] = o
+	}
+	switch {
+	case n < o.next:
+		r.drop(m)
+		return
+	case n == o.next:
+		r.deliver(bm, m)
+		o.next++
+	default:
+		if _, dup := o.held[n]; dup {
+			r.drop(m)
+			return
+		}
+		if len(o.held) == 0 {
+			o.since = time.Now()
+		}
+		o.held[n] = m
+	}
+	r.release(o, len(o.held) > maxHeld)
+}
+
+// release delivers the held events whose turn came; with skip, it gives
+// up on the missing ones before the oldest held event (they count as
+// missed) and goes on from there.
+func (r *reorderer) release(o *subjOrder, skip bool) {
+	for len(o.held) > 0 {
+		m, ok := o.held[o.next]
+		if !ok {
+			if !skip {
+				return
+			}
+			first := uint64(0)
+			for n := range o.held {
+				if first == 0 || n < first {
+					first = n
+				}
+			}
+			o.next = first
+			m = o.held[first]
+		}
+		delete(o.held, o.next)
+		o.next++
+		r.deliver(fromJetStream(m), m)
+		if len(o.held) > 0 {
+			o.since = time.Now()
+		}
+	}
+}
+
+// expire gives up on the events missing for longer than reorderWait.
+func (r *reorderer) expire(now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, o := range r.subj {
+		if len(o.held) > 0 && now.Sub(o.since) > reorderWait {
+			r.release(o, true)
+		}
+	}
 }

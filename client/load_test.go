@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -43,10 +42,7 @@ func (l *callLog) add(ev ari.Event) {
 // callOf is the channel an event is about: its channel, or the channel a
 // playback targets.
 func callOf(ev ari.Event) string {
-	b, err := json.Marshal(ev)
-	if err != nil {
-		return ""
-	}
+	b := ev.RawJSON()
 	if id := gjson.GetBytes(b, "channel.id").String(); id != "" {
 		return id
 	}

@@ -257,6 +257,12 @@ func TestNATSClusterFailover(t *testing.T) {
 				lost++
 			}
 		}
+		for j := range min(len(seq), perNode) {
+			if seq[j] != j {
+				t.Logf("node %s: first out of place at %d: %v", nodeID(i), j, seq[max(0, j-3):min(len(seq), j+12)])
+				break
+			}
+		}
 		if len(seq) != perNode {
 			t.Errorf("node %s: durable subscriber got %d of %d events", nodeID(i), len(seq), perNode)
 		}

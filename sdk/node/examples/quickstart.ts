@@ -1,4 +1,4 @@
-import { AriProxy } from "@ariproxy/sdk";
+import { AriProxy, type ChannelHandle } from "@ariproxy/sdk";
 
 // `ari-proxy dev` prints MESSAGEBUS_URL and ARI_APPLICATION; the client
 // reads them from the environment when the options leave them out.
@@ -6,6 +6,17 @@ const client = new AriProxy({ timeout: 10_000 });
 
 const listener = await client.listen(async (call, event) => {
   if (event.args[0] === "conference") return; // our own outbound call, below
+  try {
+    await handle(call);
+  } catch (err) {
+    console.error("call failed:", err);
+    process.exitCode = 1;
+  }
+  setImmediate(() => void listener.close().then(() => client.close()));
+});
+console.log(`waiting for a call to ${client.applicationName}`);
+
+async function handle(call: ChannelHandle): Promise<void> {
   console.log(`call ${call.id} on ${call.node}`);
   await call.answer();
   console.log("answered");
@@ -17,8 +28,9 @@ const listener = await client.listen(async (call, event) => {
   await events.close();
   console.log(`played ${prompt.id}`);
 
-  // Bridge the call with an outbound call, in a mixing bridge.
-  const room = await client.conference.createSession({ name: `call ${call.id}` });
+  // Bridge the call with an outbound call, in a mixing bridge on the
+  // call's Asterisk.
+  const room = await client.conference.createSession({ name: `call ${call.id}`, node: call.node });
   await room.bridge.addChannel({ channel: call.id });
   const outbound = await client.conference.dial(room.sessionId, "Local/echo@default", { timeout: 30 });
   console.log(`bridged with ${outbound.id}`);
@@ -34,6 +46,4 @@ const listener = await client.listen(async (call, event) => {
   await call.hangup();
   await room.bridge.destroy();
   console.log("hung up");
-  setImmediate(() => void listener.close().then(() => client.close()));
-});
-console.log(`waiting for a call to ${client.applicationName}`);
+}

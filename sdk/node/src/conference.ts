@@ -15,6 +15,12 @@ export interface SessionOptions {
   readonly name?: string;
   /** The session id to use (the bridge id); default: one made up. */
   readonly sessionId?: string;
+  /**
+   * The node (Asterisk entity id) to create the bridge on; default: any
+   * server of the application. Give the node of the calls to put in it
+   * (a channel can only join a bridge of its own Asterisk).
+   */
+  readonly node?: string;
 }
 
 /** A session: a mixing bridge. */
@@ -139,11 +145,15 @@ export class Conference {
   /** Creates a session: a mixing bridge (ARI bridges.create, type mixing). */
   async createSession(options?: SessionOptions): Promise<Session> {
     const o = opts("options", options);
-    const bridge = await this.client.bridges.create({
-      type: "mixing",
-      ...(o.name !== undefined ? { name: o.name } : {}),
-      ...(o.sessionId !== undefined ? { bridgeId: id("sessionId", o.sessionId) } : {}),
-    });
+    const params = { type: "mixing", ...(o.name !== undefined ? { name: o.name } : {}) };
+    if (o.node !== undefined) {
+      // Pinned: create with an id on that node's server.
+      const key = { kind: "bridge", id: o.sessionId !== undefined ? id("sessionId", o.sessionId) : newDialogID(), node: id("node", o.node) };
+      await this.client.bridgeFromKey(key).createWithId(params);
+      const bridge = this.client.bridgeFromKey(this.client.fillKey(key));
+      return Object.freeze({ sessionId: bridge.id, node: bridge.node, bridge });
+    }
+    const bridge = await this.client.bridges.create({ ...params, ...(o.sessionId !== undefined ? { bridgeId: id("sessionId", o.sessionId) } : {}) });
     return Object.freeze({ sessionId: bridge.id, node: bridge.node, bridge });
   }
 

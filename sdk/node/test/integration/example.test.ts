@@ -30,7 +30,7 @@ test("the README's example handles a call against the local stack", async (t) =>
     }),
   );
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  const timer = setTimeout(() => child.kill(), 30_000);
+  const timer = setTimeout(() => child.kill(), 60_000);
   try {
     await waiting;
     const call = await placeCall(s, 1);
