@@ -256,3 +256,35 @@ func TestAriClientShare(t *testing.T) {
 }
 
 var mu sync.Mutex // guards what TestAriClientShare's caller goroutine fills
+
+// TestAriClientList: ari-client's channels.list through the gateway shows
+// the channels of both nodes.
+func TestAriClientList(t *testing.T) {
+	nodeSuite(t)
+	cl := suiteCluster(t, []string{"share"})
+	srv := cl.gateway(t)
+	dial(t, srv, "share") // holds the application, so the calls stay in Stasis
+	want := map[string]bool{}
+	for _, n := range []string{nodeA, nodeB} {
+		id, err := cl.sims[n].InboundCall("share")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[id] = true
+	}
+	script, _ := filepath.Abs("testdata/list.js")
+	got := map[string]bool{}
+	err := runNode(t, nil, func(line string) {
+		if id, ok := strings.CutPrefix(line, "channel "); ok {
+			got[id] = true
+		}
+	}, script, srv.URL, user, pass)
+	if err != nil {
+		t.Fatalf("list.js: %v", err)
+	}
+	for id := range want {
+		if !got[id] {
+			t.Errorf("channels.list lacks %s: %v", id, got)
+		}
+	}
+}
