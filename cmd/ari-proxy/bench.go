@@ -22,14 +22,15 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	calls := fs.Int("calls", bench.DefaultCalls, "inbound calls per calls measurement")
 	asJSON := fs.Bool("json", false, "write the report as JSON")
 	quiet := fs.Bool("q", false, "no progress lines on stderr")
+	busf := addBusFlags(fs)
 	gatewayOnly := fs.Bool("gateway", false, "run the gateway section only: requests and events through ari-proxy gateway vs direct ARI")
 	logLevel := fs.String("log-level", "error", "level of the components' logs on stderr: debug, info, warn or error")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: ari-proxy bench [flags]
 
 Measures ari-proxy against plain ARI in one process: an embedded NATS
-server and the ARI simulator on free loopback ports, the proxy server
-between them. It reports the simulator's own capacity (REST requests/s,
+server (or the bus of --bus, or a private RabbitMQ with --rabbitmq) and the
+ARI simulator on free loopback ports, the proxy server between them. It reports the simulator's own capacity (REST requests/s,
 WebSocket events/s), then direct vs proxied requests (requests/s, p50/p99
 latency), events (direct WebSocket vs client Subscribe) and inbound calls
 (direct ARI application vs client Listen), with the ratios proxied/direct
@@ -56,7 +57,12 @@ Flags:
 	if err != nil {
 		return usageError{err}
 	}
-	opts := bench.Options{Duration: *duration, Concurrency: *concurrency, Events: *events, Calls: *calls, Logger: log}
+	busURL, stopBus, err := busf.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer stopBus()
+	opts := bench.Options{Duration: *duration, Concurrency: *concurrency, Events: *events, Calls: *calls, Logger: log, BusURL: busURL}
 	if !*quiet {
 		opts.Progress = func(step string) { fmt.Fprintf(os.Stderr, "bench: %s\n", step) }
 	}

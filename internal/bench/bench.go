@@ -80,6 +80,9 @@ type Options struct {
 	// Calls is how many inbound calls each calls measurement places
 	// (DefaultCalls).
 	Calls int
+	// BusURL is the bus to measure on (nats://, amqp://...); "" starts an
+	// embedded NATS server.
+	BusURL string
 	// Logger receives the components' logs (nil: discarded).
 	Logger *slog.Logger
 	// Progress, when set, is called before each measurement with its name.
@@ -126,6 +129,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	rep := newReport(opts)
 
 	st, err := localstack.Start(ctx, localstack.Options{
+		BusURL:       opts.BusURL,
 		Application:  AppProxied,
 		EntityID:     EntityID,
 		SimUser:      simUser,

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/ariproxy/ari-proxy/bus/busdial"
 )
 
 // HeadroomMin is the least ratio of the simulator's own capacity to a
@@ -52,6 +54,7 @@ type Settings struct {
 	Concurrency int    `json:"concurrency"`
 	Events      int    `json:"events"`
 	Calls       int    `json:"calls"`
+	Bus         string `json:"bus"` // "embedded NATS", or the bus URL without credentials
 }
 
 // Latency summarizes latencies, in milliseconds.
@@ -160,7 +163,8 @@ const callsHeadroom = "calls (simulator: the direct application's rate)"
 
 func newReport(o Options) *Report {
 	return &Report{Date: time.Now().UTC().Truncate(time.Second), Machine: machine(),
-		Settings: Settings{Duration: o.Duration.String(), Concurrency: o.Concurrency, Events: o.Events, Calls: o.Calls}}
+		Settings: Settings{Duration: o.Duration.String(), Concurrency: o.Concurrency, Events: o.Events, Calls: o.Calls,
+			Bus: busName(o.BusURL)}}
 }
 
 // finish computes the headroom and the warnings.
@@ -235,8 +239,8 @@ func (r *Report) WriteText(w io.Writer) error {
 	m, s := r.Machine, r.Settings
 	fmt.Fprintf(&b, "ari-proxy bench, %s\n", r.Date.Format(time.RFC3339))
 	fmt.Fprintf(&b, "machine: %s %s/%s, GOMAXPROCS=%d, NumCPU=%d\n", m.GoVersion, m.OS, m.Arch, m.GOMAXPROCS, m.NumCPU)
-	fmt.Fprintf(&b, "settings: %s per rate measurement, concurrency %d, %d events per flood, %d calls\n",
-		s.Duration, s.Concurrency, s.Events, s.Calls)
+	fmt.Fprintf(&b, "settings: %s per rate measurement, concurrency %d, %d events per flood, %d calls, bus %s\n",
+		s.Duration, s.Concurrency, s.Events, s.Calls, s.Bus)
 	fmt.Fprintf(&b, "In one process: embedded NATS, the ARI simulator, the proxy server and the clients share the CPUs.\n")
 
 	tw := &table{w: &b}
@@ -356,4 +360,12 @@ func (t *table) Flush() {
 		t.w.WriteString(strings.TrimRight(line, " ") + "\n")
 	}
 	t.rows = nil
+}
+
+// busName names the bus of a run for the report.
+func busName(url string) string {
+	if url == "" {
+		return "embedded NATS"
+	}
+	return busdial.RedactURL(url)
 }
