@@ -22,22 +22,43 @@ import (
 	"github.com/ariproxy/ari-proxy/wire"
 )
 
-// load runs op from Concurrency goroutines for Duration, after a short
-// warm-up that opens the connections, and returns its rate and latencies.
-// It fails only when no request succeeded.
-func (e *env) load(ctx context.Context, name string, op func(context.Context) error) (Rate, error) {
-	warm := min(e.opts.Duration/10, 500*time.Millisecond)
-	if _, _, _, _, err := phase(ctx, e.opts.Concurrency, warm, op); err != nil {
+// load runs op from c goroutines for Duration, after a short warm-up
+// that opens the connections, and returns its rate and latencies. It
+// fails only when no request succeeded.
+func (e *env) load(ctx context.Context, name string, c int, op func(context.Context) error) (Rate, error) {
+	return e.loadCPU(ctx, name, c, op, nil)
+}
+
+// loadCPU is load that, with cpu set, also stores there the proxy
+// server's CPU time per request (microseconds) over the measured phase.
+func (e *env) loadCPU(ctx context.Context, name string, c int, op func(context.Context) error, cpu *float64) (Rate, error) {
+	return loadFor(ctx, name, c, e.opts.Duration, op, func() func(ops int) {
+		if cpu == nil {
+			return func(int) {}
+		}
+		before := e.sampleProxy(ctx)
+		return func(ops int) { *cpu = cpuPer(before, e.sampleProxy(ctx), ops) }
+	})
+}
+
+// loadFor runs op from c goroutines for d after a warm-up; measure is
+// called when the measured phase starts and what it returns when it ends,
+// with the number of requests made.
+func loadFor(ctx context.Context, name string, c int, d time.Duration, op func(context.Context) error, measure func() func(ops int)) (Rate, error) {
+	warm := min(d/10, 500*time.Millisecond)
+	if _, _, _, _, err := phase(ctx, c, warm, op); err != nil {
 		return Rate{}, err
 	}
-	lats, errs, first, elapsed, err := phase(ctx, e.opts.Concurrency, e.opts.Duration, op)
+	end := measure()
+	lats, errs, first, elapsed, err := phase(ctx, c, d, op)
+	end(len(lats) + errs)
 	if err != nil {
 		return Rate{}, err
 	}
 	if len(lats) == 0 {
 		return Rate{}, fmt.Errorf("bench: %s: every request failed: %w", name, first)
 	}
-	r := Rate{Name: name, Ops: len(lats), Errors: errs, Seconds: elapsed.Seconds(),
+	r := Rate{Name: name, Concurrency: c, Ops: len(lats), Errors: errs, Seconds: elapsed.Seconds(),
 		PerSecond: float64(len(lats)) / elapsed.Seconds()}
 	r.Latency = summarize(lats)
 	if first != nil {
@@ -112,13 +133,13 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 // would, so that the comparison with the client library (which decodes)
 // is fair.
 func (e *env) direct(method, path string, into ...func() any) func(context.Context) error {
-	u := e.sim.URL() + path
+	u := e.tgt.httpURL + path
 	return func(ctx context.Context) error {
 		req, err := http.NewRequestWithContext(ctx, method, u, nil)
 		if err != nil {
 			return err
 		}
-		req.SetBasicAuth(simUser, e.password)
+		req.SetBasicAuth(e.tgt.user, e.tgt.password)
 		res, err := e.http.Do(req)
 		if err != nil {
 			return err
@@ -148,7 +169,7 @@ var appSeq atomic.Int64
 // until the simulator has registered it.
 func (e *env) dial(ctx context.Context) (*websocket.Conn, string, error) {
 	app := fmt.Sprintf("%s-%d", AppDirect, appSeq.Add(1))
-	q := url.Values{"app": {app}, "api_key": {simUser + ":" + e.password}}
+	q := url.Values{"app": {app}, "api_key": {e.tgt.user + ":" + e.tgt.password}}
 	conn, _, err := websocket.Dial(ctx, e.sim.WebSocketURL()+"?"+q.Encode(), nil)
 	if err != nil {
 		return nil, "", fmt.Errorf("bench: dialing the events WebSocket: %w", err)
@@ -261,7 +282,7 @@ func (e *env) floodProxied(ctx context.Context) (EventRate, error) {
 			cnt.add()
 		}
 	}()
-	return e.flood(ctx, "client Subscribe through the proxy", AppProxied, &cnt)
+	return e.flood(ctx, "client Subscribe through the proxy", e.app, &cnt)
 }
 
 // floodProxiedRaw floods the proxy's application; a plain bus
@@ -269,12 +290,12 @@ func (e *env) floodProxied(ctx context.Context) (EventRate, error) {
 // own capacity, not the client's.
 func (e *env) floodProxiedRaw(ctx context.Context) (EventRate, error) {
 	var cnt counter
-	sub, err := e.cli.Bus().Subscribe(wire.NewSubjects("").AllEvents(AppProxied), func(bus.Msg) { cnt.add() })
+	sub, err := e.cli.Bus().Subscribe(wire.NewSubjects("").AllEvents(e.app), func(bus.Msg) { cnt.add() })
 	if err != nil {
 		return EventRate{}, fmt.Errorf("bench: subscribe: %w", err)
 	}
 	defer sub.Unsubscribe()
-	return e.flood(ctx, "bus subscriber through the proxy (no decoding)", AppProxied, &cnt)
+	return e.flood(ctx, "bus subscriber through the proxy (no decoding)", e.app, &cnt)
 }
 
 // callRun collects what the handlers of one calls measurement saw.
@@ -425,7 +446,7 @@ func (e *env) directCalls(ctx context.Context) (*callApp, error) {
 // proxiedCalls starts a client Listen through the proxy that answers and
 // hangs up each new call.
 func (e *env) proxiedCalls(ctx context.Context) (*callApp, error) {
-	a := &callApp{name: "client Listen through the proxy", app: AppProxied}
+	a := &callApp{name: "client Listen through the proxy", app: e.app}
 	a.current.Store(&callRun{})
 	lctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
