@@ -60,7 +60,7 @@ const (
 
 // ErrUnauthorized means Asterisk rejected the credentials (HTTP 401).
 // Run logs it and keeps retrying; Ping returns it wrapped.
-var ErrUnauthorized = errors.New("ariconn: unauthorized (check ARI username and password)")
+var ErrUnauthorized = errors.New("ariconn: Asterisk refused the credentials (HTTP 401)")
 
 // pingOp is GET /asterisk/ping, from the operation table.
 var pingOp = ari.Lookup("asterisk.ping")
@@ -247,7 +247,7 @@ func (c *Conn) Ping(ctx context.Context) error {
 	case resp.Status == http.StatusUnauthorized:
 		return fmt.Errorf("ariconn: ping: %w", ErrUnauthorized)
 	default:
-		return fmt.Errorf("ariconn: ping: %w %d: %s", ErrStatus, resp.Status, truncate(resp.Body, 200))
+		return fmt.Errorf("ariconn: %w", c.StatusError("ping", resp))
 	}
 }
 
@@ -296,7 +296,7 @@ func (c *Conn) Run(ctx context.Context, handle func(raw []byte), onState func(up
 			wait = jitter(delay)
 			if errors.Is(err, ErrUnauthorized) {
 				wait = unauthorizedDelay
-				c.log.Error("ARI WebSocket refused: bad credentials; retrying", "url", c.wsLog, "user", c.cfg.Username, "retry_in", wait)
+				c.log.Error("ARI WebSocket refused: bad credentials ("+hintCredentials+"); retrying", "url", c.wsLog, "user", c.cfg.Username, "retry_in", wait)
 			} else {
 				level := slog.LevelWarn
 				if failures > 1 && failures%10 != 0 {
@@ -356,7 +356,7 @@ func (c *Conn) dial(ctx context.Context) (*websocket.Conn, error) {
 				return nil, ErrUnauthorized
 			case http.StatusSwitchingProtocols:
 			default:
-				return nil, fmt.Errorf("%w %d: %s", ErrStatus, resp.StatusCode, truncate(body, 200))
+				return nil, c.statusError("WebSocket handshake", resp.StatusCode, body, c.wsLog, hintWebSocket)
 			}
 		}
 		return nil, err
@@ -427,13 +427,6 @@ func nextDelay(d time.Duration) time.Duration {
 // not redial in step.
 func jitter(d time.Duration) time.Duration {
 	return d/2 + rand.N(d/2+1)
-}
-
-func truncate(b []byte, n int) string {
-	if len(b) > n {
-		return string(b[:n]) + "..."
-	}
-	return string(b)
 }
 
 // redactURL hides the user information of u, for error messages.

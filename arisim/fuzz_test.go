@@ -415,7 +415,7 @@ func fillPath(tmpl, value string) (string, bool) {
 // (checkResponse) and the simulator must not crash.
 func TestSimBadInput(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2)) // fixed: failures reproduce
-	ops := slices.Clone(ari.Operations)
+	ops := slices.Clone(ari.Operations[:])
 	sort.Slice(ops, func(i, j int) bool { return ops[i].ID < ops[j].ID })
 	for _, op := range ops {
 		if op.WebSocket {

@@ -9,7 +9,7 @@ import (
 	"github.com/ariproxy/ari-proxy/ari"
 	"github.com/ariproxy/ari-proxy/arisim"
 	"github.com/ariproxy/ari-proxy/bus/natsbus"
-	"github.com/ariproxy/ari-proxy/internal/testenv"
+	"github.com/ariproxy/ari-proxy/internal/localstack"
 	"github.com/nats-io/nats-server/v2/server"
 )
 
@@ -20,7 +20,7 @@ import (
 // open.
 func TestCloseReleasesSubscriptions(t *testing.T) {
 	e := newEnv(t, 1, arisim.Config{TimeScale: 0.01})
-	nb := testenv.Connect(t, e.url)
+	nb := localstack.Connect(t, e.url)
 	nc := nb.Conn()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -28,7 +28,7 @@ func TestCloseReleasesSubscriptions(t *testing.T) {
 	_ = nb.RequestMany(ctx, e.prefix+"warmup", nil, func([]byte) bool { return false })
 	base := nc.NumSubscriptions()
 
-	c, err := New(ctx, WithBus(nb), WithPrefix(e.prefix), WithApplication(e.app), WithLogger(testenv.Logger()))
+	c, err := New(ctx, WithBus(nb), WithPrefix(e.prefix), WithApplication(e.app), WithLogger(localstack.Logger()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +133,7 @@ func TestNewContextCloses(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	c, err := New(ctx, WithURL(e.url), WithPrefix(e.prefix), WithApplication(e.app), WithLogger(testenv.Logger()),
+	c, err := New(ctx, WithURL(e.url), WithPrefix(e.prefix), WithApplication(e.app), WithLogger(localstack.Logger()),
 		WithNATSOptions(natsbus.WithName(name)))
 	if err != nil {
 		t.Fatal(err)
@@ -157,7 +157,7 @@ func TestNewContextCloses(t *testing.T) {
 // which nodes serve which application.
 func TestDiscovery(t *testing.T) {
 	e := newEnv(t, 2, arisim.Config{TimeScale: 0.01})
-	c, err := New(context.Background(), WithURL(e.url), WithPrefix(e.prefix), WithApplication(e.app), WithLogger(testenv.Logger()))
+	c, err := New(context.Background(), WithURL(e.url), WithPrefix(e.prefix), WithApplication(e.app), WithLogger(localstack.Logger()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,9 +177,9 @@ func TestDiscovery(t *testing.T) {
 // TestNoServer: with nobody listening, requests fail at once with
 // ErrUnavailable, not at the timeout.
 func TestNoServer(t *testing.T) {
-	_, url := testenv.StartNATS(t)
+	_, url := localstack.StartNATS(t)
 	ctx := context.Background()
-	c, err := New(ctx, WithURL(url), WithPrefix(testenv.Prefix()), WithApplication("demo"), WithDiscoveryWait(-1), WithTimeout(5*time.Second), WithLogger(testenv.Logger()))
+	c, err := New(ctx, WithURL(url), WithPrefix(localstack.Prefix()), WithApplication("demo"), WithDiscoveryWait(-1), WithTimeout(5*time.Second), WithLogger(localstack.Logger()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +206,7 @@ func TestNoServer(t *testing.T) {
 }
 
 func TestEnvDefaults(t *testing.T) {
-	_, url := testenv.StartNATS(t)
+	_, url := localstack.StartNATS(t)
 	t.Setenv(EnvApplication, "envapp")
 	t.Setenv(EnvBusURL, "")
 	t.Setenv(EnvNATSURL, url)

@@ -11,7 +11,7 @@ import (
 
 	"github.com/ariproxy/ari-proxy/arisim"
 	"github.com/ariproxy/ari-proxy/bus"
-	"github.com/ariproxy/ari-proxy/internal/testenv"
+	"github.com/ariproxy/ari-proxy/internal/localstack"
 	"github.com/ariproxy/ari-proxy/wire"
 )
 
@@ -31,7 +31,7 @@ func sniff(t *testing.T, url, prefix string) *sniffer {
 	t.Helper()
 	s := &sniffer{}
 	subjects := wire.NewSubjects(prefix)
-	b := testenv.Connect(t, url)
+	b := localstack.Connect(t, url)
 	_, err := b.Subscribe(prefix+">", func(m bus.Msg) {
 		if _, _, _, ok := subjects.ParseRequest(m.Subject); !ok {
 			return

@@ -10,7 +10,7 @@ import (
 	"github.com/ariproxy/ari-proxy/ari"
 	"github.com/ariproxy/ari-proxy/arisim"
 	"github.com/ariproxy/ari-proxy/bus/natsbus"
-	"github.com/ariproxy/ari-proxy/internal/testenv"
+	"github.com/ariproxy/ari-proxy/internal/localstack"
 	"github.com/ariproxy/ari-proxy/proxy"
 )
 
@@ -32,23 +32,17 @@ func nodeID(i int) string { return fmt.Sprintf("02:fc:00:00:00:%02x", i+1) }
 // and a server for testApp in front of each.
 func newEnv(t *testing.T, nodes int, cfg arisim.Config) *env {
 	t.Helper()
-	e := &env{prefix: testenv.Prefix(), app: testApp}
-	e.nats, e.url = testenv.StartNATS(t)
+	e := &env{prefix: localstack.Prefix(), app: testApp}
+	e.nats, e.url = localstack.StartNATS(t)
 	for i := range nodes {
 		c := cfg
-		c.User, c.Password = testenv.SimUser, testenv.SimPassword
 		c.EntityID = nodeID(i)
-		c.Logger = testenv.Logger()
-		sim := arisim.New(c)
-		if _, err := sim.Listen("127.0.0.1:0"); err != nil {
-			t.Fatalf("sim: %v", err)
-		}
-		t.Cleanup(func() { sim.Close() })
+		sim := localstack.StartSimConfig(t, c)
 		e.sims = append(e.sims, sim)
-		e.servers = append(e.servers, testenv.RunServer(t, proxy.Config{
+		e.servers = append(e.servers, localstack.RunServer(t, proxy.Config{
 			Applications: []string{e.app, "other"},
-			ARI:          testenv.ARIConfig(sim),
-			Bus:          testenv.Connect(t, e.url),
+			ARI:          localstack.ARIConfig(sim),
+			Bus:          localstack.Connect(t, e.url),
 			Prefix:       e.prefix,
 		}))
 	}
@@ -60,7 +54,7 @@ func (e *env) client(t *testing.T, opts ...Option) *Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	base := []Option{WithURL(e.url), WithPrefix(e.prefix), WithApplication(e.app), WithLogger(testenv.Logger()), WithDiscoveryWait(2 * time.Second)}
+	base := []Option{WithURL(e.url), WithPrefix(e.prefix), WithApplication(e.app), WithLogger(localstack.Logger()), WithDiscoveryWait(2 * time.Second)}
 	c, err := New(context.Background(), append(base, opts...)...)
 	if err != nil {
 		t.Fatalf("client.New: %v", err)

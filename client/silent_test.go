@@ -11,7 +11,6 @@ import (
 	"github.com/ariproxy/ari-proxy/arisim"
 	"github.com/ariproxy/ari-proxy/bus"
 	"github.com/ariproxy/ari-proxy/internal/localstack"
-	"github.com/ariproxy/ari-proxy/internal/testenv"
 	"github.com/ariproxy/ari-proxy/proxy"
 	"github.com/ariproxy/ari-proxy/wire"
 )
@@ -26,22 +25,22 @@ func TestDeadServerForgotten(t *testing.T) {
 
 	// The third server runs under the test's control, to be stopped
 	// without announcing anything (as if its process died).
-	sim := testenv.StartSimConfig(t, arisim.Config{TimeScale: 0.01, EntityID: nodeID(2)})
+	sim := localstack.StartSimConfig(t, arisim.Config{TimeScale: 0.01, EntityID: nodeID(2)})
 	srv, err := proxy.New(proxy.Config{
 		Applications: []string{e.app},
-		ARI:          testenv.ARIConfig(sim),
-		Bus:          testenv.Connect(t, e.url),
+		ARI:          localstack.ARIConfig(sim),
+		Bus:          localstack.Connect(t, e.url),
 		Prefix:       e.prefix,
-		Logger:       testenv.Logger(),
+		Logger:       localstack.Logger(),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop, err := localstack.RunServer(context.Background(), srv, testenv.StartTimeout)
+	stop, err := localstack.Serve(context.Background(), srv, localstack.StartTimeout)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = stop(testenv.StartTimeout) })
+	t.Cleanup(func() { _ = stop(localstack.StartTimeout) })
 	e.servers = append(e.servers, srv)
 
 	c := e.client(t, WithTimeout(timeout))
@@ -62,7 +61,7 @@ func TestDeadServerForgotten(t *testing.T) {
 	}
 
 	// Run's end removes the subscriptions and publishes nothing.
-	if err := stop(testenv.StartTimeout); err != nil {
+	if err := stop(localstack.StartTimeout); err != nil {
 		t.Fatal(err)
 	}
 	if got := c.Servers(); len(got) != 3 {
@@ -105,10 +104,10 @@ func TestSilentServerWithV5Peers(t *testing.T) {
 		{"answer with node", `{"error":"Non-2XX response: 404 Not Found","error_code":"not_found","node":"v5-a"}`, []string{"v5-a"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, url := testenv.StartNATS(t)
-			prefix := testenv.Prefix()
+			_, url := localstack.StartNATS(t)
+			prefix := localstack.Prefix()
 			subj := wire.NewSubjects(prefix)
-			srv := testenv.Connect(t, url)
+			srv := localstack.Connect(t, url)
 			announce := func(node string) {
 				b, _ := json.Marshal(wire.Announcement{Node: node, Application: testApp})
 				if err := srv.Publish(context.Background(), subj.Announce(), "", b); err != nil {
@@ -128,7 +127,7 @@ func TestSilentServerWithV5Peers(t *testing.T) {
 				t.Fatal(err)
 			}
 			c, err := New(context.Background(), WithURL(url), WithPrefix(prefix), WithApplication(testApp),
-				WithLogger(testenv.Logger()), WithTimeout(300*time.Millisecond))
+				WithLogger(localstack.Logger()), WithTimeout(300*time.Millisecond))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/ariproxy/ari-proxy/bus"
+	"github.com/ariproxy/ari-proxy/internal/localstack"
 	"github.com/ariproxy/ari-proxy/internal/sharedtest"
-	"github.com/ariproxy/ari-proxy/internal/testenv"
 	"github.com/ariproxy/ari-proxy/wire"
 )
 
@@ -73,10 +73,10 @@ func checkV5Compat(t *testing.T, path string) {
 
 	// A stand-in server: announces itself, captures each request and
 	// answers it with an error, so that calls return at once.
-	_, url := testenv.StartNATS(t)
-	prefix := testenv.Prefix()
+	_, url := localstack.StartNATS(t)
+	prefix := localstack.Prefix()
 	ours := wire.NewSubjects(prefix)
-	b := testenv.Connect(t, url)
+	b := localstack.Connect(t, url)
 	capt := make(chan captured, 16)
 	ann, _ := json.Marshal(wire.Announcement{Node: "capture", Application: testApp})
 	_, err := b.Subscribe(prefix+">", func(m bus.Msg) {
@@ -96,7 +96,7 @@ func checkV5Compat(t *testing.T, path string) {
 	if err := b.Conn().Flush(); err != nil {
 		t.Fatal(err)
 	}
-	c, err := New(context.Background(), WithURL(url), WithPrefix(prefix), WithApplication(testApp), WithTimeout(5*time.Second), WithLogger(testenv.Logger()))
+	c, err := New(context.Background(), WithURL(url), WithPrefix(prefix), WithApplication(testApp), WithTimeout(5*time.Second), WithLogger(localstack.Logger()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -336,6 +336,35 @@ func TestProtocolDocKinds(t *testing.T) {
 		"run go test ./docs -run TestProtocolDoc -update")
 }
 
+const (
+	beginKeys = "<!-- BEGIN KEYS"
+	endKeys   = "<!-- END KEYS -->"
+)
+
+// keyTable renders wire's entity table as the key table of protocol.md.
+func keyTable() string {
+	var b strings.Builder
+	b.WriteString("| `kind` | `id` is | ARI model | in events |\n|---|---|---|---|\n")
+	for _, e := range wire.Entities() {
+		model, events := "", ""
+		if e.Model != "" {
+			model = "`" + e.Model + "`"
+		}
+		if e.Events {
+			events = "yes"
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", e.Kind, e.IDDoc, model, events)
+	}
+	return b.String()
+}
+
+// TestProtocolDocKeys keeps the key table of protocol.md in step with
+// wire's entity table. With -update it rewrites it.
+func TestProtocolDocKeys(t *testing.T) {
+	sharedtest.CheckSection(t, "protocol.md", beginKeys, endKeys, keyTable(), *update,
+		"run go test ./docs -run TestProtocolDoc -update")
+}
+
 // TestProtocolDocNamesEveryV5Kind: the kind table covers what v5 servers
 // dispatch (the list in the v5 protocol notes).
 func TestProtocolDocNamesEveryV5Kind(t *testing.T) {

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ariproxy/ari-proxy/internal/testenv"
+	"github.com/ariproxy/ari-proxy/internal/localstack"
 	"github.com/ariproxy/ari-proxy/wire"
 )
 
@@ -47,7 +47,7 @@ func BenchmarkDirectARI(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		req, _ := http.NewRequest(http.MethodGet, url, nil)
-		req.SetBasicAuth(testenv.SimUser, testenv.SimPassword)
+		req.SetBasicAuth(localstack.SimUser, localstack.SimPassword)
 		resp, err := client.Do(req)
 		if err != nil {
 			b.Fatal(err)

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/ariproxy/ari-proxy/arisim"
+	"github.com/ariproxy/ari-proxy/internal/localstack"
 	"github.com/ariproxy/ari-proxy/internal/sharedtest"
-	"github.com/ariproxy/ari-proxy/internal/testenv"
 	"github.com/ariproxy/ari-proxy/wire"
 )
 
@@ -271,11 +271,11 @@ func abbrev(b []byte) string {
 // TestV5BugKindsSucceed: the kinds v5 could not decode work when Asterisk
 // has what they ask for (here: res_ari_mailboxes loaded).
 func TestV5BugKindsSucceed(t *testing.T) {
-	_, url := testenv.StartNATS(t)
-	sim := testenv.StartSimConfig(t, arisim.Config{EntityID: node1, Mailboxes: true})
-	prefix := testenv.Prefix()
-	testenv.StartServer(t, sim, url, app, prefix)
-	e := &env{t: t, natsURL: url, sim: sim, cli: testenv.Connect(t, url), prefix: prefix, subj: wire.NewSubjects(prefix)}
+	_, url := localstack.StartNATS(t)
+	sim := localstack.StartSimConfig(t, arisim.Config{EntityID: node1, Mailboxes: true})
+	prefix := localstack.Prefix()
+	localstack.StartServer(t, sim, url, app, prefix)
+	e := &env{t: t, natsURL: url, sim: sim, cli: localstack.Connect(t, url), prefix: prefix, subj: wire.NewSubjects(prefix)}
 	ok(t, "update", e.request(e.subj.Request(wire.ClassCommand, "", ""),
 		`{"kind":"MailboxUpdate","key":{"kind":"mailbox","id":"wmb@default"},"mailbox_update":{"new":2,"old":1}}`))
 	r := ok(t, "list", e.request(e.subj.Request(wire.ClassGet, "", ""), `{"kind":"MailboxList","key":{}}`))

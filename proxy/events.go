@@ -276,6 +276,7 @@ func (s *Server) handleEvent(raw []byte) {
 		s.log.Debug("dropping malformed ARI event", "error", err, "size", len(raw))
 		return
 	}
+	s.metrics.eventReceived(h.Type)
 	if h.Type == "ApplicationReplaced" {
 		// Another client opened a WebSocket for this application: Asterisk
 		// sends it the application's events from now on, not us.
@@ -285,6 +286,7 @@ func (s *Server) handleEvent(raw []byte) {
 	if node == "" {
 		node = s.Node()
 	}
+	node, raw = s.overrideNode(node, raw)
 	if h.Application != "" {
 		payload := raw
 		if h.AsteriskID == "" {

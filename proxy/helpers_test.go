@@ -14,7 +14,7 @@ import (
 	"github.com/ariproxy/ari-proxy/arisim"
 	"github.com/ariproxy/ari-proxy/bus"
 	"github.com/ariproxy/ari-proxy/bus/natsbus"
-	"github.com/ariproxy/ari-proxy/internal/testenv"
+	"github.com/ariproxy/ari-proxy/internal/localstack"
 	"github.com/ariproxy/ari-proxy/proxy"
 	"github.com/ariproxy/ari-proxy/wire"
 )
@@ -43,12 +43,12 @@ type env struct {
 // the server's configuration.
 func newEnv(t testing.TB, mods ...func(*proxy.Config)) *env {
 	t.Helper()
-	_, url := testenv.StartNATS(t)
-	sim := testenv.StartSim(t, node1)
-	e := &env{t: t, natsURL: url, sim: sim, prefix: testenv.Prefix(), reg: prometheus.NewRegistry()}
+	_, url := localstack.StartNATS(t)
+	sim := localstack.StartSim(t, node1)
+	e := &env{t: t, natsURL: url, sim: sim, prefix: localstack.Prefix(), reg: prometheus.NewRegistry()}
 	e.subj = wire.NewSubjects(e.prefix)
 	e.srv = e.startServer(sim, mods...)
-	e.cli = testenv.Connect(t, url)
+	e.cli = localstack.Connect(t, url)
 	return e
 }
 
@@ -57,8 +57,8 @@ func (e *env) startServer(sim *arisim.Sim, mods ...func(*proxy.Config)) *proxy.S
 	e.t.Helper()
 	cfg := proxy.Config{
 		Applications: []string{app},
-		ARI:          testenv.ARIConfig(sim),
-		Bus:          testenv.Connect(e.t, e.natsURL),
+		ARI:          localstack.ARIConfig(sim),
+		Bus:          localstack.Connect(e.t, e.natsURL),
 		Prefix:       e.prefix,
 	}
 	if e.srv == nil {
@@ -67,7 +67,7 @@ func (e *env) startServer(sim *arisim.Sim, mods ...func(*proxy.Config)) *proxy.S
 	for _, m := range mods {
 		m(&cfg)
 	}
-	return testenv.RunServer(e.t, cfg)
+	return localstack.RunServer(e.t, cfg)
 }
 
 // encode accepts a payload as raw JSON (string or []byte) or a value.

@@ -5,6 +5,9 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ariproxy/ari-proxy/ari"
+	"github.com/ariproxy/ari-proxy/bus"
 )
 
 // Reasons of the bad input counter (label "reason").
@@ -31,12 +34,17 @@ type metrics struct {
 	events       *prometheus.CounterVec
 	eventsEvent  prometheus.Counter // events{subject="event"}
 	eventsDialog prometheus.Counter // events{subject="dialogevent"}
+	received     *prometheus.CounterVec
+	byType       map[string]prometheus.Counter // received, one per event type of the spec
+	otherType    prometheus.Counter            // received{type="other"}: a type the spec does not define
 	requests     *prometheus.CounterVec
 	latency      *prometheus.HistogramVec
 	badInput     *prometheus.CounterVec
 	panics       prometheus.Counter
 	wsUp         prometheus.Gauge
+	wsReconnects prometheus.Counter
 	bindings     prometheus.Gauge
+	ready        func() bool // set by New: the server's readiness, for the ready gauge
 }
 
 func newMetrics() *metrics {
@@ -45,6 +53,10 @@ func newMetrics() *metrics {
 			Namespace: "ariproxy", Name: "events_published_total",
 			Help: "ARI events published on the bus, by subject family (event, dialogevent).",
 		}, []string{"subject"}),
+		received: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "ariproxy", Name: "ari_events_total",
+			Help: "ARI events received from Asterisk, by event type (\"other\" for a type the ARI spec does not define).",
+		}, []string{"type"}),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "ariproxy", Name: "requests_total",
 			Help: "Requests answered, by kind and result code (ok or the wire error code).",
@@ -66,6 +78,10 @@ func newMetrics() *metrics {
 			Namespace: "ariproxy", Name: "ari_websocket_up",
 			Help: "1 while the ARI events WebSocket is connected.",
 		}),
+		wsReconnects: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "ariproxy", Name: "ari_websocket_reconnects_total",
+			Help: "Times the ARI events WebSocket came up again after it was lost (Asterisk restarted, network cut).",
+		}),
 		bindings: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: "ariproxy", Name: "dialog_bindings",
 			Help: "Current (resource, dialog) bindings.",
@@ -73,14 +89,40 @@ func newMetrics() *metrics {
 	}
 	m.eventsEvent = m.events.WithLabelValues("event")
 	m.eventsDialog = m.events.WithLabelValues("dialogevent")
+	// One series per known type, made now: the label's values stay
+	// bounded whatever Asterisk sends, and counting is a map read.
+	m.byType = map[string]prometheus.Counter{}
+	for _, t := range ari.EventTypes() {
+		m.byType[t] = m.received.WithLabelValues(t)
+	}
+	m.otherType = m.received.WithLabelValues("other")
 	return m
 }
 
 // register adds every collector to r. A collector already registered
 // (another server in the same process) is an error: wrap r with
 // prometheus.WrapRegistererWith to tell servers apart.
-func (m *metrics) register(r prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{m.events, m.requests, m.latency, m.badInput, m.panics, m.wsUp, m.bindings} {
+func (m *metrics) register(r prometheus.Registerer, b bus.Bus) error {
+	cs := []prometheus.Collector{m.events, m.received, m.requests, m.latency, m.badInput, m.panics, m.wsUp, m.wsReconnects, m.bindings,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: "ariproxy", Name: "ready",
+			Help: "1 while the server serves requests (what /readyz answers 200 to), 0 otherwise.",
+		}, func() float64 { return boolFloat(m.ready()) }),
+	}
+	// The bus's own state, when the implementation reports it (natsbus does).
+	if c, ok := b.(connectedBus); ok {
+		cs = append(cs, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: "ariproxy", Name: "bus_up",
+			Help: "1 while the connection to the message bus is up, 0 while it is reconnecting.",
+		}, func() float64 { return boolFloat(c.Connected()) }))
+	}
+	if rc, ok := b.(reconnectingBus); ok {
+		cs = append(cs, prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: "ariproxy", Name: "bus_reconnects_total",
+			Help: "Times the connection to the message bus was re-established.",
+		}, func() float64 { return float64(rc.Reconnects()) }))
+	}
+	for _, c := range cs {
 		if err := r.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {
@@ -90,4 +132,25 @@ func (m *metrics) register(r prometheus.Registerer) error {
 		}
 	}
 	return nil
+}
+
+// reconnectingBus is a bus that counts its reconnections (natsbus does).
+type reconnectingBus interface {
+	Reconnects() uint64
+}
+
+func boolFloat(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// eventReceived counts one event of type typ from Asterisk.
+func (m *metrics) eventReceived(typ string) {
+	if c, ok := m.byType[typ]; ok {
+		c.Inc()
+		return
+	}
+	m.otherType.Inc()
 }

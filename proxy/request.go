@@ -2,8 +2,6 @@ package proxy
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base32"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,12 +13,6 @@ import (
 	"github.com/ariproxy/ari-proxy/bus"
 	"github.com/ariproxy/ari-proxy/wire"
 )
-
-// KindDialogUnbind is our additive request kind (class command) that
-// releases dialog bindings before the resource is destroyed. Key: dialog
-// (required), kind and id of the resource; without id every binding of the
-// dialog is released. v5 servers answer it wire.NotImplemented.
-const KindDialogUnbind = "DialogUnbind"
 
 // onRequest is the bus handler of every request subscription. It never
 // blocks the bus for longer than it takes to get a slot: the work runs in
@@ -110,7 +102,8 @@ func (s *Server) bad(reason string, resp *wire.Response) []*wire.Response {
 
 // process turns a request into its replies: one, or on the generic level
 // of a non-create class one per application served (clients expect one
-// answer per announcement).
+// answer per announcement). wire.Decode does the decoding; what is here is
+// policy: limits, serving state, dialog bindings and replies.
 func (s *Server) process(r route, data []byte, label *string) []*wire.Response {
 	if len(data) > s.maxBytes {
 		return s.bad(reasonTooLarge, wire.NewErrorResponse(wire.CodeBadRequest, 0,
@@ -120,24 +113,22 @@ func (s *Server) process(r route, data []byte, label *string) []*wire.Response {
 	if err != nil {
 		return s.bad(reasonInvalid, badRequest(err))
 	}
-	var key wire.Key
-	if req.Key != nil {
-		key = *req.Key
+	c, err := wire.Decode(req, s.defaultApp(r))
+	if c != nil {
+		*label = c.Kind.Name
 	}
-	if key.Dialog != "" && !wire.ValidToken(key.Dialog) {
-		return s.bad(reasonBadParams, wire.NewErrorResponse(wire.CodeBadRequest, 0,
-			fmt.Sprintf("dialog %q cannot be a subject token", key.Dialog)))
-	}
-	if req.Kind == KindDialogUnbind {
-		*label = KindDialogUnbind
-		return s.dialogUnbind(r, key)
-	}
-	k, ok := wire.LookupKind(req.Kind)
-	if !ok {
+	switch {
+	case errors.Is(err, wire.ErrNotImplemented):
 		*label = kindLabelUnknown
 		return s.bad(reasonUnknown, wire.NewNotImplementedResponse())
+	case err != nil:
+		return s.bad(reasonBadParams, badRequest(err))
 	}
-	*label = k.Name
+	k, key := c.Kind, c.Key
+	if k.Unbind {
+		s.unbind(c)
+		return s.emptyReplies(r, key)
+	}
 	if k.Class == wire.ClassCreate && !k.Stage && r.class != wire.ClassCreate && !r.node {
 		// Every server of the app receives this subject: executing the
 		// create here would create once per server.
@@ -147,27 +138,7 @@ func (s *Server) process(r route, data []byte, label *string) []*wire.Response {
 	if !s.serving.Load() {
 		return []*wire.Response{wire.NewErrorResponse(wire.CodeUnavailable, 0, "Asterisk unavailable: ARI WebSocket down")}
 	}
-	if k.AppParam != "" && key.App == "" {
-		// The operation needs an application (ChannelUserEvent): ours.
-		key.App = s.replyApps(r, key)[0]
-		req.Key = &key
-	}
-	params, err := k.DecodeParams(req)
-	if err != nil {
-		return s.bad(reasonBadParams, badRequest(err))
-	}
-	if params == nil {
-		params = ari.Params{}
-	}
-
-	if k.Name == "BridgeUnsubscribe" {
-		// v5's only unsubscribe kind: the dialog stops following the bridge.
-		if key.Dialog != "" && key.ID != "" {
-			s.dialogs.unbind(resKey{kindBridge, key.ID}, key.Dialog)
-		}
-		return s.emptyReplies(r, key)
-	}
-	binds := s.bindDialog(k, key, params)
+	binds := s.bindDialog(c)
 
 	apps := s.replyApps(r, key)
 	build := func(status int, body []byte) []*wire.Response {
@@ -176,20 +147,18 @@ func (s *Server) process(r route, data []byte, label *string) []*wire.Response {
 		for i, app := range apps {
 			base := key // BuildResponse reads the request key's id where params cannot tell the entity
 			base.Node, base.App = node, app
-			out[i] = wire.BuildResponse(k, base, params, status, body)
+			out[i] = wire.BuildResponse(k, base, c.Params, status, body)
 		}
 		return out
 	}
-
-	op := k.Operation()
-	if k.Stage || op == nil {
+	if c.Op == nil {
 		// Stage kinds answer the key of what they will create; Subscribe
 		// kinds only bind. Neither calls Asterisk (status 0).
 		return build(0, nil)
 	}
 
 	ctx, cancel := context.WithTimeout(s.runCtx, s.timeout)
-	resp, err := s.conn.Do(ctx, op, params)
+	resp, err := s.conn.Do(ctx, c.Op, c.Params)
 	cancel()
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
@@ -199,14 +168,23 @@ func (s *Server) process(r route, data []byte, label *string) []*wire.Response {
 		} else {
 			binds.rollback(s.dialogs, false)
 		}
-		return []*wire.Response{s.callError(op, err)}
+		return []*wire.Response{s.callError(c.Op, err)}
 	}
 	if resp.Status/100 != 2 {
 		binds.rollback(s.dialogs, resp.Status == 404)
 	} else {
-		s.afterSuccess(op, params, key)
+		s.afterSuccess(c.Op, c.Params)
 	}
 	return build(resp.Status, resp.Body)
+}
+
+// defaultApp is the application of a request that names none: the
+// route's, else the first served.
+func (s *Server) defaultApp(r route) string {
+	if r.app != "" {
+		return r.app
+	}
+	return s.apps[0]
 }
 
 // badRequest is the reply to err, with bad_request unless err carries a
@@ -253,7 +231,7 @@ func (s *Server) replyApps(r route, key wire.Key) []string {
 
 // afterSuccess releases bindings of resources a successful call removed
 // without Asterisk sending the app a destroy event.
-func (s *Server) afterSuccess(op *ari.Operation, params ari.Params, key wire.Key) {
+func (s *Server) afterSuccess(op *ari.Operation, params ari.Params) {
 	if s.dialogs.empty() {
 		return
 	}
@@ -270,17 +248,6 @@ func (s *Server) afterSuccess(op *ari.Operation, params ari.Params, key wire.Key
 			s.dialogs.release(resKey{kindDeviceState, name})
 		}
 	}
-}
-
-// eventful reports whether resources of a key kind appear in events, so
-// that binding them to a dialog makes sense. Others (modules, variables,
-// sounds...) are never bound: no event would ever release them.
-func eventful(kind string) bool {
-	switch kind {
-	case kindChannel, kindBridge, kindPlayback, kindLiveRecording, kindEndpoint, kindDeviceState:
-		return true
-	}
-	return false
 }
 
 // newBindings records the bindings a request made, to undo them if the
@@ -317,117 +284,42 @@ func (b newBindings) doubt(t *dialogTable) {
 }
 
 // bindDialog binds, before any ARI call, the resource a request with a
-// dialog touches and the one it creates, so that even the first event of a
-// new channel is published on the dialog subject. A create without an id
-// gets one generated here and passed to Asterisk.
-func (s *Server) bindDialog(k *wire.Kind, key wire.Key, params ari.Params) newBindings {
-	b := newBindings{dialog: key.Dialog}
-	if key.Dialog == "" {
+// dialog touches and the one it creates (its id assigned by wire.Decode),
+// so that even the first event of a new channel is published on the
+// dialog subject.
+func (s *Server) bindDialog(c *wire.Call) newBindings {
+	b := newBindings{dialog: c.Key.Dialog}
+	if b.dialog == "" {
 		return b
 	}
 	now := time.Now()
-	var created resKey
-	if creates(k) {
-		id := k.ResultID(params)
-		if id == "" {
-			if param := createdIDParam(k); param != "" {
-				id = newID()
-				params[param] = id
-			}
-		}
-		if id != "" {
-			created = resKey{k.Result.Kind, id}
-			if fresh, gen := s.dialogs.bind(created, key.Dialog, k.Stage, now); fresh {
-				b.created = &boundRes{created, gen}
-			}
+	if c.Created.ID != "" {
+		k := resKey{c.Created.Kind, c.Created.ID}
+		if fresh, gen := s.dialogs.bind(k, b.dialog, c.Kind.Stage, now); fresh {
+			b.created = &boundRes{k, gen}
 		}
 	}
-	if touched, ok := touchedResource(k, key); ok && touched != created {
-		if fresh, gen := s.dialogs.bind(touched, key.Dialog, false, now); fresh {
-			b.touched = &boundRes{touched, gen}
+	if c.Touched.ID != "" {
+		k := resKey{c.Touched.Kind, c.Touched.ID}
+		if fresh, gen := s.dialogs.bind(k, b.dialog, false, now); fresh {
+			b.touched = &boundRes{k, gen}
 		}
 	}
 	return b
 }
 
-// touchedResource is the resource the request key names, when binding it
-// makes sense: an eventful kind whose key id the request really uses
-// (a KeyRef key of another kind is only a reference), or the key of a
-// Subscribe kind, which exists to bind it.
-func touchedResource(k *wire.Kind, key wire.Key) (resKey, bool) {
-	if key.ID == "" || !eventful(k.KeyKind) {
-		return resKey{}, false
+// unbind serves the Unbind kinds (DialogUnbind, BridgeUnsubscribe): the
+// dialog stops following the key's resource, or every resource.
+func (s *Server) unbind(c *wire.Call) {
+	if c.Key.Dialog == "" {
+		return
 	}
-	if k.KeyParam == "" && k.Op != "" {
-		return resKey{}, false // a list: the key kind names what is listed
+	switch res := c.Unbound(); {
+	case res.ID != "":
+		s.dialogs.unbind(resKey{strings.ToLower(res.Kind), res.ID}, c.Key.Dialog)
+	case c.Kind.KeyKind == "":
+		s.dialogs.unbindDialog(c.Key.Dialog)
 	}
-	if k.KeyRef && key.Kind != k.KeyKind {
-		return resKey{}, false
-	}
-	return resKey{k.KeyKind, key.ID}, true
-}
-
-// creates reports whether k creates a resource whose events a dialog wants.
-func creates(k *wire.Kind) bool {
-	return (k.Class == wire.ClassCreate || k.Stage) && eventful(k.Result.Kind) && k.Result.Kind != "" &&
-		(k.Result.Shape == wire.ShapeKey || k.Result.Shape == wire.ShapeData)
-}
-
-// createdIDParam is the ARI parameter that names the resource k creates:
-// the table's Result.IDParam, else the operation's id parameter for the
-// result kind (snoopId before channelId: a snoop is keyed by the channel
-// it spies on).
-func createdIDParam(k *wire.Kind) string {
-	op := ari.Lookup(k.Op)
-	if op == nil {
-		return ""
-	}
-	if p := k.Result.IDParam; p != "" && op.Param(p) != nil {
-		return p
-	}
-	has := func(name string) bool { return name != k.KeyParam && op.Param(name) != nil }
-	var candidates []string
-	switch k.Result.Kind {
-	case kindChannel:
-		candidates = []string{"snoopId", "channelId"}
-	case kindBridge:
-		candidates = []string{"bridgeId"}
-	case kindPlayback:
-		candidates = []string{"playbackId"}
-	case kindLiveRecording:
-		candidates = []string{"name"}
-	}
-	for _, c := range candidates {
-		if has(c) {
-			return c
-		}
-	}
-	return ""
-}
-
-var idEncoding = base32.NewEncoding("0123456789abcdefghijklmnopqrstuv").WithPadding(base32.NoPadding)
-
-// newID is a fresh resource id: 20 characters of random base32.
-func newID() string {
-	var b [12]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
-	return idEncoding.EncodeToString(b[:])
-}
-
-// dialogUnbind serves KindDialogUnbind.
-func (s *Server) dialogUnbind(r route, key wire.Key) []*wire.Response {
-	if key.Dialog == "" {
-		return s.bad(reasonBadParams, wire.NewErrorResponse(wire.CodeBadRequest, 0, "DialogUnbind: key.dialog is required"))
-	}
-	if key.ID == "" {
-		s.dialogs.unbindDialog(key.Dialog)
-	} else {
-		if key.Kind == "" {
-			return s.bad(reasonBadParams, wire.NewErrorResponse(wire.CodeBadRequest, 0, "DialogUnbind: key.kind is required with key.id"))
-		}
-		s.dialogs.unbind(resKey{strings.ToLower(key.Kind), key.ID}, key.Dialog)
-	}
-	return s.emptyReplies(r, key)
 }
 
 // emptyReplies are the success replies of a request that makes no ARI call

@@ -129,24 +129,6 @@ func TestSweep(t *testing.T) {
 	}
 }
 
-// TestCreatedIDParam: the parameter a generated id goes into, per kind.
-func TestCreatedIDParam(t *testing.T) {
-	for kind, want := range map[string]string{
-		"ChannelOriginate": "channelId", "ChannelCreate": "channelId", "ChannelExternalMedia": "channelId",
-		"ChannelSnoop": "snoopId", "ChannelStageSnoop": "snoopId", "ChannelPlay": "playbackId", "BridgePlay": "playbackId",
-		"BridgeCreate": "bridgeId", "ChannelRecord": "name", "channels.originateWithId": "channelId", "BridgeStagePlay": "playbackId",
-	} {
-		k, ok := wire.LookupKind(kind)
-		if !ok {
-			t.Errorf("kind %s missing", kind)
-			continue
-		}
-		if got := createdIDParam(k); got != want {
-			t.Errorf("createdIDParam(%s) = %q, want %q", kind, got, want)
-		}
-	}
-}
-
 // TestPanicRecovered: a panic while serving a request (here: a broken
 // dialog table) is answered as an internal error, logged and counted; the
 // server goes on.

@@ -76,6 +76,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Registerer, when not nil, receives the server's Prometheus metrics.
 	Registerer prometheus.Registerer
+	// Node, when not empty, is the node id the server uses on the bus
+	// instead of Asterisk's entity id: for several Asterisks that share
+	// one (instances on one host share its MAC). See nodeid.go.
+	Node string
 }
 
 // Server is the proxy between one Asterisk and the bus. Create it with New
@@ -97,6 +101,9 @@ type Server struct {
 	node    atomic.Pointer[string]
 	serving atomic.Bool // WebSocket up and node confirmed: requests are served
 	ready   chan struct{}
+
+	fixedNode string      // Config.Node: "" means Asterisk's entity id
+	stopping  atomic.Bool // Run's context ended: shutting down (readiness)
 
 	started atomic.Bool
 	runCtx  context.Context // set by Run before any goroutine that reads it starts
@@ -139,6 +146,9 @@ func New(cfg Config) (*Server, error) {
 		}
 		seen[a] = true
 	}
+	if cfg.Node != "" && !wire.ValidToken(cfg.Node) {
+		return nil, fmt.Errorf("proxy: node id %q cannot be a subject token", cfg.Node)
+	}
 	if len(cfg.ARI.Applications) == 0 {
 		cfg.ARI.Applications = apps
 	}
@@ -166,12 +176,14 @@ func New(cfg Config) (*Server, error) {
 		sem:           make(chan struct{}, orDefault(cfg.MaxConcurrent, DefaultMaxConcurrent)),
 		ready:         make(chan struct{}),
 		stateCh:       make(chan struct{}, 1),
+		fixedNode:     cfg.Node,
 	}
 	s.dialogs = newDialogTable(s.metrics.bindings)
+	s.metrics.ready = func() bool { return s.Readiness() == nil }
 	empty := ""
 	s.node.Store(&empty)
 	if cfg.Registerer != nil {
-		if err := s.metrics.register(cfg.Registerer); err != nil {
+		if err := s.metrics.register(cfg.Registerer, s.bus); err != nil {
 			return nil, err
 		}
 	}
@@ -239,6 +251,7 @@ func (s *Server) Run(ctx context.Context) error {
 	wg.Go(func() { s.tick(ctx, sweepInterval, func() { s.sweep(ctx, time.Now()) }) })
 
 	<-ctx.Done()
+	s.stopping.Store(true)
 	s.serving.Store(false)
 	s.unsubscribeAll()
 	s.reqMu.Lock()
@@ -271,6 +284,9 @@ func (s *Server) onState(up bool) {
 	s.wsMu.Lock()
 	if up && !s.wsUp {
 		s.wsEpoch++
+		if s.wsEpoch > 1 {
+			s.metrics.wsReconnects.Inc()
+		}
 	}
 	s.wsUp = up
 	if !up {
@@ -363,7 +379,7 @@ func (s *Server) manage(ctx context.Context) {
 // has no Flush; this works on any implementation that keeps a
 // connection's order.
 func (s *Server) flush(ctx context.Context) {
-	subject := s.subj.Prefix + "_flush." + newID()
+	subject := s.subj.Prefix + "_flush." + wire.NewID()
 	got := make(chan struct{}, 1)
 	sub, err := s.bus.Subscribe(subject, func(bus.Msg) {
 		select {
@@ -397,7 +413,7 @@ func (s *Server) readNode(ctx context.Context, cont func() bool) (string, error)
 	for attempt := 1; ; attempt++ {
 		node, err := s.getNode(ctx, op)
 		if err == nil {
-			return node, nil
+			return s.chooseNode(node), nil
 		}
 		if attempt == 1 || attempt%20 == 0 {
 			s.log.Warn("reading Asterisk entity id", "attempt", attempt, "error", err)
@@ -422,7 +438,7 @@ func (s *Server) getNode(ctx context.Context, op *ari.Operation) (string, error)
 		return "", err
 	}
 	if resp.Status != http.StatusOK {
-		return "", fmt.Errorf("asterisk info: status %d", resp.Status)
+		return "", s.conn.StatusError("GET /asterisk/info", resp)
 	}
 	var info struct {
 		System struct {
@@ -432,8 +448,8 @@ func (s *Server) getNode(ctx context.Context, op *ari.Operation) (string, error)
 	if err := json.Unmarshal(resp.Body, &info); err != nil {
 		return "", fmt.Errorf("asterisk info: %w", err)
 	}
-	if !wire.ValidToken(info.System.EntityID) {
-		return "", fmt.Errorf("asterisk info: unusable entity id %q", info.System.EntityID)
+	if s.fixedNode == "" && !wire.ValidToken(info.System.EntityID) {
+		return "", fmt.Errorf("asterisk info: unusable entity id %q (set a node id with --node-id)", info.System.EntityID)
 	}
 	return info.System.EntityID, nil
 }

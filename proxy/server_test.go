@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ariproxy/ari-proxy/internal/testenv"
+	"github.com/ariproxy/ari-proxy/internal/localstack"
 	"github.com/ariproxy/ari-proxy/proxy"
 	"github.com/ariproxy/ari-proxy/wire"
 )
@@ -91,7 +91,7 @@ func TestRequestLevels(t *testing.T) {
 func TestCreateQueueGroup(t *testing.T) {
 	e := newEnv(t)
 	const node2 = "02:fc:00:00:00:02"
-	sim2 := testenv.StartSim(t, node2)
+	sim2 := localstack.StartSim(t, node2)
 	e.startServer(sim2)
 
 	const n = 20

@@ -544,14 +544,17 @@ func (k *Kind) DefaultApp(params ari.Params, app string) {
 
 // EnsureResultID (server side) makes sure a create knows the id of what it
 // creates before the call, as v5 does, so that the dialog can be bound
-// before Asterisk emits the first event: when Result.IDParam is an
-// optional parameter left empty, it is set to newID(). It returns
-// ResultID(params). Stage kinds need it to answer a key.
+// before Asterisk emits the first event and the id is unique across
+// servers (Asterisk's own ids are unique on one Asterisk only): when
+// Result.IDParam is left empty ("" counts as absent) and is an optional
+// parameter, or a required non-path one of a create (a recording's name),
+// it is set to newID(). It returns ResultID(params). Stage kinds need it to
+// answer a key.
 func (k *Kind) EnsureResultID(params ari.Params, newID func() string) string {
 	if p := k.Result.IDParam; p != "" && newID != nil {
 		if s, _ := params[p].(string); s == "" {
 			if op := k.Operation(); op != nil {
-				if prm := op.Param(p); prm != nil && !prm.Required {
+				if prm := op.Param(p); prm != nil && (!prm.Required || prm.In != ari.InPath && k.assignsID()) {
 					params[p] = newID()
 				}
 			}

@@ -95,11 +95,12 @@ type Kind struct {
 	Bindings []Binding
 	Result   Result
 	Stage    bool // a Stage* kind: binds the dialog and answers the key without calling ARI
+	Unbind   bool // releases dialog bindings instead of calling ARI: of the key's resource (KeyKind, or key.kind when KeyKind is ""), or every binding of the dialog without id
 
 	KeyPrefix string     // text put before key.id in KeyParam ("channel:" for ChannelUserEvent's source)
 	KeyRef    bool       // the key is only a reference: key.id feeds KeyParam only when key.kind is KeyKind (ChannelOriginate: a channel key is the originator, as in v5)
 	AppParam  string     // ARI parameter that receives key.app ("application"); a server fills it with its own app when the key has none
 	Fixed     ari.Params // ARI parameters the kind always sets (ChannelBusy: reason=busy)
 	DataErr   string     // entity named in v5's "failed to get data: Error getting data for <DataErr> '<id>': ..." error text; "" for the plain text
-	Generic   bool       // one of our generic kinds, named after its ARI operation; v5 servers answer NotImplemented
+	Generic   bool       // one of our kinds (a generic kind named after its ARI operation, or DialogUnbind); v5 servers answer NotImplemented
 }

@@ -179,7 +179,7 @@ var v5Kinds = []Kind{
 	{Name: "BridgeRemoveChannel", Class: ClassCommand, Op: "bridges.removeChannel", KeyKind: "bridge", KeyParam: "bridgeId", Field: "bridge_remove_channel",
 		Bindings: []Binding{{Path: "channel", Param: "channel"}}, Result: none},
 	{Name: "BridgeSubscribe", Class: ClassCommand, KeyKind: "bridge", Result: none},
-	{Name: "BridgeUnsubscribe", Class: ClassCommand, KeyKind: "bridge", Result: none},
+	{Name: "BridgeUnsubscribe", Class: ClassCommand, KeyKind: "bridge", Unbind: true, Result: none},
 	{Name: "BridgeVideoSource", Class: ClassCommand, Op: "bridges.setVideoSource", KeyKind: "bridge", KeyParam: "bridgeId", Field: "bridge_video_source",
 		Bindings: []Binding{{Path: "channel", Param: "channelId"}}, Result: none},
 	{Name: "BridgeVideoSourceDelete", Class: ClassCommand, Op: "bridges.clearVideoSource", KeyKind: "bridge", KeyParam: "bridgeId", Result: none},
@@ -309,3 +309,15 @@ var v5Kinds = []Kind{
 	{Name: "SoundList", Class: ClassGet, Op: "sounds.list", KeyKind: "sound", Field: "sound_list",
 		Bindings: []Binding{{Path: "filters.lang", Param: "lang"}, {Path: "filters.format", Param: "format"}}, Result: keys("sound", "id")},
 }
+
+// ourKinds are our additive kinds that are no ARI operation; v5 servers
+// answer them NotImplemented.
+var ourKinds = []Kind{
+	// DialogUnbind releases dialog bindings before the resource is
+	// destroyed. Key: dialog (required), kind and id of the resource;
+	// without id every binding of the dialog is released.
+	{Name: KindDialogUnbind, Class: ClassCommand, Unbind: true, Result: none, Generic: true},
+}
+
+// KindDialogUnbind is the name of the kind that releases dialog bindings.
+const KindDialogUnbind = "DialogUnbind"

@@ -24,6 +24,11 @@ func buildRegistry() *registry {
 		r.all = append(r.all, k)
 		r.byName[k.Name] = k
 	}
+	for i := range ourKinds {
+		k := &ourKinds[i]
+		r.all = append(r.all, k)
+		r.byName[k.Name] = k
+	}
 	for i := range ari.Operations {
 		op := &ari.Operations[i]
 		if op.WebSocket {
@@ -105,6 +110,15 @@ func (k *Kind) Operation() *ari.Operation {
 	return ari.Lookup(k.Op)
 }
 
+// createsModel reports whether a POST answering ARI model class rc creates
+// an entity (the entity table's Created). Not StoredRecording: copyStored
+// works on a recording one Asterisk has, so it must reach every server (as
+// v5's RecordingStoredCopy, a command).
+func createsModel(rc string) bool {
+	e := EntityOfModel(rc)
+	return e != nil && e.Created
+}
+
 // Generic kinds: one per ARI operation (except the events WebSocket),
 // named after the operation ID. Their payload is Request.Params only; the
 // key names the entity of the first path parameter (channelId -> a channel
@@ -129,7 +143,7 @@ func genericKind(op *ari.Operation) *Kind {
 	switch {
 	case op.Method == "GET":
 		k.Class = ClassData
-	case op.Method == "POST" && createdClasses[op.ResponseClass]:
+	case op.Method == "POST" && createsModel(op.ResponseClass):
 		k.Class = ClassCreate
 	default:
 		k.Class = ClassCommand
@@ -148,10 +162,10 @@ func genericKind(op *ari.Operation) *Kind {
 		k.Result = Result{Shape: ShapeData, DataField: "list", Exact: true}
 	default:
 		k.Result = Result{Shape: ShapeData, DataField: entityName(rc), Exact: true}
-		if e, ok := keyedClasses[rc]; ok {
-			k.Result.Kind = e.kind
-			k.Result.IDField = e.idField
-			for _, p := range e.idParams {
+		if e := EntityOfModel(rc); e != nil {
+			k.Result.Kind = e.Kind
+			k.Result.IDField = e.IDField
+			for _, p := range e.IDParams {
 				if op.Param(p) != nil {
 					k.Result.IDParam = p
 					break
@@ -162,52 +176,9 @@ func genericKind(op *ari.Operation) *Kind {
 	return k
 }
 
-// createdClasses are the response classes of operations that create an
-// entity when called with POST. Not StoredRecording: copyStored works on a
-// recording one Asterisk has, so it must reach every server (as v5's
-// RecordingStoredCopy, a command).
-var createdClasses = map[string]bool{
-	"Channel": true, "Bridge": true, "Playback": true, "LiveRecording": true,
-}
-
-type keyedClass struct {
-	kind     string
-	idField  string
-	idParams []string // ARI parameters that may carry the id, preferred first
-}
-
-// keyedClasses are the ARI models that have bus keys.
-var keyedClasses = map[string]keyedClass{
-	"Application":     {"application", "name", []string{"applicationName"}},
-	"Bridge":          {"bridge", "id", []string{"bridgeId"}},
-	"Channel":         {"channel", "id", []string{"snoopId", "channelId"}},
-	"DeviceState":     {"devicestate", "name", []string{"deviceName"}},
-	"Endpoint":        {"endpoint", "technology/resource", nil},
-	"LiveRecording":   {"liverecording", "name", []string{"name", "recordingName"}},
-	"LogChannel":      {"logging", "channel", []string{"logChannelName"}},
-	"Mailbox":         {"mailbox", "name", []string{"mailboxName"}},
-	"Module":          {"module", "name", []string{"moduleName"}},
-	"Playback":        {"playback", "id", []string{"playbackId"}},
-	"Sound":           {"sound", "id", []string{"soundId"}},
-	"StoredRecording": {"storedrecording", "name", []string{"destinationRecordingName", "recordingName"}},
-}
-
-// keyParamKinds maps the first path parameter of an operation onto the
-// key kind it names.
-var keyParamKinds = map[string]string{
-	"applicationName": "application",
-	"bridgeId":        "bridge",
-	"channelId":       "channel",
-	"deviceName":      "devicestate",
-	"logChannelName":  "logging",
-	"mailboxName":     "mailbox",
-	"moduleName":      "module",
-	"playbackId":      "playback",
-	"soundId":         "sound",
-}
-
 // genericKey derives the key kind and KeyParam of a generic kind from the
-// operation's path parameters.
+// operation's path parameters: the entity whose KeyParam they start with
+// (three, two or one of them joined with "/").
 func genericKey(op *ari.Operation) (kind, param string) {
 	var path []string
 	for _, p := range op.Params {
@@ -215,21 +186,11 @@ func genericKey(op *ari.Operation) (kind, param string) {
 			path = append(path, p.Name)
 		}
 	}
-	switch {
-	case len(path) == 0:
-		return "", ""
-	case len(path) >= 3 && path[0] == "configClass" && path[1] == "objectType" && path[2] == "id":
-		return "config", "configClass/objectType/id"
-	case len(path) >= 2 && path[0] == "tech" && path[1] == "resource":
-		return "endpoint", "tech/resource"
-	case path[0] == "recordingName":
-		if strings.HasPrefix(op.Path, "/recordings/live/") {
-			return "liverecording", "recordingName"
+	for n := min(len(path), 3); n > 0; n-- {
+		joined := strings.Join(path[:n], "/")
+		if e := entityOfKeyParam(joined, op.Path); e != nil {
+			return e.Kind, joined
 		}
-		return "storedrecording", "recordingName"
-	}
-	if k, ok := keyParamKinds[path[0]]; ok {
-		return k, path[0]
 	}
 	return "", ""
 }

@@ -242,6 +242,14 @@ func FromConn(nc *nats.Conn) *Bus {
 // Conn returns the underlying NATS connection.
 func (b *Bus) Conn() *nats.Conn { return b.nc }
 
+// Connected reports whether the connection to the NATS server is up now:
+// false while nats.go reconnects and after Close. The proxy's readiness
+// and its ariproxy_bus_up gauge read it.
+func (b *Bus) Connected() bool { return b.nc.IsConnected() }
+
+// Reconnects is how many times the connection was re-established.
+func (b *Bus) Reconnects() uint64 { return b.nc.Stats().Reconnects }
+
 // Publish sends data to subject with reply as the reply subject ("" for
 // none). It only queues the message in nats.go's write buffer (flushed by
 // nats.go right after), so it does not block; ctx is only checked first:

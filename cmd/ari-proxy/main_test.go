@@ -318,10 +318,32 @@ func TestServe(t *testing.T) {
 		return resp.StatusCode, string(b)
 	}
 	metricsURL, _ := metrics["url"].(string)
-	healthURL, _ := metrics["health"].(string)
-	if code, body := get(healthURL); code != http.StatusOK || !strings.Contains(body, "ok") {
-		t.Errorf("healthz: %d %s", code, body)
+	for _, key := range []string{"health", "livez", "readyz"} {
+		u, _ := metrics[key].(string)
+		if code, body := get(u); code != http.StatusOK || strings.TrimSpace(body) != "ok" {
+			t.Errorf("%s %q: %d %s", key, u, code, body)
+		}
 	}
+	// Asterisk gone: not ready, still alive.
+	sim.DropWebSockets()
+	sim.RefuseConnections(time.Hour)
+	readyz, _ := metrics["readyz"].(string)
+	livez, _ := metrics["livez"].(string)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, body := get(readyz)
+		if code == http.StatusServiceUnavailable && strings.Contains(body, "ARI WebSocket down") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("readyz with Asterisk down: %d %s", code, body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if code, _ := get(livez); code != http.StatusOK {
+		t.Errorf("livez with Asterisk down: %d", code)
+	}
+	sim.RefuseConnections(0)
 	if code, body := get(metricsURL); code != http.StatusOK || !strings.Contains(body, "ariproxy_") || !strings.Contains(body, "go_goroutines") {
 		t.Errorf("metrics: %d, no ariproxy_ or go_ series:\n%.2000s", code, body)
 	}

@@ -7,15 +7,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ariproxy/ari-proxy/ariconn"
 	"github.com/ariproxy/ari-proxy/bus/natsbus"
@@ -26,9 +22,6 @@ import (
 // busConnectTimeout bounds the first connection to an external bus: a
 // server that cannot reach it should say so, not wait forever.
 const busConnectTimeout = 30 * time.Second
-
-// shutdownTimeout bounds the metrics server's graceful stop.
-const shutdownTimeout = 5 * time.Second
 
 // serve runs the proxy server until ctx ends.
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
@@ -54,7 +47,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if addr, ok := natsbus.ParseEmbeddedURL(cfg.BusURL); ok {
 		emb, err = natsbus.StartEmbedded(ctx, addr, natsbus.WithServerLogger(log), natsbus.WithServerName("ari-proxy"))
 		if err != nil {
-			return fmt.Errorf("starting the embedded NATS server on %s: %w", addr, err)
+			return embeddedError(addr, err)
 		}
 		defer emb.Shutdown()
 		log.Info("embedded NATS server listening", "url", emb.ClientURL(),
@@ -101,22 +94,14 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		MaxConcurrent:    cfg.MaxConcurrent,
 		Logger:           log,
 		Registerer:       reg,
+		Node:             cfg.NodeID,
 	})
 	if err != nil {
 		return err
 	}
 
-	var ready atomic.Bool
 	if cfg.MetricsAddr != "" {
-		stopMetrics, err := serveMetrics(cfg.MetricsAddr, reg, func() error {
-			if !ready.Load() {
-				return errors.New("not ready: waiting for Asterisk")
-			}
-			if !b.Conn().IsConnected() {
-				return errors.New("bus disconnected")
-			}
-			return nil
-		}, log)
+		stopMetrics, err := serveMetrics(cfg.MetricsAddr, reg, srv.HealthHandler(), log)
 		if err != nil {
 			return err
 		}
@@ -128,7 +113,6 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	log.Info("waiting for Asterisk", "ari_http_url", natsbus.RedactURL(cfg.HTTPURL), "applications", cfg.Applications)
 	select {
 	case <-srv.Ready():
-		ready.Store(true)
 		log.Info("ready", "node", srv.Node(), "applications", cfg.Applications, "prefix", cfg.Prefix)
 	case err := <-done:
 		return err
@@ -136,38 +120,6 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	err = <-done
 	log.Info("stopped")
 	return err
-}
-
-// serveMetrics serves /metrics and /healthz on addr until the returned
-// function is called.
-func serveMetrics(addr string, reg *prometheus.Registry, health func() error, log *slog.Logger) (stop func(), err error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("metrics listener on %s: %w", addr, err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if err := health(); err != nil {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			fmt.Fprintln(w, err)
-			return
-		}
-		fmt.Fprintln(w, "ok")
-	})
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("metrics server stopped", "error", err)
-		}
-	}()
-	log.Info("metrics listening", "url", "http://"+ln.Addr().String()+"/metrics", "health", "http://"+ln.Addr().String()+"/healthz")
-	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-		defer cancel()
-		_ = hs.Shutdown(ctx)
-	}, nil
 }
 
 // indent puts each of the errors joined in err on its own indented line.

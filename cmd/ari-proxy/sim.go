@@ -30,6 +30,8 @@ func sim(ctx context.Context, args []string, stderr io.Writer) error {
 	timeScale := fs.Float64("time-scale", 1, "multiplies simulated media and signalling durations (0.1: ten times faster)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "text or json")
+	var inbound inboundFlags
+	inbound.register(fs)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "Usage: ari-proxy sim [flags]\n\nServes a simulated Asterisk ARI (REST and events WebSocket) for development and tests.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -44,6 +46,15 @@ func sim(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return usageError{err}
 	}
+	var rate float64
+	if inbound.rate != "" {
+		if rate, err = parseRate(inbound.rate); err != nil {
+			return usageError{err}
+		}
+	}
+	if inbound.calls < 0 || inbound.hangupAfter < 0 {
+		return usageError{fmt.Errorf("--inbound-calls and --inbound-hangup-after must not be negative")}
+	}
 
 	s := arisim.New(arisim.Config{User: *user, Password: *password, EntityID: *entityID, TimeScale: *timeScale, Logger: log})
 	defer s.Close()
@@ -55,8 +66,18 @@ func sim(ctx context.Context, args []string, stderr io.Writer) error {
 		"user", *user, "entity_id", *entityID)
 	log.Info("to proxy it: ari-proxy serve", "env", fmt.Sprintf("ARI_HTTP_URL=%s ARI_WEBSOCKET_URL=%s ARI_USERNAME=%s ARI_PASSWORD=... ARI_APPLICATION=<app>",
 		s.URL(), s.WebSocketURL(), *user))
+	placed := make(chan struct{})
+	if rate > 0 {
+		go func() {
+			defer close(placed)
+			placeInbound(ctx, s, *user, *password, rate, inbound, log)
+		}()
+	} else {
+		close(placed)
+	}
 	<-ctx.Done()
 	log.Info("stopping the simulator")
+	<-placed
 	return nil
 }
 

@@ -60,6 +60,10 @@ type Config struct {
 	ClientCert      string // PEM client certificate for the bus (with ClientKey)
 	ClientKey       string // PEM key of ClientCert
 
+	// NodeID replaces Asterisk's entity id as the server's node on the
+	// bus; "" means the entity id.
+	NodeID string
+
 	Prefix           string        // subject prefix, "ari." by default
 	AnnounceInterval time.Duration // time between announcements
 	RequestTimeout   time.Duration // longest time one request may take
@@ -67,7 +71,7 @@ type Config struct {
 
 	LogLevel    slog.Level
 	LogFormat   string // "text" or "json"
-	MetricsAddr string // listen address of /metrics and /healthz, "" for none
+	MetricsAddr string // listen address of /metrics, /livez and /readyz, "" for none
 
 	// File is the configuration file that was read, "" when none.
 	File string
@@ -141,6 +145,7 @@ var Settings = []*Setting{
 		c.ClientKey = v
 		return checkFile(v)
 	}},
+	{Flag: "node-id", Env: []string{"ARI_PROXY_NODE_ID"}, Usage: "node id on the bus instead of Asterisk's entity id, for Asterisks that share one (several on one host); empty: the entity id", set: setNodeID},
 	{Flag: "prefix", Env: []string{"ARI_PROXY_PREFIX"}, Default: DefaultPrefix, Usage: "subject prefix on the bus", set: setPrefix},
 	{Flag: "announce-interval", Env: []string{"ARI_PROXY_ANNOUNCE_INTERVAL"}, Default: DefaultAnnounceInterval.String(), Usage: "time between announcements", set: func(c *Config, v string) error {
 		d, err := parsePositiveDuration(v)
@@ -179,7 +184,7 @@ var Settings = []*Setting{
 		}
 		return errors.New("must be text or json")
 	}},
-	{Flag: "metrics-addr", Env: []string{"ARI_PROXY_METRICS_ADDR"}, Usage: "listen address of /metrics and /healthz, e.g. :9090 (empty: off)", set: func(c *Config, v string) error {
+	{Flag: "metrics-addr", Env: []string{"ARI_PROXY_METRICS_ADDR"}, Usage: "listen address of /metrics and the probes /livez and /readyz, e.g. :9090 (empty: off)", set: func(c *Config, v string) error {
 		if v == "" {
 			c.MetricsAddr = ""
 			return nil
@@ -253,7 +258,7 @@ func Load(args []string, opts ...Option) (*Config, error) {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("%w: unexpected argument %q", ErrInvalid, fs.Arg(0))
+		return nil, invalid(fmt.Errorf("unexpected argument %q", fs.Arg(0)))
 	}
 	flagSet := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { flagSet[f.Name] = true })
@@ -273,7 +278,7 @@ func Load(args []string, opts ...Option) (*Config, error) {
 	if file != "" {
 		fromFile, err := readFile(file)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %s (from %s): %v", ErrInvalid, ConfigEnv, fileFrom, err)
+			return nil, invalid(fmt.Errorf("%s (from %s): %w", ConfigEnv, fileFrom, err))
 		}
 		for s, v := range fromFile {
 			values[s] = source{v, fmt.Sprintf("file %s (key %q)", file, s.Key())}
@@ -341,6 +346,16 @@ func lookupSetting(flagName string) *Setting {
 	}
 	panic("config: no setting " + flagName)
 }
+
+// invalid marks err as a configuration error (errors.Is(err, ErrInvalid))
+// without repeating ErrInvalid's text: the caller says "invalid
+// configuration" once, above the list of errors.
+func invalid(err error) error { return invalidError{err} }
+
+type invalidError struct{ err error }
+
+func (e invalidError) Error() string   { return e.err.Error() }
+func (e invalidError) Unwrap() []error { return []error{ErrInvalid, e.err} }
 
 // SettingError is a bad value of one setting.
 type SettingError struct {
@@ -451,6 +466,27 @@ func checkToken(s string) error {
 	if strings.ContainsAny(s, ".*> \t\r\n") {
 		return errors.New(`must not contain ".", "*", ">" or spaces`)
 	}
+	return nil
+}
+
+// maxNodeID bounds a node id: it is part of every subject the server uses.
+const maxNodeID = 128
+
+func setNodeID(c *Config, v string) error {
+	if v == "" {
+		c.NodeID = ""
+		return nil
+	}
+	if err := checkQuotes(v); err != nil {
+		return err
+	}
+	if err := checkToken(v); err != nil {
+		return err
+	}
+	if len(v) > maxNodeID {
+		return fmt.Errorf("must be at most %d bytes", maxNodeID)
+	}
+	c.NodeID = v
 	return nil
 }
 
@@ -606,10 +642,10 @@ func validPort(p string) bool {
 // String shows the configuration with its secrets hidden.
 func (c *Config) String() string {
 	return fmt.Sprintf("applications=%s ari-username=%s ari-password=%s ari-http-url=%s ari-websocket-url=%s "+
-		"ari-subscribe-all=%t bus-url=%s prefix=%s announce-interval=%s request-timeout=%s max-concurrent=%d "+
+		"ari-subscribe-all=%t bus-url=%s node-id=%q prefix=%s announce-interval=%s request-timeout=%s max-concurrent=%d "+
 		"log-level=%s log-format=%s metrics-addr=%q",
 		strings.Join(c.Applications, ","), c.Username, redacted(c.Password), natsbus.RedactURL(c.HTTPURL), natsbus.RedactURL(c.WebSocketURL),
-		c.SubscribeAll, natsbus.RedactURL(c.BusURL), c.Prefix, c.AnnounceInterval, c.RequestTimeout, c.MaxConcurrent,
+		c.SubscribeAll, natsbus.RedactURL(c.BusURL), c.NodeID, c.Prefix, c.AnnounceInterval, c.RequestTimeout, c.MaxConcurrent,
 		c.LogLevel, c.LogFormat, c.MetricsAddr)
 }
 
@@ -623,6 +659,7 @@ func (c *Config) LogValue() slog.Value {
 		slog.String("ari_websocket_url", natsbus.RedactURL(c.WebSocketURL)),
 		slog.Bool("ari_subscribe_all", c.SubscribeAll),
 		slog.String("bus_url", natsbus.RedactURL(c.BusURL)),
+		slog.String("node_id", c.NodeID),
 		slog.String("prefix", c.Prefix),
 		slog.Duration("announce_interval", c.AnnounceInterval),
 		slog.Duration("request_timeout", c.RequestTimeout),

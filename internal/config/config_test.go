@@ -91,6 +91,7 @@ func TestEverySettingFromEachSource(t *testing.T) {
 		RootCA:           creds,
 		ClientCert:       creds,
 		ClientKey:        creds,
+		NodeID:           "pbx-2",
 		Prefix:           "test.ari.",
 		AnnounceInterval: 3 * time.Second,
 		RequestTimeout:   time.Minute,
@@ -104,7 +105,7 @@ func TestEverySettingFromEachSource(t *testing.T) {
 		"ari-http-url": "https://pbx:8089/ari", "ari-websocket-url": "wss://pbx:8089/ari/events",
 		"ari-subscribe-all": "true", "bus-url": "nats://n1:4222,nats://n2:4222",
 		"nats-credentials": creds, "tls-ca": creds, "tls-cert": creds, "tls-key": creds,
-		"prefix": "test.ari", "announce-interval": "3s", "request-timeout": "1m",
+		"node-id": "pbx-2", "prefix": "test.ari", "announce-interval": "3s", "request-timeout": "1m",
 		"max-concurrent": "7", "log-level": "debug", "log-format": "json", "metrics-addr": "127.0.0.1:9090",
 	}
 	if len(values) != len(Settings) {
@@ -312,6 +313,10 @@ func TestValidation(t *testing.T) {
 		{"config file bad list", []string{"--config", writeFile(t, "list.json", `{"prefix": ["x"]}`)}, nil, []string{"key \"prefix\"", "list"}},
 		{"config file value error names key", []string{"--config", writeFile(t, "v.json", `{"request_timeout": "-2s"}`)}, nil, []string{"ARI_PROXY_REQUEST_TIMEOUT must not be negative", `key "request_timeout"`}},
 		{"stray argument", []string{"extra"}, nil, []string{"unexpected argument \"extra\""}},
+		{"node id with a dot", []string{"--node-id", "pbx.2"}, nil, []string{"ARI_PROXY_NODE_ID must not contain", `"pbx.2"`}},
+		{"node id with a space", nil, []string{"ARI_PROXY_NODE_ID", "pbx 2"}, []string{"ARI_PROXY_NODE_ID must not contain", "env ARI_PROXY_NODE_ID"}},
+		{"node id quoted", nil, []string{"ARI_PROXY_NODE_ID", `"pbx2"`}, []string{"ARI_PROXY_NODE_ID is wrapped in quotes"}},
+		{"node id too long", nil, []string{"ARI_PROXY_NODE_ID", strings.Repeat("n", 129)}, []string{"ARI_PROXY_NODE_ID must be at most 128 bytes"}},
 		{"several errors at once", nil, []string{"ARI_HTTP_URL", "ws://x/ari", "ARI_WEBSOCKET_URL", "http://x/ari/events"}, []string{"ARI_HTTP_URL must be", "ARI_WEBSOCKET_URL must be"}},
 	}
 	for _, tt := range tests {

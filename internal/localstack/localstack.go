@@ -1,9 +1,15 @@
-// Package localstack starts ari-proxy's server side in one process: an
-// embedded NATS server, the ARI simulator standing in for Asterisk, and a
-// proxy server between them on its own bus connection. The demo, the
-// benchmark and the tests all need this stack; starting it in order,
-// waiting until the proxy is ready and stopping it in reverse order with
-// bounded waits is easy to get subtly wrong, so it is written once here.
+// Package localstack is the one starter of ari-proxy's server side in one
+// process: an embedded NATS server, the ARI simulator standing in for
+// Asterisk, and proxy servers between them, each on its own bus
+// connection. The demo, the benchmark and the tests of every package need
+// these pieces; starting them in order, waiting until a proxy is ready and
+// stopping them in reverse order with bounded waits is easy to get subtly
+// wrong, so it is written once here.
+//
+// Start and Stack serve programs (the demo, the bench). The helpers taking
+// a TB (StartNATS, StartSim, StartServer, RunServer, ...) serve tests:
+// they start the same pieces, fail the test when a piece does not start
+// and stop it on t.Cleanup. Nothing is mocked.
 package localstack
 
 import (
@@ -124,14 +130,14 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		}
 	}()
 
-	s.NATS, err = natsbus.StartEmbedded(ctx, "127.0.0.1:0", natsbus.WithServerLogger(log.With("component", "nats")))
+	s.NATS, err = startNATS(ctx, log.With("component", "nats"))
 	if err != nil {
-		return nil, fmt.Errorf("localstack: starting NATS: %w", err)
+		return nil, err
 	}
-	s.Sim = arisim.New(arisim.Config{User: opts.SimUser, Password: opts.SimPassword, EntityID: opts.EntityID,
+	s.Sim, err = startSim(arisim.Config{User: opts.SimUser, Password: opts.SimPassword, EntityID: opts.EntityID,
 		TimeScale: opts.TimeScale, Logger: log.With("component", "arisim")})
-	if _, err := s.Sim.Listen("127.0.0.1:0"); err != nil {
-		return nil, fmt.Errorf("localstack: starting the ARI simulator: %w", err)
+	if err != nil {
+		return nil, err
 	}
 	// The proxy has a bus connection of its own, as beside a real Asterisk.
 	s.bus, err = s.NATS.Connect(ctx, natsbus.WithName(opts.Name), natsbus.WithLogger(log))
@@ -140,21 +146,15 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 	srv, err := proxy.New(proxy.Config{
 		Applications: []string{opts.Application},
-		ARI: ariconn.Config{
-			HTTPURL:      s.Sim.URL(),
-			WebSocketURL: s.Sim.WebSocketURL(),
-			Username:     opts.SimUser,
-			Password:     opts.SimPassword,
-			Logger:       log.With("component", "ariconn"),
-		},
-		Bus:    s.bus,
-		Prefix: opts.Prefix,
-		Logger: log.With("component", "proxy"),
+		ARI:          simARIConfig(s.Sim, opts.SimUser, opts.SimPassword, log.With("component", "ariconn")),
+		Bus:          s.bus,
+		Prefix:       opts.Prefix,
+		Logger:       log.With("component", "proxy"),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("localstack: %w", err)
 	}
-	s.stopServer, err = RunServer(ctx, srv, opts.ReadyTimeout)
+	s.stopServer, err = Serve(ctx, srv, opts.ReadyTimeout)
 	if err != nil {
 		return nil, fmt.Errorf("localstack: %w", err)
 	}
@@ -191,12 +191,12 @@ func (s *Stack) Close() error {
 	return s.closeErr
 }
 
-// RunServer runs srv in a goroutine of its own and waits until it is
+// Serve runs srv in a goroutine of its own and waits until it is
 // ready, for at most readyTimeout. ctx bounds the wait only: the server
 // runs until stop, which cancels it and waits at most its timeout for Run
 // to return, returning Run's error or ErrStopTimeout. On error the server
 // has already been stopped.
-func RunServer(ctx context.Context, srv *proxy.Server, readyTimeout time.Duration) (stop func(timeout time.Duration) error, err error) {
+func Serve(ctx context.Context, srv *proxy.Server, readyTimeout time.Duration) (stop func(timeout time.Duration) error, err error) {
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(runCtx) }()
@@ -238,6 +238,35 @@ func RunServer(ctx context.Context, srv *proxy.Server, readyTimeout time.Duratio
 		err = errors.Join(err, serr)
 	}
 	return nil, err
+}
+
+// startNATS starts an embedded nats-server on a free loopback port.
+func startNATS(ctx context.Context, log *slog.Logger) (*natsbus.Embedded, error) {
+	e, err := natsbus.StartEmbedded(ctx, "127.0.0.1:0", natsbus.WithServerLogger(log))
+	if err != nil {
+		return nil, fmt.Errorf("localstack: starting NATS: %w", err)
+	}
+	return e, nil
+}
+
+// startSim starts a simulator configured by cfg on a free loopback port.
+func startSim(cfg arisim.Config) (*arisim.Sim, error) {
+	sim := arisim.New(cfg)
+	if _, err := sim.Listen("127.0.0.1:0"); err != nil {
+		return nil, fmt.Errorf("localstack: starting the ARI simulator: %w", err)
+	}
+	return sim, nil
+}
+
+// simARIConfig is the ariconn configuration that reaches sim.
+func simARIConfig(sim *arisim.Sim, user, password string, log *slog.Logger) ariconn.Config {
+	return ariconn.Config{
+		HTTPURL:      sim.URL(),
+		WebSocketURL: sim.WebSocketURL(),
+		Username:     user,
+		Password:     password,
+		Logger:       log,
+	}
 }
 
 func randomHex(n int) string {

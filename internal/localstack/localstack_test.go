@@ -105,7 +105,7 @@ func TestStartErrors(t *testing.T) {
 }
 
 // TestRunServerNotReady: a server that cannot reach Asterisk is not ready
-// in time; RunServer says so and has stopped it.
+// in time; Serve says so and has stopped it.
 func TestRunServerNotReady(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -136,9 +136,9 @@ func TestRunServerNotReady(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := runtime.NumGoroutine()
-	stop, err := localstack.RunServer(ctx, srv, 200*time.Millisecond)
+	stop, err := localstack.Serve(ctx, srv, 200*time.Millisecond)
 	if !errors.Is(err, localstack.ErrNotReady) || stop != nil {
-		t.Fatalf("RunServer: %v, stop %v; want ErrNotReady", err, stop != nil)
+		t.Fatalf("Serve: %v, stop %v; want ErrNotReady", err, stop != nil)
 	}
 	waitGoroutines(t, before+goroutineTolerance)
 }

@@ -1,23 +1,25 @@
-// Package testenv starts the real pieces tests across packages need: an
-// embedded NATS server, the ARI simulator and a proxy server, each stopped
-// by t.Cleanup. Nothing is mocked.
-package testenv
+package localstack
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"log/slog"
 	"os"
-	"testing"
 	"time"
 
 	"github.com/ariproxy/ari-proxy/ariconn"
 	"github.com/ariproxy/ari-proxy/arisim"
 	"github.com/ariproxy/ari-proxy/bus/natsbus"
-	"github.com/ariproxy/ari-proxy/internal/localstack"
 	"github.com/ariproxy/ari-proxy/proxy"
 )
+
+// TB is the part of testing.TB the test helpers use; declared here so the
+// programs that use Start do not link package testing.
+type TB interface {
+	Helper()
+	Errorf(format string, args ...any)
+	Fatalf(format string, args ...any)
+	Cleanup(func())
+}
 
 // Credentials of the simulators StartSim starts.
 const (
@@ -25,11 +27,11 @@ const (
 	SimPassword = "testenv-secret"
 )
 
-// StartTimeout bounds how long a helper waits for what it starts.
+// StartTimeout bounds how long a test helper waits for what it starts.
 const StartTimeout = 15 * time.Second
 
-// Logger is the logger of everything testenv starts: silent unless
-// ARIPROXY_TEST_LOG is set (then debug to stderr).
+// Logger is the logger of everything the test helpers start: silent
+// unless ARIPROXY_TEST_LOG is set (then debug to stderr).
 func Logger() *slog.Logger {
 	if os.Getenv("ARIPROXY_TEST_LOG") != "" {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -39,26 +41,26 @@ func Logger() *slog.Logger {
 
 // StartNATS starts an embedded nats-server on a random loopback port and
 // returns it with its client URL.
-func StartNATS(t testing.TB) (*natsbus.Embedded, string) {
+func StartNATS(t TB) (*natsbus.Embedded, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), StartTimeout)
 	defer cancel()
-	e, err := natsbus.StartEmbedded(ctx, "127.0.0.1:0", natsbus.WithServerLogger(Logger()))
+	e, err := startNATS(ctx, Logger())
 	if err != nil {
-		t.Fatalf("testenv: starting NATS: %v", err)
+		t.Fatalf("%v", err)
 	}
 	t.Cleanup(e.Shutdown)
 	return e, e.ClientURL()
 }
 
 // Connect connects a bus client to url, closed on cleanup.
-func Connect(t testing.TB, url string) *natsbus.Bus {
+func Connect(t TB, url string) *natsbus.Bus {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), StartTimeout)
 	defer cancel()
 	b, err := natsbus.Connect(ctx, url, natsbus.WithLogger(Logger()))
 	if err != nil {
-		t.Fatalf("testenv: connecting to %s: %v", url, err)
+		t.Fatalf("localstack: connecting to %s: %v", url, err)
 	}
 	t.Cleanup(func() { b.Close() })
 	return b
@@ -66,14 +68,14 @@ func Connect(t testing.TB, url string) *natsbus.Bus {
 
 // StartSim starts an ARI simulator with entity id entityID and the
 // credentials SimUser/SimPassword.
-func StartSim(t testing.TB, entityID string) *arisim.Sim {
+func StartSim(t TB, entityID string) *arisim.Sim {
 	t.Helper()
 	return StartSimConfig(t, arisim.Config{EntityID: entityID})
 }
 
 // StartSimConfig starts an ARI simulator configured by cfg; credentials
 // and logger default to SimUser/SimPassword and Logger().
-func StartSimConfig(t testing.TB, cfg arisim.Config) *arisim.Sim {
+func StartSimConfig(t TB, cfg arisim.Config) *arisim.Sim {
 	t.Helper()
 	if cfg.User == "" && cfg.Password == "" {
 		cfg.User, cfg.Password = SimUser, SimPassword
@@ -81,9 +83,9 @@ func StartSimConfig(t testing.TB, cfg arisim.Config) *arisim.Sim {
 	if cfg.Logger == nil {
 		cfg.Logger = Logger()
 	}
-	sim := arisim.New(cfg)
-	if _, err := sim.Listen("127.0.0.1:0"); err != nil {
-		t.Fatalf("testenv: starting the ARI simulator: %v", err)
+	sim, err := startSim(cfg)
+	if err != nil {
+		t.Fatalf("%v", err)
 	}
 	t.Cleanup(func() { sim.Close() })
 	return sim
@@ -92,27 +94,17 @@ func StartSimConfig(t testing.TB, cfg arisim.Config) *arisim.Sim {
 // ARIConfig is the ariconn configuration that reaches sim (started with
 // the default credentials).
 func ARIConfig(sim *arisim.Sim) ariconn.Config {
-	return ariconn.Config{
-		HTTPURL:      sim.URL(),
-		WebSocketURL: sim.WebSocketURL(),
-		Username:     SimUser,
-		Password:     SimPassword,
-		Logger:       Logger(),
-	}
+	return simARIConfig(sim, SimUser, SimPassword, Logger())
 }
 
 // Prefix is a fresh random subject prefix, so tests sharing a bus do not
 // see each other's traffic.
-func Prefix() string {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	return "t" + hex.EncodeToString(b[:]) + "."
-}
+func Prefix() string { return "t" + randomHex(6) + "." }
 
 // StartServer runs a proxy server for app in front of sim on the bus at
 // busURL under prefix ("" for a random one), waits until it is ready and
 // stops it on cleanup.
-func StartServer(t testing.TB, sim *arisim.Sim, busURL, app, prefix string) *proxy.Server {
+func StartServer(t TB, sim *arisim.Sim, busURL, app, prefix string) *proxy.Server {
 	t.Helper()
 	if prefix == "" {
 		prefix = Prefix()
@@ -128,22 +120,22 @@ func StartServer(t testing.TB, sim *arisim.Sim, busURL, app, prefix string) *pro
 // RunServer runs a server with cfg (Logger defaults to Logger()), waits
 // until it is ready and stops it on cleanup, failing the test if Run
 // returns an error.
-func RunServer(t testing.TB, cfg proxy.Config) *proxy.Server {
+func RunServer(t TB, cfg proxy.Config) *proxy.Server {
 	t.Helper()
 	if cfg.Logger == nil {
 		cfg.Logger = Logger()
 	}
 	s, err := proxy.New(cfg)
 	if err != nil {
-		t.Fatalf("testenv: proxy.New: %v", err)
+		t.Fatalf("localstack: proxy.New: %v", err)
 	}
-	stop, err := localstack.RunServer(context.Background(), s, StartTimeout)
+	stop, err := Serve(context.Background(), s, StartTimeout)
 	if err != nil {
-		t.Fatalf("testenv: %v", err)
+		t.Fatalf("localstack: %v", err)
 	}
 	t.Cleanup(func() {
 		if err := stop(StartTimeout); err != nil {
-			t.Errorf("testenv: %v", err)
+			t.Errorf("localstack: %v", err)
 		}
 	})
 	return s

@@ -1,4 +1,4 @@
-package testenv_test
+package localstack_test
 
 import (
 	"context"
@@ -6,20 +6,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ariproxy/ari-proxy/internal/testenv"
+	"github.com/ariproxy/ari-proxy/internal/localstack"
 	"github.com/ariproxy/ari-proxy/wire"
 )
 
 // TestStartServer: the three helpers give a server that answers on the bus.
 func TestStartServer(t *testing.T) {
-	_, url := testenv.StartNATS(t)
-	sim := testenv.StartSim(t, "02:fc:00:00:00:07")
-	prefix := testenv.Prefix()
-	srv := testenv.StartServer(t, sim, url, "demo", prefix)
+	_, url := localstack.StartNATS(t)
+	sim := localstack.StartSim(t, "02:fc:00:00:00:07")
+	prefix := localstack.Prefix()
+	srv := localstack.StartServer(t, sim, url, "demo", prefix)
 	if srv.Node() != "02:fc:00:00:00:07" {
 		t.Fatalf("Node() = %q", srv.Node())
 	}
-	cli := testenv.Connect(t, url)
+	cli := localstack.Connect(t, url)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	subject := wire.NewSubjects(prefix).Request(wire.ClassData, "demo", srv.Node())
@@ -33,7 +33,7 @@ func TestStartServer(t *testing.T) {
 	if err != nil || resp.Error != "" {
 		t.Fatalf("AsteriskInfo: %+v (%v)", resp, err)
 	}
-	if testenv.Prefix() == prefix {
+	if localstack.Prefix() == prefix {
 		t.Fatal("Prefix() repeats")
 	}
 }

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ariproxy/ari-proxy/ari"
+	"github.com/ariproxy/ari-proxy/client"
+)
+
+func TestParseRate(t *testing.T) {
+	for in, want := range map[string]float64{"2/s": 2, "2": 2, "30/m": 0.5, "1/5s": 0.2, "3600/h": 1, " 4 / s ": 4, "0.5/s": 0.5} {
+		got, err := parseRate(in)
+		if err != nil || got != want {
+			t.Errorf("parseRate(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "0/s", "-1/s", "x/s", "2/fortnight", "2/-1s"} {
+		if _, err := parseRate(in); err == nil {
+			t.Errorf("parseRate(%q) accepted", in)
+		}
+	}
+}
+
+// freePort returns a loopback address nobody listens on now.
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// TestSimInboundCalls walks the newcomer's three-process path: `ari-proxy
+// sim --inbound-rate`, `ari-proxy serve` in front of it, and an
+// application of one's own (here the test, with the client library) that
+// sees the calls arrive, answers them and hangs up.
+func TestSimInboundCalls(t *testing.T) {
+	simW := start(t, command(t, nil, "sim", "--listen", "127.0.0.1:0", "--log-format", "json",
+		"--inbound-rate", "20/s", "--inbound-app", "demo"))
+	rec := simW.wait(t, "ARI simulator listening", 30*time.Second)
+	httpURL, _ := rec["http_url"].(string)
+	wsURL, _ := rec["websocket_url"].(string)
+	simW.wait(t, "inbound calls: waiting for application \"demo\" to connect (e.g. ari-proxy serve with ARI_APPLICATION)", 10*time.Second)
+
+	bus := freePort(t)
+	serveW := start(t, command(t, []string{
+		"ARI_APPLICATION=demo", "ARI_USERNAME=asterisk", "ARI_PASSWORD=asterisk",
+		"ARI_HTTP_URL=" + httpURL, "ARI_WEBSOCKET_URL=" + wsURL,
+		"MESSAGEBUS_URL=embedded://" + bus, "ARI_PROXY_LOG_FORMAT=json",
+	}))
+	serveW.wait(t, "ready", 30*time.Second)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := client.New(ctx, client.WithApplication("demo"), client.WithURL("nats://"+bus))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	enough := make(chan struct{})
+	lctx, stop := context.WithCancel(ctx)
+	listened := make(chan error, 1)
+	go func() {
+		listened <- c.Listen(lctx, func(ctx context.Context, h *client.ChannelHandle, ev *ari.StasisStart) {
+			if err := h.Answer(ctx); err != nil {
+				t.Errorf("answer %s: %v", h.ID(), err)
+			}
+			_ = h.Hangup(ctx, nil)
+			mu.Lock()
+			defer mu.Unlock()
+			seen[h.ID()] = true
+			if len(seen) == 3 {
+				close(enough)
+			}
+		})
+	}()
+	select {
+	case <-enough:
+	case <-ctx.Done():
+		t.Fatalf("calls handled: %d, want 3; sim log:\n%s", len(seen), simW.text())
+	}
+	stop()
+	<-listened
+	if !strings.Contains(simW.text(), `"msg":"inbound call placed"`) {
+		t.Errorf("the simulator did not log its calls:\n%s", simW.text())
+	}
+}
