@@ -173,7 +173,7 @@ func startInProcess(ctx context.Context, b *benchBus, t target, app, name string
 		_ = conn.Close()
 		return nil, fmt.Errorf("bench: %w", err)
 	}
-	halt, err := localstack.RunServer(ctx, srv, startTimeout)
+	halt, err := localstack.Serve(ctx, srv, startTimeout)
 	if err != nil {
 		_ = conn.Close()
 		return nil, fmt.Errorf("bench: %w", err)
