@@ -265,8 +265,8 @@ func (g *gather) collect(reply []byte) bool {
 	if g.answered == 1 && g.onFirst != nil {
 		g.onFirst()
 	}
-	var r wire.Response
-	if err := json.Unmarshal(reply, &r); err != nil {
+	rp, err := wire.DecodeReply(reply)
+	if err != nil {
 		g.anonymous++
 		if g.failed == nil {
 			g.failed = &wire.Response{Error: "bad response: " + err.Error(), Code: wire.CodeInternal}
@@ -274,6 +274,7 @@ func (g *gather) collect(reply []byte) bool {
 		}
 		return g.more()
 	}
+	r := *rp
 	if r.Node == "" {
 		g.anonymous++
 	} else {
@@ -282,7 +283,7 @@ func (g *gather) collect(reply []byte) bool {
 		}
 		g.nodes[r.Node] = true
 	}
-	err := r.Err()
+	err = r.Err()
 	switch {
 	case err == nil && g.merge:
 		if g.ok == nil {
@@ -368,10 +369,20 @@ func entity[T any](resp *wire.Response, field string) (T, error) {
 	if !ok {
 		return v, fmt.Errorf("client: reply has no data.%s: %w", field, ErrInternal)
 	}
-	if err := json.Unmarshal(raw, &v); err != nil {
+	if err := decodeEntity(raw, &v); err != nil {
 		return v, fmt.Errorf("client: decode data.%s: %w", field, err)
 	}
 	return v, nil
+}
+
+// decodeEntity decodes raw into v. The ARI models decode themselves
+// (validating their input as json.Unmarshal does): calling them directly
+// spares json.Unmarshal's own validation pass over the same bytes.
+func decodeEntity(raw []byte, v any) error {
+	if u, ok := v.(json.Unmarshaler); ok {
+		return u.UnmarshalJSON(raw)
+	}
+	return json.Unmarshal(raw, v)
 }
 
 // variable is the value of a ShapeVariable reply.
@@ -386,7 +397,7 @@ func entityPtr[T any](resp *wire.Response, field string) (*T, error) {
 	if !ok {
 		return nil, fmt.Errorf("client: reply has no data.%s: %w", field, ErrInternal)
 	}
-	if err := json.Unmarshal(raw, v); err != nil {
+	if err := decodeEntity(raw, v); err != nil {
 		return nil, fmt.Errorf("client: decode data.%s: %w", field, err)
 	}
 	return v, nil

@@ -131,6 +131,17 @@ func (s *Subscription) setOnClose(f func() error) {
 
 // deliver decodes one bus message and hands the event to the reader.
 func (s *Subscription) deliver(m bus.Msg) {
+	// The cheap tests first: most events of a busy application are for
+	// other subscriptions, and decoding one costs far more than reading
+	// its type.
+	if s.types != nil {
+		if typ, err := ari.EventType(m.Data); err == nil && !s.types[typ] {
+			return
+		}
+	}
+	if s.mention[0] != nil && !bytes.Contains(m.Data, s.mention[0]) && !bytes.Contains(m.Data, s.mention[1]) {
+		return // bound to the dialog with the resource but about something else
+	}
 	ev, err := ari.DecodeEvent(m.Data)
 	if err != nil {
 		s.c.core.log.Debug("ignoring undecodable event", "subject", m.Subject, "err", err)
@@ -138,9 +149,6 @@ func (s *Subscription) deliver(m bus.Msg) {
 	}
 	if s.types != nil && !s.types[ev.EventType()] {
 		return
-	}
-	if s.mention[0] != nil && !bytes.Contains(m.Data, s.mention[0]) && !bytes.Contains(m.Data, s.mention[1]) {
-		return // bound to the dialog with the resource but about something else
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()

@@ -56,6 +56,16 @@ func (r *Request) UnmarshalJSON(b []byte) error {
 	if len(t) == 0 || t[0] != '{' {
 		return badRequest("request is not a JSON object")
 	}
+	if handled, err := r.decodeFast(t); handled {
+		return err
+	}
+	return r.decodeMembers(t)
+}
+
+// decodeMembers decodes the members of the valid JSON object t with
+// encoding/json: the reference for decodeFast, and the path for what it
+// leaves aside.
+func (r *Request) decodeMembers(t []byte) error {
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(t, &fields); err != nil {
 		return badRequest("request: %v", err)
