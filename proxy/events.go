@@ -310,6 +310,9 @@ func (s *Server) handleEvent(raw []byte) {
 	if k, ok := h.destroyed(); ok {
 		s.dialogs.release(k)
 	}
+	if h.Type == "StasisEnd" && h.Channel != nil && h.Channel.ID != "" {
+		s.channelLeft(h.Channel.ID)
+	}
 }
 
 // publishEvent publishes one event on its event subject and, when h was

@@ -92,6 +92,7 @@ type Server struct {
 	log     *slog.Logger
 	metrics *metrics
 	dialogs *dialogTable
+	left    leftStasis // bound channels that left Stasis, to check
 
 	announceEvery time.Duration
 	timeout       time.Duration
