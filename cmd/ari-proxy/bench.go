@@ -35,6 +35,8 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	smoke := fs.Bool("smoke", false, "a run of seconds with tiny sizes, to check that every scenario works (figures meaningless)")
 	asJSON := fs.Bool("json", false, "write the report as JSON")
 	svg := fs.String("svg", "", "also write a chart of the figures to this SVG file")
+	profDir := fs.String("profile", "", "write CPU, allocation, blocking and mutex profiles of the bench process into this directory (with --in-process they include the proxy server)")
+	tracePath := fs.String("trace", "", "write an execution trace of the bench process to this file (large: use with short runs)")
 	quiet := fs.Bool("q", false, "no progress lines on stderr")
 	logLevel := fs.String("log-level", "error", "level of the components' logs on stderr: debug, info, warn or error")
 	fs.Usage = func() {
@@ -96,7 +98,14 @@ Flags:
 	if !*quiet {
 		opts.Progress = func(step string) { fmt.Fprintf(os.Stderr, "bench: %s\n", step) }
 	}
+	prof, err := startProfiles(*profDir, *tracePath)
+	if err != nil {
+		return fmt.Errorf("profiles: %w", err)
+	}
 	rep, err := bench.Run(ctx, opts)
+	if perr := prof.stop(); perr != nil && err == nil {
+		err = perr
+	}
 	if err != nil {
 		return err
 	}
