@@ -136,7 +136,7 @@ func (c *Client) sendRaw(ctx context.Context, class wire.Class, req *wire.Reques
 	if req.Key != nil {
 		key = *req.Key
 	}
-	data, err := json.Marshal(req)
+	data, err := req.MarshalJSON() // not json.Marshal: it would scan and compact the result again
 	if err != nil {
 		return nil, fmt.Errorf("client: %s: encode request: %w", req.Kind, err)
 	}

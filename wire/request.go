@@ -165,18 +165,14 @@ func depth(b []byte) int {
 // empty.
 func (r *Request) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
+	buf.Grow(128)
 	buf.WriteString(`{"kind":`)
-	kind, _ := json.Marshal(r.Kind)
-	buf.Write(kind)
+	buf.Write(appendString(buf.AvailableBuffer(), r.Kind))
 	buf.WriteString(`,"key":`)
 	if r.Key == nil {
 		buf.WriteString("null")
 	} else {
-		k, err := json.Marshal(r.Key)
-		if err != nil {
-			return nil, err
-		}
-		buf.Write(k)
+		buf.Write(r.Key.appendJSON(buf.AvailableBuffer()))
 	}
 	names := make([]string, 0, len(r.Payload))
 	for name := range r.Payload {

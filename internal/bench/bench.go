@@ -231,7 +231,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		e.proxy = p
 		rep.ServerScope = "the proxy server's own process (" + opts.ServerCommand[0] + " serve)"
 	} else {
-		p, err := startInProcess(ctx, b, e.tgt, e.app, "ari-proxy bench server", newMetricsRegistry(), log)
+		p, err := startInProcess(ctx, b, nil, e.tgt, e.app, "ari-proxy bench server", newMetricsRegistry(), log)
 		if err != nil {
 			return nil, err
 		}

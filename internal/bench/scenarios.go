@@ -210,6 +210,14 @@ func (e *env) scatter(ctx context.Context, rep *Report) error {
 		return fmt.Errorf("bench: scatter client connecting to the bus: %w", err)
 	}
 	defer conn.Close()
+	// The servers share one bus connection: on one machine, a socket and
+	// a reader each would measure the cost of 50 connections in one
+	// process, not the fan-out the client sees.
+	shared, err := e.bus.connect(ctx, "ari-proxy bench scatter servers")
+	if err != nil {
+		return fmt.Errorf("bench: scatter servers connecting to the bus: %w", err)
+	}
+	defer shared.Close()
 	cli, err := client.New(ctx, client.WithBus(conn), client.WithApplication(AppScatter),
 		client.WithDiscoveryWait(-1), client.WithLogger(e.opts.Logger.With("component", "client")))
 	if err != nil {
@@ -227,7 +235,7 @@ func (e *env) scatter(ctx context.Context, rep *Report) error {
 			if err != nil {
 				return err
 			}
-			p, err := startInProcess(ctx, e.bus, tgt, AppScatter, fmt.Sprintf("ari-proxy bench scatter %d", i), nil, e.opts.Logger)
+			p, err := startInProcess(ctx, e.bus, shared, tgt, AppScatter, fmt.Sprintf("ari-proxy bench scatter %d", i), nil, e.opts.Logger)
 			if err != nil {
 				_ = tgt.sim.Close()
 				return err

@@ -152,16 +152,27 @@ type proxyServer interface {
 // process metrics are the whole benchmark's.
 type inProcess struct {
 	reg  *prometheus.Registry
-	bus  bus.Bus
+	bus  bus.Bus // closed by stop when the server has its own
+	owns bool
 	halt func(time.Duration) error
 }
 
-// startInProcess starts a proxy server for app in front of t; reg, when
-// not nil, receives its metrics and the process's.
-func startInProcess(ctx context.Context, b *benchBus, t target, app, name string, reg *prometheus.Registry, log *slog.Logger) (*inProcess, error) {
-	conn, err := b.connect(ctx, name)
-	if err != nil {
-		return nil, fmt.Errorf("bench: proxy connecting to the bus: %w", err)
+// startInProcess starts a proxy server for app in front of t, on the bus
+// connection shared when not nil, else on one of its own; reg, when not
+// nil, receives its metrics and the process's.
+func startInProcess(ctx context.Context, b *benchBus, shared bus.Bus, t target, app, name string, reg *prometheus.Registry, log *slog.Logger) (*inProcess, error) {
+	conn, owns := shared, false
+	if conn == nil {
+		var err error
+		if conn, err = b.connect(ctx, name); err != nil {
+			return nil, fmt.Errorf("bench: proxy connecting to the bus: %w", err)
+		}
+		owns = true
+	}
+	closeOwn := func() {
+		if owns {
+			_ = conn.Close()
+		}
 	}
 	cfg := proxy.Config{Applications: []string{app}, ARI: t.ariConfig(log), Bus: conn,
 		Logger: log.With("component", "proxy")}
@@ -170,15 +181,15 @@ func startInProcess(ctx context.Context, b *benchBus, t target, app, name string
 	}
 	srv, err := proxy.New(cfg)
 	if err != nil {
-		_ = conn.Close()
+		closeOwn()
 		return nil, fmt.Errorf("bench: %w", err)
 	}
 	halt, err := localstack.Serve(ctx, srv, startTimeout)
 	if err != nil {
-		_ = conn.Close()
+		closeOwn()
 		return nil, fmt.Errorf("bench: %w", err)
 	}
-	return &inProcess{reg: reg, bus: conn, halt: halt}, nil
+	return &inProcess{reg: reg, bus: conn, owns: owns, halt: halt}, nil
 }
 
 func (p *inProcess) sample(context.Context) (Sample, error) {
@@ -198,7 +209,9 @@ func (p *inProcess) sample(context.Context) (Sample, error) {
 
 func (p *inProcess) stop() error {
 	err := p.halt(stopTimeout)
-	_ = p.bus.Close()
+	if p.owns {
+		_ = p.bus.Close()
+	}
 	return err
 }
 
