@@ -135,3 +135,17 @@ func (e UnknownEvent) MarshalJSON() ([]byte, error) {
 	type plain UnknownEvent
 	return marshalWithExtra(e.Raw, plain(e))
 }
+
+// EventRef is a member of an event that holds an ARI model: its JSON name
+// and the model's class ("channel", "Channel"; "replace_channel",
+// "Channel"; "recording", "LiveRecording").
+type EventRef struct {
+	Member string
+	Model  string
+}
+
+// EventRefs lists the members of events of type typ that hold a model, in
+// the spec's order; nil for a type the spec does not define. Generated
+// from events.json, so routing by the resources an event names needs no
+// hand-kept list of member names. The slice is shared: do not modify it.
+func EventRefs(typ string) []EventRef { return eventRefs[typ] }

@@ -1805,6 +1805,52 @@ const (
 	TypeTextMessageReceived      = "TextMessageReceived"
 )
 
+// eventRefs lists, per event type, the members holding an ARI model, in
+// the spec's order (see EventRefs).
+var eventRefs = map[string][]EventRef{
+	"ApplicationMoveFailed":    {{"channel", "Channel"}},
+	"BridgeAttendedTransfer":   {{"transferer_first_leg", "Channel"}, {"transferer_second_leg", "Channel"}, {"replace_channel", "Channel"}, {"transferee", "Channel"}, {"transfer_target", "Channel"}, {"transferer_first_leg_bridge", "Bridge"}, {"transferer_second_leg_bridge", "Bridge"}, {"destination_link_first_leg", "Channel"}, {"destination_link_second_leg", "Channel"}, {"destination_threeway_channel", "Channel"}, {"destination_threeway_bridge", "Bridge"}},
+	"BridgeBlindTransfer":      {{"channel", "Channel"}, {"replace_channel", "Channel"}, {"transferee", "Channel"}, {"bridge", "Bridge"}},
+	"BridgeCreated":            {{"bridge", "Bridge"}},
+	"BridgeDestroyed":          {{"bridge", "Bridge"}},
+	"BridgeMerged":             {{"bridge", "Bridge"}, {"bridge_from", "Bridge"}},
+	"BridgeVideoSourceChanged": {{"bridge", "Bridge"}},
+	"CallBroadcast":            {{"channel", "Channel"}},
+	"CallClaimed":              {{"channel", "Channel"}},
+	"ChannelCallerId":          {{"channel", "Channel"}},
+	"ChannelConnectedLine":     {{"channel", "Channel"}},
+	"ChannelCreated":           {{"channel", "Channel"}},
+	"ChannelDestroyed":         {{"channel", "Channel"}},
+	"ChannelDialplan":          {{"channel", "Channel"}},
+	"ChannelDtmfReceived":      {{"channel", "Channel"}},
+	"ChannelEnteredBridge":     {{"bridge", "Bridge"}, {"channel", "Channel"}},
+	"ChannelHangupRequest":     {{"channel", "Channel"}},
+	"ChannelHold":              {{"channel", "Channel"}},
+	"ChannelLeftBridge":        {{"bridge", "Bridge"}, {"channel", "Channel"}},
+	"ChannelStateChange":       {{"channel", "Channel"}},
+	"ChannelTalkingFinished":   {{"channel", "Channel"}},
+	"ChannelTalkingStarted":    {{"channel", "Channel"}},
+	"ChannelToneDetected":      {{"channel", "Channel"}},
+	"ChannelTransfer":          {{"refer_to", "ReferTo"}, {"referred_by", "ReferredBy"}},
+	"ChannelUnhold":            {{"channel", "Channel"}},
+	"ChannelUserevent":         {{"channel", "Channel"}, {"bridge", "Bridge"}, {"endpoint", "Endpoint"}},
+	"ChannelVarset":            {{"channel", "Channel"}},
+	"ContactStatusChange":      {{"endpoint", "Endpoint"}, {"contact_info", "ContactInfo"}},
+	"DeviceStateChanged":       {{"device_state", "DeviceState"}},
+	"Dial":                     {{"caller", "Channel"}, {"peer", "Channel"}, {"forwarded", "Channel"}},
+	"EndpointStateChange":      {{"endpoint", "Endpoint"}},
+	"PeerStatusChange":         {{"endpoint", "Endpoint"}, {"peer", "Peer"}},
+	"PlaybackContinuing":       {{"playback", "Playback"}},
+	"PlaybackFinished":         {{"playback", "Playback"}},
+	"PlaybackStarted":          {{"playback", "Playback"}},
+	"RecordingFailed":          {{"recording", "LiveRecording"}},
+	"RecordingFinished":        {{"recording", "LiveRecording"}},
+	"RecordingStarted":         {{"recording", "LiveRecording"}},
+	"StasisEnd":                {{"channel", "Channel"}},
+	"StasisStart":              {{"channel", "Channel"}, {"replace_channel", "Channel"}},
+	"TextMessageReceived":      {{"message", "TextMessage"}, {"endpoint", "Endpoint"}},
+}
+
 // eventTypes makes an empty event of each type the spec defines.
 var eventTypes = map[string]func() Event{
 	"ApplicationMoveFailed":    func() Event { return new(ApplicationMoveFailed) },

@@ -63,6 +63,15 @@ type OpID int
 // index out of range does.
 func (id OpID) Op() *Operation { return &Operations[id] }
 
+// GoString returns the Go expression of id ("ari.OpChannelsOriginate"),
+// what %#v prints: code generators emit it to name an operation.
+func (id OpID) GoString() string {
+	if id < 0 || id >= OpCount {
+		return fmt.Sprintf("ari.OpID(%d)", int(id))
+	}
+	return "ari." + opNames[id]
+}
+
 // String returns the operation ID ("channels.originate").
 func (id OpID) String() string {
 	if id < 0 || id >= OpCount {

@@ -75,21 +75,19 @@ func parseBridgeType(t string) (kind string, sfu bool, video string, ok bool) {
 	return kind, sfu, video, true
 }
 
-// findBridge is find_bridge.
 // onBridge is the opening every operation on one bridge shares: the state
 // locked and the request's bridge found (404 "Bridge not found" otherwise).
-func onBridge(h func(s *Sim, r *req, b *bridge) resp) handler {
-	return func(s *Sim, r *req) resp {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		b, e := s.findBridge(r.str("bridgeId"))
-		if e != nil {
-			return *e
-		}
-		return h(s, r, b)
+func (s api) onBridge(r *req, h func(r *req, b *bridge) resp) resp {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, e := s.findBridge(r.str("bridgeId"))
+	if e != nil {
+		return *e
 	}
+	return h(r, b)
 }
 
+// findBridge is find_bridge.
 func (s *Sim) findBridge(id string) (*bridge, *resp) {
 	b := s.state.bridges[id]
 	if b == nil {
@@ -113,7 +111,7 @@ func (s *Sim) findChannelControl(id string) (*channel, *resp) {
 	return c, nil
 }
 
-func (s *Sim) hBridgeList(r *req) resp {
+func (s api) BridgesList(r *req) resp {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	list := make([]*bridge, 0, len(s.state.bridges))
@@ -128,7 +126,7 @@ func (s *Sim) hBridgeList(r *req) resp {
 	return okJSON(out)
 }
 
-func (s *Sim) hBridgeGet(r *req) resp {
+func (s api) BridgesGet(r *req) resp {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	b := s.state.bridges[r.str("bridgeId")]
@@ -138,7 +136,11 @@ func (s *Sim) hBridgeGet(r *req) resp {
 	return okJSON(bridgeBody(b))
 }
 
-func (s *Sim) hBridgeCreate(r *req) resp {
+func (s api) BridgesCreate(r *req) resp { return s.hBridgeCreate(r) }
+
+func (s api) BridgesCreateWithId(r *req) resp { return s.hBridgeCreate(r) }
+
+func (s api) hBridgeCreate(r *req) resp {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	id := r.str("bridgeId")
@@ -188,7 +190,9 @@ func (s *Sim) hBridgeCreate(r *req) resp {
 	return okJSON(bridgeBody(b))
 }
 
-func (s *Sim) hBridgeDestroy(r *req, b *bridge) resp {
+func (s api) BridgesDestroy(r *req) resp { return s.onBridge(r, s.hBridgeDestroy) }
+
+func (s api) hBridgeDestroy(r *req, b *bridge) resp {
 	// The channels are pulled out now (BRIDGEPEER cleared); their
 	// ChannelLeftBridge reaches the applications after the answer, and
 	// BridgeDestroyed only those still subscribed to the bridge.
@@ -360,7 +364,9 @@ func (s *Sim) channelList(r *req) ([]*channel, *resp) {
 	return list, nil
 }
 
-func (s *Sim) hAddChannel(r *req, b *bridge) resp {
+func (s api) BridgesAddChannel(r *req) resp { return s.onBridge(r, s.hAddChannel) }
+
+func (s api) hAddChannel(r *req, b *bridge) resp {
 	list, e := s.channelList(r)
 	if e != nil {
 		return *e
@@ -391,7 +397,9 @@ func (s *Sim) queuedRecording(c *channel) bool {
 	return false
 }
 
-func (s *Sim) hRemoveChannel(r *req, b *bridge) resp {
+func (s api) BridgesRemoveChannel(r *req) resp { return s.onBridge(r, s.hRemoveChannel) }
+
+func (s api) hRemoveChannel(r *req, b *bridge) resp {
 	list, e := s.channelList(r)
 	if e != nil {
 		return *e
@@ -411,7 +419,9 @@ func (s *Sim) hRemoveChannel(r *req, b *bridge) resp {
 	return noContent()
 }
 
-func (s *Sim) hSetVideoSource(r *req, b *bridge) resp {
+func (s api) BridgesSetVideoSource(r *req) resp { return s.onBridge(r, s.hSetVideoSource) }
+
+func (s api) hSetVideoSource(r *req, b *bridge) resp {
 	c, e := s.findChannelControl(r.str("channelId"))
 	if e != nil {
 		return *e
@@ -432,7 +442,9 @@ func (s *Sim) hSetVideoSource(r *req, b *bridge) resp {
 	return noContent()
 }
 
-func (s *Sim) hClearVideoSource(r *req, b *bridge) resp {
+func (s api) BridgesClearVideoSource(r *req) resp { return s.onBridge(r, s.hClearVideoSource) }
+
+func (s api) hClearVideoSource(r *req, b *bridge) resp {
 	if b.videoMode == "single" {
 		old := b.videoSource
 		b.videoMode, b.videoSource = "talker", ""
@@ -443,14 +455,18 @@ func (s *Sim) hClearVideoSource(r *req, b *bridge) resp {
 	return noContent()
 }
 
-func (s *Sim) hBridgeStartMoh(r *req, b *bridge) resp {
+func (s api) BridgesStartMoh(r *req) resp { return s.onBridge(r, s.hBridgeStartMoh) }
+
+func (s api) hBridgeStartMoh(r *req, b *bridge) resp {
 	if b.moh == nil {
 		b.moh = s.addInternal(b, "Announcer", "ARI_MOH")
 	}
 	return noContent()
 }
 
-func (s *Sim) hBridgeStopMoh(r *req, b *bridge) resp {
+func (s api) BridgesStopMoh(r *req) resp { return s.onBridge(r, s.hBridgeStopMoh) }
+
+func (s api) hBridgeStopMoh(r *req, b *bridge) resp {
 	if b.moh == nil {
 		return fail(409, "Bridge isn't playing music")
 	}
@@ -458,7 +474,11 @@ func (s *Sim) hBridgeStopMoh(r *req, b *bridge) resp {
 	return noContent()
 }
 
-func (s *Sim) hBridgePlay(r *req, b *bridge) resp {
+func (s api) BridgesPlay(r *req) resp { return s.onBridge(r, s.hBridgePlay) }
+
+func (s api) BridgesPlayWithId(r *req) resp { return s.onBridge(r, s.hBridgePlay) }
+
+func (s api) hBridgePlay(r *req, b *bridge) resp {
 	ann := b.player
 	if ann == nil {
 		if f := r.str("announcer_format"); f != "" && !knownFormats[f] {
@@ -499,7 +519,9 @@ func (s *Sim) hBridgePlay(r *req, b *bridge) resp {
 	return res
 }
 
-func (s *Sim) hBridgeRecord(r *req, b *bridge) resp {
+func (s api) BridgesRecord(r *req) resp { return s.onBridge(r, s.hBridgeRecord) }
+
+func (s api) hBridgeRecord(r *req, b *bridge) resp {
 	if !recordingFormats[r.str("format")] {
 		return fail(422, "specified format is unknown on this system")
 	}
@@ -533,7 +555,7 @@ func (s *Sim) hBridgeRecord(r *req, b *bridge) resp {
 	return res
 }
 
-func (s *Sim) hGetBridgeVar(r *req) resp {
+func (s api) BridgesGetBridgeVar(r *req) resp {
 	name := r.str("variable")
 	if name == "" {
 		return fail(400, "Variable name is required")
@@ -551,7 +573,7 @@ func (s *Sim) hGetBridgeVar(r *req) resp {
 	return okJSON(variableJSON{v})
 }
 
-func (s *Sim) hSetBridgeVar(r *req) resp {
+func (s api) BridgesSetBridgeVar(r *req) resp {
 	name := strings.TrimSpace(r.str("variable"))
 	if name == "" {
 		return fail(400, "Variable name is required")
@@ -570,7 +592,7 @@ func (s *Sim) hSetBridgeVar(r *req) resp {
 	return noContent()
 }
 
-func (s *Sim) hGetBridgeVars(r *req) resp {
+func (s api) BridgesGetBridgeVars(r *req) resp {
 	names := r.list("variables")
 	if len(names) == 0 {
 		return fail(400, "At least one variable name is required")
@@ -596,7 +618,7 @@ func (s *Sim) hGetBridgeVars(r *req) resp {
 	return okRaw(newObj().val("variables", out).done())
 }
 
-func (s *Sim) hSetBridgeVars(r *req) resp {
+func (s api) BridgesSetBridgeVars(r *req) resp {
 	if r.rawObj == nil {
 		return fail(400, "The 'variables' field is required")
 	}
@@ -624,4 +646,33 @@ func (s *Sim) hSetBridgeVars(r *req) resp {
 // sortBy sorts by a sequence number.
 func sortBy[T any](list []T, key func(T) uint64) {
 	slices.SortFunc(list, func(a, b T) int { return cmp.Compare(key(a), key(b)) })
+}
+
+type bridgeJSON struct {
+	ID            string   `json:"id"`
+	Technology    string   `json:"technology"`
+	BridgeType    string   `json:"bridge_type"`
+	BridgeClass   string   `json:"bridge_class"`
+	Creator       string   `json:"creator"`
+	Name          string   `json:"name"`
+	Channels      []string `json:"channels"`
+	Creationtime  string   `json:"creationtime"`
+	VideoMode     string   `json:"video_mode"`
+	VideoSourceID string   `json:"video_source_id,omitempty"`
+}
+
+func bridgeBody(b *bridge) bridgeJSON {
+	ids := make([]string, 0, len(b.members))
+	for _, c := range b.members {
+		ids = append(ids, c.id)
+	}
+	j := bridgeJSON{
+		ID: b.id, Technology: b.technology(), BridgeType: b.bridgeType, BridgeClass: "stasis",
+		Creator: "Stasis", Name: b.name, Channels: ids, Creationtime: stamp(b.created),
+		VideoMode: b.videoMode,
+	}
+	if b.videoMode == "single" && b.videoSource != "" {
+		j.VideoSourceID = b.videoSource
+	}
+	return j
 }

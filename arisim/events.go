@@ -1,16 +1,10 @@
 package arisim
 
-import (
-	"context"
-	"encoding/json"
-	"net/http"
-	"slices"
-	"strings"
-	"sync"
-	"time"
+import "encoding/json"
 
-	"github.com/coder/websocket"
-)
+// Events and the /events resource (res/ari/resource_events.c): how each
+// event is built and delivered to the applications that want it, and user
+// events.
 
 // event is one ARI event, built once and delivered to every application
 // that should get it.
@@ -53,12 +47,15 @@ func (s *Sim) chanEvent(typ string, c *channel, fill func(*obj)) *event {
 }
 
 func (s *Sim) evChannelCreated(c *channel) *event { return s.chanEvent("ChannelCreated", c, nil) }
+
 func (s *Sim) evChannelStateChange(c *channel) *event {
 	return s.chanEvent("ChannelStateChange", c, nil)
 }
+
 func (s *Sim) evChannelConnectedLine(c *channel) *event {
 	return s.chanEvent("ChannelConnectedLine", c, nil)
 }
+
 func (s *Sim) evStasisEndBody(c *channel, app string) *event {
 	e := s.chanEvent("StasisEnd", c, nil)
 	e.app, e.chans = app, nil
@@ -218,362 +215,69 @@ func (s *Sim) deliver(a *app, e *event) {
 	a.conn.enqueue(msg)
 }
 
-// --- applications and subscriptions ---
-
-// app is a Stasis application: registered while a WebSocket holds it.
-type app struct {
-	name         string
-	conn         *wsConn
-	subscribeAll bool
-	seq          uint64 // registration order
-
-	chans      map[string]int // channel id -> interest count
-	chanOrder  []string
-	bridges    map[string]int
-	bridgeOrd  []string
-	devices    map[string]int
-	deviceOrd  []string
-	allowed    []json.RawMessage
-	disallowed []json.RawMessage
-}
-
-func newApp(name string) *app {
-	return &app{name: name, chans: map[string]int{}, bridges: map[string]int{}, devices: map[string]int{}}
-}
-
-func (a *app) wants(e *event) bool {
-	for _, id := range e.chans {
-		if a.chans[id] > 0 {
-			return true
+func (s api) EventsUserEvent(r *req) resp {
+	appName := r.str("application")
+	if appName == "" {
+		return fail(400, "Missing parameter application")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.state.apps[appName]
+	if a == nil || a.conn == nil {
+		return fail(404, "Application not found")
+	}
+	// stasis_app_user_event takes channel:, bridge: and endpoint: sources
+	// (a deviceState: one is a bad scheme here), one by one.
+	var srcs []eventSource
+	e := eachSource(r.list("source"), func(src eventSource) *resp {
+		if src.scheme == "deviceState" {
+			e := fail(400, "Invalid event source URI scheme")
+			return &e
 		}
-	}
-	for _, id := range e.bridges {
-		if a.bridges[id] > 0 {
-			return true
+		if !s.sourceExists(src) {
+			e := fail(422, "Event source was not found")
+			return &e
 		}
-	}
-	return e.device != "" && a.devices[e.device] > 0
-}
-
-// allows applies the application's event filter, by event type only as
-// Asterisk does.
-func (a *app) allows(typ string) bool {
-	match := func(list []json.RawMessage) bool {
-		for _, f := range list {
-			var m struct {
-				Type string `json:"type"`
-			}
-			if json.Unmarshal(f, &m) == nil && m.Type == typ {
-				return true
-			}
-		}
-		return false
-	}
-	if len(a.disallowed) > 0 && match(a.disallowed) {
-		return false
-	}
-	return len(a.allowed) == 0 || match(a.allowed)
-}
-
-func addInterest(m map[string]int, order *[]string, id string) {
-	if m[id] == 0 && !slices.Contains(*order, id) {
-		*order = append(*order, id)
-	}
-	m[id]++
-}
-
-func dropInterest(m map[string]int, order *[]string, id string, all bool) {
-	if m[id] == 0 {
-		return
-	}
-	m[id]--
-	if all || m[id] <= 0 {
-		delete(m, id)
-		*order = slices.DeleteFunc(*order, func(x string) bool { return x == id })
-	}
-}
-
-// subscribeChannel adds an application's interest in a channel; a no-op
-// for an application that does not exist, as in Asterisk.
-func (s *Sim) subscribeChannel(appName, id string) {
-	if a := s.state.apps[appName]; a != nil {
-		addInterest(a.chans, &a.chanOrder, id)
-	}
-}
-
-func (s *Sim) unsubscribeChannel(appName, id string) {
-	if a := s.state.apps[appName]; a != nil {
-		dropInterest(a.chans, &a.chanOrder, id, false)
-		s.reapApp(a)
-	}
-}
-
-func (s *Sim) subscribeBridge(appName, id string) {
-	if a := s.state.apps[appName]; a != nil {
-		addInterest(a.bridges, &a.bridgeOrd, id)
-	}
-}
-
-func (s *Sim) unsubscribeBridge(appName, id string) {
-	if a := s.state.apps[appName]; a != nil {
-		dropInterest(a.bridges, &a.bridgeOrd, id, false)
-		s.reapApp(a)
-	}
-}
-
-// forgetChannel drops every subscription to a destroyed channel.
-func (s *Sim) forgetChannel(id string) {
-	for _, a := range s.state.apps {
-		dropInterest(a.chans, &a.chanOrder, id, true)
-		s.reapApp(a)
-	}
-}
-
-func (s *Sim) forgetBridge(id string) {
-	for _, a := range s.state.apps {
-		dropInterest(a.bridges, &a.bridgeOrd, id, true)
-		s.reapApp(a)
-	}
-}
-
-// reapApp removes an application that no WebSocket holds and nothing
-// keeps alive any more (Asterisk's app_is_finished).
-func (s *Sim) reapApp(a *app) {
-	if a.conn != nil || len(a.chans) > 0 || len(a.bridges) > 0 {
-		return
-	}
-	for _, c := range s.state.channels {
-		if c.stasis != nil && c.stasis.app == a.name {
-			return
-		}
-	}
-	delete(s.state.apps, a.name)
-}
-
-// appsSorted lists the applications in registration order.
-func (s *Sim) appsSorted() []*app {
-	list := make([]*app, 0, len(s.state.apps))
-	for _, a := range s.state.apps {
-		list = append(list, a)
-	}
-	slices.SortFunc(list, func(x, y *app) int {
-		if x.seq < y.seq {
-			return -1
-		}
-		if x.seq > y.seq {
-			return 1
-		}
-		return strings.Compare(x.name, y.name)
+		srcs = append(srcs, src)
+		return nil
 	})
-	return list
-}
-
-// register makes conn the holder of application name. A previous holder
-// gets ApplicationReplaced and nothing for that application afterwards.
-func (s *Sim) register(name string, conn *wsConn, subscribeAll bool) {
-	a := s.state.apps[name]
-	if a == nil {
-		a = newApp(name)
-		s.state.appSeq++
-		a.seq = s.state.appSeq
-		s.state.apps[name] = a
+	if e != nil {
+		return *e
 	}
-	if old := a.conn; old != nil && old != conn {
-		msg := newObj().str("type", "ApplicationReplaced").str("timestamp", stamp(now())).
-			str("application", name).str("asterisk_id", s.eid).done()
-		old.enqueue(msg)
-		old.removeApp(name)
-	}
-	a.conn = conn
-	a.subscribeAll = subscribeAll
-}
-
-// unregister deactivates the applications conn still holds.
-func (s *Sim) unregister(conn *wsConn) {
-	for _, name := range conn.appNames() {
-		if a := s.state.apps[name]; a != nil && a.conn == conn {
-			a.conn = nil
-			a.subscribeAll = false
-			s.reapApp(a)
+	userevent := newObj()
+	if raw, ok := r.body["variables"]; ok && string(raw) != "null" {
+		members, isObj := orderedMembers(raw)
+		if !isObj {
+			return fail(400, "Invalid userevnet data")
+		}
+		for _, m := range members {
+			userevent.raw(m.k, compactRaw(m.v))
 		}
 	}
-}
-
-// --- WebSocket connections ---
-
-// wsConn is one events WebSocket. Events wait in an in-memory queue that
-// a dedicated goroutine writes, so the simulator never blocks on a client.
-type wsConn struct {
-	s     *Sim
-	ws    *websocket.Conn
-	limit int
-
-	mu     sync.Mutex
-	cond   *sync.Cond
-	queue  [][]byte
-	apps   []string
-	closed bool
-	done   chan struct{}
-}
-
-func (c *wsConn) appNames() []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return slices.Clone(c.apps)
-}
-
-func (c *wsConn) removeApp(name string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.apps = slices.DeleteFunc(c.apps, func(x string) bool { return x == name })
-}
-
-// enqueue queues msg without blocking. A client that lets more than the
-// limit pile up is disconnected, like Asterisk drops a stuck WebSocket.
-func (c *wsConn) enqueue(msg []byte) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return
-	}
-	if len(c.queue) >= c.limit {
-		// The writer sees closed and drops the connection.
-		c.closed = true
-		close(c.done)
-		c.queue = nil
-		c.cond.Broadcast()
-		return
-	}
-	c.queue = append(c.queue, msg)
-	c.cond.Broadcast()
-}
-
-// enqueueWait queues msg once fewer than high messages wait, so a
-// producer runs at the client's pace. It reports false once the
-// connection is closed.
-func (c *wsConn) enqueueWait(msg []byte, high int) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for !c.closed && len(c.queue) >= high {
-		c.cond.Wait()
-	}
-	if c.closed {
-		return false
-	}
-	c.queue = append(c.queue, msg)
-	c.cond.Broadcast()
-	return true
-}
-
-func (c *wsConn) writer() {
-	defer c.s.wg.Done()
-	for {
-		c.mu.Lock()
-		for len(c.queue) == 0 && !c.closed {
-			c.cond.Wait()
-		}
-		if c.closed {
-			c.mu.Unlock()
-			_ = c.ws.CloseNow()
-			return
-		}
-		batch := c.queue
-		c.queue = nil
-		c.cond.Broadcast()
-		c.mu.Unlock()
-		for _, m := range batch {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			err := c.ws.Write(ctx, websocket.MessageText, m)
-			cancel()
-			if err != nil {
-				c.shutdown()
-				return
-			}
+	name := r.str("eventName")
+	userevent.str("eventname", name)
+	o := evb("ChannelUserevent").str("eventname", name).raw("userevent", userevent.done())
+	for _, src := range srcs {
+		switch src.scheme {
+		case "channel":
+			o.val("channel", channelBody(s.state.channels[src.id]))
+		case "bridge":
+			o.val("bridge", bridgeBody(s.state.bridges[src.id]))
 		}
 	}
+	s.emit(&event{typ: "ChannelUserevent", body: s.finish(o), app: appName})
+	return noContent()
 }
 
-// shutdown closes the connection abruptly (no close handshake wait).
-func (c *wsConn) shutdown() {
-	c.mu.Lock()
-	if !c.closed {
-		c.closed = true
-		close(c.done)
-		c.cond.Broadcast()
+func compactRaw(v json.RawMessage) []byte {
+	var x any
+	if json.Unmarshal(v, &x) != nil {
+		return v
 	}
-	c.mu.Unlock()
-	_ = c.ws.CloseNow()
+	return jsonOf(x)
 }
 
-func (s *Sim) takeConnsLocked() []*wsConn {
-	list := make([]*wsConn, 0, len(s.conns))
-	for c := range s.conns {
-		list = append(list, c)
-		s.unregister(c)
-	}
-	clear(s.conns)
-	return list
-}
-
-// serveEvents upgrades an authenticated GET /ari/events.
-func (s *Sim) serveEvents(w http.ResponseWriter, r *http.Request) {
-	var names []string
-	appParam := r.URL.Query().Get("app")
-	if !r.URL.Query().Has("app") {
-		appParam = ""
-	}
-	for _, n := range strings.Split(appParam, ",") {
-		if n = strings.TrimSpace(n); n != "" {
-			names = append(names, n)
-		}
-	}
-	if appParam == "" {
-		httpError(w, http.StatusBadRequest, "Bad Request", "HTTP request is missing param: [app]")
-		return
-	}
-	if len(names) == 0 || slices.ContainsFunc(names, func(n string) bool { return len(n) > 80 }) {
-		httpError(w, http.StatusBadRequest, "Bad Request", "Invalid application provided in param [app].")
-		return
-	}
-	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
-		httpError(w, http.StatusUpgradeRequired, "Upgrade Required", "")
-		return
-	}
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
-	if err != nil {
-		return
-	}
-	ws.SetReadLimit(1 << 20)
-	subAll := astTrue(r.URL.Query().Get("subscribeAll"))
-	conn := &wsConn{s: s, ws: ws, limit: s.qlimit, done: make(chan struct{})}
-	conn.cond = sync.NewCond(&conn.mu)
-
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		_ = ws.CloseNow()
-		return
-	}
-	s.conns[conn] = struct{}{}
-	conn.apps = slices.Compact(slices.Sorted(slices.Values(names)))
-	for _, n := range conn.apps {
-		s.register(n, conn, subAll)
-	}
-	s.wg.Add(1)
-	s.mu.Unlock()
-	go conn.writer()
-
-	// Asterisk reads and ignores what the client sends until it closes.
-	for {
-		if _, _, err := ws.Read(context.Background()); err != nil {
-			break
-		}
-	}
-	conn.shutdown()
-	s.mu.Lock()
-	if _, ok := s.conns[conn]; ok {
-		delete(s.conns, conn)
-		s.unregister(conn)
-	}
-	s.mu.Unlock()
+// hClaimChannel: no channel is ever in the broadcast state here.
+func (s api) EventsClaimChannel(r *req) resp {
+	return fail(404, "Channel not found or not in broadcast state")
 }

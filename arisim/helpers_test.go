@@ -129,8 +129,7 @@ func dialEvents(t testing.TB, s *Sim, query string) *wsClient {
 		}
 	}()
 	t.Cleanup(func() { _ = conn.CloseNow(); <-c.done })
-	// The application registers after the upgrade: let it settle.
-	time.Sleep(20 * time.Millisecond)
+	// No pause: the applications are registered before the 101 is sent.
 	return c
 }
 

@@ -1,6 +1,7 @@
 package arisim
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"embed"
@@ -16,6 +17,13 @@ import (
 
 	"github.com/ariproxy/ari-proxy/ari"
 )
+
+// asteriskVersion is ast_get_version() of the recorded Asterisk (built
+// from a git checkout without a version tag). /asterisk/info reports it
+// and main/http.c builds the Server header from it.
+const asteriskVersion = "UNKNOWN__and_probably_unsupported"
+
+const serverName = "Asterisk/" + asteriskVersion
 
 // maxBody is the largest request body Asterisk's HTTP server reads.
 const maxBody = 40960
@@ -97,6 +105,17 @@ func atoi(s string) int {
 	return n
 }
 
+// scanInt is sscanf(s, "%30d", &n) == 1: leading white space, an optional
+// sign and at least one digit; what follows the digits is ignored.
+func scanInt(s string) (int, bool) {
+	t := strings.TrimLeft(s, " \t\n\v\f\r")
+	digits := strings.TrimLeft(t, "+-")
+	if len(t)-len(digits) > 1 || digits == "" || digits[0] < '0' || digits[0] > '9' {
+		return 0, false
+	}
+	return atoi(t), true
+}
+
 // astTrue is Asterisk's ast_true.
 func astTrue(s string) bool {
 	switch strings.ToLower(strings.TrimSpace(s)) {
@@ -116,10 +135,13 @@ type resp struct {
 	after  func()
 }
 
-func okJSON(v any) resp      { return resp{status: 200, body: jsonOf(v)} }
-func okRaw(b []byte) resp    { return resp{status: 200, body: b} }
+func okJSON(v any) resp { return resp{status: 200, body: jsonOf(v)} }
+
+func okRaw(b []byte) resp { return resp{status: 200, body: b} }
+
 func createdJSON(v any) resp { return resp{status: 201, body: jsonOf(v)} }
-func noContent() resp        { return resp{status: 204} }
+
+func noContent() resp { return resp{status: 204} }
 
 // fail is an error answer with Asterisk's {"message": ...} body.
 func fail(status int, format string, args ...any) resp {
@@ -131,8 +153,6 @@ func fail(status int, format string, args ...any) resp {
 func allocFailed() resp {
 	return resp{status: 500, body: []byte(`{"error":"Allocation failed"}`)}
 }
-
-type handler func(s *Sim, r *req) resp
 
 // ServeHTTP serves the simulator under /ari: REST operations, the API
 // documentation and the events WebSocket at /ari/events.
@@ -233,19 +253,50 @@ func readBody(r *http.Request) ([]byte, url.Values, *resp) {
 //go:embed apidocs/*.json
 var apiDocsFS embed.FS
 
-// apiDocs serves the Asterisk 22 api-docs as Asterisk does, with the
-// basePath rewritten to this server.
+// apiDocs is the api-docs directory as ast_ari_get_docs serves it: each
+// file parsed and written again in ARI's default (compact) format, so
+// the file's indentation does not survive. Member order is kept, as
+// Jansson keeps it.
+var apiDocs = func() map[string][]byte {
+	files, err := apiDocsFS.ReadDir("apidocs")
+	if err != nil {
+		panic(err)
+	}
+	docs := make(map[string][]byte, len(files))
+	for _, f := range files {
+		raw, err := apiDocsFS.ReadFile("apidocs/" + f.Name())
+		if err != nil {
+			panic(err)
+		}
+		var b bytes.Buffer
+		if err := json.Compact(&b, raw); err != nil {
+			panic(fmt.Sprintf("arisim: api-docs %s: %v", f.Name(), err))
+		}
+		docs[f.Name()] = b.Bytes()
+	}
+	return docs
+}()
+
+// shippedBasePath is the basePath member of every api-docs file.
+const shippedBasePath = `"basePath":"http://localhost:8088/ari"`
+
+// apiDocs serves one api-docs document with basePath set to this server
+// (http://HOST/ari from the Host header, the member removed without one),
+// as ast_ari_get_docs does.
 func (s *Sim) apiDocs(r *http.Request, name string) resp {
 	if name == "" {
 		name = "resources.json"
 	}
-	data, err := apiDocsFS.ReadFile("apidocs/" + name)
-	if err != nil || strings.Contains(name, "/") {
+	doc, ok := apiDocs[name]
+	if !ok || strings.Contains(name, "/") {
 		return fail(404, "Resource not found")
 	}
-	base := "http://" + r.Host + "/ari"
-	data = []byte(strings.Replace(string(data), `"basePath": "http://localhost:8088/ari"`, `"basePath": "`+base+`"`, 1))
-	return resp{status: 200, body: data}
+	if r.Host == "" {
+		// Every file has members after basePath.
+		return okRaw([]byte(strings.Replace(string(doc), shippedBasePath+",", "", 1)))
+	}
+	member := `"basePath":` + string(jsonString("http://"+r.Host+"/ari"))
+	return okRaw([]byte(strings.Replace(string(doc), shippedBasePath, member, 1)))
 }
 
 // parseRequest authenticates nothing: it reads the body, routes and merges
@@ -353,12 +404,22 @@ func bodyValue(prm *ari.Param, v json.RawMessage) (string, bool) {
 	return string(v), true
 }
 
+// api is the simulator's implementation of ari.Handlers, one method per
+// operation, so a missing or misspelt handler does not compile. It is a
+// type of its own so that *Sim gains no exported method per operation.
+type api struct{ *Sim }
+
+var _ ari.Handlers[*req, resp] = api{}
+
 func (s *Sim) dispatch(rq *req) resp {
-	h := handlers[rq.op.ID]
-	if h == nil {
-		return fail(501, "Not implemented")
+	if res, ok := ari.Dispatch[*req, resp](api{s}, rq.op.Ident, rq); ok {
+		return res
 	}
-	return h(s, rq)
+	if rq.op.Ident == ari.OpEventsEventWebsocket {
+		// /events reached without a WebSocket upgrade.
+		return resp{status: 426, body: []byte("Upgrade Required"), ctype: "text/plain"}
+	}
+	return fail(501, "Not implemented")
 }
 
 func (s *Sim) authenticated(r *http.Request, form url.Values) bool {
@@ -396,7 +457,7 @@ func writeResp(w http.ResponseWriter, res resp) {
 	for k, v := range res.header {
 		w.Header()[k] = v
 	}
-	w.Header().Set("Server", "Asterisk/22.0.0")
+	w.Header().Set("Server", serverName)
 	w.Header().Set("Cache-Control", "no-cache, no-store")
 	if res.body == nil {
 		w.WriteHeader(res.status)
@@ -431,130 +492,4 @@ func dropConnection(w http.ResponseWriter) {
 		panic(http.ErrAbortHandler)
 	}
 	_ = conn.Close()
-}
-
-// handlers maps every operation of ari.Operations to its implementation.
-var handlers map[string]handler
-
-func init() {
-	handlers = map[string]handler{
-		// asterisk
-		"asterisk.getObject":       (*Sim).hGetObject,
-		"asterisk.updateObject":    (*Sim).hUpdateObject,
-		"asterisk.deleteObject":    (*Sim).hDeleteObject,
-		"asterisk.getInfo":         (*Sim).hGetInfo,
-		"asterisk.ping":            (*Sim).hPing,
-		"asterisk.listModules":     (*Sim).hListModules,
-		"asterisk.getModule":       (*Sim).hGetModule,
-		"asterisk.loadModule":      (*Sim).hLoadModule,
-		"asterisk.unloadModule":    (*Sim).hUnloadModule,
-		"asterisk.reloadModule":    (*Sim).hReloadModule,
-		"asterisk.listLogChannels": (*Sim).hListLogChannels,
-		"asterisk.addLog":          (*Sim).hAddLog,
-		"asterisk.deleteLog":       (*Sim).hDeleteLog,
-		"asterisk.rotateLog":       (*Sim).hRotateLog,
-		"asterisk.getGlobalVar":    (*Sim).hGetGlobalVar,
-		"asterisk.setGlobalVar":    (*Sim).hSetGlobalVar,
-		// endpoints
-		"endpoints.list":                  (*Sim).hEndpointsList,
-		"endpoints.sendMessage":           (*Sim).hEndpointMessage,
-		"endpoints.refer":                 (*Sim).hEndpointMessage,
-		"endpoints.listByTech":            (*Sim).hEndpointsByTech,
-		"endpoints.get":                   (*Sim).hEndpointGet,
-		"endpoints.sendMessageToEndpoint": (*Sim).hEndpointMessage,
-		"endpoints.referToEndpoint":       (*Sim).hEndpointMessage,
-		// channels
-		"channels.list":               (*Sim).hChannelList,
-		"channels.originate":          (*Sim).hOriginate,
-		"channels.originateWithId":    (*Sim).hOriginate,
-		"channels.create":             (*Sim).hCreate,
-		"channels.get":                (*Sim).hChannelGet,
-		"channels.hangup":             (*Sim).hHangup,
-		"channels.continueInDialplan": (*Sim).hContinue,
-		"channels.move":               (*Sim).hMove,
-		"channels.redirect":           (*Sim).hRedirect,
-		"channels.answer":             (*Sim).hAnswer,
-		"channels.ring":               (*Sim).hSimpleControl,
-		"channels.ringStop":           (*Sim).hSimpleControl,
-		"channels.progress":           (*Sim).hSimpleControl,
-		"channels.hold":               (*Sim).hSimpleControl,
-		"channels.unhold":             (*Sim).hSimpleControl,
-		"channels.startMoh":           (*Sim).hSimpleControl,
-		"channels.stopMoh":            (*Sim).hSimpleControl,
-		"channels.startSilence":       (*Sim).hSimpleControl,
-		"channels.stopSilence":        (*Sim).hSimpleControl,
-		"channels.mute":               (*Sim).hMute,
-		"channels.unmute":             (*Sim).hMute,
-		"channels.sendDTMF":           (*Sim).hSendDTMF,
-		"channels.play":               (*Sim).hChannelPlay,
-		"channels.playWithId":         (*Sim).hChannelPlay,
-		"channels.record":             (*Sim).hChannelRecord,
-		"channels.getChannelVar":      (*Sim).hGetChannelVar,
-		"channels.setChannelVar":      (*Sim).hSetChannelVar,
-		"channels.getChannelVars":     (*Sim).hGetChannelVars,
-		"channels.setChannelVars":     (*Sim).hSetChannelVars,
-		"channels.snoopChannel":       (*Sim).hSnoop,
-		"channels.snoopChannelWithId": (*Sim).hSnoop,
-		"channels.dial":               (*Sim).hDial,
-		"channels.rtpstatistics":      (*Sim).hRTPStatistics,
-		"channels.externalMedia":      (*Sim).hExternalMedia,
-		"channels.transfer_progress":  (*Sim).hTransferProgress,
-		"channels.transferProgress":   (*Sim).hTransferProgress,
-		// bridges
-		"bridges.list":             (*Sim).hBridgeList,
-		"bridges.create":           (*Sim).hBridgeCreate,
-		"bridges.createWithId":     (*Sim).hBridgeCreate,
-		"bridges.get":              (*Sim).hBridgeGet,
-		"bridges.destroy":          onBridge((*Sim).hBridgeDestroy),
-		"bridges.getBridgeVar":     (*Sim).hGetBridgeVar,
-		"bridges.setBridgeVar":     (*Sim).hSetBridgeVar,
-		"bridges.getBridgeVars":    (*Sim).hGetBridgeVars,
-		"bridges.setBridgeVars":    (*Sim).hSetBridgeVars,
-		"bridges.addChannel":       onBridge((*Sim).hAddChannel),
-		"bridges.removeChannel":    onBridge((*Sim).hRemoveChannel),
-		"bridges.setVideoSource":   onBridge((*Sim).hSetVideoSource),
-		"bridges.clearVideoSource": onBridge((*Sim).hClearVideoSource),
-		"bridges.startMoh":         onBridge((*Sim).hBridgeStartMoh),
-		"bridges.stopMoh":          onBridge((*Sim).hBridgeStopMoh),
-		"bridges.play":             onBridge((*Sim).hBridgePlay),
-		"bridges.playWithId":       onBridge((*Sim).hBridgePlay),
-		"bridges.record":           onBridge((*Sim).hBridgeRecord),
-		// recordings
-		"recordings.listStored":    (*Sim).hListStored,
-		"recordings.getStored":     (*Sim).hGetStored,
-		"recordings.deleteStored":  (*Sim).hDeleteStored,
-		"recordings.getStoredFile": (*Sim).hGetStoredFile,
-		"recordings.copyStored":    (*Sim).hCopyStored,
-		"recordings.getLive":       (*Sim).hGetLive,
-		"recordings.cancel":        (*Sim).hRecordingOp,
-		"recordings.stop":          (*Sim).hRecordingOp,
-		"recordings.pause":         (*Sim).hRecordingOp,
-		"recordings.unpause":       (*Sim).hRecordingOp,
-		"recordings.mute":          (*Sim).hRecordingOp,
-		"recordings.unmute":        (*Sim).hRecordingOp,
-		// sounds, playbacks
-		"sounds.list":       (*Sim).hSoundsList,
-		"sounds.get":        (*Sim).hSoundGet,
-		"playbacks.get":     (*Sim).hPlaybackGet,
-		"playbacks.stop":    (*Sim).hPlaybackStop,
-		"playbacks.control": (*Sim).hPlaybackControl,
-		// device states, mailboxes
-		"deviceStates.list":   (*Sim).hDeviceStatesList,
-		"deviceStates.get":    (*Sim).hDeviceStateGet,
-		"deviceStates.update": (*Sim).hDeviceStateUpdate,
-		"deviceStates.delete": (*Sim).hDeviceStateDelete,
-		"mailboxes.list":      (*Sim).hMailboxesList,
-		"mailboxes.get":       (*Sim).hMailboxGet,
-		"mailboxes.update":    (*Sim).hMailboxUpdate,
-		"mailboxes.delete":    (*Sim).hMailboxDelete,
-		// events, applications
-		"events.eventWebsocket":    (*Sim).hEventWebsocketHTTP,
-		"events.userEvent":         (*Sim).hUserEvent,
-		"events.claimChannel":      (*Sim).hClaimChannel,
-		"applications.list":        (*Sim).hApplicationsList,
-		"applications.get":         (*Sim).hApplicationGet,
-		"applications.subscribe":   (*Sim).hSubscribe,
-		"applications.unsubscribe": (*Sim).hUnsubscribe,
-		"applications.filter":      (*Sim).hFilter,
-	}
 }

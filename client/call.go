@@ -15,41 +15,34 @@ import (
 	"github.com/ariproxy/ari-proxy/wire"
 )
 
-// Errors of requests, usable with errors.Is. They are the wire package's
-// sentinels: an error reply from a server matches the one of its code
-// (for v5 servers, which send text only, the code is inferred from it).
-var (
-	ErrNotFound      = wire.ErrNotFound
-	ErrConflict      = wire.ErrConflict
-	ErrBadRequest    = wire.ErrBadRequest
-	ErrUnprocessable = wire.ErrUnprocessable
-	ErrUnavailable   = wire.ErrUnavailable // also: no server listens
-	ErrTimeout       = wire.ErrTimeout     // also: no answer before the deadline
-	ErrInternal      = wire.ErrInternal
-)
-
 // unknownServersGrace is how long a request to every server waits for
 // more answers after the first one when no server has announced itself,
 // so it cannot know how many answers to expect.
 const unknownServersGrace = 100 * time.Millisecond
 
-// Do sends the request for the ARI operation opID (an ari.Operations ID
-// such as "channels.answer") about the entity key names, with the ARI
-// parameters params (spec names; the key's id fills the operation's key
-// parameter). It is the core every typed method calls, exposed for
-// operations and parameters the typed API does not cover.
+// Do sends the request for the ARI operation op (ari.OpChannelsAnswer...)
+// about the entity key names, with the ARI parameters params (spec names;
+// the key's id fills the operation's key parameter). It is the core every
+// typed method calls, exposed for parameters the typed API does not cover.
 //
-// An error reply is returned as the response and an error matching one of
-// the Err* sentinels.
-func (c *Client) Do(ctx context.Context, opID string, key Key, params ari.Params) (*wire.Response, error) {
-	return c.call(ctx, opID, key, params)
+// An error reply is returned as an error wrapping an *Error, which matches
+// one of the Err* sentinels; the Reply is nil then.
+func (c *Client) Do(ctx context.Context, op ari.OpID, key Key, params ari.Params) (*Reply, error) {
+	if op < 0 || op >= ari.OpCount {
+		return nil, fmt.Errorf("client: unknown operation %v: %w", op, ErrBadRequest)
+	}
+	resp, err := c.call(ctx, op, key, params)
+	if err != nil {
+		return nil, err
+	}
+	return newReply(resp, c.fillKey(key)), nil
 }
 
-// call sends the request of operation opID; see Do.
-func (c *Client) call(ctx context.Context, opID string, key Key, params ari.Params) (*wire.Response, error) {
-	k := wire.KindForOp(opID)
+// call sends the request of operation op; see Do.
+func (c *Client) call(ctx context.Context, op ari.OpID, key Key, params ari.Params) (*wire.Response, error) {
+	k := wire.KindOf(op)
 	if k == nil {
-		return nil, fmt.Errorf("client: unknown operation %q: %w", opID, ErrBadRequest)
+		return nil, fmt.Errorf("client: unknown operation %v: %w", op, ErrBadRequest)
 	}
 	return c.callKind(ctx, k, key, params)
 }
@@ -71,11 +64,24 @@ func (c *Client) callKind(ctx context.Context, k *wire.Kind, key Key, params ari
 			}
 		}
 	}
+	returned := false
+	if key.Dialog == "" && createsChannel(k) && c.core.ret.active(key.App) {
+		// The return path (see Listen): the channel comes back here.
+		key.Dialog, returned = c.core.ret.dialog, true
+	}
 	req, err := wire.NewRequest(k, &key, params)
 	if err != nil {
 		return nil, fmt.Errorf("client: %s: %w", k.Name, err)
 	}
-	return c.send(ctx, k.Class, req, k.Result.Shape == wire.ShapeKeys)
+	resp, err := c.send(ctx, k.Class, req, k.Result.Shape == wire.ShapeKeys)
+	if returned && resp != nil && resp.Key != nil && resp.Key.Dialog == key.Dialog {
+		// The handle does not carry the return dialog: its requests would
+		// bind what they touch to it for nothing.
+		k := *resp.Key
+		k.Dialog = ""
+		resp.Key = &k
+	}
+	return resp, err
 }
 
 // actsOnExisting reports whether k is a create-class kind whose key names
@@ -94,7 +100,7 @@ func actsOnExisting(k *wire.Kind, key Key) bool {
 var locators = sync.OnceValue(func() map[string]*wire.Kind {
 	m := map[string]*wire.Kind{}
 	for _, k := range wire.Kinds() {
-		if k.Class == wire.ClassGet && k.Result.Shape == wire.ShapeKey && k.Op != "" && !k.Stage && !k.Generic && k.KeyParam != "" && m[k.KeyKind] == nil {
+		if k.Class == wire.ClassGet && k.Result.Shape == wire.ShapeKey && k.Op != nil && !k.Stage && !k.Generic && k.KeyParam != "" && m[k.KeyKind] == nil {
 			m[k.KeyKind] = k
 		}
 	}
@@ -173,6 +179,12 @@ func (c *Client) sendRaw(ctx context.Context, class wire.Class, req *wire.Reques
 	if everyServer && expected > 0 && errors.Is(err, context.DeadlineExceeded) {
 		co.forgetSilent(key.App, &g, start)
 	}
+	g.mu.Lock()
+	down := g.down
+	g.mu.Unlock()
+	for _, node := range down {
+		co.servers.markDown(node)
+	}
 	resp, rerr := g.result()
 	switch {
 	case resp != nil && rerr == nil:
@@ -181,7 +193,7 @@ func (c *Client) sendRaw(ctx context.Context, class wire.Class, req *wire.Reques
 		}
 		return resp, nil
 	case resp != nil:
-		return resp, fmt.Errorf("client: %s %s: %w", req.Kind, describe(key), rerr)
+		return resp, fmt.Errorf("client: %s %s: %w", req.Kind, describe(key), replyError(resp, rerr))
 	case errors.Is(err, bus.ErrNoResponders):
 		return nil, fmt.Errorf("client: %s %s: no server on %s: %w", req.Kind, describe(key), subject, ErrUnavailable)
 	case errors.Is(err, bus.ErrClosed):
@@ -251,6 +263,7 @@ type gather struct {
 	answered  int
 	nodes     map[string]bool // nodes of the servers that answered
 	anonymous int             // answers naming no node (v5 servers, bad replies)
+	down      []string        // nodes that answered their Asterisk is unavailable
 	ok        *wire.Response
 	failed    *wire.Response
 	failErr   error
@@ -275,6 +288,9 @@ func (g *gather) collect(reply []byte) bool {
 		return g.more()
 	}
 	r := *rp
+	if r.Code == wire.CodeUnavailable && r.Node != "" {
+		g.down = append(g.down, r.Node)
+	}
 	if r.Node == "" {
 		g.anonymous++
 	} else {
@@ -330,9 +346,18 @@ func resultKey(resp *wire.Response, kind string, base Key) (Key, error) {
 	if resp == nil || resp.Key == nil {
 		return Key{}, fmt.Errorf("client: reply names no %s: %w", kind, ErrInternal)
 	}
-	k := *resp.Key
+	return locate(*resp.Key, resp, kind, base), nil
+}
+
+// locate completes a key a reply names so that the handle made from it is
+// located: the node is the one of the server that answered when the key
+// does not say, and app and dialog those of the request.
+func locate(k Key, resp *wire.Response, kind string, base Key) Key {
 	if k.Kind == "" {
 		k.Kind = kind
+	}
+	if k.Node == "" {
+		k.Node = resp.Node
 	}
 	if k.App == "" {
 		k.App = base.App
@@ -340,7 +365,23 @@ func resultKey(resp *wire.Response, kind string, base Key) (Key, error) {
 	if k.Dialog == "" {
 		k.Dialog = base.Dialog
 	}
-	return k, nil
+	return k
+}
+
+// createdKey is the key of the entity a create answers as data (ShapeData):
+// the reply's key, or the key the server put inside the entity.
+func createdKey(resp *wire.Response, kind, field string, base Key) (Key, error) {
+	if resp != nil && resp.Key != nil {
+		return resultKey(resp, kind, base)
+	}
+	var e struct {
+		Key *Key `json:"key"`
+	}
+	raw, ok := resp.Entity(field)
+	if !ok || json.Unmarshal(raw, &e) != nil || e.Key == nil || e.Key.ID == "" {
+		return Key{}, fmt.Errorf("client: reply names no %s: %w", kind, ErrInternal)
+	}
+	return locate(*e.Key, resp, kind, base), nil
 }
 
 // resultKeys is the list of keys a ShapeKeys reply names.
@@ -350,13 +391,8 @@ func resultKeys(resp *wire.Response, kind string, base Key) []Key {
 		if rk == nil {
 			continue
 		}
-		k := *rk
-		if k.Kind == "" {
-			k.Kind = kind
-		}
-		if k.App == "" {
-			k.App = base.App
-		}
+		k := locate(*rk, resp, kind, base)
+		k.Dialog = rk.Dialog // a listed entity is not bound to the request's dialog
 		out = append(out, k)
 	}
 	return out

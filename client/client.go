@@ -103,7 +103,8 @@ func WithPrefix(prefix string) Option { return func(o *options) { o.prefix = pre
 // deadline that comes earlier wins.
 func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
 
-// WithLogger sets where the client logs (default slog.Default()).
+// WithLogger sets where the client logs. Without it the client is quiet,
+// as a library should be: it logs nothing at all.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
 
 // WithNode pins the handles the client makes (Channel(id), Bridge(id)...)
@@ -135,6 +136,7 @@ type core struct {
 	log      *slog.Logger
 	servers  *servers
 	annSub   bus.Subscription
+	ret      *returnPath
 	stop     chan struct{} // closed when the root closes
 	wg       sync.WaitGroup
 }
@@ -184,7 +186,7 @@ func New(ctx context.Context, opts ...Option) (*Client, error) {
 	}
 	log := o.logger
 	if log == nil {
-		log = slog.Default()
+		log = slog.New(slog.DiscardHandler)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -217,6 +219,7 @@ func New(ctx context.Context, opts ...Option) (*Client, error) {
 		timeout:  o.timeout,
 		log:      log.With("component", "ari-client"),
 		servers:  newServers(o.serverTTL),
+		ret:      newReturnPath(),
 		stop:     make(chan struct{}),
 	}
 	c := &Client{core: co, app: o.app, node: o.node, dialog: o.dialog, done: make(chan struct{})}
@@ -253,8 +256,9 @@ func New(ctx context.Context, opts ...Option) (*Client, error) {
 		}
 		t.Stop()
 	}
-	co.wg.Add(1)
+	co.wg.Add(2)
 	go co.pingLoop(o.serverTTL / 3)
+	go co.checkLoop(o.serverTTL / 10)
 
 	// The ctx of New is the client's lifetime.
 	if ctx.Done() != nil {
@@ -297,6 +301,21 @@ func (co *core) pingLoop(every time.Duration) {
 				co.log.Warn("ping servers", "err", err)
 			}
 			cancel()
+		}
+	}
+}
+
+// checkLoop notices members that fell silent (see Member.Available).
+func (co *core) checkLoop(every time.Duration) {
+	defer co.wg.Done()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-co.stop:
+			return
+		case <-t.C:
+			co.servers.check()
 		}
 	}
 }
@@ -411,6 +430,9 @@ func (c *Client) Close() error {
 		if err := co.annSub.Unsubscribe(); err != nil && !errors.Is(err, bus.ErrClosed) {
 			errs = append(errs, err)
 		}
+	}
+	if err := co.ret.close(); err != nil {
+		errs = append(errs, err)
 	}
 	co.wg.Wait()
 	if co.ownsBus {

@@ -49,18 +49,23 @@ func TestCloseReleasesSubscriptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	l, err := c.Listen(context.Background(), func(context.Context, *ChannelHandle, *ari.StasisStart) {})
+	if err != nil {
+		t.Fatal(err)
+	}
 	listenErr := make(chan error, 1)
-	go func() {
-		listenErr <- c.Listen(context.Background(), func(context.Context, *ChannelHandle, *ari.StasisStart) {})
-	}()
-	waitFor(t, "5 subscriptions", func() bool { return subs() == 5 })
+	go func() { listenErr <- l.Wait() }()
+	// Listen: its queue subscription and the client's return path.
+	if subs() != 6 {
+		t.Fatalf("%d subscriptions once Listen returned, want 6", subs())
+	}
 
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
 	}
 	drained(t, ds)
-	if subs() != 4 {
-		t.Errorf("%d subscriptions after closing the derived client, want 4", subs())
+	if subs() != 5 {
+		t.Errorf("%d subscriptions after closing the derived client, want 5", subs())
 	}
 	if _, err := d.Asterisk().Ping(ctx); !errors.Is(err, ErrClosed) {
 		t.Errorf("request on a closed derived client: %v", err)
@@ -74,11 +79,11 @@ func TestCloseReleasesSubscriptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if subs() != 5 {
-		t.Errorf("%d subscriptions, want 5", subs())
+	if subs() != 6 {
+		t.Errorf("%d subscriptions, want 6", subs())
 	}
 	scancel()
-	waitFor(t, "subscription released by its ctx", func() bool { return subs() == 4 })
+	waitFor(t, "subscription released by its ctx", func() bool { return subs() == 5 })
 	drained(t, s2)
 
 	bindings := e.servers[0].DialogBindings()
@@ -104,7 +109,7 @@ func TestCloseReleasesSubscriptions(t *testing.T) {
 	if nc.IsClosed() {
 		t.Error("Close closed a connection given with WithBus")
 	}
-	if _, err := c.Channel("x").Data(ctx); !errors.Is(err, ErrClosed) {
+	if _, err := c.Channel("x").Get(ctx); !errors.Is(err, ErrClosed) {
 		t.Errorf("request on a closed client: %v", err)
 	}
 	if err := c.Close(); err != nil {
@@ -186,12 +191,12 @@ func TestNoServer(t *testing.T) {
 	defer c.Close()
 	start := time.Now()
 	for _, call := range []func() error{
-		func() error { _, err := c.Channel("x").Data(ctx); return err },
+		func() error { _, err := c.Channel("x").Get(ctx); return err },
 		func() error {
 			_, err := c.Channels().Originate(ctx, &ChannelsOriginateParams{Endpoint: "Local/x"})
 			return err
 		},
-		func() error { _, err := c.WithNode("n1").Channel("x").Data(ctx); return err },
+		func() error { _, err := c.WithNode("n1").Channel("x").Get(ctx); return err },
 	} {
 		if err := call(); !errors.Is(err, ErrUnavailable) {
 			t.Errorf("got %v, want ErrUnavailable", err)
@@ -200,7 +205,7 @@ func TestNoServer(t *testing.T) {
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("took %v", d)
 	}
-	if _, err := c.Do(ctx, "no.such", Key{}, nil); !errors.Is(err, ErrBadRequest) {
+	if _, err := c.Do(ctx, ari.OpID(-1), Key{}, nil); !errors.Is(err, ErrBadRequest) {
 		t.Errorf("unknown operation: %v", err)
 	}
 }

@@ -105,7 +105,7 @@ func TestCluster(t *testing.T) {
 
 	t.Run("full key reaches its node only", func(t *testing.T) {
 		full := Key{Kind: "channel", ID: ids[1], Node: nodeID(1), App: e.app}
-		d, err := c.ChannelFromKey(full).Data(ctx)
+		d, err := c.ChannelFromKey(full).Get(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -119,14 +119,14 @@ func TestCluster(t *testing.T) {
 		// The channel lives on node 1: node 2 alone must say not found.
 		wrong := full
 		wrong.Node = nodeID(2)
-		if _, err := c.ChannelFromKey(wrong).Data(ctx); !errors.Is(err, ErrNotFound) {
+		if _, err := c.ChannelFromKey(wrong).Get(ctx); !errors.Is(err, ErrNotFound) {
 			t.Errorf("channel of node 1 asked on node 2: %v, want ErrNotFound", err)
 		}
 	})
 
 	t.Run("partial key finds the node that has it", func(t *testing.T) {
 		for i, id := range ids {
-			d, err := c.Channel(id).Data(ctx)
+			d, err := c.Channel(id).Get(ctx)
 			if err != nil {
 				t.Fatalf("%s: %v", id, err)
 			}
@@ -161,7 +161,7 @@ func TestCluster(t *testing.T) {
 
 	t.Run("not found everywhere returns promptly", func(t *testing.T) {
 		start := time.Now()
-		_, err := c.Channel("no-such-channel").Data(ctx)
+		_, err := c.Channel("no-such-channel").Get(ctx)
 		d := time.Since(start)
 		if !errors.Is(err, ErrNotFound) {
 			t.Fatalf("got %v, want ErrNotFound", err)

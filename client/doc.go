@@ -9,10 +9,9 @@
 // connection with WithBus), pings the servers and learns from their
 // announcements which nodes (Asterisk entity ids) serve which application.
 // The client works for one Stasis application (WithApplication,
-// $ARI_APPLICATION); (*Client).WithApplication derives clients for other
-// applications that share the connection.
+// $ARI_APPLICATION). It logs nothing unless given WithLogger.
 //
-// # Handles
+// # Handles and names
 //
 // Every ARI entity is a handle bound to a key (kind, id, application,
 // node, dialog): ChannelHandle, BridgeHandle, PlaybackHandle,
@@ -20,41 +19,65 @@
 // MailboxHandle, EndpointHandle, SoundHandle, ApplicationHandle,
 // ModuleHandle, LogChannelHandle, VariableHandle and ConfigHandle. Get one
 // from the client (c.Channel(id)), from a key (c.ChannelFromKey(k)), from
-// an event (Listen) or from an operation that creates or lists entities
-// (c.Channels().Originate, ch.Play, c.Bridges().List...). Operations that
+// Listen, or from an operation that creates or lists entities
+// (c.Channels().Originate, ch.Play, c.Bridges().List...): every create
+// returns a handle, and every handle a reply makes carries the node that
+// answered, so its requests go straight to that node. Operations that
 // address no entity are methods of collections: c.Channels(),
 // c.Bridges(), c.Asterisk(), c.Endpoints(), c.Recordings(), c.Sounds(),
 // c.DeviceStates(), c.Mailboxes(), c.Applications(), c.Events().
 //
 // The typed methods are generated (ops_gen.go, by internal/clientgen) from
-// the ARI operation table (ari.Operations) and the bus kind table
-// (wire.KindForOp): one method per ARI operation, one parameter struct per
-// operation with parameters, and a result typed after the bus reply: a
-// handle for created entities, a slice of handles for lists, an ari model
-// for data, a string for variables. (*Client).Do reaches any operation by
-// its ID with raw parameters.
+// the ARI operation table (ari.Operations) and the bus kind table: one
+// method per ARI operation, named after the operation (its nickname,
+// Go-cased: channels.startMoh is ChannelHandle.StartMOH, bridges.get is
+// BridgeHandle.Get), one parameter struct per operation with parameters.
+// The only renamed ones are applications.subscribe and unsubscribe
+// (SubscribeEventSource, UnsubscribeEventSource), so that Subscribe always
+// means events. (*Client).Do reaches any operation by its ari.OpID with
+// raw parameters.
 //
 // # Routing
 //
 // A handle whose key has a node sends its requests to that node's server
-// only. A partial key (no node, e.g. c.Channel(id) without WithNode) goes
-// to every server of the application; the first success wins, "not found"
-// answers are ignored unless every known server gives one, in which case
-// the error matches ErrNotFound. Lists (ShapeKeys replies) merge the keys
-// of every server's answer, so c.Channels().List lists the channels of the
-// whole cluster. Creates go to one server of the
-// application (the servers share them in a queue group), or to the node of
-// WithNode. Errors match the Err* sentinels with errors.Is.
+// only. A partial key (no node) goes to every server of the application;
+// the first success wins, "not found" answers are ignored unless every
+// known server gives one. Lists merge the answers of every server. Creates
+// go to one server of the application (the servers share them in a queue
+// group), or to the node of WithNode.
+//
+// # Errors
+//
+// An error reply is a *Error (code, ARI status, Asterisk's detail, node)
+// matching the Err* sentinels with errors.Is: ErrNotFound, ErrConflict,
+// ErrBadRequest, ErrUnprocessable, ErrUnavailable, ErrTimeout, ErrInternal,
+// ErrNotImplemented.
 //
 // # Events
 //
 // (*Client).Subscribe delivers every event of the application;
 // handle.Subscribe (channels, bridges, playbacks, live recordings) only
-// the events of one resource, through a dialog bound on the servers.
-// Requests sent by a client derived with WithDialog bind what they touch or
-// create to that dialog, whose events DialogEvents delivers. Listen hands
-// each new call (StasisStart) to exactly one instance of the application.
+// the events of one resource, through a dialog bound on the servers, so the
+// broker sends it nothing else. Event types are the ari.Type* constants.
+// PlaybackHandle.Wait, LiveRecordingHandle.Wait and PlayAndWait wait for
+// media. Requests sent by a client derived with WithDialog bind what they
+// touch or create to that dialog, whose events DialogEvents delivers.
 //
-// Closing a client, or ending the context given to New, Subscribe or
-// Listen, releases every subscription it made on the bus.
+// # New calls and the return path
+//
+// Listen hands each new call (StasisStart) to exactly one instance of the
+// application, and returns once it is subscribed, so no call placed after
+// it returns is missed. While a Listener runs, the channels its client
+// creates come back to it and to no other instance (the return path);
+// ListenReturned takes those only.
+//
+// # Views and membership
+//
+// WithNode, WithDialog and WithApplication return clients that share the
+// connection; closing one releases only its own subscriptions, closing the
+// client New returned releases everything. Members and WatchMembers show
+// the servers of the cluster joining, becoming unavailable and leaving.
+//
+// Ending the context given to New, Subscribe or Listen releases what it
+// made on the bus, as Close does.
 package client

@@ -81,7 +81,7 @@ type stasis struct {
 // watchStasis subscribes c to StasisStart events.
 func watchStasis(t *testing.T, c *Client) *stasis {
 	t.Helper()
-	sub, err := c.Subscribe(context.Background(), "StasisStart")
+	sub, err := c.Subscribe(context.Background(), ari.TypeStasisStart)
 	if err != nil {
 		t.Fatal(err)
 	}

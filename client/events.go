@@ -8,8 +8,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"sync"
 	"time"
+
+	"github.com/tidwall/gjson"
 
 	"github.com/ariproxy/ari-proxy/ari"
 	"github.com/ariproxy/ari-proxy/bus"
@@ -40,6 +43,13 @@ type Subscription struct {
 	// delivered: the watched resource's id as a JSON string, or the tail
 	// of a target URI ("channel:<id>").
 	mention [2][]byte
+	// recent holds hashes of the last events delivered on a dialog, with
+	// their application left out: a resource several applications are
+	// subscribed to has each event published on the dialog once per
+	// application, and the copies are dropped.
+	recentMu sync.Mutex
+	recent   [4]uint64
+	nrecent  int
 
 	mu       sync.RWMutex // held for reading while delivering
 	finished bool
@@ -48,6 +58,26 @@ type Subscription struct {
 
 	once     sync.Once
 	closeErr error
+}
+
+// knownEventTypes are the event types of the spec.
+var knownEventTypes = sync.OnceValue(func() map[string]bool {
+	m := map[string]bool{}
+	for _, t := range ari.EventTypes() {
+		m[t] = true
+	}
+	return m
+})
+
+// checkTypes refuses event types the spec does not define: a filter with
+// a misspelt type would silently match nothing.
+func checkTypes(types []string) error {
+	for _, t := range types {
+		if !knownEventTypes()[t] {
+			return fmt.Errorf("client: subscribe: unknown event type %q (use the ari.Type* constants): %w", t, ErrBadRequest)
+		}
+	}
+	return nil
 }
 
 func (c *Client) newSubscription(types []string) *Subscription {
@@ -150,6 +180,9 @@ func (s *Subscription) deliver(m bus.Msg) {
 	if s.types != nil && !s.types[ev.EventType()] {
 		return
 	}
+	if s.dialog != "" && s.seenCopy(m.Data) {
+		return // the same event, as another application got it
+	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.finished {
@@ -159,6 +192,29 @@ func (s *Subscription) deliver(m bus.Msg) {
 	case s.ch <- ev:
 	case <-s.done:
 	}
+}
+
+// seenCopy reports whether raw is, but for its application, one of the
+// last events delivered; it remembers raw otherwise.
+func (s *Subscription) seenCopy(raw []byte) bool {
+	h := fnv.New64a()
+	if app := gjson.GetBytes(raw, "application"); app.Index > 0 {
+		h.Write(raw[:app.Index])
+		h.Write(raw[app.Index+len(app.Raw):])
+	} else {
+		h.Write(raw)
+	}
+	sum := h.Sum64()
+	s.recentMu.Lock()
+	defer s.recentMu.Unlock()
+	for i := range min(s.nrecent, len(s.recent)) {
+		if s.recent[i] == sum {
+			return true
+		}
+	}
+	s.recent[s.nrecent%len(s.recent)] = sum
+	s.nrecent++
+	return false
 }
 
 // start subscribes to subject, registers s with its client and ties it to
@@ -188,12 +244,16 @@ func (s *Subscription) start(ctx context.Context, subject string) error {
 }
 
 // Subscribe delivers the events of the client's application from every
-// server, of the given types only when types are given ("StasisStart",
-// "ChannelHangupRequest"...). The subscription ends with Close, when ctx
-// ends or when the client closes.
+// server, of the given types only when types are given (ari.TypeStasisStart,
+// ari.TypeChannelHangupRequest...: a type the spec does not define is an
+// error). The subscription ends with Close, when ctx ends or when the
+// client closes.
 func (c *Client) Subscribe(ctx context.Context, types ...string) (*Subscription, error) {
 	if c.app == "" {
 		return nil, fmt.Errorf("client: subscribe: no application: %w", ErrBadRequest)
+	}
+	if err := checkTypes(types); err != nil {
+		return nil, err
 	}
 	s := c.newSubscription(types)
 	if err := s.start(ctx, c.core.subjects.AllEvents(c.app)); err != nil {
@@ -209,6 +269,9 @@ func (c *Client) Subscribe(ctx context.Context, types ...string) (*Subscription,
 func (c *Client) DialogEvents(ctx context.Context, dialog string, types ...string) (*Subscription, error) {
 	if dialog == "" {
 		return nil, fmt.Errorf("client: dialog events: empty dialog: %w", ErrBadRequest)
+	}
+	if err := checkTypes(types); err != nil {
+		return nil, err
 	}
 	s := c.newSubscription(types)
 	s.dialog = dialog
@@ -235,6 +298,9 @@ func (c *Client) subscribeResource(ctx context.Context, subscribeKind string, ke
 	k, ok := wire.LookupKind(subscribeKind)
 	if !ok {
 		return nil, fmt.Errorf("client: unknown kind %s: %w", subscribeKind, ErrBadRequest)
+	}
+	if err := checkTypes(types); err != nil {
+		return nil, err
 	}
 	dialog := NewDialogID()
 	s := c.newSubscription(types)
@@ -300,75 +366,4 @@ func (c *Client) sendUnbind(ctx context.Context, key Key) error {
 	}
 	_, err := c.sendRaw(ctx, class, req, false)
 	return err
-}
-
-// Listen hands each new call of the client's application to handler, each
-// in its own goroutine: every StasisStart event goes to exactly one of the
-// client instances listening for the application (v5 clients included,
-// through the shared queue group wire.ListenQueue). The handler's ctx ends
-// when Listen's does. Listen returns nil when ctx ends, after the running
-// handlers have returned, and ErrClosed when the client closes first.
-func (c *Client) Listen(ctx context.Context, handler func(ctx context.Context, h *ChannelHandle, ev *ari.StasisStart)) error {
-	if c.app == "" {
-		return fmt.Errorf("client: listen: no application: %w", ErrBadRequest)
-	}
-	hctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-
-	var (
-		mu      sync.Mutex
-		stopped bool
-		wg      sync.WaitGroup
-	)
-	s := c.newSubscription(nil)
-	if err := c.track(s); err != nil {
-		return err
-	}
-	defer s.Close()
-	marker := []byte(`"StasisStart"`)
-	b, err := c.core.bus.QueueSubscribe(c.core.subjects.AllEvents(c.app), wire.ListenQueue, func(m bus.Msg) {
-		if !bytes.Contains(m.Data, marker) {
-			return // cheap test before decoding: most events are not new calls
-		}
-		ev, err := ari.DecodeEvent(m.Data)
-		if err != nil {
-			c.core.log.Debug("ignoring undecodable event", "subject", m.Subject, "err", err)
-			return
-		}
-		ss, ok := ev.(*ari.StasisStart)
-		if !ok {
-			return
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		if stopped {
-			return
-		}
-		h := c.ChannelFromKey(Key{Kind: "channel", ID: ss.Channel.ID, Node: ss.AsteriskID, App: ss.Application})
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			handler(hctx, h, ss)
-		}()
-	})
-	if err != nil {
-		return fmt.Errorf("client: listen: %w", err)
-	}
-	if err := s.addBus(b); err != nil {
-		return err
-	}
-
-	var result error
-	select {
-	case <-ctx.Done():
-	case <-s.done:
-		result = ErrClosed
-	}
-	_ = s.Close()
-	mu.Lock()
-	stopped = true
-	mu.Unlock()
-	cancel()
-	wg.Wait()
-	return result
 }

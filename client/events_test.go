@@ -22,7 +22,7 @@ func TestSubscribeApplication(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer all.Close()
-	starts, err := c.Subscribe(ctx, "StasisStart")
+	starts, err := c.Subscribe(ctx, ari.TypeStasisStart)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func TestHandleSubscribe(t *testing.T) {
 	}
 	// Events of b first, then of a: everything received must be a's.
 	for _, h := range []*ChannelHandle{b, a} {
-		if err := h.VariableSet(ctx, &ChannelVariableSetParams{Variable: "X", Value: h.ID()}); err != nil {
+		if err := h.SetChannelVar(ctx, &ChannelSetChannelVarParams{Variable: "X", Value: h.ID()}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := h.Play(ctx, &ChannelPlayParams{Media: []string{"sound:beep"}}); err != nil {
@@ -116,14 +116,14 @@ func TestHandleSubscribe(t *testing.T) {
 	// A live channel's subscription: Close unbinds.
 	x := originate(t, c, st, newID("x"))
 	before := e.servers[0].DialogBindings()
-	xs, err := x.Subscribe(ctx, "ChannelVarset")
+	xs, err := x.Subscribe(ctx, ari.TypeChannelVarset)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := e.servers[0].DialogBindings(); got <= before {
 		t.Fatalf("bindings %d after Subscribe, had %d", got, before)
 	}
-	if err := x.VariableSet(ctx, &ChannelVariableSetParams{Variable: "Y", Value: "1"}); err != nil {
+	if err := x.SetChannelVar(ctx, &ChannelSetChannelVarParams{Variable: "Y", Value: "1"}); err != nil {
 		t.Fatal(err)
 	}
 	if ev := recv(t, xs, 10*time.Second); ev.EventType() != "ChannelVarset" {
@@ -193,33 +193,26 @@ func TestListenShares(t *testing.T) {
 	handled := map[string]int{}
 	perInstance := make([]int, 3)
 	all := make(chan struct{}, calls)
-	var listeners sync.WaitGroup
+	var listeners []*Listener
 	clients := []*Client{e.client(t), e.client(t), e.client(t)}
-	base := e.nats.Server().NumSubscriptions()
 	for i, c := range clients {
-		listeners.Add(1)
-		go func() {
-			defer listeners.Done()
-			err := c.Listen(ctx, func(ctx context.Context, h *ChannelHandle, ev *ari.StasisStart) {
-				if h.Key().Node != nodeID(0) || h.ID() != ev.Channel.ID {
-					t.Errorf("handle key %+v for %s", h.Key(), ev.Channel.ID)
-				}
-				mu.Lock()
-				handled[h.ID()]++
-				perInstance[i]++
-				mu.Unlock()
-				all <- struct{}{}
-			})
-			if err != nil {
-				t.Errorf("Listen: %v", err)
+		// Listen returns once its queue subscription is active: calls
+		// placed from now on are not missed.
+		l, err := c.Listen(ctx, func(ctx context.Context, h *ChannelHandle, ev *ari.StasisStart) {
+			if h.Key().Node != nodeID(0) || h.ID() != ev.Channel.ID {
+				t.Errorf("handle key %+v for %s", h.Key(), ev.Channel.ID)
 			}
-		}()
+			mu.Lock()
+			handled[h.ID()]++
+			perInstance[i]++
+			mu.Unlock()
+			all <- struct{}{}
+		})
+		if err != nil {
+			t.Fatalf("Listen: %v", err)
+		}
+		listeners = append(listeners, l)
 	}
-	// Listen subscribes in its goroutine: wait until the three queue
-	// subscriptions exist before placing calls.
-	waitFor(t, "three listeners", func() bool {
-		return e.nats.Server().NumSubscriptions() >= base+3
-	})
 	for range calls {
 		if _, err := e.sims[0].InboundCall(testApp); err != nil {
 			t.Fatal(err)
@@ -237,7 +230,11 @@ func TestListenShares(t *testing.T) {
 	// Nothing more arrives: each call went to one instance.
 	time.Sleep(200 * time.Millisecond)
 	cancel()
-	listeners.Wait()
+	for _, l := range listeners {
+		if err := l.Wait(); err != nil {
+			t.Errorf("Listen: %v", err)
+		}
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	if len(handled) != calls {

@@ -542,23 +542,25 @@ type Applications struct{ c *Client }
 // Applications returns the applications operations that no handle takes.
 func (c *Client) Applications() *Applications { return &Applications{c: c} }
 
-// Data calls asterisk.getObject: retrieve a dynamic configuration object.
+// GetObject calls asterisk.getObject: retrieve a dynamic configuration
+// object.
 //
 // ARI GET /asterisk/config/dynamic/{configClass}/{objectType}/{id}
 // (asterisk.getObject), bus kind AsteriskConfigData (class data).
 // ARI errors: 404 {configClass|objectType|id} not found.
-func (h *ConfigHandle) Data(ctx context.Context) ([]ari.ConfigTuple, error) {
-	resp, err := h.c.call(ctx, "asterisk.getObject", h.key, nil)
+func (h *ConfigHandle) GetObject(ctx context.Context) ([]ari.ConfigTuple, error) {
+	resp, err := h.c.call(ctx, ari.OpAsteriskGetObject, h.key, nil)
 	if err != nil {
 		return nil, err
 	}
 	return wrapped[[]ari.ConfigTuple](resp, "config", "fields")
 }
 
-// ConfigUpdateParams are the parameters of (*ConfigHandle).Update. Zero
-// values are not sent (ARI's defaults apply), except for required parameters;
-// Extra sets any ARI parameter by its spec name and wins over the fields.
-type ConfigUpdateParams struct {
+// ConfigUpdateObjectParams are the parameters of
+// (*ConfigHandle).UpdateObject. Zero values are not sent (ARI's defaults
+// apply), except for required parameters; Extra sets any ARI parameter by its
+// spec name and wins over the fields.
+type ConfigUpdateObjectParams struct {
 	// The body object should have a value that is a list of ConfigTuples, which
 	// provide the fields to update. Ex. [ { "attribute": "directmedia", "value":
 	// "false" } ]. (ARI body fields)
@@ -567,7 +569,7 @@ type ConfigUpdateParams struct {
 	Extra ari.Params
 }
 
-func (p *ConfigUpdateParams) params() ari.Params {
+func (p *ConfigUpdateObjectParams) params() ari.Params {
 	if p == nil {
 		return nil
 	}
@@ -581,26 +583,27 @@ func (p *ConfigUpdateParams) params() ari.Params {
 	return m
 }
 
-// Update calls asterisk.updateObject: create or update a dynamic
+// UpdateObject calls asterisk.updateObject: create or update a dynamic
 // configuration object.
 //
 // ARI PUT /asterisk/config/dynamic/{configClass}/{objectType}/{id}
 // (asterisk.updateObject), bus kind AsteriskConfigUpdate (class command).
 // ARI errors: 400 Bad request body; 403 Could not create or update object;
 // 404 {configClass|objectType} not found.
-func (h *ConfigHandle) Update(ctx context.Context, p *ConfigUpdateParams) error {
-	_, err := h.c.call(ctx, "asterisk.updateObject", h.key, p.params())
+func (h *ConfigHandle) UpdateObject(ctx context.Context, p *ConfigUpdateObjectParams) error {
+	_, err := h.c.call(ctx, ari.OpAsteriskUpdateObject, h.key, p.params())
 	return err
 }
 
-// Delete calls asterisk.deleteObject: delete a dynamic configuration object.
+// DeleteObject calls asterisk.deleteObject: delete a dynamic configuration
+// object.
 //
 // ARI DELETE /asterisk/config/dynamic/{configClass}/{objectType}/{id}
 // (asterisk.deleteObject), bus kind AsteriskConfigDelete (class command).
 // ARI errors: 403 Could not delete object; 404 {configClass|objectType|id}
 // not found.
-func (h *ConfigHandle) Delete(ctx context.Context) error {
-	_, err := h.c.call(ctx, "asterisk.deleteObject", h.key, nil)
+func (h *ConfigHandle) DeleteObject(ctx context.Context) error {
+	_, err := h.c.call(ctx, ari.OpAsteriskDeleteObject, h.key, nil)
 	return err
 }
 
@@ -634,7 +637,7 @@ func (p *AsteriskGetInfoParams) params() ari.Params {
 // ARI GET /asterisk/info (asterisk.getInfo), bus kind AsteriskInfo (class
 // data).
 func (s *Asterisk) GetInfo(ctx context.Context, p *AsteriskGetInfoParams) (*ari.AsteriskInfo, error) {
-	resp, err := s.c.call(ctx, "asterisk.getInfo", Key{}, p.params())
+	resp, err := s.c.call(ctx, ari.OpAsteriskGetInfo, Key{}, p.params())
 	if err != nil {
 		return nil, err
 	}
@@ -646,7 +649,7 @@ func (s *Asterisk) GetInfo(ctx context.Context, p *AsteriskGetInfoParams) (*ari.
 // ARI GET /asterisk/ping (asterisk.ping), bus kind asterisk.ping (class
 // data).
 func (s *Asterisk) Ping(ctx context.Context) (*ari.AsteriskPing, error) {
-	resp, err := s.c.call(ctx, "asterisk.ping", Key{}, nil)
+	resp, err := s.c.call(ctx, ari.OpAsteriskPing, Key{}, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -658,7 +661,7 @@ func (s *Asterisk) Ping(ctx context.Context) (*ari.AsteriskPing, error) {
 // ARI GET /asterisk/modules (asterisk.listModules), bus kind
 // AsteriskModuleList (class get).
 func (s *Asterisk) ListModules(ctx context.Context) ([]*ModuleHandle, error) {
-	resp, err := s.c.call(ctx, "asterisk.listModules", Key{}, nil)
+	resp, err := s.c.call(ctx, ari.OpAsteriskListModules, Key{}, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -670,49 +673,49 @@ func (s *Asterisk) ListModules(ctx context.Context) ([]*ModuleHandle, error) {
 	return out, nil
 }
 
-// Data calls asterisk.getModule: get Asterisk module information.
+// GetModule calls asterisk.getModule: get Asterisk module information.
 //
 // ARI GET /asterisk/modules/{moduleName} (asterisk.getModule), bus kind
 // AsteriskModuleData (class data).
 // ARI errors: 404 Module could not be found in running modules; 409 Module
 // information could not be retrieved.
-func (h *ModuleHandle) Data(ctx context.Context) (*ari.Module, error) {
-	resp, err := h.c.call(ctx, "asterisk.getModule", h.key, nil)
+func (h *ModuleHandle) GetModule(ctx context.Context) (*ari.Module, error) {
+	resp, err := h.c.call(ctx, ari.OpAsteriskGetModule, h.key, nil)
 	if err != nil {
 		return nil, err
 	}
 	return entityPtr[ari.Module](resp, "module")
 }
 
-// Load calls asterisk.loadModule: load an Asterisk module.
+// LoadModule calls asterisk.loadModule: load an Asterisk module.
 //
 // ARI POST /asterisk/modules/{moduleName} (asterisk.loadModule), bus kind
 // AsteriskModuleLoad (class command).
 // ARI errors: 409 Module could not be loaded.
-func (h *ModuleHandle) Load(ctx context.Context) error {
-	_, err := h.c.call(ctx, "asterisk.loadModule", h.key, nil)
+func (h *ModuleHandle) LoadModule(ctx context.Context) error {
+	_, err := h.c.call(ctx, ari.OpAsteriskLoadModule, h.key, nil)
 	return err
 }
 
-// Unload calls asterisk.unloadModule: unload an Asterisk module.
+// UnloadModule calls asterisk.unloadModule: unload an Asterisk module.
 //
 // ARI DELETE /asterisk/modules/{moduleName} (asterisk.unloadModule), bus kind
 // AsteriskModuleUnload (class command).
 // ARI errors: 404 Module not found in running modules; 409 Module could not
 // be unloaded.
-func (h *ModuleHandle) Unload(ctx context.Context) error {
-	_, err := h.c.call(ctx, "asterisk.unloadModule", h.key, nil)
+func (h *ModuleHandle) UnloadModule(ctx context.Context) error {
+	_, err := h.c.call(ctx, ari.OpAsteriskUnloadModule, h.key, nil)
 	return err
 }
 
-// Reload calls asterisk.reloadModule: reload an Asterisk module.
+// ReloadModule calls asterisk.reloadModule: reload an Asterisk module.
 //
 // ARI PUT /asterisk/modules/{moduleName} (asterisk.reloadModule), bus kind
 // AsteriskModuleReload (class command).
 // ARI errors: 404 Module not found in running modules; 409 Module could not
 // be reloaded.
-func (h *ModuleHandle) Reload(ctx context.Context) error {
-	_, err := h.c.call(ctx, "asterisk.reloadModule", h.key, nil)
+func (h *ModuleHandle) ReloadModule(ctx context.Context) error {
+	_, err := h.c.call(ctx, ari.OpAsteriskReloadModule, h.key, nil)
 	return err
 }
 
@@ -722,7 +725,7 @@ func (h *ModuleHandle) Reload(ctx context.Context) error {
 // ARI GET /asterisk/logging (asterisk.listLogChannels), bus kind
 // AsteriskLoggingList (class get).
 func (s *Asterisk) ListLogChannels(ctx context.Context) ([]*LogChannelHandle, error) {
-	resp, err := s.c.call(ctx, "asterisk.listLogChannels", Key{}, nil)
+	resp, err := s.c.call(ctx, ari.OpAsteriskListLogChannels, Key{}, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -734,18 +737,18 @@ func (s *Asterisk) ListLogChannels(ctx context.Context) ([]*LogChannelHandle, er
 	return out, nil
 }
 
-// LogChannelCreateParams are the parameters of (*LogChannelHandle).Create.
+// LogChannelAddLogParams are the parameters of (*LogChannelHandle).AddLog.
 // Zero values are not sent (ARI's defaults apply), except for required
 // parameters; Extra sets any ARI parameter by its spec name and wins over the
 // fields.
-type LogChannelCreateParams struct {
+type LogChannelAddLogParams struct {
 	// levels of the log channel. Required. (ARI query configuration)
 	Configuration string
 	// Extra holds ARI parameters by spec name, sent as given.
 	Extra ari.Params
 }
 
-func (p *LogChannelCreateParams) params() ari.Params {
+func (p *LogChannelAddLogParams) params() ari.Params {
 	if p == nil {
 		return nil
 	}
@@ -759,13 +762,13 @@ func (p *LogChannelCreateParams) params() ari.Params {
 	return m
 }
 
-// Create calls asterisk.addLog: adds a log channel.
+// AddLog calls asterisk.addLog: adds a log channel.
 //
 // ARI POST /asterisk/logging/{logChannelName} (asterisk.addLog), bus kind
 // AsteriskLoggingCreate (class create).
 // ARI errors: 400 Bad request body; 409 Log channel could not be created.
-func (h *LogChannelHandle) Create(ctx context.Context, p *LogChannelCreateParams) (*LogChannelHandle, error) {
-	resp, err := h.c.call(ctx, "asterisk.addLog", h.key, p.params())
+func (h *LogChannelHandle) AddLog(ctx context.Context, p *LogChannelAddLogParams) (*LogChannelHandle, error) {
+	resp, err := h.c.call(ctx, ari.OpAsteriskAddLog, h.key, p.params())
 	if err != nil {
 		return nil, err
 	}
@@ -776,50 +779,52 @@ func (h *LogChannelHandle) Create(ctx context.Context, p *LogChannelCreateParams
 	return h.c.LogChannelFromKey(k), nil
 }
 
-// Delete calls asterisk.deleteLog: deletes a log channel.
+// DeleteLog calls asterisk.deleteLog: deletes a log channel.
 //
 // ARI DELETE /asterisk/logging/{logChannelName} (asterisk.deleteLog), bus
 // kind AsteriskLoggingDelete (class command).
 // ARI errors: 404 Log channel does not exist.
-func (h *LogChannelHandle) Delete(ctx context.Context) error {
-	_, err := h.c.call(ctx, "asterisk.deleteLog", h.key, nil)
+func (h *LogChannelHandle) DeleteLog(ctx context.Context) error {
+	_, err := h.c.call(ctx, ari.OpAsteriskDeleteLog, h.key, nil)
 	return err
 }
 
-// Rotate calls asterisk.rotateLog: rotates a log channel.
+// RotateLog calls asterisk.rotateLog: rotates a log channel.
 //
 // ARI PUT /asterisk/logging/{logChannelName}/rotate (asterisk.rotateLog), bus
 // kind AsteriskLoggingRotate (class command).
 // ARI errors: 404 Log channel does not exist.
-func (h *LogChannelHandle) Rotate(ctx context.Context) error {
-	_, err := h.c.call(ctx, "asterisk.rotateLog", h.key, nil)
+func (h *LogChannelHandle) RotateLog(ctx context.Context) error {
+	_, err := h.c.call(ctx, ari.OpAsteriskRotateLog, h.key, nil)
 	return err
 }
 
-// Get calls asterisk.getGlobalVar: get the value of a global variable.
+// GetGlobalVar calls asterisk.getGlobalVar: get the value of a global
+// variable.
 //
 // ARI GET /asterisk/variable (asterisk.getGlobalVar), bus kind
 // AsteriskVariableGet (class data).
 // ARI errors: 400 Missing variable parameter.
-func (h *VariableHandle) Get(ctx context.Context) (string, error) {
-	resp, err := h.c.call(ctx, "asterisk.getGlobalVar", h.key, nil)
+func (h *VariableHandle) GetGlobalVar(ctx context.Context) (string, error) {
+	resp, err := h.c.call(ctx, ari.OpAsteriskGetGlobalVar, h.key, nil)
 	if err != nil {
 		return "", err
 	}
 	return variable(resp)
 }
 
-// VariableSetParams are the parameters of (*VariableHandle).Set. Zero values
-// are not sent (ARI's defaults apply), except for required parameters; Extra
-// sets any ARI parameter by its spec name and wins over the fields.
-type VariableSetParams struct {
+// VariableSetGlobalVarParams are the parameters of
+// (*VariableHandle).SetGlobalVar. Zero values are not sent (ARI's defaults
+// apply), except for required parameters; Extra sets any ARI parameter by its
+// spec name and wins over the fields.
+type VariableSetGlobalVarParams struct {
 	// The value to set the variable to. (ARI query value)
 	Value string
 	// Extra holds ARI parameters by spec name, sent as given.
 	Extra ari.Params
 }
 
-func (p *VariableSetParams) params() ari.Params {
+func (p *VariableSetGlobalVarParams) params() ari.Params {
 	if p == nil {
 		return nil
 	}
@@ -833,13 +838,14 @@ func (p *VariableSetParams) params() ari.Params {
 	return m
 }
 
-// Set calls asterisk.setGlobalVar: set the value of a global variable.
+// SetGlobalVar calls asterisk.setGlobalVar: set the value of a global
+// variable.
 //
 // ARI POST /asterisk/variable (asterisk.setGlobalVar), bus kind
 // AsteriskVariableSet (class command).
 // ARI errors: 400 Missing variable parameter.
-func (h *VariableHandle) Set(ctx context.Context, p *VariableSetParams) error {
-	_, err := h.c.call(ctx, "asterisk.setGlobalVar", h.key, p.params())
+func (h *VariableHandle) SetGlobalVar(ctx context.Context, p *VariableSetGlobalVarParams) error {
+	_, err := h.c.call(ctx, ari.OpAsteriskSetGlobalVar, h.key, p.params())
 	return err
 }
 
@@ -847,7 +853,7 @@ func (h *VariableHandle) Set(ctx context.Context, p *VariableSetParams) error {
 //
 // ARI GET /endpoints (endpoints.list), bus kind EndpointList (class get).
 func (s *Endpoints) List(ctx context.Context) ([]*EndpointHandle, error) {
-	resp, err := s.c.call(ctx, "endpoints.list", Key{}, nil)
+	resp, err := s.c.call(ctx, ari.OpEndpointsList, Key{}, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -912,7 +918,7 @@ func (p *EndpointsSendMessageParams) params() ari.Params {
 // ARI errors: 400 Invalid parameters for sending a message; 404 Endpoint not
 // found.
 func (s *Endpoints) SendMessage(ctx context.Context, p *EndpointsSendMessageParams) error {
-	_, err := s.c.call(ctx, "endpoints.sendMessage", Key{}, p.params())
+	_, err := s.c.call(ctx, ari.OpEndpointsSendMessage, Key{}, p.params())
 	return err
 }
 
@@ -978,7 +984,7 @@ func (p *EndpointsReferParams) params() ari.Params {
 // (class command).
 // ARI errors: 400 Invalid parameters for referring; 404 Endpoint not found.
 func (s *Endpoints) Refer(ctx context.Context, p *EndpointsReferParams) error {
-	_, err := s.c.call(ctx, "endpoints.refer", Key{}, p.params())
+	_, err := s.c.call(ctx, ari.OpEndpointsRefer, Key{}, p.params())
 	return err
 }
 
@@ -1014,7 +1020,7 @@ func (p *EndpointsListByTechParams) params() ari.Params {
 // EndpointListByTech (class get).
 // ARI errors: 404 Endpoints not found.
 func (s *Endpoints) ListByTech(ctx context.Context, p *EndpointsListByTechParams) ([]*EndpointHandle, error) {
-	resp, err := s.c.call(ctx, "endpoints.listByTech", Key{}, p.params())
+	resp, err := s.c.call(ctx, ari.OpEndpointsListByTech, Key{}, p.params())
 	if err != nil {
 		return nil, err
 	}
@@ -1026,14 +1032,14 @@ func (s *Endpoints) ListByTech(ctx context.Context, p *EndpointsListByTechParams
 	return out, nil
 }
 
-// Data calls endpoints.get: details for an endpoint.
+// Get calls endpoints.get: details for an endpoint.
 //
 // ARI GET /endpoints/{tech}/{resource} (endpoints.get), bus kind EndpointData
 // (class data).
 // ARI errors: 400 Invalid parameters for sending a message; 404 Endpoints not
 // found.
-func (h *EndpointHandle) Data(ctx context.Context) (*ari.Endpoint, error) {
-	resp, err := h.c.call(ctx, "endpoints.get", h.key, nil)
+func (h *EndpointHandle) Get(ctx context.Context) (*ari.Endpoint, error) {
+	resp, err := h.c.call(ctx, ari.OpEndpointsGet, h.key, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -1088,7 +1094,7 @@ func (p *EndpointSendMessageToEndpointParams) params() ari.Params {
 // ARI errors: 400 Invalid parameters for sending a message; 404 Endpoint not
 // found.
 func (h *EndpointHandle) SendMessageToEndpoint(ctx context.Context, p *EndpointSendMessageToEndpointParams) error {
-	_, err := h.c.call(ctx, "endpoints.sendMessageToEndpoint", h.key, p.params())
+	_, err := h.c.call(ctx, ari.OpEndpointsSendMessageToEndpoint, h.key, p.params())
 	return err
 }
 
@@ -1147,7 +1153,7 @@ func (p *EndpointReferToEndpointParams) params() ari.Params {
 // bus kind endpoints.referToEndpoint (class command).
 // ARI errors: 400 Invalid parameters for referring; 404 Endpoint not found.
 func (h *EndpointHandle) ReferToEndpoint(ctx context.Context, p *EndpointReferToEndpointParams) error {
-	_, err := h.c.call(ctx, "endpoints.referToEndpoint", h.key, p.params())
+	_, err := h.c.call(ctx, ari.OpEndpointsReferToEndpoint, h.key, p.params())
 	return err
 }
 
@@ -1155,7 +1161,7 @@ func (h *EndpointHandle) ReferToEndpoint(ctx context.Context, p *EndpointReferTo
 //
 // ARI GET /channels (channels.list), bus kind ChannelList (class get).
 func (s *Channels) List(ctx context.Context) ([]*ChannelHandle, error) {
-	resp, err := s.c.call(ctx, "channels.list", Key{}, nil)
+	resp, err := s.c.call(ctx, ari.OpChannelsList, Key{}, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -1285,7 +1291,7 @@ func (p *ChannelsOriginateParams) params() ari.Params {
 // ARI errors: 400 Invalid parameters for originating a channel; 409 Channel
 // with given unique ID already exists.
 func (s *Channels) Originate(ctx context.Context, p *ChannelsOriginateParams) (*ChannelHandle, error) {
-	resp, err := s.c.call(ctx, "channels.originate", Key{}, p.params())
+	resp, err := s.c.call(ctx, ari.OpChannelsOriginate, Key{}, p.params())
 	if err != nil {
 		return nil, err
 	}
@@ -1373,7 +1379,7 @@ func (p *ChannelsCreateParams) params() ari.Params {
 // create).
 // ARI errors: 409 Channel with given unique ID already exists.
 func (s *Channels) Create(ctx context.Context, p *ChannelsCreateParams) (*ChannelHandle, error) {
-	resp, err := s.c.call(ctx, "channels.create", Key{}, p.params())
+	resp, err := s.c.call(ctx, ari.OpChannelsCreate, Key{}, p.params())
 	if err != nil {
 		return nil, err
 	}
@@ -1384,13 +1390,13 @@ func (s *Channels) Create(ctx context.Context, p *ChannelsCreateParams) (*Channe
 	return s.c.ChannelFromKey(k), nil
 }
 
-// Data calls channels.get: channel details.
+// Get calls channels.get: channel details.
 //
 // ARI GET /channels/{channelId} (channels.get), bus kind ChannelData (class
 // data).
 // ARI errors: 404 Channel not found.
-func (h *ChannelHandle) Data(ctx context.Context) (*ari.Channel, error) {
-	resp, err := h.c.call(ctx, "channels.get", h.key, nil)
+func (h *ChannelHandle) Get(ctx context.Context) (*ari.Channel, error) {
+	resp, err := h.c.call(ctx, ari.OpChannelsGet, h.key, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -1511,12 +1517,16 @@ func (p *ChannelOriginateWithIDParams) params() ari.Params {
 // channels.originateWithId (class create).
 // ARI errors: 400 Invalid parameters for originating a channel; 409 Channel
 // with given unique ID already exists.
-func (h *ChannelHandle) OriginateWithID(ctx context.Context, p *ChannelOriginateWithIDParams) (*ari.Channel, error) {
-	resp, err := h.c.call(ctx, "channels.originateWithId", h.key, p.params())
+func (h *ChannelHandle) OriginateWithID(ctx context.Context, p *ChannelOriginateWithIDParams) (*ChannelHandle, error) {
+	resp, err := h.c.call(ctx, ari.OpChannelsOriginateWithId, h.key, p.params())
 	if err != nil {
 		return nil, err
 	}
-	return entityPtr[ari.Channel](resp, "channel")
+	k, err := createdKey(resp, "channel", "channel", h.key)
+	if err != nil {
+		return nil, err
+	}
+	return h.c.ChannelFromKey(k), nil
 }
 
 // ChannelHangupParams are the parameters of (*ChannelHandle).Hangup. Zero
@@ -1561,14 +1571,15 @@ func (p *ChannelHangupParams) params() ari.Params {
 // (class command).
 // ARI errors: 400 Invalid reason for hangup provided; 404 Channel not found.
 func (h *ChannelHandle) Hangup(ctx context.Context, p *ChannelHangupParams) error {
-	_, err := h.c.call(ctx, "channels.hangup", h.key, p.params())
+	_, err := h.c.call(ctx, ari.OpChannelsHangup, h.key, p.params())
 	return err
 }
 
-// ChannelContinueParams are the parameters of (*ChannelHandle).Continue. Zero
-// values are not sent (ARI's defaults apply), except for required parameters;
-// Extra sets any ARI parameter by its spec name and wins over the fields.
-type ChannelContinueParams struct {
+// ChannelContinueInDialplanParams are the parameters of
+// (*ChannelHandle).ContinueInDialplan. Zero values are not sent (ARI's
+// defaults apply), except for required parameters; Extra sets any ARI
+// parameter by its spec name and wins over the fields.
+type ChannelContinueInDialplanParams struct {
 	// The context to continue to. (ARI query context)
 	Context string
 	// The extension to continue to. (ARI query extension)
@@ -1582,7 +1593,7 @@ type ChannelContinueParams struct {
 	Extra ari.Params
 }
 
-func (p *ChannelContinueParams) params() ari.Params {
+func (p *ChannelContinueInDialplanParams) params() ari.Params {
 	if p == nil {
 		return nil
 	}
@@ -1605,15 +1616,15 @@ func (p *ChannelContinueParams) params() ari.Params {
 	return m
 }
 
-// Continue calls channels.continueInDialplan: exit application; continue
-// execution in the dialplan.
+// ContinueInDialplan calls channels.continueInDialplan: exit application;
+// continue execution in the dialplan.
 //
 // ARI POST /channels/{channelId}/continue (channels.continueInDialplan), bus
 // kind ChannelContinue (class command).
 // ARI errors: 404 Channel not found; 409 Channel not in a Stasis application;
 // 412 Channel in invalid state.
-func (h *ChannelHandle) Continue(ctx context.Context, p *ChannelContinueParams) error {
-	_, err := h.c.call(ctx, "channels.continueInDialplan", h.key, p.params())
+func (h *ChannelHandle) ContinueInDialplan(ctx context.Context, p *ChannelContinueInDialplanParams) error {
+	_, err := h.c.call(ctx, ari.OpChannelsContinueInDialplan, h.key, p.params())
 	return err
 }
 
@@ -1655,7 +1666,7 @@ func (p *ChannelMoveParams) params() ari.Params {
 // (class command).
 // ARI errors: 404 Channel not found; 409 Channel not in a Stasis application.
 func (h *ChannelHandle) Move(ctx context.Context, p *ChannelMoveParams) error {
-	_, err := h.c.call(ctx, "channels.move", h.key, p.params())
+	_, err := h.c.call(ctx, ari.OpChannelsMove, h.key, p.params())
 	return err
 }
 
@@ -1692,7 +1703,7 @@ func (p *ChannelRedirectParams) params() ari.Params {
 // not found; 409 Channel not in a Stasis application; 422 Endpoint is not the
 // same type as the channel; 412 Channel in invalid state.
 func (h *ChannelHandle) Redirect(ctx context.Context, p *ChannelRedirectParams) error {
-	_, err := h.c.call(ctx, "channels.redirect", h.key, p.params())
+	_, err := h.c.call(ctx, ari.OpChannelsRedirect, h.key, p.params())
 	return err
 }
 
@@ -1703,7 +1714,7 @@ func (h *ChannelHandle) Redirect(ctx context.Context, p *ChannelRedirectParams) 
 // ARI errors: 404 Channel not found; 409 Channel not in a Stasis application;
 // 412 Channel in invalid state.
 func (h *ChannelHandle) Answer(ctx context.Context) error {
-	_, err := h.c.call(ctx, "channels.answer", h.key, nil)
+	_, err := h.c.call(ctx, ari.OpChannelsAnswer, h.key, nil)
 	return err
 }
 
@@ -1714,19 +1725,19 @@ func (h *ChannelHandle) Answer(ctx context.Context) error {
 // ARI errors: 404 Channel not found; 409 Channel not in a Stasis application;
 // 412 Channel in invalid state.
 func (h *ChannelHandle) Ring(ctx context.Context) error {
-	_, err := h.c.call(ctx, "channels.ring", h.key, nil)
+	_, err := h.c.call(ctx, ari.OpChannelsRing, h.key, nil)
 	return err
 }
 
-// StopRing calls channels.ringStop: stop ringing indication on a channel if
+// RingStop calls channels.ringStop: stop ringing indication on a channel if
 // locally generated.
 //
 // ARI DELETE /channels/{channelId}/ring (channels.ringStop), bus kind
 // ChannelStopRing (class command).
 // ARI errors: 404 Channel not found; 409 Channel not in a Stasis application;
 // 412 Channel in invalid state.
-func (h *ChannelHandle) StopRing(ctx context.Context) error {
-	_, err := h.c.call(ctx, "channels.ringStop", h.key, nil)
+func (h *ChannelHandle) RingStop(ctx context.Context) error {
+	_, err := h.c.call(ctx, ari.OpChannelsRingStop, h.key, nil)
 	return err
 }
 
@@ -1737,7 +1748,7 @@ func (h *ChannelHandle) StopRing(ctx context.Context) error {
 // ARI errors: 404 Channel not found; 409 Channel not in a Stasis application;
 // 412 Channel in invalid state.
 func (h *ChannelHandle) Progress(ctx context.Context) error {
-	_, err := h.c.call(ctx, "channels.progress", h.key, nil)
+	_, err := h.c.call(ctx, ari.OpChannelsProgress, h.key, nil)
 	return err
 }
 
@@ -1796,7 +1807,7 @@ func (p *ChannelSendDTMFParams) params() ari.Params {
 // ARI errors: 400 DTMF is required; 404 Channel not found; 409 Channel not in
 // a Stasis application; 412 Channel in invalid state.
 func (h *ChannelHandle) SendDTMF(ctx context.Context, p *ChannelSendDTMFParams) error {
-	_, err := h.c.call(ctx, "channels.sendDTMF", h.key, p.params())
+	_, err := h.c.call(ctx, ari.OpChannelsSendDTMF, h.key, p.params())
 	return err
 }
 
@@ -1832,7 +1843,7 @@ func (p *ChannelMuteParams) params() ari.Params {
 // ARI errors: 404 Channel not found; 409 Channel not in a Stasis application;
 // 412 Channel in invalid state.
 func (h *ChannelHandle) Mute(ctx context.Context, p *ChannelMuteParams) error {
-	_, err := h.c.call(ctx, "channels.mute", h.key, p.params())
+	_, err := h.c.call(ctx, ari.OpChannelsMute, h.key, p.params())
 	return err
 }
 
@@ -1868,7 +1879,7 @@ func (p *ChannelUnmuteParams) params() ari.Params {
 // ARI errors: 404 Channel not found; 409 Channel not in a Stasis application;
 // 412 Channel in invalid state.
 func (h *ChannelHandle) Unmute(ctx context.Context, p *ChannelUnmuteParams) error {
-	_, err := h.c.call(ctx, "channels.unmute", h.key, p.params())
+	_, err := h.c.call(ctx, ari.OpChannelsUnmute, h.key, p.params())
 	return err
 }
 
@@ -1879,32 +1890,32 @@ func (h *ChannelHandle) Unmute(ctx context.Context, p *ChannelUnmuteParams) erro
 // ARI errors: 404 Channel not found; 409 Channel not in a Stasis application;
 // 412 Channel in invalid state.
 func (h *ChannelHandle) Hold(ctx context.Context) error {
-	_, err := h.c.call(ctx, "channels.hold", h.key, nil)
+	_, err := h.c.call(ctx, ari.OpChannelsHold, h.key, nil)
 	return err
 }
 
-// StopHold calls channels.unhold: remove a channel from hold.
+// Unhold calls channels.unhold: remove a channel from hold.
 //
 // ARI DELETE /channels/{channelId}/hold (channels.unhold), bus kind
 // ChannelStopHold (class command).
 // ARI errors: 404 Channel not found; 409 Channel not in a Stasis application;
 // 412 Channel in invalid state.
-func (h *ChannelHandle) StopHold(ctx context.Context) error {
-	_, err := h.c.call(ctx, "channels.unhold", h.key, nil)
+func (h *ChannelHandle) Unhold(ctx context.Context) error {
+	_, err := h.c.call(ctx, ari.OpChannelsUnhold, h.key, nil)
 	return err
 }
 
-// ChannelMOHParams are the parameters of (*ChannelHandle).MOH. Zero values
-// are not sent (ARI's defaults apply), except for required parameters; Extra
-// sets any ARI parameter by its spec name and wins over the fields.
-type ChannelMOHParams struct {
+// ChannelStartMOHParams are the parameters of (*ChannelHandle).StartMOH. Zero
+// values are not sent (ARI's defaults apply), except for required parameters;
+// Extra sets any ARI parameter by its spec name and wins over the fields.
+type ChannelStartMOHParams struct {
 	// Music on hold class to use. (ARI query mohClass)
 	MOHClass string
 	// Extra holds ARI parameters by spec name, sent as given.
 	Extra ari.Params
 }
 
-func (p *ChannelMOHParams) params() ari.Params {
+func (p *ChannelStartMOHParams) params() ari.Params {
 	if p == nil {
 		return nil
 	}
@@ -1918,14 +1929,14 @@ func (p *ChannelMOHParams) params() ari.Params {
 	return m
 }
 
-// MOH calls channels.startMoh: play music on hold to a channel.
+// StartMOH calls channels.startMoh: play music on hold to a channel.
 //
 // ARI POST /channels/{channelId}/moh (channels.startMoh), bus kind ChannelMOH
 // (class command).
 // ARI errors: 404 Channel not found; 409 Channel not in a Stasis application;
 // 412 Channel in invalid state.
-func (h *ChannelHandle) MOH(ctx context.Context, p *ChannelMOHParams) error {
-	_, err := h.c.call(ctx, "channels.startMoh", h.key, p.params())
+func (h *ChannelHandle) StartMOH(ctx context.Context, p *ChannelStartMOHParams) error {
+	_, err := h.c.call(ctx, ari.OpChannelsStartMoh, h.key, p.params())
 	return err
 }
 
@@ -1936,18 +1947,18 @@ func (h *ChannelHandle) MOH(ctx context.Context, p *ChannelMOHParams) error {
 // ARI errors: 404 Channel not found; 409 Channel not in a Stasis application;
 // 412 Channel in invalid state.
 func (h *ChannelHandle) StopMOH(ctx context.Context) error {
-	_, err := h.c.call(ctx, "channels.stopMoh", h.key, nil)
+	_, err := h.c.call(ctx, ari.OpChannelsStopMoh, h.key, nil)
 	return err
 }
 
-// Silence calls channels.startSilence: play silence to a channel.
+// StartSilence calls channels.startSilence: play silence to a channel.
 //
 // ARI POST /channels/{channelId}/silence (channels.startSilence), bus kind
 // ChannelSilence (class command).
 // ARI errors: 404 Channel not found; 409 Channel not in a Stasis application;
 // 412 Channel in invalid state.
-func (h *ChannelHandle) Silence(ctx context.Context) error {
-	_, err := h.c.call(ctx, "channels.startSilence", h.key, nil)
+func (h *ChannelHandle) StartSilence(ctx context.Context) error {
+	_, err := h.c.call(ctx, ari.OpChannelsStartSilence, h.key, nil)
 	return err
 }
 
@@ -1958,7 +1969,7 @@ func (h *ChannelHandle) Silence(ctx context.Context) error {
 // ARI errors: 404 Channel not found; 409 Channel not in a Stasis application;
 // 412 Channel in invalid state.
 func (h *ChannelHandle) StopSilence(ctx context.Context) error {
-	_, err := h.c.call(ctx, "channels.stopSilence", h.key, nil)
+	_, err := h.c.call(ctx, ari.OpChannelsStopSilence, h.key, nil)
 	return err
 }
 
@@ -2013,7 +2024,7 @@ func (p *ChannelPlayParams) params() ari.Params {
 // ARI errors: 404 Channel not found; 409 Channel not in a Stasis application;
 // 412 Channel in invalid state.
 func (h *ChannelHandle) Play(ctx context.Context, p *ChannelPlayParams) (*PlaybackHandle, error) {
-	resp, err := h.c.call(ctx, "channels.play", h.key, p.params())
+	resp, err := h.c.call(ctx, ari.OpChannelsPlay, h.key, p.params())
 	if err != nil {
 		return nil, err
 	}
@@ -2076,12 +2087,16 @@ func (p *ChannelPlayWithIDParams) params() ari.Params {
 // kind channels.playWithId (class create).
 // ARI errors: 404 Channel not found; 409 Channel not in a Stasis application;
 // 412 Channel in invalid state.
-func (h *ChannelHandle) PlayWithID(ctx context.Context, p *ChannelPlayWithIDParams) (*ari.Playback, error) {
-	resp, err := h.c.call(ctx, "channels.playWithId", h.key, p.params())
+func (h *ChannelHandle) PlayWithID(ctx context.Context, p *ChannelPlayWithIDParams) (*PlaybackHandle, error) {
+	resp, err := h.c.call(ctx, ari.OpChannelsPlayWithId, h.key, p.params())
 	if err != nil {
 		return nil, err
 	}
-	return entityPtr[ari.Playback](resp, "playback")
+	k, err := createdKey(resp, "playback", "playback", h.key)
+	if err != nil {
+		return nil, err
+	}
+	return h.c.PlaybackFromKey(k), nil
 }
 
 // ChannelRecordParams are the parameters of (*ChannelHandle).Record. Zero
@@ -2152,7 +2167,7 @@ func (p *ChannelRecordParams) params() ari.Params {
 // can not be overwritten because it is in progress or ifExists=fail; 422 The
 // format specified is unknown on this system.
 func (h *ChannelHandle) Record(ctx context.Context, p *ChannelRecordParams) (*LiveRecordingHandle, error) {
-	resp, err := h.c.call(ctx, "channels.record", h.key, p.params())
+	resp, err := h.c.call(ctx, ari.OpChannelsRecord, h.key, p.params())
 	if err != nil {
 		return nil, err
 	}
@@ -2163,18 +2178,18 @@ func (h *ChannelHandle) Record(ctx context.Context, p *ChannelRecordParams) (*Li
 	return h.c.LiveRecordingFromKey(k), nil
 }
 
-// ChannelVariableGetParams are the parameters of
-// (*ChannelHandle).VariableGet. Zero values are not sent (ARI's defaults
+// ChannelGetChannelVarParams are the parameters of
+// (*ChannelHandle).GetChannelVar. Zero values are not sent (ARI's defaults
 // apply), except for required parameters; Extra sets any ARI parameter by its
 // spec name and wins over the fields.
-type ChannelVariableGetParams struct {
+type ChannelGetChannelVarParams struct {
 	// The channel variable or function to get. Required. (ARI query variable)
 	Variable string
 	// Extra holds ARI parameters by spec name, sent as given.
 	Extra ari.Params
 }
 
-func (p *ChannelVariableGetParams) params() ari.Params {
+func (p *ChannelGetChannelVarParams) params() ari.Params {
 	if p == nil {
 		return nil
 	}
@@ -2188,26 +2203,26 @@ func (p *ChannelVariableGetParams) params() ari.Params {
 	return m
 }
 
-// VariableGet calls channels.getChannelVar: get the value of a channel
+// GetChannelVar calls channels.getChannelVar: get the value of a channel
 // variable or function.
 //
 // ARI GET /channels/{channelId}/variable (channels.getChannelVar), bus kind
 // ChannelVariableGet (class data).
 // ARI errors: 400 Missing variable parameter; 404 Channel or variable not
 // found; 409 Channel not in a Stasis application.
-func (h *ChannelHandle) VariableGet(ctx context.Context, p *ChannelVariableGetParams) (string, error) {
-	resp, err := h.c.call(ctx, "channels.getChannelVar", h.key, p.params())
+func (h *ChannelHandle) GetChannelVar(ctx context.Context, p *ChannelGetChannelVarParams) (string, error) {
+	resp, err := h.c.call(ctx, ari.OpChannelsGetChannelVar, h.key, p.params())
 	if err != nil {
 		return "", err
 	}
 	return variable(resp)
 }
 
-// ChannelVariableSetParams are the parameters of
-// (*ChannelHandle).VariableSet. Zero values are not sent (ARI's defaults
+// ChannelSetChannelVarParams are the parameters of
+// (*ChannelHandle).SetChannelVar. Zero values are not sent (ARI's defaults
 // apply), except for required parameters; Extra sets any ARI parameter by its
 // spec name and wins over the fields.
-type ChannelVariableSetParams struct {
+type ChannelSetChannelVarParams struct {
 	// The channel variable or function to set. Required. (ARI query variable)
 	Variable string
 	// The value to set the variable to. (ARI query value)
@@ -2219,7 +2234,7 @@ type ChannelVariableSetParams struct {
 	Extra ari.Params
 }
 
-func (p *ChannelVariableSetParams) params() ari.Params {
+func (p *ChannelSetChannelVarParams) params() ari.Params {
 	if p == nil {
 		return nil
 	}
@@ -2239,15 +2254,15 @@ func (p *ChannelVariableSetParams) params() ari.Params {
 	return m
 }
 
-// VariableSet calls channels.setChannelVar: set the value of a channel
+// SetChannelVar calls channels.setChannelVar: set the value of a channel
 // variable or function.
 //
 // ARI POST /channels/{channelId}/variable (channels.setChannelVar), bus kind
 // ChannelVariableSet (class command).
 // ARI errors: 400 Missing variable parameter; 404 Channel not found; 409
 // Channel not in a Stasis application.
-func (h *ChannelHandle) VariableSet(ctx context.Context, p *ChannelVariableSetParams) error {
-	_, err := h.c.call(ctx, "channels.setChannelVar", h.key, p.params())
+func (h *ChannelHandle) SetChannelVar(ctx context.Context, p *ChannelSetChannelVarParams) error {
+	_, err := h.c.call(ctx, ari.OpChannelsSetChannelVar, h.key, p.params())
 	return err
 }
 
@@ -2282,7 +2297,7 @@ func (p *ChannelGetChannelVarsParams) params() ari.Params {
 // ARI errors: 400 Missing variables parameter; 404 Channel or variable not
 // found; 409 Channel not in a Stasis application.
 func (h *ChannelHandle) GetChannelVars(ctx context.Context, p *ChannelGetChannelVarsParams) (*ari.Variables, error) {
-	resp, err := h.c.call(ctx, "channels.getChannelVars", h.key, p.params())
+	resp, err := h.c.call(ctx, ari.OpChannelsGetChannelVars, h.key, p.params())
 	if err != nil {
 		return nil, err
 	}
@@ -2326,14 +2341,15 @@ func (p *ChannelSetChannelVarsParams) params() ari.Params {
 // ARI errors: 400 Missing variables parameter; 404 Channel not found; 409
 // Channel not in a Stasis application.
 func (h *ChannelHandle) SetChannelVars(ctx context.Context, p *ChannelSetChannelVarsParams) error {
-	_, err := h.c.call(ctx, "channels.setChannelVars", h.key, p.params())
+	_, err := h.c.call(ctx, ari.OpChannelsSetChannelVars, h.key, p.params())
 	return err
 }
 
-// ChannelSnoopParams are the parameters of (*ChannelHandle).Snoop. Zero
-// values are not sent (ARI's defaults apply), except for required parameters;
-// Extra sets any ARI parameter by its spec name and wins over the fields.
-type ChannelSnoopParams struct {
+// ChannelSnoopChannelParams are the parameters of
+// (*ChannelHandle).SnoopChannel. Zero values are not sent (ARI's defaults
+// apply), except for required parameters; Extra sets any ARI parameter by its
+// spec name and wins over the fields.
+type ChannelSnoopChannelParams struct {
 	// Direction of audio to spy on. One of: none, both, out, in. ARI default:
 	// none. (ARI query spy)
 	Spy string
@@ -2351,7 +2367,7 @@ type ChannelSnoopParams struct {
 	Extra ari.Params
 }
 
-func (p *ChannelSnoopParams) params() ari.Params {
+func (p *ChannelSnoopChannelParams) params() ari.Params {
 	if p == nil {
 		return nil
 	}
@@ -2377,13 +2393,13 @@ func (p *ChannelSnoopParams) params() ari.Params {
 	return m
 }
 
-// Snoop calls channels.snoopChannel: start snooping.
+// SnoopChannel calls channels.snoopChannel: start snooping.
 //
 // ARI POST /channels/{channelId}/snoop (channels.snoopChannel), bus kind
 // ChannelSnoop (class create).
 // ARI errors: 400 Invalid parameters; 404 Channel not found.
-func (h *ChannelHandle) Snoop(ctx context.Context, p *ChannelSnoopParams) (*ChannelHandle, error) {
-	resp, err := h.c.call(ctx, "channels.snoopChannel", h.key, p.params())
+func (h *ChannelHandle) SnoopChannel(ctx context.Context, p *ChannelSnoopChannelParams) (*ChannelHandle, error) {
+	resp, err := h.c.call(ctx, ari.OpChannelsSnoopChannel, h.key, p.params())
 	if err != nil {
 		return nil, err
 	}
@@ -2448,12 +2464,16 @@ func (p *ChannelSnoopChannelWithIDParams) params() ari.Params {
 // (channels.snoopChannelWithId), bus kind channels.snoopChannelWithId (class
 // create).
 // ARI errors: 400 Invalid parameters; 404 Channel not found.
-func (h *ChannelHandle) SnoopChannelWithID(ctx context.Context, p *ChannelSnoopChannelWithIDParams) (*ari.Channel, error) {
-	resp, err := h.c.call(ctx, "channels.snoopChannelWithId", h.key, p.params())
+func (h *ChannelHandle) SnoopChannelWithID(ctx context.Context, p *ChannelSnoopChannelWithIDParams) (*ChannelHandle, error) {
+	resp, err := h.c.call(ctx, ari.OpChannelsSnoopChannelWithId, h.key, p.params())
 	if err != nil {
 		return nil, err
 	}
-	return entityPtr[ari.Channel](resp, "channel")
+	k, err := createdKey(resp, "channel", "channel", h.key)
+	if err != nil {
+		return nil, err
+	}
+	return h.c.ChannelFromKey(k), nil
 }
 
 // ChannelDialParams are the parameters of (*ChannelHandle).Dial. Zero values
@@ -2491,7 +2511,7 @@ func (p *ChannelDialParams) params() ari.Params {
 // (class command).
 // ARI errors: 404 Channel cannot be found; 409 Channel cannot be dialed.
 func (h *ChannelHandle) Dial(ctx context.Context, p *ChannelDialParams) error {
-	_, err := h.c.call(ctx, "channels.dial", h.key, p.params())
+	_, err := h.c.call(ctx, ari.OpChannelsDial, h.key, p.params())
 	return err
 }
 
@@ -2501,7 +2521,7 @@ func (h *ChannelHandle) Dial(ctx context.Context, p *ChannelDialParams) error {
 // kind channels.rtpstatistics (class data).
 // ARI errors: 404 Channel cannot be found.
 func (h *ChannelHandle) RTPStatistics(ctx context.Context) (*ari.RTPstat, error) {
-	resp, err := h.c.call(ctx, "channels.rtpstatistics", h.key, nil)
+	resp, err := h.c.call(ctx, ari.OpChannelsRtpstatistics, h.key, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -2606,7 +2626,7 @@ func (p *ChannelsExternalMediaParams) params() ari.Params {
 // ARI errors: 400 Invalid parameters; 409 Channel is not in a Stasis
 // application; Channel is already bridged.
 func (s *Channels) ExternalMedia(ctx context.Context, p *ChannelsExternalMediaParams) (*ChannelHandle, error) {
-	resp, err := s.c.call(ctx, "channels.externalMedia", Key{}, p.params())
+	resp, err := s.c.call(ctx, ari.OpChannelsExternalMedia, Key{}, p.params())
 	if err != nil {
 		return nil, err
 	}
@@ -2652,7 +2672,7 @@ func (p *ChannelTransferProgressParams) params() ari.Params {
 // not found; 409 Channel not in a Stasis application; 412 Channel in invalid
 // state.
 func (h *ChannelHandle) TransferProgress(ctx context.Context, p *ChannelTransferProgressParams) error {
-	_, err := h.c.call(ctx, "channels.transfer_progress", h.key, p.params())
+	_, err := h.c.call(ctx, ari.OpChannelsTransferProgress, h.key, p.params())
 	return err
 }
 
@@ -2660,7 +2680,7 @@ func (h *ChannelHandle) TransferProgress(ctx context.Context, p *ChannelTransfer
 //
 // ARI GET /bridges (bridges.list), bus kind BridgeList (class get).
 func (s *Bridges) List(ctx context.Context) ([]*BridgeHandle, error) {
-	resp, err := s.c.call(ctx, "bridges.list", Key{}, nil)
+	resp, err := s.c.call(ctx, ari.OpBridgesList, Key{}, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -2723,7 +2743,7 @@ func (p *BridgesCreateParams) params() ari.Params {
 // ARI POST /bridges (bridges.create), bus kind BridgeCreate (class create).
 // ARI errors: 409 Bridge with the same bridgeId already exists.
 func (s *Bridges) Create(ctx context.Context, p *BridgesCreateParams) (*BridgeHandle, error) {
-	resp, err := s.c.call(ctx, "bridges.create", Key{}, p.params())
+	resp, err := s.c.call(ctx, ari.OpBridgesCreate, Key{}, p.params())
 	if err != nil {
 		return nil, err
 	}
@@ -2781,34 +2801,38 @@ func (p *BridgeCreateWithIDParams) params() ari.Params {
 // ARI POST /bridges/{bridgeId} (bridges.createWithId), bus kind
 // bridges.createWithId (class create).
 // ARI errors: 409 Bridge with the same bridgeId already exists.
-func (h *BridgeHandle) CreateWithID(ctx context.Context, p *BridgeCreateWithIDParams) (*ari.Bridge, error) {
-	resp, err := h.c.call(ctx, "bridges.createWithId", h.key, p.params())
+func (h *BridgeHandle) CreateWithID(ctx context.Context, p *BridgeCreateWithIDParams) (*BridgeHandle, error) {
+	resp, err := h.c.call(ctx, ari.OpBridgesCreateWithId, h.key, p.params())
 	if err != nil {
 		return nil, err
 	}
-	return entityPtr[ari.Bridge](resp, "bridge")
+	k, err := createdKey(resp, "bridge", "bridge", h.key)
+	if err != nil {
+		return nil, err
+	}
+	return h.c.BridgeFromKey(k), nil
 }
 
-// Data calls bridges.get: get bridge details.
+// Get calls bridges.get: get bridge details.
 //
 // ARI GET /bridges/{bridgeId} (bridges.get), bus kind BridgeData (class
 // data).
 // ARI errors: 404 Bridge not found.
-func (h *BridgeHandle) Data(ctx context.Context) (*ari.Bridge, error) {
-	resp, err := h.c.call(ctx, "bridges.get", h.key, nil)
+func (h *BridgeHandle) Get(ctx context.Context) (*ari.Bridge, error) {
+	resp, err := h.c.call(ctx, ari.OpBridgesGet, h.key, nil)
 	if err != nil {
 		return nil, err
 	}
 	return entityPtr[ari.Bridge](resp, "bridge")
 }
 
-// Delete calls bridges.destroy: shut down a bridge.
+// Destroy calls bridges.destroy: shut down a bridge.
 //
 // ARI DELETE /bridges/{bridgeId} (bridges.destroy), bus kind BridgeDelete
 // (class command).
 // ARI errors: 404 Bridge not found.
-func (h *BridgeHandle) Delete(ctx context.Context) error {
-	_, err := h.c.call(ctx, "bridges.destroy", h.key, nil)
+func (h *BridgeHandle) Destroy(ctx context.Context) error {
+	_, err := h.c.call(ctx, ari.OpBridgesDestroy, h.key, nil)
 	return err
 }
 
@@ -2845,7 +2869,7 @@ func (p *BridgeGetBridgeVarParams) params() ari.Params {
 // ARI errors: 400 Missing variable parameter; 404 Bridge or variable not
 // found; 409 Bridge not in a Stasis application.
 func (h *BridgeHandle) GetBridgeVar(ctx context.Context, p *BridgeGetBridgeVarParams) (string, error) {
-	resp, err := h.c.call(ctx, "bridges.getBridgeVar", h.key, p.params())
+	resp, err := h.c.call(ctx, ari.OpBridgesGetBridgeVar, h.key, p.params())
 	if err != nil {
 		return "", err
 	}
@@ -2896,7 +2920,7 @@ func (p *BridgeSetBridgeVarParams) params() ari.Params {
 // ARI errors: 400 Missing variable parameter; 404 Bridge not found; 409
 // Bridge not in a Stasis application.
 func (h *BridgeHandle) SetBridgeVar(ctx context.Context, p *BridgeSetBridgeVarParams) error {
-	_, err := h.c.call(ctx, "bridges.setBridgeVar", h.key, p.params())
+	_, err := h.c.call(ctx, ari.OpBridgesSetBridgeVar, h.key, p.params())
 	return err
 }
 
@@ -2931,7 +2955,7 @@ func (p *BridgeGetBridgeVarsParams) params() ari.Params {
 // ARI errors: 400 Missing variables parameter; 404 Bridge or variable not
 // found; 409 Bridge not in a Stasis application.
 func (h *BridgeHandle) GetBridgeVars(ctx context.Context, p *BridgeGetBridgeVarsParams) (*ari.Variables, error) {
-	resp, err := h.c.call(ctx, "bridges.getBridgeVars", h.key, p.params())
+	resp, err := h.c.call(ctx, ari.OpBridgesGetBridgeVars, h.key, p.params())
 	if err != nil {
 		return nil, err
 	}
@@ -2975,7 +2999,7 @@ func (p *BridgeSetBridgeVarsParams) params() ari.Params {
 // ARI errors: 400 Missing variables parameter; 404 Bridge not found; 409
 // Bridge not in a Stasis application.
 func (h *BridgeHandle) SetBridgeVars(ctx context.Context, p *BridgeSetBridgeVarsParams) error {
-	_, err := h.c.call(ctx, "bridges.setBridgeVars", h.key, p.params())
+	_, err := h.c.call(ctx, ari.OpBridgesSetBridgeVars, h.key, p.params())
 	return err
 }
 
@@ -3033,7 +3057,7 @@ func (p *BridgeAddChannelParams) params() ari.Params {
 // Stasis application; Channel currently recording; 422 Channel not in Stasis
 // application.
 func (h *BridgeHandle) AddChannel(ctx context.Context, p *BridgeAddChannelParams) error {
-	_, err := h.c.call(ctx, "bridges.addChannel", h.key, p.params())
+	_, err := h.c.call(ctx, ari.OpBridgesAddChannel, h.key, p.params())
 	return err
 }
 
@@ -3067,22 +3091,22 @@ func (p *BridgeRemoveChannelParams) params() ari.Params {
 // ARI errors: 400 Channel not found; 404 Bridge not found; 409 Bridge not in
 // Stasis application; 422 Channel not in this bridge.
 func (h *BridgeHandle) RemoveChannel(ctx context.Context, p *BridgeRemoveChannelParams) error {
-	_, err := h.c.call(ctx, "bridges.removeChannel", h.key, p.params())
+	_, err := h.c.call(ctx, ari.OpBridgesRemoveChannel, h.key, p.params())
 	return err
 }
 
-// BridgeVideoSourceParams are the parameters of (*BridgeHandle).VideoSource.
-// Zero values are not sent (ARI's defaults apply), except for required
-// parameters; Extra sets any ARI parameter by its spec name and wins over the
-// fields.
-type BridgeVideoSourceParams struct {
+// BridgeSetVideoSourceParams are the parameters of
+// (*BridgeHandle).SetVideoSource. Zero values are not sent (ARI's defaults
+// apply), except for required parameters; Extra sets any ARI parameter by its
+// spec name and wins over the fields.
+type BridgeSetVideoSourceParams struct {
 	// Channel's id. Required. (ARI path channelId)
 	ChannelID string
 	// Extra holds ARI parameters by spec name, sent as given.
 	Extra ari.Params
 }
 
-func (p *BridgeVideoSourceParams) params() ari.Params {
+func (p *BridgeSetVideoSourceParams) params() ari.Params {
 	if p == nil {
 		return nil
 	}
@@ -3096,43 +3120,43 @@ func (p *BridgeVideoSourceParams) params() ari.Params {
 	return m
 }
 
-// VideoSource calls bridges.setVideoSource: set a channel as the video source
-// in a multi-party mixing bridge. This operation has no effect on bridges
-// with two or fewer participants.
+// SetVideoSource calls bridges.setVideoSource: set a channel as the video
+// source in a multi-party mixing bridge. This operation has no effect on
+// bridges with two or fewer participants.
 //
 // ARI POST /bridges/{bridgeId}/videoSource/{channelId}
 // (bridges.setVideoSource), bus kind BridgeVideoSource (class command).
 // ARI errors: 404 Bridge or Channel not found; 409 Channel not in Stasis
 // application; 422 Channel not in this Bridge.
-func (h *BridgeHandle) VideoSource(ctx context.Context, p *BridgeVideoSourceParams) error {
-	_, err := h.c.call(ctx, "bridges.setVideoSource", h.key, p.params())
+func (h *BridgeHandle) SetVideoSource(ctx context.Context, p *BridgeSetVideoSourceParams) error {
+	_, err := h.c.call(ctx, ari.OpBridgesSetVideoSource, h.key, p.params())
 	return err
 }
 
-// VideoSourceDelete calls bridges.clearVideoSource: removes any explicit
-// video source in a multi-party mixing bridge. This operation has no effect
-// on bridges with two or fewer participants. When no explicit video source is
+// ClearVideoSource calls bridges.clearVideoSource: removes any explicit video
+// source in a multi-party mixing bridge. This operation has no effect on
+// bridges with two or fewer participants. When no explicit video source is
 // set, talk detection will be used to determine the active video stream.
 //
 // ARI DELETE /bridges/{bridgeId}/videoSource (bridges.clearVideoSource), bus
 // kind BridgeVideoSourceDelete (class command).
 // ARI errors: 404 Bridge not found.
-func (h *BridgeHandle) VideoSourceDelete(ctx context.Context) error {
-	_, err := h.c.call(ctx, "bridges.clearVideoSource", h.key, nil)
+func (h *BridgeHandle) ClearVideoSource(ctx context.Context) error {
+	_, err := h.c.call(ctx, ari.OpBridgesClearVideoSource, h.key, nil)
 	return err
 }
 
-// BridgeMOHParams are the parameters of (*BridgeHandle).MOH. Zero values are
-// not sent (ARI's defaults apply), except for required parameters; Extra sets
-// any ARI parameter by its spec name and wins over the fields.
-type BridgeMOHParams struct {
+// BridgeStartMOHParams are the parameters of (*BridgeHandle).StartMOH. Zero
+// values are not sent (ARI's defaults apply), except for required parameters;
+// Extra sets any ARI parameter by its spec name and wins over the fields.
+type BridgeStartMOHParams struct {
 	// Channel's id. (ARI query mohClass)
 	MOHClass string
 	// Extra holds ARI parameters by spec name, sent as given.
 	Extra ari.Params
 }
 
-func (p *BridgeMOHParams) params() ari.Params {
+func (p *BridgeStartMOHParams) params() ari.Params {
 	if p == nil {
 		return nil
 	}
@@ -3146,14 +3170,14 @@ func (p *BridgeMOHParams) params() ari.Params {
 	return m
 }
 
-// MOH calls bridges.startMoh: play music on hold to a bridge or change the
-// MOH class that is playing.
+// StartMOH calls bridges.startMoh: play music on hold to a bridge or change
+// the MOH class that is playing.
 //
 // ARI POST /bridges/{bridgeId}/moh (bridges.startMoh), bus kind BridgeMOH
 // (class command).
 // ARI errors: 404 Bridge not found; 409 Bridge not in Stasis application.
-func (h *BridgeHandle) MOH(ctx context.Context, p *BridgeMOHParams) error {
-	_, err := h.c.call(ctx, "bridges.startMoh", h.key, p.params())
+func (h *BridgeHandle) StartMOH(ctx context.Context, p *BridgeStartMOHParams) error {
+	_, err := h.c.call(ctx, ari.OpBridgesStartMoh, h.key, p.params())
 	return err
 }
 
@@ -3163,7 +3187,7 @@ func (h *BridgeHandle) MOH(ctx context.Context, p *BridgeMOHParams) error {
 // BridgeStopMOH (class command).
 // ARI errors: 404 Bridge not found; 409 Bridge not in Stasis application.
 func (h *BridgeHandle) StopMOH(ctx context.Context) error {
-	_, err := h.c.call(ctx, "bridges.stopMoh", h.key, nil)
+	_, err := h.c.call(ctx, ari.OpBridgesStopMoh, h.key, nil)
 	return err
 }
 
@@ -3226,7 +3250,7 @@ func (p *BridgePlayParams) params() ari.Params {
 // ARI errors: 404 Bridge not found; 409 Bridge not in a Stasis application;
 // 422 The format specified is unknown on this system.
 func (h *BridgeHandle) Play(ctx context.Context, p *BridgePlayParams) (*PlaybackHandle, error) {
-	resp, err := h.c.call(ctx, "bridges.play", h.key, p.params())
+	resp, err := h.c.call(ctx, ari.OpBridgesPlay, h.key, p.params())
 	if err != nil {
 		return nil, err
 	}
@@ -3296,12 +3320,16 @@ func (p *BridgePlayWithIDParams) params() ari.Params {
 // kind bridges.playWithId (class create).
 // ARI errors: 404 Bridge not found; 409 Bridge not in a Stasis application;
 // 422 The format specified is unknown on this system.
-func (h *BridgeHandle) PlayWithID(ctx context.Context, p *BridgePlayWithIDParams) (*ari.Playback, error) {
-	resp, err := h.c.call(ctx, "bridges.playWithId", h.key, p.params())
+func (h *BridgeHandle) PlayWithID(ctx context.Context, p *BridgePlayWithIDParams) (*PlaybackHandle, error) {
+	resp, err := h.c.call(ctx, ari.OpBridgesPlayWithId, h.key, p.params())
 	if err != nil {
 		return nil, err
 	}
-	return entityPtr[ari.Playback](resp, "playback")
+	k, err := createdKey(resp, "playback", "playback", h.key)
+	if err != nil {
+		return nil, err
+	}
+	return h.c.PlaybackFromKey(k), nil
 }
 
 // BridgeRecordParams are the parameters of (*BridgeHandle).Record. Zero
@@ -3377,7 +3405,7 @@ func (p *BridgeRecordParams) params() ari.Params {
 // the system and can not be overwritten because it is in progress or
 // ifExists=fail; 422 The format specified is unknown on this system.
 func (h *BridgeHandle) Record(ctx context.Context, p *BridgeRecordParams) (*LiveRecordingHandle, error) {
-	resp, err := h.c.call(ctx, "bridges.record", h.key, p.params())
+	resp, err := h.c.call(ctx, ari.OpBridgesRecord, h.key, p.params())
 	if err != nil {
 		return nil, err
 	}
@@ -3393,7 +3421,7 @@ func (h *BridgeHandle) Record(ctx context.Context, p *BridgeRecordParams) (*Live
 // ARI GET /recordings/stored (recordings.listStored), bus kind
 // RecordingStoredList (class get).
 func (s *Recordings) ListStored(ctx context.Context) ([]*StoredRecordingHandle, error) {
-	resp, err := s.c.call(ctx, "recordings.listStored", Key{}, nil)
+	resp, err := s.c.call(ctx, ari.OpRecordingsListStored, Key{}, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -3405,26 +3433,26 @@ func (s *Recordings) ListStored(ctx context.Context) ([]*StoredRecordingHandle, 
 	return out, nil
 }
 
-// Data calls recordings.getStored: get a stored recording's details.
+// GetStored calls recordings.getStored: get a stored recording's details.
 //
 // ARI GET /recordings/stored/{recordingName} (recordings.getStored), bus kind
 // RecordingStoredData (class data).
 // ARI errors: 404 Recording not found.
-func (h *StoredRecordingHandle) Data(ctx context.Context) (*ari.StoredRecording, error) {
-	resp, err := h.c.call(ctx, "recordings.getStored", h.key, nil)
+func (h *StoredRecordingHandle) GetStored(ctx context.Context) (*ari.StoredRecording, error) {
+	resp, err := h.c.call(ctx, ari.OpRecordingsGetStored, h.key, nil)
 	if err != nil {
 		return nil, err
 	}
 	return entityPtr[ari.StoredRecording](resp, "stored_recording")
 }
 
-// Delete calls recordings.deleteStored: delete a stored recording.
+// DeleteStored calls recordings.deleteStored: delete a stored recording.
 //
 // ARI DELETE /recordings/stored/{recordingName} (recordings.deleteStored),
 // bus kind RecordingStoredDelete (class command).
 // ARI errors: 404 Recording not found.
-func (h *StoredRecordingHandle) Delete(ctx context.Context) error {
-	_, err := h.c.call(ctx, "recordings.deleteStored", h.key, nil)
+func (h *StoredRecordingHandle) DeleteStored(ctx context.Context) error {
+	_, err := h.c.call(ctx, ari.OpRecordingsDeleteStored, h.key, nil)
 	return err
 }
 
@@ -3436,18 +3464,18 @@ func (h *StoredRecordingHandle) Delete(ctx context.Context) error {
 // ARI errors: 403 The recording file could not be opened; 404 Recording not
 // found.
 func (h *StoredRecordingHandle) GetStoredFile(ctx context.Context) ([]byte, error) {
-	resp, err := h.c.call(ctx, "recordings.getStoredFile", h.key, nil)
+	resp, err := h.c.call(ctx, ari.OpRecordingsGetStoredFile, h.key, nil)
 	if err != nil {
 		return nil, err
 	}
 	return entity[[]byte](resp, "binary")
 }
 
-// StoredRecordingCopyParams are the parameters of
-// (*StoredRecordingHandle).Copy. Zero values are not sent (ARI's defaults
-// apply), except for required parameters; Extra sets any ARI parameter by its
-// spec name and wins over the fields.
-type StoredRecordingCopyParams struct {
+// StoredRecordingCopyStoredParams are the parameters of
+// (*StoredRecordingHandle).CopyStored. Zero values are not sent (ARI's
+// defaults apply), except for required parameters; Extra sets any ARI
+// parameter by its spec name and wins over the fields.
+type StoredRecordingCopyStoredParams struct {
 	// The destination name of the recording. Required. (ARI query
 	// destinationRecordingName)
 	DestinationRecordingName string
@@ -3455,7 +3483,7 @@ type StoredRecordingCopyParams struct {
 	Extra ari.Params
 }
 
-func (p *StoredRecordingCopyParams) params() ari.Params {
+func (p *StoredRecordingCopyStoredParams) params() ari.Params {
 	if p == nil {
 		return nil
 	}
@@ -3469,14 +3497,14 @@ func (p *StoredRecordingCopyParams) params() ari.Params {
 	return m
 }
 
-// Copy calls recordings.copyStored: copy a stored recording.
+// CopyStored calls recordings.copyStored: copy a stored recording.
 //
 // ARI POST /recordings/stored/{recordingName}/copy (recordings.copyStored),
 // bus kind RecordingStoredCopy (class command).
 // ARI errors: 404 Recording not found; 409 A recording with the same name
 // already exists on the system.
-func (h *StoredRecordingHandle) Copy(ctx context.Context, p *StoredRecordingCopyParams) (*StoredRecordingHandle, error) {
-	resp, err := h.c.call(ctx, "recordings.copyStored", h.key, p.params())
+func (h *StoredRecordingHandle) CopyStored(ctx context.Context, p *StoredRecordingCopyStoredParams) (*StoredRecordingHandle, error) {
+	resp, err := h.c.call(ctx, ari.OpRecordingsCopyStored, h.key, p.params())
 	if err != nil {
 		return nil, err
 	}
@@ -3487,26 +3515,26 @@ func (h *StoredRecordingHandle) Copy(ctx context.Context, p *StoredRecordingCopy
 	return h.c.StoredRecordingFromKey(k), nil
 }
 
-// Data calls recordings.getLive: list live recordings.
+// GetLive calls recordings.getLive: list live recordings.
 //
 // ARI GET /recordings/live/{recordingName} (recordings.getLive), bus kind
 // RecordingLiveData (class data).
 // ARI errors: 404 Recording not found.
-func (h *LiveRecordingHandle) Data(ctx context.Context) (*ari.LiveRecording, error) {
-	resp, err := h.c.call(ctx, "recordings.getLive", h.key, nil)
+func (h *LiveRecordingHandle) GetLive(ctx context.Context) (*ari.LiveRecording, error) {
+	resp, err := h.c.call(ctx, ari.OpRecordingsGetLive, h.key, nil)
 	if err != nil {
 		return nil, err
 	}
 	return entityPtr[ari.LiveRecording](resp, "live_recording")
 }
 
-// Scrap calls recordings.cancel: stop a live recording and discard it.
+// Cancel calls recordings.cancel: stop a live recording and discard it.
 //
 // ARI DELETE /recordings/live/{recordingName} (recordings.cancel), bus kind
 // RecordingLiveScrap (class command).
 // ARI errors: 404 Recording not found.
-func (h *LiveRecordingHandle) Scrap(ctx context.Context) error {
-	_, err := h.c.call(ctx, "recordings.cancel", h.key, nil)
+func (h *LiveRecordingHandle) Cancel(ctx context.Context) error {
+	_, err := h.c.call(ctx, ari.OpRecordingsCancel, h.key, nil)
 	return err
 }
 
@@ -3516,7 +3544,7 @@ func (h *LiveRecordingHandle) Scrap(ctx context.Context) error {
 // RecordingLiveStop (class command).
 // ARI errors: 404 Recording not found.
 func (h *LiveRecordingHandle) Stop(ctx context.Context) error {
-	_, err := h.c.call(ctx, "recordings.stop", h.key, nil)
+	_, err := h.c.call(ctx, ari.OpRecordingsStop, h.key, nil)
 	return err
 }
 
@@ -3526,17 +3554,17 @@ func (h *LiveRecordingHandle) Stop(ctx context.Context) error {
 // kind RecordingLivePause (class command).
 // ARI errors: 404 Recording not found; 409 Recording not in session.
 func (h *LiveRecordingHandle) Pause(ctx context.Context) error {
-	_, err := h.c.call(ctx, "recordings.pause", h.key, nil)
+	_, err := h.c.call(ctx, ari.OpRecordingsPause, h.key, nil)
 	return err
 }
 
-// Resume calls recordings.unpause: unpause a live recording.
+// Unpause calls recordings.unpause: unpause a live recording.
 //
 // ARI DELETE /recordings/live/{recordingName}/pause (recordings.unpause), bus
 // kind RecordingLiveResume (class command).
 // ARI errors: 404 Recording not found; 409 Recording not in session.
-func (h *LiveRecordingHandle) Resume(ctx context.Context) error {
-	_, err := h.c.call(ctx, "recordings.unpause", h.key, nil)
+func (h *LiveRecordingHandle) Unpause(ctx context.Context) error {
+	_, err := h.c.call(ctx, ari.OpRecordingsUnpause, h.key, nil)
 	return err
 }
 
@@ -3546,7 +3574,7 @@ func (h *LiveRecordingHandle) Resume(ctx context.Context) error {
 // RecordingLiveMute (class command).
 // ARI errors: 404 Recording not found; 409 Recording not in session.
 func (h *LiveRecordingHandle) Mute(ctx context.Context) error {
-	_, err := h.c.call(ctx, "recordings.mute", h.key, nil)
+	_, err := h.c.call(ctx, ari.OpRecordingsMute, h.key, nil)
 	return err
 }
 
@@ -3556,7 +3584,7 @@ func (h *LiveRecordingHandle) Mute(ctx context.Context) error {
 // kind RecordingLiveUnmute (class command).
 // ARI errors: 404 Recording not found; 409 Recording not in session.
 func (h *LiveRecordingHandle) Unmute(ctx context.Context) error {
-	_, err := h.c.call(ctx, "recordings.unmute", h.key, nil)
+	_, err := h.c.call(ctx, ari.OpRecordingsUnmute, h.key, nil)
 	return err
 }
 
@@ -3593,7 +3621,7 @@ func (p *SoundsListParams) params() ari.Params {
 //
 // ARI GET /sounds (sounds.list), bus kind SoundList (class get).
 func (s *Sounds) List(ctx context.Context, p *SoundsListParams) ([]*SoundHandle, error) {
-	resp, err := s.c.call(ctx, "sounds.list", Key{}, p.params())
+	resp, err := s.c.call(ctx, ari.OpSoundsList, Key{}, p.params())
 	if err != nil {
 		return nil, err
 	}
@@ -3605,24 +3633,24 @@ func (s *Sounds) List(ctx context.Context, p *SoundsListParams) ([]*SoundHandle,
 	return out, nil
 }
 
-// Data calls sounds.get: get a sound's details.
+// Get calls sounds.get: get a sound's details.
 //
 // ARI GET /sounds/{soundId} (sounds.get), bus kind SoundData (class data).
-func (h *SoundHandle) Data(ctx context.Context) (*ari.Sound, error) {
-	resp, err := h.c.call(ctx, "sounds.get", h.key, nil)
+func (h *SoundHandle) Get(ctx context.Context) (*ari.Sound, error) {
+	resp, err := h.c.call(ctx, ari.OpSoundsGet, h.key, nil)
 	if err != nil {
 		return nil, err
 	}
 	return entityPtr[ari.Sound](resp, "sound")
 }
 
-// Data calls playbacks.get: get a playback's details.
+// Get calls playbacks.get: get a playback's details.
 //
 // ARI GET /playbacks/{playbackId} (playbacks.get), bus kind PlaybackData
 // (class data).
 // ARI errors: 404 The playback cannot be found.
-func (h *PlaybackHandle) Data(ctx context.Context) (*ari.Playback, error) {
-	resp, err := h.c.call(ctx, "playbacks.get", h.key, nil)
+func (h *PlaybackHandle) Get(ctx context.Context) (*ari.Playback, error) {
+	resp, err := h.c.call(ctx, ari.OpPlaybacksGet, h.key, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -3635,7 +3663,7 @@ func (h *PlaybackHandle) Data(ctx context.Context) (*ari.Playback, error) {
 // (class command).
 // ARI errors: 404 The playback cannot be found.
 func (h *PlaybackHandle) Stop(ctx context.Context) error {
-	_, err := h.c.call(ctx, "playbacks.stop", h.key, nil)
+	_, err := h.c.call(ctx, ari.OpPlaybacksStop, h.key, nil)
 	return err
 }
 
@@ -3672,7 +3700,7 @@ func (p *PlaybackControlParams) params() ari.Params {
 // playback cannot be found; 409 The operation cannot be performed in the
 // playback's current state.
 func (h *PlaybackHandle) Control(ctx context.Context, p *PlaybackControlParams) error {
-	_, err := h.c.call(ctx, "playbacks.control", h.key, p.params())
+	_, err := h.c.call(ctx, ari.OpPlaybacksControl, h.key, p.params())
 	return err
 }
 
@@ -3681,7 +3709,7 @@ func (h *PlaybackHandle) Control(ctx context.Context, p *PlaybackControlParams) 
 // ARI GET /deviceStates (deviceStates.list), bus kind DeviceStateList (class
 // get).
 func (s *DeviceStates) List(ctx context.Context) ([]*DeviceStateHandle, error) {
-	resp, err := s.c.call(ctx, "deviceStates.list", Key{}, nil)
+	resp, err := s.c.call(ctx, ari.OpDeviceStatesList, Key{}, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -3693,12 +3721,12 @@ func (s *DeviceStates) List(ctx context.Context) ([]*DeviceStateHandle, error) {
 	return out, nil
 }
 
-// Data calls deviceStates.get: retrieve the current state of a device.
+// Get calls deviceStates.get: retrieve the current state of a device.
 //
 // ARI GET /deviceStates/{deviceName} (deviceStates.get), bus kind
 // DeviceStateData (class data).
-func (h *DeviceStateHandle) Data(ctx context.Context) (*ari.DeviceState, error) {
-	resp, err := h.c.call(ctx, "deviceStates.get", h.key, nil)
+func (h *DeviceStateHandle) Get(ctx context.Context) (*ari.DeviceState, error) {
+	resp, err := h.c.call(ctx, ari.OpDeviceStatesGet, h.key, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -3738,7 +3766,7 @@ func (p *DeviceStateUpdateParams) params() ari.Params {
 // DeviceStateUpdate (class command).
 // ARI errors: 404 Device name is missing; 409 Uncontrolled device specified.
 func (h *DeviceStateHandle) Update(ctx context.Context, p *DeviceStateUpdateParams) error {
-	_, err := h.c.call(ctx, "deviceStates.update", h.key, p.params())
+	_, err := h.c.call(ctx, ari.OpDeviceStatesUpdate, h.key, p.params())
 	return err
 }
 
@@ -3748,7 +3776,7 @@ func (h *DeviceStateHandle) Update(ctx context.Context, p *DeviceStateUpdatePara
 // DeviceStateDelete (class command).
 // ARI errors: 404 Device name is missing; 409 Uncontrolled device specified.
 func (h *DeviceStateHandle) Delete(ctx context.Context) error {
-	_, err := h.c.call(ctx, "deviceStates.delete", h.key, nil)
+	_, err := h.c.call(ctx, ari.OpDeviceStatesDelete, h.key, nil)
 	return err
 }
 
@@ -3756,7 +3784,7 @@ func (h *DeviceStateHandle) Delete(ctx context.Context) error {
 //
 // ARI GET /mailboxes (mailboxes.list), bus kind MailboxList (class get).
 func (s *Mailboxes) List(ctx context.Context) ([]*MailboxHandle, error) {
-	resp, err := s.c.call(ctx, "mailboxes.list", Key{}, nil)
+	resp, err := s.c.call(ctx, ari.OpMailboxesList, Key{}, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -3768,13 +3796,13 @@ func (s *Mailboxes) List(ctx context.Context) ([]*MailboxHandle, error) {
 	return out, nil
 }
 
-// Data calls mailboxes.get: retrieve the current state of a mailbox.
+// Get calls mailboxes.get: retrieve the current state of a mailbox.
 //
 // ARI GET /mailboxes/{mailboxName} (mailboxes.get), bus kind MailboxData
 // (class data).
 // ARI errors: 404 Mailbox not found.
-func (h *MailboxHandle) Data(ctx context.Context) (*ari.Mailbox, error) {
-	resp, err := h.c.call(ctx, "mailboxes.get", h.key, nil)
+func (h *MailboxHandle) Get(ctx context.Context) (*ari.Mailbox, error) {
+	resp, err := h.c.call(ctx, ari.OpMailboxesGet, h.key, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -3813,7 +3841,7 @@ func (p *MailboxUpdateParams) params() ari.Params {
 // (class command).
 // ARI errors: 404 Mailbox not found.
 func (h *MailboxHandle) Update(ctx context.Context, p *MailboxUpdateParams) error {
-	_, err := h.c.call(ctx, "mailboxes.update", h.key, p.params())
+	_, err := h.c.call(ctx, ari.OpMailboxesUpdate, h.key, p.params())
 	return err
 }
 
@@ -3823,7 +3851,7 @@ func (h *MailboxHandle) Update(ctx context.Context, p *MailboxUpdateParams) erro
 // MailboxDelete (class command).
 // ARI errors: 404 Mailbox not found.
 func (h *MailboxHandle) Delete(ctx context.Context) error {
-	_, err := h.c.call(ctx, "mailboxes.delete", h.key, nil)
+	_, err := h.c.call(ctx, ari.OpMailboxesDelete, h.key, nil)
 	return err
 }
 
@@ -3877,7 +3905,7 @@ func (p *EventsUserEventParams) params() ari.Params {
 // ARI errors: 404 Application does not exist; 422 Event source not found; 400
 // Invalid even tsource URI or userevent data.
 func (s *Events) UserEvent(ctx context.Context, p *EventsUserEventParams) error {
-	_, err := s.c.call(ctx, "events.userEvent", Key{}, p.params())
+	_, err := s.c.call(ctx, ari.OpEventsUserEvent, Key{}, p.params())
 	return err
 }
 
@@ -3919,7 +3947,7 @@ func (p *EventsClaimChannelParams) params() ari.Params {
 // ARI errors: 404 Channel not found or not in broadcast state; 409 Channel
 // has already been claimed by another application.
 func (s *Events) ClaimChannel(ctx context.Context, p *EventsClaimChannelParams) error {
-	_, err := s.c.call(ctx, "events.claimChannel", Key{}, p.params())
+	_, err := s.c.call(ctx, ari.OpEventsClaimChannel, Key{}, p.params())
 	return err
 }
 
@@ -3928,7 +3956,7 @@ func (s *Events) ClaimChannel(ctx context.Context, p *EventsClaimChannelParams) 
 // ARI GET /applications (applications.list), bus kind ApplicationList (class
 // get).
 func (s *Applications) List(ctx context.Context) ([]*ApplicationHandle, error) {
-	resp, err := s.c.call(ctx, "applications.list", Key{}, nil)
+	resp, err := s.c.call(ctx, ari.OpApplicationsList, Key{}, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -3940,24 +3968,24 @@ func (s *Applications) List(ctx context.Context) ([]*ApplicationHandle, error) {
 	return out, nil
 }
 
-// Data calls applications.get: get details of an application.
+// Get calls applications.get: get details of an application.
 //
 // ARI GET /applications/{applicationName} (applications.get), bus kind
 // ApplicationData (class data).
 // ARI errors: 404 Application does not exist.
-func (h *ApplicationHandle) Data(ctx context.Context) (*ari.Application, error) {
-	resp, err := h.c.call(ctx, "applications.get", h.key, nil)
+func (h *ApplicationHandle) Get(ctx context.Context) (*ari.Application, error) {
+	resp, err := h.c.call(ctx, ari.OpApplicationsGet, h.key, nil)
 	if err != nil {
 		return nil, err
 	}
 	return entityPtr[ari.Application](resp, "application")
 }
 
-// ApplicationSubscribeParams are the parameters of
-// (*ApplicationHandle).Subscribe. Zero values are not sent (ARI's defaults
-// apply), except for required parameters; Extra sets any ARI parameter by its
-// spec name and wins over the fields.
-type ApplicationSubscribeParams struct {
+// ApplicationSubscribeEventSourceParams are the parameters of
+// (*ApplicationHandle).SubscribeEventSource. Zero values are not sent (ARI's
+// defaults apply), except for required parameters; Extra sets any ARI
+// parameter by its spec name and wins over the fields.
+type ApplicationSubscribeEventSourceParams struct {
 	// URI for event source (channel:{channelId}, bridge:{bridgeId},
 	// endpoint:{tech}[/{resource}], deviceState:{deviceName}. Required. (ARI
 	// query eventSource)
@@ -3966,7 +3994,7 @@ type ApplicationSubscribeParams struct {
 	Extra ari.Params
 }
 
-func (p *ApplicationSubscribeParams) params() ari.Params {
+func (p *ApplicationSubscribeEventSourceParams) params() ari.Params {
 	if p == nil {
 		return nil
 	}
@@ -3978,23 +4006,23 @@ func (p *ApplicationSubscribeParams) params() ari.Params {
 	return m
 }
 
-// Subscribe calls applications.subscribe: subscribe an application to a event
-// source.
+// SubscribeEventSource calls applications.subscribe: subscribe an application
+// to a event source.
 //
 // ARI POST /applications/{applicationName}/subscription
 // (applications.subscribe), bus kind ApplicationSubscribe (class command).
 // ARI errors: 400 Missing parameter; 404 Application does not exist; 422
 // Event source does not exist.
-func (h *ApplicationHandle) Subscribe(ctx context.Context, p *ApplicationSubscribeParams) error {
-	_, err := h.c.call(ctx, "applications.subscribe", h.key, p.params())
+func (h *ApplicationHandle) SubscribeEventSource(ctx context.Context, p *ApplicationSubscribeEventSourceParams) error {
+	_, err := h.c.call(ctx, ari.OpApplicationsSubscribe, h.key, p.params())
 	return err
 }
 
-// ApplicationUnsubscribeParams are the parameters of
-// (*ApplicationHandle).Unsubscribe. Zero values are not sent (ARI's defaults
-// apply), except for required parameters; Extra sets any ARI parameter by its
-// spec name and wins over the fields.
-type ApplicationUnsubscribeParams struct {
+// ApplicationUnsubscribeEventSourceParams are the parameters of
+// (*ApplicationHandle).UnsubscribeEventSource. Zero values are not sent
+// (ARI's defaults apply), except for required parameters; Extra sets any ARI
+// parameter by its spec name and wins over the fields.
+type ApplicationUnsubscribeEventSourceParams struct {
 	// URI for event source (channel:{channelId}, bridge:{bridgeId},
 	// endpoint:{tech}[/{resource}], deviceState:{deviceName}. Required. (ARI
 	// query eventSource)
@@ -4003,7 +4031,7 @@ type ApplicationUnsubscribeParams struct {
 	Extra ari.Params
 }
 
-func (p *ApplicationUnsubscribeParams) params() ari.Params {
+func (p *ApplicationUnsubscribeEventSourceParams) params() ari.Params {
 	if p == nil {
 		return nil
 	}
@@ -4015,8 +4043,8 @@ func (p *ApplicationUnsubscribeParams) params() ari.Params {
 	return m
 }
 
-// Unsubscribe calls applications.unsubscribe: unsubscribe an application from
-// an event source.
+// UnsubscribeEventSource calls applications.unsubscribe: unsubscribe an
+// application from an event source.
 //
 // ARI DELETE /applications/{applicationName}/subscription
 // (applications.unsubscribe), bus kind ApplicationUnsubscribe (class
@@ -4024,8 +4052,8 @@ func (p *ApplicationUnsubscribeParams) params() ari.Params {
 // ARI errors: 400 Missing parameter; event source scheme not recognized; 404
 // Application does not exist; 409 Application not subscribed to event source;
 // 422 Event source does not exist.
-func (h *ApplicationHandle) Unsubscribe(ctx context.Context, p *ApplicationUnsubscribeParams) error {
-	_, err := h.c.call(ctx, "applications.unsubscribe", h.key, p.params())
+func (h *ApplicationHandle) UnsubscribeEventSource(ctx context.Context, p *ApplicationUnsubscribeEventSourceParams) error {
+	_, err := h.c.call(ctx, ari.OpApplicationsUnsubscribe, h.key, p.params())
 	return err
 }
 
@@ -4060,7 +4088,7 @@ func (p *ApplicationFilterParams) params() ari.Params {
 // bus kind applications.filter (class command).
 // ARI errors: 400 Bad request; 404 Application does not exist.
 func (h *ApplicationHandle) Filter(ctx context.Context, p *ApplicationFilterParams) (*ari.Application, error) {
-	resp, err := h.c.call(ctx, "applications.filter", h.key, p.params())
+	resp, err := h.c.call(ctx, ari.OpApplicationsFilter, h.key, p.params())
 	if err != nil {
 		return nil, err
 	}

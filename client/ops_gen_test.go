@@ -12,15 +12,15 @@ import (
 // receiver (ignored for collections), p holds the ARI parameters by spec name.
 var typedCalls = map[string]func(ctx context.Context, c *Client, key Key, p ari.Params) (any, error){
 	"asterisk.getObject": func(ctx context.Context, c *Client, key Key, p ari.Params) (any, error) {
-		return c.ConfigFromKey(key).Data(ctx)
+		return c.ConfigFromKey(key).GetObject(ctx)
 	},
 	"asterisk.updateObject": func(ctx context.Context, c *Client, key Key, p ari.Params) (any, error) {
-		a := &ConfigUpdateParams{}
+		a := &ConfigUpdateObjectParams{}
 		setParam(&a.Fields, p, "fields")
-		return nil, c.ConfigFromKey(key).Update(ctx, a)
+		return nil, c.ConfigFromKey(key).UpdateObject(ctx, a)
 	},
 	"asterisk.deleteObject": func(ctx context.Context, c *Client, key Key, p ari.Params) (any, error) {
-		return nil, c.ConfigFromKey(key).Delete(ctx)
+		return nil, c.ConfigFromKey(key).DeleteObject(ctx)
 	},
 	"asterisk.getInfo": func(ctx context.Context, c *Client, key Key, p ari.Params) (any, error) {
 		a := &AsteriskGetInfoParams{}
@@ -34,38 +34,38 @@ var typedCalls = map[string]func(ctx context.Context, c *Client, key Key, p ari.
 		return c.Asterisk().ListModules(ctx)
 	},
 	"asterisk.getModule": func(ctx context.Context, c *Client, key Key, p ari.Params) (any, error) {
-		return c.ModuleFromKey(key).Data(ctx)
+		return c.ModuleFromKey(key).GetModule(ctx)
 	},
 	"asterisk.loadModule": func(ctx context.Context, c *Client, key Key, p ari.Params) (any, error) {
-		return nil, c.ModuleFromKey(key).Load(ctx)
+		return nil, c.ModuleFromKey(key).LoadModule(ctx)
 	},
 	"asterisk.unloadModule": func(ctx context.Context, c *Client, key Key, p ari.Params) (any, error) {
-		return nil, c.ModuleFromKey(key).Unload(ctx)
+		return nil, c.ModuleFromKey(key).UnloadModule(ctx)
 	},
 	"asterisk.reloadModule": func(ctx context.Context, c *Client, key Key, p ari.Params) (any, error) {
-		return nil, c.ModuleFromKey(key).Reload(ctx)
+		return nil, c.ModuleFromKey(key).ReloadModule(ctx)
 	},
 	"asterisk.listLogChannels": func(ctx context.Context, c *Client, key Key, p ari.Params) (any, error) {
 		return c.Asterisk().ListLogChannels(ctx)
 	},
 	"asterisk.addLog": func(ctx context.Context, c *Client, key Key, p ari.Params) (any, error) {
-		a := &LogChannelCreateParams{}
+		a := &LogChannelAddLogParams{}
 		setParam(&a.Configuration, p, "configuration")
-		return c.LogChannelFromKey(key).Create(ctx, a)
+		return c.LogChannelFromKey(key).AddLog(ctx, a)
 	},
 	"asterisk.deleteLog": func(ctx context.Context, c *Client, key Key, p ari.Params) (any, error) {
-		return nil, c.LogChannelFromKey(key).Delete(ctx)
+		return nil, c.LogChannelFromKey(key).DeleteLog(ctx)
 	},
 	"asterisk.rotateLog": func(ctx context.Context, c *Client, key Key, p ari.Params) (any, error) {
-		return nil, c.LogChannelFromKey(key).Rotate(ctx)
+		return nil, c.LogChannelFromKey(key).RotateLog(ctx)
 	},
 	"asterisk.getGlobalVar": func(ctx context.Context, c *Client, key Key, p ari.Params) (any, error) {
-		return c.VariableFromKey(key).Get(ctx)
+		return c.VariableFromKey(key).GetGlobalVar(ctx)
 	},
 	"asterisk.setGlobalVar": func(ctx context.Context, c *Client, key Key, p ari.Params) (any, error) {
-		a := &VariableSetParams{}
+		a := &VariableSetGlobalVarParams{}
 		setParam(&a.Value, p, "value")
-		return nil, c.VariableFromKey(key).Set(ctx, a)
+		return nil, c.VariableFromKey(key).SetGlobalVar(ctx, a)
 	},
 	"endpoints.list": func(ctx context.Context, c *Client, key Key, p ari.Params) (any, error) {
 		return c.Endpoints().List(ctx)
@@ -93,7 +93,7 @@ var typedCalls = map[string]func(ctx context.Context, c *Client, key Key, p ari.
 		return c.Endpoints().ListByTech(ctx, a)
 	},
 	"endpoints.get": func(ctx context.Context, c *Client, key Key, p ari.Params) (any, error) {
-		return c.EndpointFromKey(key).Data(ctx)
+		return c.EndpointFromKey(key).Get(ctx)
 	},
 	"endpoints.sendMessageToEndpoint": func(ctx context.Context, c *Client, key Key, p ari.Params) (any, error) {
 		a := &EndpointSendMessageToEndpointParams{}
@@ -144,7 +144,7 @@ var typedCalls = map[string]func(ctx context.Context, c *Client, key Key, p ari.
 		return c.Channels().Create(ctx, a)
 	},
 	"channels.get": func(ctx context.Context, c *Client, key Key, p ari.Params) (any, error) {
-		return c.ChannelFromKey(key).Data(ctx)
+		return c.ChannelFromKey(key).Get(ctx)
 	},
 	"channels.originateWithId": func(ctx context.Context, c *Client, key Key, p ari.Params) (any, error) {
 		a := &ChannelOriginateWithIDParams{}
@@ -170,12 +170,12 @@ var typedCalls = map[string]func(ctx context.Context, c *Client, key Key, p ari.
 		return nil, c.ChannelFromKey(key).Hangup(ctx, a)
 	},
 	"channels.continueInDialplan": func(ctx context.Context, c *Client, key Key, p ari.Params) (any, error) {
-		a := &ChannelContinueParams{}
+		a := &ChannelContinueInDialplanParams{}
 		setParam(&a.Context, p, "context")
 		setParam(&a.Extension, p, "extension")
 		setParam(&a.Priority, p, "priority")
 		setParam(&a.Label, p, "label")
-		return nil, c.ChannelFromKey(key).Continue(ctx, a)
+		return nil, c.ChannelFromKey(key).ContinueInDialplan(ctx, a)
 	},
 	"channels.move": func(ctx context.Context, c *Client, key Key, p ari.Params) (any, error) {
 		a := &ChannelMoveParams{}
@@ -195,7 +195,7 @@ var typedCalls = map[string]func(ctx context.Context, c *Client, key Key, p ari.
 		return nil, c.ChannelFromKey(key).Ring(ctx)
 	},
 	"channels.ringStop": func(ctx context.Context, c *Client, key Key, p ari.Params) (any, error) {
-		return nil, c.ChannelFromKey(key).StopRing(ctx)
+		return nil, c.ChannelFromKey(key).RingStop(ctx)
 	},
 	"channels.progress": func(ctx context.Context, c *Client, key Key, p ari.Params) (any, error) {
 		return nil, c.ChannelFromKey(key).Progress(ctx)
@@ -223,18 +223,18 @@ var typedCalls = map[string]func(ctx context.Context, c *Client, key Key, p ari.
 		return nil, c.ChannelFromKey(key).Hold(ctx)
 	},
 	"channels.unhold": func(ctx context.Context, c *Client, key Key, p ari.Params) (any, error) {
-		return nil, c.ChannelFromKey(key).StopHold(ctx)
+		return nil, c.ChannelFromKey(key).Unhold(ctx)
 	},
 	"channels.startMoh": func(ctx context.Context, c *Client, key Key, p ari.Params) (any, error) {
-		a := &ChannelMOHParams{}
+		a := &ChannelStartMOHParams{}
 		setParam(&a.MOHClass, p, "mohClass")
-		return nil, c.ChannelFromKey(key).MOH(ctx, a)
+		return nil, c.ChannelFromKey(key).StartMOH(ctx, a)
 	},
 	"channels.stopMoh": func(ctx context.Context, c *Client, key Key, p ari.Params) (any, error) {
 		return nil, c.ChannelFromKey(key).StopMOH(ctx)
 	},
 	"channels.startSilence": func(ctx context.Context, c *Client, key Key, p ari.Params) (any, error) {
-		return nil, c.ChannelFromKey(key).Silence(ctx)
+		return nil, c.ChannelFromKey(key).StartSilence(ctx)
 	},
 	"channels.stopSilence": func(ctx context.Context, c *Client, key Key, p ari.Params) (any, error) {
 		return nil, c.ChannelFromKey(key).StopSilence(ctx)
@@ -269,16 +269,16 @@ var typedCalls = map[string]func(ctx context.Context, c *Client, key Key, p ari.
 		return c.ChannelFromKey(key).Record(ctx, a)
 	},
 	"channels.getChannelVar": func(ctx context.Context, c *Client, key Key, p ari.Params) (any, error) {
-		a := &ChannelVariableGetParams{}
+		a := &ChannelGetChannelVarParams{}
 		setParam(&a.Variable, p, "variable")
-		return c.ChannelFromKey(key).VariableGet(ctx, a)
+		return c.ChannelFromKey(key).GetChannelVar(ctx, a)
 	},
 	"channels.setChannelVar": func(ctx context.Context, c *Client, key Key, p ari.Params) (any, error) {
-		a := &ChannelVariableSetParams{}
+		a := &ChannelSetChannelVarParams{}
 		setParam(&a.Variable, p, "variable")
 		setParam(&a.Value, p, "value")
 		setParam(&a.ReportEvents, p, "report_events")
-		return nil, c.ChannelFromKey(key).VariableSet(ctx, a)
+		return nil, c.ChannelFromKey(key).SetChannelVar(ctx, a)
 	},
 	"channels.getChannelVars": func(ctx context.Context, c *Client, key Key, p ari.Params) (any, error) {
 		a := &ChannelGetChannelVarsParams{}
@@ -291,13 +291,13 @@ var typedCalls = map[string]func(ctx context.Context, c *Client, key Key, p ari.
 		return nil, c.ChannelFromKey(key).SetChannelVars(ctx, a)
 	},
 	"channels.snoopChannel": func(ctx context.Context, c *Client, key Key, p ari.Params) (any, error) {
-		a := &ChannelSnoopParams{}
+		a := &ChannelSnoopChannelParams{}
 		setParam(&a.Spy, p, "spy")
 		setParam(&a.Whisper, p, "whisper")
 		setParam(&a.App, p, "app")
 		setParam(&a.AppArgs, p, "appArgs")
 		setParam(&a.SnoopID, p, "snoopId")
-		return c.ChannelFromKey(key).Snoop(ctx, a)
+		return c.ChannelFromKey(key).SnoopChannel(ctx, a)
 	},
 	"channels.snoopChannelWithId": func(ctx context.Context, c *Client, key Key, p ari.Params) (any, error) {
 		a := &ChannelSnoopChannelWithIDParams{}
@@ -356,10 +356,10 @@ var typedCalls = map[string]func(ctx context.Context, c *Client, key Key, p ari.
 		return c.BridgeFromKey(key).CreateWithID(ctx, a)
 	},
 	"bridges.get": func(ctx context.Context, c *Client, key Key, p ari.Params) (any, error) {
-		return c.BridgeFromKey(key).Data(ctx)
+		return c.BridgeFromKey(key).Get(ctx)
 	},
 	"bridges.destroy": func(ctx context.Context, c *Client, key Key, p ari.Params) (any, error) {
-		return nil, c.BridgeFromKey(key).Delete(ctx)
+		return nil, c.BridgeFromKey(key).Destroy(ctx)
 	},
 	"bridges.getBridgeVar": func(ctx context.Context, c *Client, key Key, p ari.Params) (any, error) {
 		a := &BridgeGetBridgeVarParams{}
@@ -398,17 +398,17 @@ var typedCalls = map[string]func(ctx context.Context, c *Client, key Key, p ari.
 		return nil, c.BridgeFromKey(key).RemoveChannel(ctx, a)
 	},
 	"bridges.setVideoSource": func(ctx context.Context, c *Client, key Key, p ari.Params) (any, error) {
-		a := &BridgeVideoSourceParams{}
+		a := &BridgeSetVideoSourceParams{}
 		setParam(&a.ChannelID, p, "channelId")
-		return nil, c.BridgeFromKey(key).VideoSource(ctx, a)
+		return nil, c.BridgeFromKey(key).SetVideoSource(ctx, a)
 	},
 	"bridges.clearVideoSource": func(ctx context.Context, c *Client, key Key, p ari.Params) (any, error) {
-		return nil, c.BridgeFromKey(key).VideoSourceDelete(ctx)
+		return nil, c.BridgeFromKey(key).ClearVideoSource(ctx)
 	},
 	"bridges.startMoh": func(ctx context.Context, c *Client, key Key, p ari.Params) (any, error) {
-		a := &BridgeMOHParams{}
+		a := &BridgeStartMOHParams{}
 		setParam(&a.MOHClass, p, "mohClass")
-		return nil, c.BridgeFromKey(key).MOH(ctx, a)
+		return nil, c.BridgeFromKey(key).StartMOH(ctx, a)
 	},
 	"bridges.stopMoh": func(ctx context.Context, c *Client, key Key, p ari.Params) (any, error) {
 		return nil, c.BridgeFromKey(key).StopMOH(ctx)
@@ -449,24 +449,24 @@ var typedCalls = map[string]func(ctx context.Context, c *Client, key Key, p ari.
 		return c.Recordings().ListStored(ctx)
 	},
 	"recordings.getStored": func(ctx context.Context, c *Client, key Key, p ari.Params) (any, error) {
-		return c.StoredRecordingFromKey(key).Data(ctx)
+		return c.StoredRecordingFromKey(key).GetStored(ctx)
 	},
 	"recordings.deleteStored": func(ctx context.Context, c *Client, key Key, p ari.Params) (any, error) {
-		return nil, c.StoredRecordingFromKey(key).Delete(ctx)
+		return nil, c.StoredRecordingFromKey(key).DeleteStored(ctx)
 	},
 	"recordings.getStoredFile": func(ctx context.Context, c *Client, key Key, p ari.Params) (any, error) {
 		return c.StoredRecordingFromKey(key).GetStoredFile(ctx)
 	},
 	"recordings.copyStored": func(ctx context.Context, c *Client, key Key, p ari.Params) (any, error) {
-		a := &StoredRecordingCopyParams{}
+		a := &StoredRecordingCopyStoredParams{}
 		setParam(&a.DestinationRecordingName, p, "destinationRecordingName")
-		return c.StoredRecordingFromKey(key).Copy(ctx, a)
+		return c.StoredRecordingFromKey(key).CopyStored(ctx, a)
 	},
 	"recordings.getLive": func(ctx context.Context, c *Client, key Key, p ari.Params) (any, error) {
-		return c.LiveRecordingFromKey(key).Data(ctx)
+		return c.LiveRecordingFromKey(key).GetLive(ctx)
 	},
 	"recordings.cancel": func(ctx context.Context, c *Client, key Key, p ari.Params) (any, error) {
-		return nil, c.LiveRecordingFromKey(key).Scrap(ctx)
+		return nil, c.LiveRecordingFromKey(key).Cancel(ctx)
 	},
 	"recordings.stop": func(ctx context.Context, c *Client, key Key, p ari.Params) (any, error) {
 		return nil, c.LiveRecordingFromKey(key).Stop(ctx)
@@ -475,7 +475,7 @@ var typedCalls = map[string]func(ctx context.Context, c *Client, key Key, p ari.
 		return nil, c.LiveRecordingFromKey(key).Pause(ctx)
 	},
 	"recordings.unpause": func(ctx context.Context, c *Client, key Key, p ari.Params) (any, error) {
-		return nil, c.LiveRecordingFromKey(key).Resume(ctx)
+		return nil, c.LiveRecordingFromKey(key).Unpause(ctx)
 	},
 	"recordings.mute": func(ctx context.Context, c *Client, key Key, p ari.Params) (any, error) {
 		return nil, c.LiveRecordingFromKey(key).Mute(ctx)
@@ -490,10 +490,10 @@ var typedCalls = map[string]func(ctx context.Context, c *Client, key Key, p ari.
 		return c.Sounds().List(ctx, a)
 	},
 	"sounds.get": func(ctx context.Context, c *Client, key Key, p ari.Params) (any, error) {
-		return c.SoundFromKey(key).Data(ctx)
+		return c.SoundFromKey(key).Get(ctx)
 	},
 	"playbacks.get": func(ctx context.Context, c *Client, key Key, p ari.Params) (any, error) {
-		return c.PlaybackFromKey(key).Data(ctx)
+		return c.PlaybackFromKey(key).Get(ctx)
 	},
 	"playbacks.stop": func(ctx context.Context, c *Client, key Key, p ari.Params) (any, error) {
 		return nil, c.PlaybackFromKey(key).Stop(ctx)
@@ -507,7 +507,7 @@ var typedCalls = map[string]func(ctx context.Context, c *Client, key Key, p ari.
 		return c.DeviceStates().List(ctx)
 	},
 	"deviceStates.get": func(ctx context.Context, c *Client, key Key, p ari.Params) (any, error) {
-		return c.DeviceStateFromKey(key).Data(ctx)
+		return c.DeviceStateFromKey(key).Get(ctx)
 	},
 	"deviceStates.update": func(ctx context.Context, c *Client, key Key, p ari.Params) (any, error) {
 		a := &DeviceStateUpdateParams{}
@@ -521,7 +521,7 @@ var typedCalls = map[string]func(ctx context.Context, c *Client, key Key, p ari.
 		return c.Mailboxes().List(ctx)
 	},
 	"mailboxes.get": func(ctx context.Context, c *Client, key Key, p ari.Params) (any, error) {
-		return c.MailboxFromKey(key).Data(ctx)
+		return c.MailboxFromKey(key).Get(ctx)
 	},
 	"mailboxes.update": func(ctx context.Context, c *Client, key Key, p ari.Params) (any, error) {
 		a := &MailboxUpdateParams{}
@@ -550,17 +550,17 @@ var typedCalls = map[string]func(ctx context.Context, c *Client, key Key, p ari.
 		return c.Applications().List(ctx)
 	},
 	"applications.get": func(ctx context.Context, c *Client, key Key, p ari.Params) (any, error) {
-		return c.ApplicationFromKey(key).Data(ctx)
+		return c.ApplicationFromKey(key).Get(ctx)
 	},
 	"applications.subscribe": func(ctx context.Context, c *Client, key Key, p ari.Params) (any, error) {
-		a := &ApplicationSubscribeParams{}
+		a := &ApplicationSubscribeEventSourceParams{}
 		setParam(&a.EventSource, p, "eventSource")
-		return nil, c.ApplicationFromKey(key).Subscribe(ctx, a)
+		return nil, c.ApplicationFromKey(key).SubscribeEventSource(ctx, a)
 	},
 	"applications.unsubscribe": func(ctx context.Context, c *Client, key Key, p ari.Params) (any, error) {
-		a := &ApplicationUnsubscribeParams{}
+		a := &ApplicationUnsubscribeEventSourceParams{}
 		setParam(&a.EventSource, p, "eventSource")
-		return nil, c.ApplicationFromKey(key).Unsubscribe(ctx, a)
+		return nil, c.ApplicationFromKey(key).UnsubscribeEventSource(ctx, a)
 	},
 	"applications.filter": func(ctx context.Context, c *Client, key Key, p ari.Params) (any, error) {
 		a := &ApplicationFilterParams{}

@@ -91,7 +91,7 @@ func (f *fixture) storedRecording() *StoredRecordingHandle {
 }
 
 func (f *fixture) logChannel() *LogChannelHandle {
-	l, err := f.c.LogChannel(newID("log")).Create(f.ctx(), &LogChannelCreateParams{Configuration: "notice"})
+	l, err := f.c.LogChannel(newID("log")).AddLog(f.ctx(), &LogChannelAddLogParams{Configuration: "notice"})
 	f.must(err)
 	return l
 }
@@ -149,7 +149,7 @@ func opCases() map[string]opCase {
 		"asterisk.rotateLog": {key: func(f *fixture) Key { return f.logChannel().Key() }},
 		"asterisk.getGlobalVar": {key: func(f *fixture) Key {
 			v := f.c.Variable("GV")
-			f.must(v.Set(f.ctx(), &VariableSetParams{Value: "7"}))
+			f.must(v.SetGlobalVar(f.ctx(), &VariableSetGlobalVarParams{Value: "7"}))
 			return v.Key()
 		}},
 		"asterisk.setGlobalVar": {key: func(f *fixture) Key { return f.c.Variable("GV2").Key() }, params: p(ari.Params{"value": "x"})},
@@ -200,7 +200,7 @@ func opCases() map[string]opCase {
 		"channels.record": {key: freshCh, params: func(*fixture) ari.Params { return ari.Params{"name": newID("rec"), "format": "wav"} }},
 		"channels.getChannelVar": {key: func(f *fixture) Key {
 			h := f.channel()
-			f.must(h.VariableSet(f.ctx(), &ChannelVariableSetParams{Variable: "FOO", Value: "bar"}))
+			f.must(h.SetChannelVar(f.ctx(), &ChannelSetChannelVarParams{Variable: "FOO", Value: "bar"}))
 			return h.Key()
 		}, params: p(ari.Params{"variable": "FOO"})},
 		"channels.setChannelVar":  {key: ch, params: p(ari.Params{"variable": "FOO", "value": "bar"})},
@@ -250,7 +250,7 @@ func opCases() map[string]opCase {
 			f.must(b.AddChannel(f.ctx(), &BridgeAddChannelParams{Channel: []string{f.freshChannel().ID()}}))
 			return b.Key()
 		}, params: func(f *fixture) ari.Params {
-			bd, err := f.c.BridgeFromKey(f.lastKey).Data(f.ctx())
+			bd, err := f.c.BridgeFromKey(f.lastKey).Get(f.ctx())
 			f.must(err)
 			return ari.Params{"channel": bd.Channels}
 		}},
@@ -260,7 +260,7 @@ func opCases() map[string]opCase {
 		"bridges.startMoh":         {key: freshBr, params: p(ari.Params{"mohClass": "default"})},
 		"bridges.stopMoh": {key: func(f *fixture) Key {
 			b := f.freshBridge()
-			f.must(b.MOH(f.ctx(), nil))
+			f.must(b.StartMOH(f.ctx(), nil))
 			return b.Key()
 		}},
 		"bridges.play": {key: br, params: func(*fixture) ari.Params {
@@ -333,7 +333,7 @@ func opCases() map[string]opCase {
 			a := f.c.Application(testApp)
 			d := f.deviceState()
 			f.lastParams = ari.Params{"eventSource": []string{"deviceState:" + d.ID()}}
-			f.must(a.Subscribe(f.ctx(), &ApplicationSubscribeParams{EventSource: []string{"deviceState:" + d.ID()}}))
+			f.must(a.SubscribeEventSource(f.ctx(), &ApplicationSubscribeEventSourceParams{EventSource: []string{"deviceState:" + d.ID()}}))
 			return a.Key()
 		}, params: func(f *fixture) ari.Params { return f.lastParams }},
 		"applications.filter": {key: func(f *fixture) Key { return f.c.Application(testApp).Key() }, params: p(ari.Params{"filter": map[string]any{"allowed": []any{map[string]any{"type": "StasisStart"}}}})},
@@ -380,7 +380,7 @@ func TestEveryOperation(t *testing.T) {
 				}
 				return
 			}
-			var we *wire.Error
+			var we *Error
 			if !errors.As(err, &we) || we.Status == 0 {
 				t.Fatalf("%s: no answer from Asterisk: %v", op.ID, err)
 			}

@@ -15,9 +15,12 @@ import (
 type servers struct {
 	ttl time.Duration
 
-	mu      sync.Mutex
-	last    map[serverID]time.Time
-	waiters []waiter
+	mu       sync.Mutex
+	last     map[serverID]time.Time
+	waiters  []waiter
+	down     map[string]time.Time // node -> when it answered unavailable
+	reported map[string]Member    // members as last reported to watchers
+	watchers []*memberWatch
 }
 
 type serverID struct{ node, app string }
@@ -28,7 +31,7 @@ type waiter struct {
 }
 
 func newServers(ttl time.Duration) *servers {
-	return &servers{ttl: ttl, last: make(map[serverID]time.Time)}
+	return &servers{ttl: ttl, last: make(map[serverID]time.Time), down: make(map[string]time.Time), reported: make(map[string]Member)}
 }
 
 func decodeAnnouncement(data []byte) (wire.Announcement, error) {
@@ -46,6 +49,7 @@ func (s *servers) seen(node, app string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.last[serverID{node, app}] = time.Now()
+	s.notifyLocked()
 	kept := s.waiters[:0]
 	for _, w := range s.waiters {
 		if w.app == "" || w.app == app {
@@ -133,5 +137,8 @@ func (s *servers) forgetSilent(app string, answered map[string]bool, since time.
 		}
 	}
 	slices.Sort(out)
+	if len(out) > 0 {
+		s.notifyLocked()
+	}
 	return out
 }

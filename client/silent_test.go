@@ -48,7 +48,7 @@ func TestDeadServerForgotten(t *testing.T) {
 	notFound := func(what string) time.Duration {
 		t.Helper()
 		start := time.Now()
-		_, err := c.Channel("no-such-channel").Data(ctx)
+		_, err := c.Channel("no-such-channel").Get(ctx)
 		d := time.Since(start)
 		if !errors.Is(err, ErrNotFound) {
 			t.Fatalf("%s: %v, want ErrNotFound", what, err)
@@ -135,7 +135,7 @@ func TestSilentServerWithV5Peers(t *testing.T) {
 			announce("v5-b") // announced once, then silent
 			waitFor(t, "both servers known", func() bool { return len(c.Servers()) == 2 })
 
-			if _, err := c.Channel("no-such-channel").Data(t.Context()); !errors.Is(err, ErrNotFound) {
+			if _, err := c.Channel("no-such-channel").Get(t.Context()); !errors.Is(err, ErrNotFound) {
 				t.Fatalf("got %v, want ErrNotFound", err)
 			}
 			time.Sleep(50 * time.Millisecond) // for the announcements answering the ping

@@ -111,11 +111,11 @@ func checkV5Compat(t *testing.T, path string) {
 			t.Errorf("v5 kind %s unknown to wire", r.Kind)
 			continue
 		}
-		if k.Op == "" {
+		if k.Op == nil {
 			noOp = append(noOp, r.Kind) // Stage* and Subscribe kinds make no ARI call
 			continue
 		}
-		if sent := wire.KindForOp(k.Op); sent.Name != r.Kind {
+		if sent := wire.KindOf(k.Op.Ident); sent.Name != r.Kind {
 			other = append(other, r.Kind+"->"+sent.Name) // e.g. ChannelBusy is a hangup with a reason
 			continue
 		}
@@ -128,9 +128,9 @@ func checkV5Compat(t *testing.T, path string) {
 		if r.Key != nil {
 			key = *r.Key
 		}
-		call := typedCalls[k.Op]
+		call := typedCalls[k.Op.ID]
 		if call == nil {
-			t.Errorf("%s: no typed method for %s", r.Kind, k.Op)
+			t.Errorf("%s: no typed method for %s", r.Kind, k.Op.ID)
 			continue
 		}
 		cc := c

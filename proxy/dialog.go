@@ -20,6 +20,7 @@ type binding struct {
 	gen     uint64    // tells a later binding of the same pair from this one
 	created time.Time // when it was made
 	staged  bool      // made by a Stage kind only: the resource may never be created
+	owner   bool      // made by the request that created the resource: the dialog owns it
 	seen    atomic.Bool
 }
 
@@ -84,6 +85,31 @@ func (t *dialogTable) bind(k resKey, dialog string, staged bool, now time.Time) 
 	rs[k] = struct{}{}
 	t.setCount(1)
 	return true, t.gen
+}
+
+// setOwner marks the binding of k to dialog as the owner's: the request
+// that creates k carried dialog.
+func (t *dialogTable) setOwner(k resKey, dialog string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if b, ok := t.byRes[k][dialog]; ok {
+		b.owner = true
+	}
+}
+
+// owner is the dialog whose request created k, "" when none did.
+func (t *dialogTable) owner(k resKey) string {
+	if t.empty() {
+		return ""
+	}
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	for d, b := range t.byRes[k] {
+		if b.owner {
+			return d
+		}
+	}
+	return "" // not the other half of a Local pair: entering Stasis by the dialplan, it is a new call
 }
 
 // markStaged makes the binding gen of k to dialog a staged one.

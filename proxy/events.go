@@ -4,25 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"strings"
 	"unicode/utf8"
 
+	"github.com/ariproxy/ari-proxy/ari"
 	"github.com/ariproxy/ari-proxy/wire"
 	"github.com/tidwall/gjson"
 )
-
-// idRef is any ARI object whose identity is its "id" (Channel, Bridge).
-type idRef struct {
-	ID string `json:"id"`
-}
-
-// targetRef is a Playback or LiveRecording: its own id (or name) and the
-// channel or bridge it plays to or records.
-type targetRef struct {
-	ID        string `json:"id"`
-	Name      string `json:"name"`
-	TargetURI string `json:"target_uri"`
-}
 
 // eventTop is all the server needs of an event while no dialog is bound:
 // decoding it is cheaper than decoding eventHead.
@@ -78,108 +65,37 @@ func (t *eventTop) decode(raw []byte) error {
 	return nil
 }
 
-// eventHead is the small part of an ARI event the server needs to route it.
-// Decoding into it skips every other member, and the event itself is
-// forwarded as the bytes Asterisk sent, never re-encoded.
+// eventHead is what the server needs of an ARI event to route it to
+// dialogs: its top (eventTop) and the resources it names, read from the
+// members the spec gives its type (wire.EventResources). The event itself
+// is forwarded as the bytes Asterisk sent, never re-encoded.
 type eventHead struct {
 	eventTop
-
-	// Channels, under every name events use for them.
-	Channel                    *idRef `json:"channel"`
-	ReplaceChannel             *idRef `json:"replace_channel"`
-	Peer                       *idRef `json:"peer"`
-	Caller                     *idRef `json:"caller"`
-	Forwarded                  *idRef `json:"forwarded"`
-	Transferee                 *idRef `json:"transferee"`
-	TransferTarget             *idRef `json:"transfer_target"`
-	TransfererFirstLeg         *idRef `json:"transferer_first_leg"`
-	TransfererSecondLeg        *idRef `json:"transferer_second_leg"`
-	DestinationLinkFirstLeg    *idRef `json:"destination_link_first_leg"`
-	DestinationLinkSecondLeg   *idRef `json:"destination_link_second_leg"`
-	DestinationThreewayChannel *idRef `json:"destination_threeway_channel"`
-	DestinationChannel         *idRef `json:"destination_channel"`
-	ConnectedChannel           *idRef `json:"connected_channel"`
-	SourceChannel              *idRef `json:"source_channel"`
-
-	// Bridges.
-	Bridge                    *idRef `json:"bridge"`
-	BridgeFrom                *idRef `json:"bridge_from"`
-	TransfererFirstLegBridge  *idRef `json:"transferer_first_leg_bridge"`
-	TransfererSecondLegBridge *idRef `json:"transferer_second_leg_bridge"`
-	DestinationThreewayBridge *idRef `json:"destination_threeway_bridge"`
-
-	Playback  *targetRef `json:"playback"`
-	Recording *targetRef `json:"recording"`
-	Endpoint  *struct {
-		Technology string `json:"technology"`
-		Resource   string `json:"resource"`
-	} `json:"endpoint"`
-	DeviceState *struct {
-		Name string `json:"name"`
-	} `json:"device_state"`
+	refs  []wire.Ref
+	ended wire.Ref
+	buf   [8]wire.Ref
 }
 
-// Key kinds of the resources events carry, as v5 keys name them.
+// UnmarshalJSON reads the head of the event raw.
+func (h *eventHead) UnmarshalJSON(raw []byte) error {
+	if err := h.eventTop.decode(raw); err != nil {
+		return err
+	}
+	h.refs, h.ended = wire.EventResources(h.buf[:0], h.Type, raw)
+	return nil
+}
+
+// Key kinds of the resources the server treats specially.
 const (
-	kindChannel       = "channel"
-	kindBridge        = "bridge"
-	kindPlayback      = "playback"
-	kindLiveRecording = "liverecording"
-	kindEndpoint      = "endpoint"
-	kindDeviceState   = "devicestate"
+	kindChannel     = "channel"
+	kindBridge      = "bridge"
+	kindDeviceState = "devicestate"
 )
 
-// resources appends the resources the event is about to dst. Playbacks and
-// recordings also count as events of the channel or bridge they target, so a
-// dialog that owns a call sees the media operations on it.
+// resources appends the resources the event is about to dst.
 func (h *eventHead) resources(dst []resKey) []resKey {
-	addID := func(kind string, r *idRef) {
-		if r != nil && r.ID != "" {
-			dst = append(dst, resKey{kind, r.ID})
-		}
-	}
-	for _, c := range [...]*idRef{
-		h.Channel, h.ReplaceChannel, h.Peer, h.Caller, h.Forwarded, h.Transferee,
-		h.TransferTarget, h.TransfererFirstLeg, h.TransfererSecondLeg,
-		h.DestinationLinkFirstLeg, h.DestinationLinkSecondLeg,
-		h.DestinationThreewayChannel, h.DestinationChannel, h.ConnectedChannel,
-		h.SourceChannel,
-	} {
-		addID(kindChannel, c)
-	}
-	for _, b := range [...]*idRef{
-		h.Bridge, h.BridgeFrom, h.TransfererFirstLegBridge,
-		h.TransfererSecondLegBridge, h.DestinationThreewayBridge,
-	} {
-		addID(kindBridge, b)
-	}
-	addTarget := func(uri string) {
-		if kind, id, ok := strings.Cut(uri, ":"); ok && id != "" {
-			switch kind {
-			case "channel":
-				dst = append(dst, resKey{kindChannel, id})
-			case "bridge":
-				dst = append(dst, resKey{kindBridge, id})
-			}
-		}
-	}
-	if p := h.Playback; p != nil {
-		if p.ID != "" {
-			dst = append(dst, resKey{kindPlayback, p.ID})
-		}
-		addTarget(p.TargetURI)
-	}
-	if r := h.Recording; r != nil {
-		if r.Name != "" {
-			dst = append(dst, resKey{kindLiveRecording, r.Name})
-		}
-		addTarget(r.TargetURI)
-	}
-	if e := h.Endpoint; e != nil && e.Technology != "" {
-		dst = append(dst, resKey{kindEndpoint, e.Technology + "/" + e.Resource})
-	}
-	if d := h.DeviceState; d != nil && d.Name != "" {
-		dst = append(dst, resKey{kindDeviceState, d.Name})
+	for _, r := range h.refs {
+		dst = append(dst, resKey{r.Kind, r.ID})
 	}
 	return dst
 }
@@ -187,25 +103,7 @@ func (h *eventHead) resources(dst []resKey) []resKey {
 // destroyed is the resource this event reports as gone, whose bindings are
 // released once the event has been delivered.
 func (h *eventHead) destroyed() (resKey, bool) {
-	switch h.Type {
-	case "ChannelDestroyed":
-		if h.Channel != nil && h.Channel.ID != "" {
-			return resKey{kindChannel, h.Channel.ID}, true
-		}
-	case "BridgeDestroyed":
-		if h.Bridge != nil && h.Bridge.ID != "" {
-			return resKey{kindBridge, h.Bridge.ID}, true
-		}
-	case "PlaybackFinished":
-		if h.Playback != nil && h.Playback.ID != "" {
-			return resKey{kindPlayback, h.Playback.ID}, true
-		}
-	case "RecordingFinished", "RecordingFailed":
-		if h.Recording != nil && h.Recording.Name != "" {
-			return resKey{kindLiveRecording, h.Recording.Name}, true
-		}
-	}
-	return resKey{}, false
+	return resKey{h.ended.Kind, h.ended.ID}, h.ended.ID != ""
 }
 
 // localBase is the id of the Local channel pair a half belongs to: "x" for
@@ -267,7 +165,7 @@ func (s *Server) handleEvent(raw []byte) {
 	var err error
 	full := !s.dialogs.empty() // a binding made meanwhile only matters from the next event on
 	if full {
-		err = json.Unmarshal(raw, &h)
+		err = h.UnmarshalJSON(raw)
 	} else {
 		err = h.eventTop.decode(raw)
 	}
@@ -310,8 +208,13 @@ func (s *Server) handleEvent(raw []byte) {
 	if k, ok := h.destroyed(); ok {
 		s.dialogs.release(k)
 	}
-	if h.Type == "StasisEnd" && h.Channel != nil && h.Channel.ID != "" {
-		s.channelLeft(h.Channel.ID)
+	if h.Type == ari.TypeStasisEnd {
+		for _, r := range h.refs {
+			if r.Kind == kindChannel {
+				s.channelLeft(r.ID)
+				break
+			}
+		}
 	}
 }
 
@@ -324,7 +227,17 @@ func (s *Server) publishEvent(ctx context.Context, h *eventHead, full bool, app,
 		s.log.Debug("dropping ARI event with unusable application or node", "app", app, "node", node)
 		return
 	}
-	if err := s.bus.Publish(ctx, s.subj.Event(app, node), "", payload); err != nil {
+	appPayload := payload
+	if full && h.Type == ari.TypeStasisStart {
+		// A channel created by a request with a dialog (the return path)
+		// enters the application: the event says whose it is, so that the
+		// instances sharing new calls (Listen) leave it to its owner, which
+		// gets it on the dialog subject.
+		if d := s.dialogs.owner(resKey{kindChannel, gjson.GetBytes(payload, "channel.id").Str}); d != "" {
+			appPayload = spliceFields(payload, "dialog", d)
+		}
+	}
+	if err := s.bus.Publish(ctx, s.subj.Event(app, node), "", appPayload); err != nil {
 		s.log.Warn("publishing event", "type", h.Type, "error", err)
 	} else {
 		s.metrics.eventsEvent.Inc()

@@ -3,6 +3,7 @@ package proxy
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -63,9 +64,9 @@ func newMetrics() *metrics {
 		}, []string{"kind", "code"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "ariproxy", Name: "request_duration_seconds",
-			Help:    "Time from receiving a request to publishing its reply, by request class.",
+			Help:    "Time from receiving a request to publishing its reply, by request class, kind and result code.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
-		}, []string{"class"}),
+		}, []string{"class", "kind", "code"}),
 		badInput: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "ariproxy", Name: "bad_input_total",
 			Help: "Requests and events rejected as malformed, by reason.",
@@ -153,4 +154,11 @@ func (m *metrics) eventReceived(typ string) {
 		return
 	}
 	m.otherType.Inc()
+}
+
+// answered counts one answered request and observes its latency. The
+// kind label is bounded: a kind of the table, "invalid" or "unknown".
+func (m *metrics) answered(class, kind, code string, took time.Duration) {
+	m.requests.WithLabelValues(kind, code).Inc()
+	m.latency.WithLabelValues(class, kind, code).Observe(took.Seconds())
 }

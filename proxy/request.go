@@ -64,8 +64,7 @@ func (s *Server) serve(r route, m bus.Msg) {
 		code = string(resps[0].Code)
 	}
 	// Counted before replying, so whoever got the reply sees the count.
-	s.metrics.requests.WithLabelValues(label, code).Inc()
-	s.metrics.latency.WithLabelValues(string(r.class)).Observe(time.Since(start).Seconds())
+	s.metrics.answered(string(r.class), label, code, time.Since(start))
 	s.reply(m.Reply, resps)
 }
 
@@ -292,6 +291,7 @@ func (s *Server) bindDialog(c *wire.Call) newBindings {
 		if fresh, gen := s.dialogs.bind(k, b.dialog, c.Kind.Stage, now); fresh {
 			b.created = &boundRes{k, gen}
 		}
+		s.dialogs.setOwner(k, b.dialog)
 	}
 	if c.Touched.ID != "" {
 		k := resKey{c.Touched.Kind, c.Touched.ID}

@@ -596,7 +596,9 @@ func (s *Server) listIDs(ctx context.Context, opID string) (map[string]bool, err
 	if resp.Status != http.StatusOK {
 		return nil, fmt.Errorf("status %d", resp.Status)
 	}
-	var list []idRef
+	var list []struct {
+		ID string `json:"id"`
+	}
 	if err := json.Unmarshal(resp.Body, &list); err != nil {
 		return nil, err
 	}

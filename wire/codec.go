@@ -24,12 +24,9 @@ import (
 // Kinds without an operation (Subscribe kinds) give empty params.
 func (k *Kind) DecodeParams(req *Request) (ari.Params, error) {
 	p := ari.Params{}
-	if k.Op == "" {
-		return p, nil
-	}
-	op := k.Operation()
+	op := k.Op
 	if op == nil {
-		return nil, fmt.Errorf("%w: kind %s: unknown ARI operation %q", ErrInternal, k.Name, k.Op)
+		return p, nil
 	}
 	for n, v := range k.Fixed {
 		p[n] = v
@@ -171,10 +168,7 @@ func NewRequest(k *Kind, key *Key, params ari.Params) (*Request, error) {
 			rest[n] = v
 		}
 	}
-	op := k.Operation()
-	if op == nil && k.Op != "" {
-		return nil, fmt.Errorf("%w: kind %s: unknown ARI operation %q", ErrInternal, k.Name, k.Op)
-	}
+	op := k.Op
 	if op != nil {
 		var unknown []string
 		for n := range rest {

@@ -188,7 +188,7 @@ func ariAnswer(t *testing.T, k *Kind, resp *Response) (status int, body []byte, 
 		}
 		return st, []byte(`{"message":"whatever Asterisk said"}`), true
 	}
-	if k.Stage || k.Op == "" {
+	if k.Stage || k.Op == nil {
 		return 0, nil, true
 	}
 	res := k.Result

@@ -165,7 +165,7 @@ func (k *Kind) touched(key Key) (Ref, bool) {
 	if key.ID == "" || !eventful(k.KeyKind) {
 		return Ref{}, false
 	}
-	if k.KeyParam == "" && k.Op != "" {
+	if k.KeyParam == "" && k.Op != nil {
 		return Ref{}, false // a list: the key kind names what is listed
 	}
 	if k.KeyRef && key.Kind != k.KeyKind {

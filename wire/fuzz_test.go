@@ -2,6 +2,7 @@ package wire
 
 import (
 	"encoding/json"
+	"slices"
 	"testing"
 
 	"github.com/ariproxy/ari-proxy/ari"
@@ -45,6 +46,13 @@ func FuzzDecodeRequest(f *testing.F) {
 		}
 		if again.Kind != req.Kind || (again.Key == nil) != (req.Key == nil) || len(again.Payload) != len(req.Payload) {
 			t.Fatalf("re-encoding changed the request: %+v vs %+v", again, req)
+		}
+		if c, err := Decode(req, "app"); err != nil {
+			if !errorsIs(err, ErrBadRequest) && !errorsIs(err, ErrNotImplemented) {
+				t.Fatalf("Decode: error wrapping neither ErrBadRequest nor ErrNotImplemented: %v", err)
+			}
+		} else if c.Kind.assignsID() && c.ResultID == "" {
+			t.Fatalf("Decode: %s without a result id: %v", c.Kind.Name, c.Params)
 		}
 		k, ok := LookupKind(req.Kind)
 		if !ok {
@@ -105,6 +113,33 @@ func FuzzBuildResponse(f *testing.F) {
 		}
 		if _, err := json.Marshal(r); err != nil {
 			t.Fatalf("response does not marshal: %v", err)
+		}
+	})
+}
+
+// FuzzEventResources: no event makes EventResources panic; every resource
+// it names has an entity kind that appears in events and an id.
+func FuzzEventResources(f *testing.F) {
+	for _, s := range []string{
+		`{"type":"StasisStart","channel":{"id":"c1"},"replace_channel":{"id":"c0"}}`,
+		`{"type":"PlaybackFinished","playback":{"id":"p1","target_uri":"channel:c1"}}`,
+		`{"type":"RecordingFailed","recording":{"name":"r","target_uri":"bridge:"}}`,
+		`{"type":"EndpointStateChange","endpoint":{"technology":"PJSIP","resource":5}}`,
+		`{"type":"Dial","peer":{"id":7},"caller":[]}`, `{"type":"Dial","peer":{"id":"a.b*"}}`, `{`, ``, `[]`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		for _, typ := range []string{ari.TypeStasisStart, ari.TypePlaybackFinished, ari.TypeRecordingFailed, ari.TypeEndpointStateChange, ari.TypeDial, "Nope"} {
+			refs, ended := EventResources(nil, typ, []byte(raw))
+			for _, r := range refs {
+				if e := EntityOf(r.Kind); e == nil || !e.Events || r.ID == "" {
+					t.Fatalf("%s %q: resource %+v", typ, raw, r)
+				}
+			}
+			if ended.ID != "" && !slices.Contains(refs, ended) {
+				t.Fatalf("%s %q: ended %+v not among %v", typ, raw, ended, refs)
+			}
 		}
 	})
 }

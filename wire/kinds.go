@@ -88,10 +88,10 @@ type Result struct {
 type Kind struct {
 	Name     string // "ChannelOriginate"
 	Class    Class
-	Op       string // ARI operation ID ("channels.originate"); "" when the kind makes no ARI call
-	KeyKind  string // kind of the entity the request key names
-	KeyParam string // ARI parameter that receives key.id ("channelId"); "a/b/c" splits key.id on "/" into several; "" when none
-	Field    string // payload field of the envelope ("channel_originate"); "" when none
+	Op       *ari.Operation // the ARI operation (ari.OpChannelsOriginate.Op()); nil when the kind makes no ARI call
+	KeyKind  string         // kind of the entity the request key names
+	KeyParam string         // ARI parameter that receives key.id ("channelId"); "a/b/c" splits key.id on "/" into several; "" when none
+	Field    string         // payload field of the envelope ("channel_originate"); "" when none
 	Bindings []Binding
 	Result   Result
 	Stage    bool // a Stage* kind: binds the dialog and answers the key without calling ARI

@@ -12,13 +12,13 @@ import (
 type registry struct {
 	all    []*Kind
 	byName map[string]*Kind
-	byOp   map[string]*Kind // KindForOp
+	byOp   [ari.OpCount]*Kind // KindOf
 }
 
 var reg = sync.OnceValue(buildRegistry)
 
 func buildRegistry() *registry {
-	r := &registry{byName: map[string]*Kind{}, byOp: map[string]*Kind{}}
+	r := &registry{byName: map[string]*Kind{}}
 	for i := range v5Kinds {
 		k := &v5Kinds[i]
 		r.all = append(r.all, k)
@@ -42,11 +42,11 @@ func buildRegistry() *registry {
 		r.byName[k.Name] = k
 	}
 	for _, k := range r.all {
-		if k.Op == "" {
+		if k.Op == nil {
 			continue
 		}
-		if cur, ok := r.byOp[k.Op]; !ok || preferForOp(k, cur) {
-			r.byOp[k.Op] = k
+		if cur := r.byOp[k.Op.Ident]; cur == nil || preferForOp(k, cur) {
+			r.byOp[k.Op.Ident] = k
 		}
 	}
 	return r
@@ -85,14 +85,27 @@ func LookupKind(name string) (*Kind, bool) {
 	return k, ok
 }
 
-// KindForOp is the kind a client sends for an ARI operation: the v5 kind
-// when v5 has one, else the generic kind named after the operation; nil for
-// an unknown operation or the events WebSocket. When several v5 kinds call
-// the operation, the plain one answering the most wins (channels.get ->
-// ChannelData, channels.hangup -> ChannelHangup, asterisk.listLogChannels
-// -> AsteriskLoggingList).
+// KindOf is the kind a client sends for the ARI operation id: the v5 kind
+// when v5 has one, else the generic kind named after the operation; nil
+// for the events WebSocket or an id outside the table. When several v5
+// kinds call the operation, the plain one answering the most wins
+// (channels.get -> ChannelData, channels.hangup -> ChannelHangup,
+// asterisk.listLogChannels -> AsteriskLoggingList).
+func KindOf(id ari.OpID) *Kind {
+	if id < 0 || id >= ari.OpCount {
+		return nil
+	}
+	return reg().byOp[id]
+}
+
+// KindForOp is KindOf for an operation ID ("channels.originate"); nil for
+// an unknown one.
 func KindForOp(opID string) *Kind {
-	return reg().byOp[opID]
+	op := ari.Lookup(opID)
+	if op == nil {
+		return nil
+	}
+	return KindOf(op.Ident)
 }
 
 // Kinds lists every kind, v5 (in table order) then generic (in operation
@@ -104,10 +117,10 @@ func Kinds() []*Kind {
 
 // Operation is the ARI operation of k, nil when k makes no ARI call.
 func (k *Kind) Operation() *ari.Operation {
-	if k == nil || k.Op == "" {
+	if k == nil {
 		return nil
 	}
-	return ari.Lookup(k.Op)
+	return k.Op
 }
 
 // createsModel reports whether a POST answering ARI model class rc creates
@@ -139,7 +152,7 @@ func createsModel(rc string) bool {
 // bridge, playback or live recording (they create one: originateWithId,
 // createWithId, playWithId, snoopChannelWithId), command otherwise.
 func genericKind(op *ari.Operation) *Kind {
-	k := &Kind{Name: op.ID, Op: op.ID, Generic: true}
+	k := &Kind{Name: op.ID, Op: op, Generic: true}
 	switch {
 	case op.Method == "GET":
 		k.Class = ClassData

@@ -68,28 +68,28 @@ func TestSimInboundCalls(t *testing.T) {
 	seen := map[string]bool{}
 	enough := make(chan struct{})
 	lctx, stop := context.WithCancel(ctx)
-	listened := make(chan error, 1)
-	go func() {
-		listened <- c.Listen(lctx, func(ctx context.Context, h *client.ChannelHandle, ev *ari.StasisStart) {
-			if err := h.Answer(ctx); err != nil {
-				t.Errorf("answer %s: %v", h.ID(), err)
-			}
-			_ = h.Hangup(ctx, nil)
-			mu.Lock()
-			defer mu.Unlock()
-			seen[h.ID()] = true
-			if len(seen) == 3 {
-				close(enough)
-			}
-		})
-	}()
+	l, err := c.Listen(lctx, func(ctx context.Context, h *client.ChannelHandle, ev *ari.StasisStart) {
+		if err := h.Answer(ctx); err != nil {
+			t.Errorf("answer %s: %v", h.ID(), err)
+		}
+		_ = h.Hangup(ctx, nil)
+		mu.Lock()
+		defer mu.Unlock()
+		seen[h.ID()] = true
+		if len(seen) == 3 {
+			close(enough)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	select {
 	case <-enough:
 	case <-ctx.Done():
 		t.Fatalf("calls handled: %d, want 3; sim log:\n%s", len(seen), simW.text())
 	}
 	stop()
-	<-listened
+	_ = l.Wait()
 	if !strings.Contains(simW.text(), `"msg":"inbound call placed"`) {
 		t.Errorf("the simulator did not log its calls:\n%s", simW.text())
 	}

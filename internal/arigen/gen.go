@@ -138,6 +138,11 @@ func writeOpIDs(b *bytes.Buffer, rows []opRow) {
 		fmt.Fprintf(b, "Op%s // %s\n", r.name, r.id)
 	}
 	b.WriteString("\n// OpCount is the number of operations.\nOpCount\n)\n")
+	b.WriteString("\n// opNames are the identifiers' Go names, by identifier (see GoString).\nvar opNames = [OpCount]string{\n")
+	for _, r := range rows {
+		fmt.Fprintf(b, "%q,\n", "Op"+r.name)
+	}
+	b.WriteString("}\n")
 
 	b.WriteString("\n// Handlers is what an implementation of ARI's REST API provides: one\n")
 	b.WriteString("// method per operation of the table (all but the events WebSocket), named\n")
@@ -431,10 +436,39 @@ func genEvents(s *spec) ([]byte, error) {
 		fmt.Fprintf(&b, "Type%s = %q\n", e, e)
 	}
 	b.WriteString(")\n")
+	if err := ms.writeEventRefs(&b, events); err != nil {
+		return nil, err
+	}
 	b.WriteString("\n// eventTypes makes an empty event of each type the spec defines.\nvar eventTypes = map[string]func() Event{\n")
 	for _, e := range events {
 		fmt.Fprintf(&b, "%q: func() Event { return new(%s) },\n", e, e)
 	}
 	b.WriteString("}\n")
 	return gofmt(&b)
+}
+
+// writeEventRefs writes eventRefs: for every event type, the members that
+// hold a model (Channel, Bridge, Playback, LiveRecording, ...), in the
+// spec's order, so that routing events by the resources they name reads
+// generated data instead of a hand-kept list of member names.
+func (ms *modelSet) writeEventRefs(b *bytes.Buffer, events []string) error {
+	b.WriteString("\n// eventRefs lists, per event type, the members holding an ARI model, in\n// the spec's order (see EventRefs).\nvar eventRefs = map[string][]EventRef{\n")
+	for _, e := range events {
+		names, props, err := ms.byID[e].properties()
+		if err != nil {
+			return err
+		}
+		var refs []string
+		for i, name := range names {
+			t := props[i].Type
+			if m := ms.byID[t]; m != nil && !ms.isBase(m) && !ms.isEvent(m) {
+				refs = append(refs, fmt.Sprintf("{%q, %q}", name, t))
+			}
+		}
+		if len(refs) > 0 {
+			fmt.Fprintf(b, "%q: {%s},\n", e, strings.Join(refs, ", "))
+		}
+	}
+	b.WriteString("}\n")
+	return nil
 }

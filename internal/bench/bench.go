@@ -359,7 +359,7 @@ func (e *env) requests(ctx context.Context, rep *Report, chanID string) error {
 	return e.comparePairs(ctx, rep, []requestPair{
 		{nameChannelData,
 			e.direct(http.MethodGet, "/channels/"+chanID, func() any { return new(ari.Channel) }),
-			func(ctx context.Context) error { _, err := h.Data(ctx); return err }},
+			func(ctx context.Context) error { _, err := h.Get(ctx); return err }},
 		{"channel answer (POST /channels/{id}/answer)",
 			e.direct(http.MethodPost, "/channels/"+chanID+"/answer"),
 			h.Answer},

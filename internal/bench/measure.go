@@ -449,20 +449,18 @@ func (e *env) proxiedCalls(ctx context.Context) (*callApp, error) {
 	a := &callApp{name: "client Listen through the proxy", app: e.app}
 	a.current.Store(&callRun{})
 	lctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() {
-		done <- e.cli.Listen(lctx, func(ctx context.Context, h *client.ChannelHandle, ev *ari.StasisStart) {
-			a.current.Load().handle(ctx, ev.Timestamp, h.Answer, func(ctx context.Context) error { return h.Hangup(ctx, nil) })
-		})
-	}()
+	// Listen returns once its subscription is active on the bus.
+	l, err := e.cli.Listen(lctx, func(ctx context.Context, h *client.ChannelHandle, ev *ari.StasisStart) {
+		a.current.Load().handle(ctx, ev.Timestamp, h.Answer, func(ctx context.Context) error { return h.Hangup(ctx, nil) })
+	})
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("bench: listen: %w", err)
+	}
 	a.stop = func() {
 		cancel()
-		<-done
+		_ = l.Wait()
 	}
-	// A round trip on the client's connection after Listen subscribed
-	// makes sure the bus knows the subscription; the warm-up call of
-	// runCalls checks it.
-	time.Sleep(50 * time.Millisecond)
 	if _, err := e.cli.Asterisk().GetInfo(ctx, nil); err != nil {
 		a.stop()
 		return nil, fmt.Errorf("bench: asterisk info through the proxy: %w", err)

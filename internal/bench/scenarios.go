@@ -95,34 +95,29 @@ func (e *env) callScale(ctx context.Context, rep *Report) error {
 	release := make(chan struct{})
 	lctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	done := make(chan error, 1)
-	go func() {
-		done <- e.cli.Listen(lctx, func(ctx context.Context, h *client.ChannelHandle, _ *ari.StasisStart) {
-			defer finished.Add(1)
-			key := h.Key()
-			key.Dialog = client.NewDialogID()
-			ch := e.cli.ChannelFromKey(key)
-			if err := ch.Answer(ctx); err != nil {
-				fail(err)
-			}
-			answered.Add(1)
-			select {
-			case <-release:
-			case <-ctx.Done():
-				return
-			}
-			if err := ch.Hangup(ctx, nil); err != nil {
-				fail(err)
-			}
-		})
-	}()
-	stopListen := func() { cancel(); <-done }
-	// The Listen subscription must be on the bus before the first call.
-	time.Sleep(50 * time.Millisecond)
-	if _, err := e.cli.Asterisk().GetInfo(ctx, nil); err != nil {
-		stopListen()
-		return fmt.Errorf("bench: asterisk info through the proxy: %w", err)
+	// Listen returns once its subscription is active on the bus.
+	l, err := e.cli.Listen(lctx, func(ctx context.Context, h *client.ChannelHandle, _ *ari.StasisStart) {
+		defer finished.Add(1)
+		key := h.Key()
+		key.Dialog = client.NewDialogID()
+		ch := e.cli.ChannelFromKey(key)
+		if err := ch.Answer(ctx); err != nil {
+			fail(err)
+		}
+		answered.Add(1)
+		select {
+		case <-release:
+		case <-ctx.Done():
+			return
+		}
+		if err := ch.Hangup(ctx, nil); err != nil {
+			fail(err)
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("bench: call scale: listen: %w", err)
 	}
+	stopListen := func() { cancel(); _ = l.Wait() }
 
 	start := time.Now()
 	runErr := make(chan error, 1)
@@ -263,11 +258,11 @@ func (e *env) scatter(ctx context.Context, rep *Report) error {
 			time.Sleep(10 * time.Millisecond)
 		}
 		none := func() func(int) { return func(int) {} }
-		f, err := loadFor(ctx, "full key", 1, d, func(ctx context.Context) error { _, err := full.Data(ctx); return err }, none)
+		f, err := loadFor(ctx, "full key", 1, d, func(ctx context.Context) error { _, err := full.Get(ctx); return err }, none)
 		if err != nil {
 			return err
 		}
-		p, err := loadFor(ctx, "partial key", 1, d, func(ctx context.Context) error { _, err := partial.Data(ctx); return err }, none)
+		p, err := loadFor(ctx, "partial key", 1, d, func(ctx context.Context) error { _, err := partial.Get(ctx); return err }, none)
 		if err != nil {
 			return err
 		}
@@ -281,7 +276,7 @@ func (e *env) scatter(ctx context.Context, rep *Report) error {
 func waitData(ctx context.Context, h *client.ChannelHandle) error {
 	deadline := time.Now().Add(startTimeout)
 	for {
-		_, err := h.Data(ctx)
+		_, err := h.Get(ctx)
 		if err == nil {
 			return nil
 		}

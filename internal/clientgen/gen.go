@@ -57,10 +57,16 @@ type collSpec struct {
 	Resource string
 }
 
-// methodNames overrides names made from nicknames where plain camel case
-// reads badly.
+// The naming rule: a method is named after its ARI operation's nickname,
+// Go-cased (channels.startMoh is ChannelHandle.StartMOH, recordings.unpause
+// is LiveRecordingHandle.Unpause), whatever v5 called the kind it sends on
+// the wire. methodNames lists the only exceptions: a nickname Go-casing
+// cannot split, and applications.(un)subscribe, whose ARI name would clash
+// in meaning with the event Subscribe of every other handle.
 var methodNames = map[string]string{
-	"channels.rtpstatistics": "RTPStatistics",
+	"channels.rtpstatistics":   "RTPStatistics",
+	"applications.subscribe":   "SubscribeEventSource",
+	"applications.unsubscribe": "UnsubscribeEventSource",
 }
 
 // initialisms are written in upper case in Go names.
@@ -181,7 +187,7 @@ func build(models map[string]bool) (*api, error) {
 	for _, h := range handles {
 		// A v5 kind that subscribes one resource to a dialog, with no ARI
 		// call, gives the handle an event Subscribe.
-		if k, ok := wire.LookupKind(h.Strip + "Subscribe"); ok && k.Op == "" {
+		if k, ok := wire.LookupKind(h.Strip + "Subscribe"); ok && k.Op == nil {
 			a.subs[h.Name] = k.Name
 			names[h.Name+"Handle"] = map[string]string{"Subscribe": "(events)"}
 		}
@@ -215,14 +221,9 @@ func build(models map[string]bool) (*api, error) {
 		if names[recv] == nil {
 			names[recv] = map[string]string{}
 		}
-		name := ""
+		name := exported(op.Nickname)
 		if n, ok := methodNames[op.ID]; ok {
 			name = n
-		} else if m.Handle != nil && !k.Generic && strings.HasPrefix(k.Name, m.Handle.Strip) && len(k.Name) > len(m.Handle.Strip) {
-			name = strings.TrimPrefix(k.Name, m.Handle.Strip)
-		}
-		if name == "" || names[recv][name] != "" || reserved[name] {
-			name = exported(op.Nickname)
 		}
 		if prev := names[recv][name]; prev != "" || reserved[name] {
 			return nil, fmt.Errorf("%s: method %s.%s already taken by %s", op.ID, recv, name, prev)
@@ -319,6 +320,17 @@ func (a *api) result(m *method) error {
 	case wire.ShapeData:
 		if r.DataField == "" {
 			return fmt.Errorf("kind %s: data shape without data field", m.Kind.Name)
+		}
+		if h := a.handleOfKind(r.Kind); h != nil && h.Name == elem && !isList && m.Op.Method == "POST" {
+			// A create answering the entity (PlayWithID, CreateWithID...)
+			// returns a handle, as the creates answering a key do.
+			m.Ret, m.Zero = "*"+h.Name+"Handle", "nil"
+			m.Body = []string{
+				fmt.Sprintf("k, err := createdKey(resp, %q, %q, %s)", r.Kind, r.DataField, base),
+				"if err != nil {", "return nil, err", "}",
+				fmt.Sprintf("return %s.%sFromKey(k), nil", c, h.Name),
+			}
+			return nil
 		}
 		switch {
 		case r.Binary:
@@ -583,10 +595,10 @@ func (a *api) renderMethod(b *bytes.Buffer, m *method) {
 	}
 	fmt.Fprintf(b, "func (%s *%s) %s(%s) %s {\n", m.recv(), m.recvType(), m.Name, sig, ret)
 	if m.Ret == "" {
-		fmt.Fprintf(b, "\t_, err := %s.c.call(ctx, %q, %s, %s)\n\treturn err\n}\n\n", m.recv(), op.ID, key, arg)
+		fmt.Fprintf(b, "\t_, err := %s.c.call(ctx, %#v, %s, %s)\n\treturn err\n}\n\n", m.recv(), op.Ident, key, arg)
 		return
 	}
-	fmt.Fprintf(b, "\tresp, err := %s.c.call(ctx, %q, %s, %s)\n\tif err != nil {\n\t\treturn %s, err\n\t}\n", m.recv(), op.ID, key, arg, m.Zero)
+	fmt.Fprintf(b, "\tresp, err := %s.c.call(ctx, %#v, %s, %s)\n\tif err != nil {\n\t\treturn %s, err\n\t}\n", m.recv(), op.Ident, key, arg, m.Zero)
 	for _, l := range m.Body {
 		b.WriteString("\t" + l + "\n")
 	}

@@ -121,3 +121,24 @@ func TestGeneratedUpToDate(t *testing.T) {
 		}
 	}
 }
+
+// TestNamingRule: every method is its operation's nickname Go-cased,
+// except the few listed in methodNames; every create answering an entity
+// that has a handle returns that handle.
+func TestNamingRule(t *testing.T) {
+	a := buildAPI(t)
+	for _, m := range a.methods {
+		want := exported(m.Op.Nickname)
+		if n, ok := methodNames[m.Op.ID]; ok {
+			want = n
+		}
+		if m.Name != want {
+			t.Errorf("%s: method %s, want %s", m.Op.ID, m.Name, want)
+		}
+		if m.Op.Method == "POST" && a.handleOfKind(m.Kind.Result.Kind) != nil && m.Op.ResponseClass == a.handleOfKind(m.Kind.Result.Kind).Name {
+			if want := "*" + a.handleOfKind(m.Kind.Result.Kind).Name + "Handle"; m.Ret != want {
+				t.Errorf("%s creates a %s but returns %q, want %s", m.Op.ID, m.Op.ResponseClass, m.Ret, want)
+			}
+		}
+	}
+}

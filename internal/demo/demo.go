@@ -15,14 +15,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
-
 	"github.com/ariproxy/ari-proxy/ari"
 	"github.com/ariproxy/ari-proxy/arisim"
-	"github.com/ariproxy/ari-proxy/bus/natsbus"
 	"github.com/ariproxy/ari-proxy/client"
 	"github.com/ariproxy/ari-proxy/internal/localstack"
-	"github.com/ariproxy/ari-proxy/wire"
 )
 
 // Defaults of Options.
@@ -125,14 +121,20 @@ func Run(ctx context.Context, opts Options) (err error) {
 	a := &app{c: c, p: p, log: log, total: opts.Calls, forever: opts.Forever, done: make(chan struct{})}
 	listenCtx, stopListen := context.WithCancel(ctx)
 	defer stopListen()
-	listenDone := make(chan error, 1)
-	go func() { listenDone <- c.Listen(listenCtx, a.handle) }()
-
-	// The calls, once the application listens: a StasisStart published
-	// before its subscription reaches the bus would be lost.
-	if err := waitListening(ctx, st.NATS, st.Server.Node()); err != nil {
-		return err
+	// Listen returns once its subscription is active on the bus: the
+	// calls placed from now on reach the application.
+	l, err := c.Listen(listenCtx, a.handle)
+	if err != nil {
+		return fmt.Errorf("demo: listen: %w", err)
 	}
+	listenDone := make(chan error, 1)
+	go func() {
+		err := l.Wait()
+		if err == nil && listenCtx.Err() == nil {
+			err = errors.New("stopped")
+		}
+		listenDone <- err
+	}()
 	placeErr := make(chan error, 1)
 	go func() { placeErr <- a.place(ctx, st.Sim) }()
 
@@ -195,32 +197,6 @@ func (a *app) place(ctx context.Context, sim *arisim.Sim) error {
 		}
 	}
 	return nil
-}
-
-// waitListening waits until the NATS server has the application's Listen
-// subscription: the queue group that shares new calls.
-func waitListening(ctx context.Context, emb *natsbus.Embedded, node string) error {
-	subject := wire.NewSubjects("").Event(Application, node)
-	deadline := time.Now().Add(readyTimeout)
-	for {
-		sz, err := emb.Server().Subsz(&server.SubszOptions{Subscriptions: true, Test: subject})
-		if err != nil {
-			return fmt.Errorf("demo: reading the subscriptions: %w", err)
-		}
-		for _, sub := range sz.Subs {
-			if sub.Queue == wire.ListenQueue {
-				return nil
-			}
-		}
-		if time.Now().After(deadline) {
-			return errors.New("demo: the application is not listening for calls")
-		}
-		select {
-		case <-ctx.Done():
-			return stopErr(ctx)
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
 }
 
 // inboundCall makes call i arrive. The application's registration on the
@@ -345,7 +321,7 @@ func (a *app) handle(ctx context.Context, h *client.ChannelHandle, ev *ari.Stasi
 // greet answers the call and plays the prompt to the end.
 func (a *app) greet(ctx context.Context, cl *call) error {
 	// Subscribe before playing, so the end of the playback cannot be missed.
-	sub, err := cl.h.Subscribe(ctx, "PlaybackFinished", "StasisEnd")
+	sub, err := cl.h.Subscribe(ctx, ari.TypePlaybackFinished, ari.TypeStasisEnd)
 	if err != nil {
 		return fmt.Errorf("subscribing to its events: %w", err)
 	}
@@ -387,7 +363,7 @@ func (a *app) bridge(ctx context.Context, first, second *call) (*client.BridgeHa
 	if err != nil {
 		return nil, fmt.Errorf("creating a bridge: %w", err)
 	}
-	sub, err := br.Subscribe(ctx, "ChannelEnteredBridge")
+	sub, err := br.Subscribe(ctx, ari.TypeChannelEnteredBridge)
 	if err != nil {
 		return br, fmt.Errorf("subscribing to the bridge: %w", err)
 	}
@@ -426,7 +402,7 @@ func (a *app) bridge(ctx context.Context, first, second *call) (*client.BridgeHa
 func (a *app) destroy(ctx context.Context, br *client.BridgeHandle) {
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
 	defer cancel()
-	if err := br.Delete(dctx); err != nil && !errors.Is(err, client.ErrNotFound) {
+	if err := br.Destroy(dctx); err != nil && !errors.Is(err, client.ErrNotFound) {
 		a.p.say("bridge %s: delete failed: %v", br.ID(), err)
 		return
 	}

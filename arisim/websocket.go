@@ -1,0 +1,250 @@
+package arisim
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// The events WebSocket (res/ari/ari_websockets.c): one connection per
+// client, its applications and its outgoing queue.
+
+// wsConn is one events WebSocket. Events wait in an in-memory queue that
+// a dedicated goroutine writes, so the simulator never blocks on a client.
+type wsConn struct {
+	s     *Sim
+	ws    *websocket.Conn
+	limit int
+
+	mu     sync.Mutex
+	cond   *sync.Cond
+	queue  [][]byte
+	apps   []string
+	closed bool
+	done   chan struct{}
+}
+
+func (c *wsConn) init() { c.cond = sync.NewCond(&c.mu) }
+
+func (c *wsConn) appNames() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.apps)
+}
+
+func (c *wsConn) removeApp(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.apps = slices.DeleteFunc(c.apps, func(x string) bool { return x == name })
+}
+
+// enqueue queues msg without blocking. A client that lets more than the
+// limit pile up is disconnected, like Asterisk drops a stuck WebSocket.
+func (c *wsConn) enqueue(msg []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	if len(c.queue) >= c.limit {
+		// The writer sees closed and drops the connection.
+		c.closed = true
+		close(c.done)
+		c.queue = nil
+		c.cond.Broadcast()
+		return
+	}
+	c.queue = append(c.queue, msg)
+	c.cond.Broadcast()
+}
+
+// enqueueWait queues msg once fewer than high messages wait, so a
+// producer runs at the client's pace. It reports false once the
+// connection is closed.
+func (c *wsConn) enqueueWait(msg []byte, high int) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for !c.closed && len(c.queue) >= high {
+		c.cond.Wait()
+	}
+	if c.closed {
+		return false
+	}
+	c.queue = append(c.queue, msg)
+	c.cond.Broadcast()
+	return true
+}
+
+func (c *wsConn) writer() {
+	defer c.s.wg.Done()
+	for {
+		c.mu.Lock()
+		for (len(c.queue) == 0 || c.ws == nil) && !c.closed {
+			c.cond.Wait()
+		}
+		if c.closed {
+			c.mu.Unlock()
+			c.closeSocket()
+			return
+		}
+		batch, ws := c.queue, c.ws
+		c.queue = nil
+		c.cond.Broadcast()
+		c.mu.Unlock()
+		for _, m := range batch {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			err := ws.Write(ctx, websocket.MessageText, m)
+			cancel()
+			if err != nil {
+				c.shutdown()
+				return
+			}
+		}
+	}
+}
+
+// shutdown closes the connection abruptly (no close handshake wait).
+func (c *wsConn) shutdown() {
+	c.mu.Lock()
+	if !c.closed {
+		c.closed = true
+		close(c.done)
+		c.cond.Broadcast()
+	}
+	c.mu.Unlock()
+	c.closeSocket()
+}
+
+// attach gives the connection its socket once the handshake is done; the
+// writer starts on what was queued before.
+func (c *wsConn) attach(ws *websocket.Conn) {
+	c.mu.Lock()
+	c.ws = ws
+	closed := c.closed
+	c.cond.Broadcast()
+	c.mu.Unlock()
+	if closed {
+		_ = ws.CloseNow()
+	}
+}
+
+func (c *wsConn) closeSocket() {
+	c.mu.Lock()
+	ws := c.ws
+	c.mu.Unlock()
+	if ws != nil {
+		_ = ws.CloseNow()
+	}
+}
+
+// subprotocol picks the protocol of a Sec-WebSocket-Protocol request
+// header the way res_http_websocket.c does: none asked for is accepted
+// (ARI is the one registered protocol), otherwise the first listed that is
+// "ari"; ok is false when the client asked only for others.
+func subprotocol(values []string) (proto string, ok bool) {
+	if len(values) == 0 {
+		return "", true
+	}
+	requested := strings.TrimSpace(values[len(values)-1])
+	if requested == "" {
+		return "", true
+	}
+	for _, p := range strings.Split(requested, ",") {
+		if strings.TrimSpace(p) == "ari" {
+			return "ari", true
+		}
+	}
+	return "", false
+}
+
+func (s *Sim) takeConnsLocked() []*wsConn {
+	list := make([]*wsConn, 0, len(s.conns))
+	for c := range s.conns {
+		list = append(list, c)
+		s.unregister(c)
+	}
+	clear(s.conns)
+	return list
+}
+
+// serveEvents upgrades an authenticated GET /ari/events.
+func (s *Sim) serveEvents(w http.ResponseWriter, r *http.Request) {
+	var names []string
+	appParam := r.URL.Query().Get("app")
+	if !r.URL.Query().Has("app") {
+		appParam = ""
+	}
+	for _, n := range strings.Split(appParam, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			names = append(names, n)
+		}
+	}
+	if appParam == "" {
+		httpError(w, http.StatusBadRequest, "Bad Request", "HTTP request is missing param: [app]")
+		return
+	}
+	if len(names) == 0 || slices.ContainsFunc(names, func(n string) bool { return len(n) > 80 }) {
+		httpError(w, http.StatusBadRequest, "Bad Request", "Invalid application provided in param [app].")
+		return
+	}
+	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		httpError(w, http.StatusUpgradeRequired, "Upgrade Required", "")
+		return
+	}
+	proto, ok := subprotocol(r.Header.Values("Sec-WebSocket-Protocol"))
+	if !ok {
+		w.Header().Set("Sec-WebSocket-Version", "7, 8, 13")
+		writeResp(w, resp{status: http.StatusBadRequest})
+		return
+	}
+	subAll := astTrue(r.URL.Query().Get("subscribeAll"))
+	conn := &wsConn{s: s, limit: s.qlimit, done: make(chan struct{})}
+	conn.init()
+
+	// Register before the handshake, as ari_websockets.c does in
+	// session_attempted: a client that originates as soon as it sees the
+	// 101 finds its applications, and what they raise meanwhile waits in
+	// the queue until the socket exists.
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		httpError(w, http.StatusServiceUnavailable, "Service Unavailable", "")
+		return
+	}
+	s.conns[conn] = struct{}{}
+	conn.apps = slices.Compact(slices.Sorted(slices.Values(names)))
+	for _, n := range conn.apps {
+		s.register(n, conn, subAll)
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go conn.writer()
+
+	opts := &websocket.AcceptOptions{InsecureSkipVerify: true}
+	if proto != "" {
+		opts.Subprotocols = []string{proto}
+	}
+	ws, err := websocket.Accept(w, r, opts)
+	if err == nil {
+		ws.SetReadLimit(1 << 20)
+		conn.attach(ws)
+		// Asterisk reads and ignores what the client sends until it closes.
+		for {
+			if _, _, err := ws.Read(context.Background()); err != nil {
+				break
+			}
+		}
+	}
+	conn.shutdown()
+	s.mu.Lock()
+	if _, ok := s.conns[conn]; ok {
+		delete(s.conns, conn)
+		s.unregister(conn)
+	}
+	s.mu.Unlock()
+}
