@@ -187,7 +187,7 @@ func (k *Kind) shapeData(base Key, params ari.Params, body []byte) (*Response, e
 			if id == "" {
 				id = k.entityID(params, base)
 			}
-			kb, _ := json.Marshal(k.resultKey(base, id))
+			kb := k.resultKey(base, id).appendJSON(make([]byte, 0, 128)) // as json.Marshal writes it, without its reflection
 			entity = injectKey(body, kb)
 		}
 	}
