@@ -4,7 +4,7 @@
 // other, the scenarios that `ari-proxy bench` reports:
 //
 //  1. the bus round trip: a bare request-reply to an echo responder, the
-//     floor under every proxied request;
+//     floor under every proxied request, measured with the requests of 3;
 //  2. the simulator alone: REST requests/s and WebSocket events/s, its own
 //     capacity, so that a proxied figure close to it is known to be capped
 //     by the simulator rather than by the proxy;
@@ -21,7 +21,10 @@
 //     1 to 50 servers, against the same request with a full key.
 //
 // Every figure of one Report comes from the same run, so the ratios
-// between them hold even on a busy machine where absolute numbers drift.
+// between them hold even on a busy machine where absolute numbers drift;
+// the two sides of each request comparison (and the bus round trip) are
+// measured interleaved, in slices, so that a burst of another job's work
+// falls on both.
 package bench
 
 import (
@@ -185,6 +188,7 @@ type env struct {
 	http  *http.Client // direct ARI, the same transport the proxy uses
 	cli   *client.Client
 	proxy proxyServer
+	echo  func(context.Context) error // a bare bus round trip
 }
 
 // Run starts the bus, the simulator and the proxy server, runs every
@@ -257,9 +261,12 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	defer cli.Close()
 	e.cli = cli
 
-	if err := e.busRoundTrip(ctx, rep); err != nil {
+	echo, stopEcho, err := e.startEcho(ctx)
+	if err != nil {
 		return nil, err
 	}
+	defer stopEcho()
+	e.echo = echo
 	if e.sim == nil {
 		if err := e.realRequests(ctx, rep); err != nil {
 			return nil, err
@@ -383,21 +390,23 @@ const (
 
 func (e *env) comparePairs(ctx context.Context, rep *Report, pairs []requestPair) error {
 	for _, c := range []int{e.opts.Concurrency, e.opts.HighConcurrency} {
-		for _, p := range pairs {
-			e.opts.Progress(fmt.Sprintf("requests: %s direct, %d in flight", p.name, c))
-			d, err := e.load(ctx, p.name+" direct", c, p.direct)
-			if err != nil {
-				return err
+		for i, p := range pairs {
+			e.opts.Progress(fmt.Sprintf("requests: %s, direct and proxied interleaved, %d in flight", p.name, c))
+			ops := []namedOp{{p.name + " direct", p.direct}, {p.name + " proxied", p.proxied}}
+			if i == 0 { // the bus round trip beside the first operation, for overhead-rtts
+				ops = append(ops, namedOp{"bus round trip (echo responder)", e.echo})
 			}
-			e.opts.Progress(fmt.Sprintf("requests: %s proxied, %d in flight", p.name, c))
 			var cpu float64
-			px, err := e.loadCPU(ctx, p.name+" proxied", c, p.proxied, &cpu)
+			rs, err := e.interleave(ctx, c, e.opts.Duration, 1, ops, &cpu)
 			if err != nil {
 				return err
 			}
-			cmp := compare(p.name, c, d, px)
+			cmp := compare(p.name, c, rs[0], rs[1])
 			cmp.ServerCPUMicros = cpu
 			rep.Requests = append(rep.Requests, cmp)
+			if len(rs) > 2 {
+				rep.BusRTT = append(rep.BusRTT, rs[2])
+			}
 		}
 	}
 	return nil

@@ -26,32 +26,11 @@ import (
 // that opens the connections, and returns its rate and latencies. It
 // fails only when no request succeeded.
 func (e *env) load(ctx context.Context, name string, c int, op func(context.Context) error) (Rate, error) {
-	return e.loadCPU(ctx, name, c, op, nil)
-}
-
-// loadCPU is load that, with cpu set, also stores there the proxy
-// server's CPU time per request (microseconds) over the measured phase.
-func (e *env) loadCPU(ctx context.Context, name string, c int, op func(context.Context) error, cpu *float64) (Rate, error) {
-	return loadFor(ctx, name, c, e.opts.Duration, op, func() func(ops int) {
-		if cpu == nil {
-			return func(int) {}
-		}
-		before := e.sampleProxy(ctx)
-		return func(ops int) { *cpu = cpuPer(before, e.sampleProxy(ctx), ops) }
-	})
-}
-
-// loadFor runs op from c goroutines for d after a warm-up; measure is
-// called when the measured phase starts and what it returns when it ends,
-// with the number of requests made.
-func loadFor(ctx context.Context, name string, c int, d time.Duration, op func(context.Context) error, measure func() func(ops int)) (Rate, error) {
-	warm := min(d/10, 500*time.Millisecond)
+	warm := min(e.opts.Duration/10, 500*time.Millisecond)
 	if _, _, _, _, err := phase(ctx, c, warm, op); err != nil {
 		return Rate{}, err
 	}
-	end := measure()
-	lats, errs, first, elapsed, err := phase(ctx, c, d, op)
-	end(len(lats) + errs)
+	lats, errs, first, elapsed, err := phase(ctx, c, e.opts.Duration, op)
 	if err != nil {
 		return Rate{}, err
 	}
@@ -65,6 +44,81 @@ func loadFor(ctx context.Context, name string, c int, d time.Duration, op func(c
 		r.FirstError = first.Error()
 	}
 	return r, nil
+}
+
+// interleaveRounds is how many slices each measurement of an interleaved
+// comparison is cut into: a disturbance of a shared machine (another
+// job's burst) then hits every side alike, not the one measured at that
+// moment.
+const interleaveRounds = 6
+
+// namedOp is one side of an interleaved comparison.
+type namedOp struct {
+	name string
+	op   func(context.Context) error
+}
+
+// interleave measures ops for d each, from c goroutines, in
+// interleaveRounds rounds: each round runs every op for d/rounds, the
+// order rotating from round to round. With cpu set, it stores there the
+// proxy server's CPU time per request of ops[cpuOf] (microseconds).
+func (e *env) interleave(ctx context.Context, c int, d time.Duration, cpuOf int, ops []namedOp, cpu *float64) ([]Rate, error) {
+	warm := min(d/10, 500*time.Millisecond)
+	for _, o := range ops {
+		if _, _, _, _, err := phase(ctx, c, warm, o.op); err != nil {
+			return nil, err
+		}
+	}
+	type acc struct {
+		lats    []time.Duration
+		errs    int
+		first   error
+		elapsed time.Duration
+	}
+	accs := make([]acc, len(ops))
+	var cpuSeconds float64
+	slice := max(d/interleaveRounds, 10*time.Millisecond)
+	for round := range interleaveRounds {
+		for j := range ops {
+			i := (j + round) % len(ops)
+			var before Sample
+			if i == cpuOf && cpu != nil {
+				before = e.sampleProxy(ctx)
+			}
+			lats, errs, first, elapsed, err := phase(ctx, c, slice, ops[i].op)
+			if err != nil {
+				return nil, err
+			}
+			if i == cpuOf && cpu != nil {
+				if after := e.sampleProxy(ctx); after.CPUSeconds > 0 {
+					cpuSeconds += after.CPUSeconds - before.CPUSeconds
+				}
+			}
+			a := &accs[i]
+			a.lats = append(a.lats, lats...)
+			a.errs += errs
+			a.elapsed += elapsed
+			if a.first == nil {
+				a.first = first
+			}
+		}
+	}
+	out := make([]Rate, len(ops))
+	for i, a := range accs {
+		if len(a.lats) == 0 {
+			return nil, fmt.Errorf("bench: %s: every request failed: %w", ops[i].name, a.first)
+		}
+		r := Rate{Name: ops[i].name, Concurrency: c, Ops: len(a.lats), Errors: a.errs, Seconds: a.elapsed.Seconds(),
+			PerSecond: float64(len(a.lats)) / a.elapsed.Seconds(), Latency: summarize(a.lats)}
+		if a.first != nil {
+			r.FirstError = a.first.Error()
+		}
+		out[i] = r
+		if i == cpuOf && cpu != nil && cpuSeconds > 0 {
+			*cpu = cpuSeconds * 1e6 / float64(len(a.lats)+a.errs)
+		}
+	}
+	return out, nil
 }
 
 // phase runs op from c goroutines until d has passed and returns the

@@ -438,7 +438,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	tw := &table{w: &b}
 	row := tw.row
 
-	b.WriteString("\n1. Bus round trip: request-reply to an echo responder\n")
+	b.WriteString("\n1. Bus round trip: request-reply to an echo responder (interleaved with the channel data requests of 3.)\n")
 	row("", "in flight", "per second", "p50 ms", "p99 ms")
 	for _, x := range r.BusRTT {
 		row(x.Name, fmt.Sprint(x.Concurrency), rate(x.PerSecond), lat(x.Latency.P50), lat(x.Latency.P99))

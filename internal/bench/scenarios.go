@@ -23,15 +23,15 @@ const rttTimeout = 10 * time.Second
 // what a proxied request carries.
 var echoPayload = []byte(`{"kind":"ChannelData","key":{"kind":"channel","id":"1764577000.123;1","node":"02:fc:00:00:be:01","app":"bench"}}`)
 
-// busRoundTrip measures a bare request-reply over the bus, from the
-// client's connection to an echo responder on a connection of its own (as
-// the proxy server has), at both concurrencies.
-func (e *env) busRoundTrip(ctx context.Context, rep *Report) error {
+// startEcho starts an echo responder on a bus connection of its own (as
+// the proxy server has) and returns a bare request-reply to it from the
+// client's connection: the bus round trip, measured interleaved with the
+// requests it is the floor of.
+func (e *env) startEcho(ctx context.Context) (op func(context.Context) error, stop func(), err error) {
 	conn, err := e.bus.connect(ctx, "ari-proxy bench echo")
 	if err != nil {
-		return fmt.Errorf("bench: echo responder connecting to the bus: %w", err)
+		return nil, nil, fmt.Errorf("bench: echo responder connecting to the bus: %w", err)
 	}
-	defer conn.Close()
 	subject := "_bench.echo." + randomHex(4)
 	sub, err := conn.Subscribe(subject, func(m bus.Msg) {
 		if m.Reply != "" {
@@ -39,11 +39,11 @@ func (e *env) busRoundTrip(ctx context.Context, rep *Report) error {
 		}
 	})
 	if err != nil {
-		return fmt.Errorf("bench: echo responder: %w", err)
+		conn.Close()
+		return nil, nil, fmt.Errorf("bench: echo responder: %w", err)
 	}
-	defer sub.Unsubscribe()
 	b := e.cli.Bus()
-	op := func(ctx context.Context) error {
+	op = func(ctx context.Context) error {
 		ctx, cancel := context.WithTimeout(ctx, rttTimeout)
 		defer cancel()
 		got := false
@@ -56,15 +56,7 @@ func (e *env) busRoundTrip(ctx context.Context, rep *Report) error {
 		}
 		return err
 	}
-	for _, c := range []int{e.opts.Concurrency, e.opts.HighConcurrency} {
-		e.opts.Progress(fmt.Sprintf("bus round trip, %d in flight", c))
-		r, err := e.load(ctx, "bus round trip (echo responder)", c, op)
-		if err != nil {
-			return err
-		}
-		rep.BusRTT = append(rep.BusRTT, r)
-	}
-	return nil
+	return op, func() { _ = sub.Unsubscribe(); conn.Close() }, nil
 }
 
 // callScale holds ScaleCalls calls up at once, answered through the proxy
@@ -257,15 +249,14 @@ func (e *env) scatter(ctx context.Context, rep *Report) error {
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
-		none := func() func(int) { return func(int) {} }
-		f, err := loadFor(ctx, "full key", 1, d, func(ctx context.Context) error { _, err := full.Get(ctx); return err }, none)
+		rs, err := e.interleave(ctx, 1, 2*d, -1, []namedOp{
+			{"full key", func(ctx context.Context) error { _, err := full.Get(ctx); return err }},
+			{"partial key", func(ctx context.Context) error { _, err := partial.Get(ctx); return err }},
+		}, nil)
 		if err != nil {
 			return err
 		}
-		p, err := loadFor(ctx, "partial key", 1, d, func(ctx context.Context) error { _, err := partial.Get(ctx); return err }, none)
-		if err != nil {
-			return err
-		}
+		f, p := rs[0], rs[1]
 		rep.Scatter = append(rep.Scatter, ScatterPoint{Servers: n, Full: f, Partial: p,
 			Ratio: ratio(p.Latency.P50, f.Latency.P50)})
 	}
