@@ -47,24 +47,9 @@ func stringOf(v gjson.Result) (s string, ok bool) {
 func decodeKeyFast(raw gjson.Result, k *Key) (ok bool) {
 	ok = true
 	raw.ForEach(func(name, v gjson.Result) bool {
-		if !exactName(name) {
-			ok = false
-			return false
-		}
-		var dst *string
-		switch name.Str {
-		case "kind":
-			dst = &k.Kind
-		case "id":
-			dst = &k.ID
-		case "node":
-			dst = &k.Node
-		case "dialog":
-			dst = &k.Dialog
-		case "app":
-			dst = &k.App
-		default:
-			ok = false // unknown or differently cased: encoding/json decides
+		dst := k.member(name)
+		if dst == nil {
+			ok = false // unknown, escaped or differently cased: encoding/json decides
 			return false
 		}
 		if v.Type == gjson.Null {
@@ -79,6 +64,27 @@ func decodeKeyFast(raw gjson.Result, k *Key) (ok bool) {
 		return true
 	})
 	return ok
+}
+
+// member is the field of k a member name written exactly as its JSON
+// name stands for, nil for any other name.
+func (k *Key) member(name gjson.Result) *string {
+	if !exactName(name) {
+		return nil
+	}
+	switch name.Str {
+	case "kind":
+		return &k.Kind
+	case "id":
+		return &k.ID
+	case "node":
+		return &k.Node
+	case "dialog":
+		return &k.Dialog
+	case "app":
+		return &k.App
+	}
+	return nil
 }
 
 // topMembers walks the members of the valid JSON object obj, the last
