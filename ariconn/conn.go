@@ -64,7 +64,7 @@ const (
 var ErrUnauthorized = errors.New("ariconn: Asterisk refused the credentials (HTTP 401)")
 
 // pingOp is GET /asterisk/ping, from the operation table.
-var pingOp = ari.Lookup("asterisk.ping")
+var pingOp = ari.OpAsteriskPing.Op()
 
 // ErrStatus is wrapped by Ping for an answer other than 2xx and 401.
 var ErrStatus = errors.New("ariconn: unexpected HTTP status")

@@ -3,7 +3,6 @@ package arisim
 import (
 	"bufio"
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,26 +11,9 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-// skipOrFail skips with a message that shows without -v (on stderr and the
-// terminal), except under CI, where a missing prerequisite is a failure.
-func skipOrFail(t *testing.T, format string, args ...any) {
-	t.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s (CI=true: a skip is a failure)", msg)
-	}
-	// go test shows nothing but "ok" of a passing package without -v, so
-	// the message also goes to the terminal when there is one.
-	line := fmt.Sprintf("SKIP %s: %s\n", t.Name(), msg)
-	if tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
-		_, _ = tty.WriteString(line)
-		_ = tty.Close()
-	}
-	fmt.Fprint(os.Stderr, line)
-	t.Skip(msg)
-}
+	"github.com/ariproxy/ari-proxy/internal/sharedtest"
+)
 
 var clientSummary = regexp.MustCompile(`^ari-client: (\d+)/(\d+)$`)
 
@@ -42,11 +24,11 @@ var clientSummary = regexp.MustCompile(`^ari-client: (\d+)/(\d+)$`)
 func TestAriClient(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
-		skipOrFail(t, "node is not installed")
+		sharedtest.SkipOrFail(t, "node is not installed")
 	}
 	dir, _ := filepath.Abs("ariclient")
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "ari-client", "package.json")); err != nil {
-		skipOrFail(t, "ari-client is not installed: run `npm ci` in arisim/ariclient")
+		sharedtest.SkipOrFail(t, "ari-client is not installed: run `npm ci` in arisim/ariclient")
 	}
 	s := testSim(t, Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

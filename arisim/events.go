@@ -277,7 +277,15 @@ func compactRaw(v json.RawMessage) []byte {
 	return jsonOf(x)
 }
 
-// hClaimChannel: no channel is ever in the broadcast state here.
+// EventsClaimChannel is ast_ari_events_claim_channel: both parameters are
+// required, then stasis_app_claim_channel finds no channel in the
+// broadcast state (the simulator never broadcasts a call).
 func (s api) EventsClaimChannel(r *req) resp {
+	if r.str("channelId") == "" {
+		return fail(400, "channelId parameter is required")
+	}
+	if r.str("application") == "" {
+		return fail(400, "application parameter is required")
+	}
 	return fail(404, "Channel not found or not in broadcast state")
 }

@@ -43,7 +43,8 @@ func (s api) MailboxesGet(r *req) resp {
 	}
 	m := s.state.mailboxes[r.str("mailboxName")]
 	if m == nil {
-		return fail(404, "Mailbox not found")
+		// ast_ari_mailboxes_get's message, typo included.
+		return fail(404, "Mailbox is does not exist")
 	}
 	return okJSON(mailboxJSON{m.name, m.oldMsg, m.newMsg})
 }
@@ -73,7 +74,7 @@ func (s api) MailboxesDelete(r *req) resp {
 	}
 	name := r.str("mailboxName")
 	if s.state.mailboxes[name] == nil {
-		return fail(404, "Mailbox not found")
+		return fail(404, "Mailbox does not exist")
 	}
 	delete(s.state.mailboxes, name)
 	return noContent()

@@ -314,6 +314,7 @@ func (s api) hRecordingOp(r *req) resp {
 	case "mute":
 		rec.muted = true
 	case "unmute":
+		rec.muted = false
 	}
 	return noContent()
 }
@@ -384,8 +385,10 @@ func (s api) RecordingsGetStoredFile(r *req) resp {
 		return fail(404, "Recording not found")
 	}
 	samples := int(s.size(st) / (time.Second / 8000))
+	// ast_ari_recordings_get_stored_file: Content-Type is the format's
+	// media type and the file extension ("audio/gsm").
 	if st.format != "wav" && st.format != "WAV" && st.format != "wav16" {
-		return resp{status: 200, body: make([]byte, samples), ctype: "application/octet-stream"}
+		return resp{status: 200, body: make([]byte, samples), ctype: "audio/" + st.format}
 	}
 	data := make([]byte, 44+samples*2)
 	copy(data[0:], "RIFF")

@@ -196,8 +196,12 @@ func (s *Sim) serveEvents(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusUpgradeRequired, "Upgrade Required", "")
 		return
 	}
+	// ast_websocket_uri_cb refuses a bad handshake (websocket_bad_request)
+	// before the ARI session is attempted, so such a request registers
+	// nothing and takes no application over. Versions 7 and 8, which
+	// Asterisk also speaks, are refused: the WebSocket library speaks 13.
 	proto, ok := subprotocol(r.Header.Values("Sec-WebSocket-Protocol"))
-	if !ok {
+	if !ok || r.Header.Get("Sec-WebSocket-Key") == "" || strings.TrimSpace(r.Header.Get("Sec-WebSocket-Version")) != "13" {
 		w.Header().Set("Sec-WebSocket-Version", "7, 8, 13")
 		writeResp(w, resp{status: http.StatusBadRequest})
 		return

@@ -176,3 +176,37 @@ func TestServerHeaderVersion(t *testing.T) {
 		t.Errorf("Server %q, /asterisk/info version %q: want Server %q", res.Header.Get("Server"), info.System.Version, want)
 	}
 }
+
+// A handshake Asterisk refuses (no key, an unsupported version) is 400
+// before the session is attempted: it registers nothing and does not take
+// over the application of the socket that holds it.
+func TestBadHandshakeTakesNothingOver(t *testing.T) {
+	s := testSim(t, Config{})
+	ws := dialEvents(t, s, "app=demo")
+	for _, hdr := range []map[string]string{
+		{"Sec-WebSocket-Version": "12", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="},
+		{"Sec-WebSocket-Version": "13"},
+	} {
+		req, _ := http.NewRequest("GET", s.URL()+"/events?app=demo", nil)
+		req.SetBasicAuth(s.user, s.password)
+		req.Header.Set("Upgrade", "websocket")
+		req.Header.Set("Connection", "Upgrade")
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = res.Body.Close()
+		if res.StatusCode != 400 || res.Header.Get("Sec-WebSocket-Version") != "7, 8, 13" {
+			t.Errorf("%v: %d %v", hdr, res.StatusCode, res.Header)
+		}
+	}
+	originateInStasis(t, s, ws, "still-mine")
+	for _, m := range ws.events() {
+		if m["type"] == "ApplicationReplaced" {
+			t.Fatal("a refused handshake took the application over")
+		}
+	}
+}

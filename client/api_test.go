@@ -307,3 +307,17 @@ func TestHandlesLocated(t *testing.T) {
 		t.Errorf("request of a snoop handle went to %v, want %s", got, want)
 	}
 }
+
+// TestEventCopies: the copy of an event delivered to another application
+// is dropped, an event repeated for the same application is not.
+func TestEventCopies(t *testing.T) {
+	s := &Subscription{}
+	demo := []byte(`{"dialog":"d","type":"ChannelDtmfReceived","digit":"4","application":"demo","timestamp":"t1"}`)
+	caller := []byte(`{"dialog":"d","type":"ChannelDtmfReceived","digit":"4","application":"caller","timestamp":"t1"}`)
+	if s.seenCopy(demo) || !s.seenCopy(caller) {
+		t.Error("the copy for another application was not recognised")
+	}
+	if s.seenCopy(demo) {
+		t.Error("an event repeated for its application was dropped")
+	}
+}

@@ -278,7 +278,7 @@ func (g *gather) collect(reply []byte) bool {
 	if g.answered == 1 && g.onFirst != nil {
 		g.onFirst()
 	}
-	rp, err := wire.DecodeReply(reply)
+	rp, err := wire.DecodeResponse(reply)
 	if err != nil {
 		g.anonymous++
 		if g.failed == nil {

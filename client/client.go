@@ -257,8 +257,8 @@ func New(ctx context.Context, opts ...Option) (*Client, error) {
 		t.Stop()
 	}
 	co.wg.Add(2)
-	go co.pingLoop(o.serverTTL / 3)
-	go co.checkLoop(o.serverTTL / 10)
+	go co.tick(o.serverTTL/3, co.pingOnce)
+	go co.tick(o.serverTTL/10, co.servers.check)
 
 	// The ctx of New is the client's lifetime.
 	if ctx.Done() != nil {
@@ -287,26 +287,19 @@ func (co *core) ping(ctx context.Context) error {
 	return co.bus.Publish(ctx, co.subjects.Ping(), "", []byte(`{"kind":"","key":null}`))
 }
 
-func (co *core) pingLoop(every time.Duration) {
-	defer co.wg.Done()
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-co.stop:
-			return
-		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), co.timeout)
-			if err := co.ping(ctx); err != nil && !errors.Is(err, bus.ErrClosed) {
-				co.log.Warn("ping servers", "err", err)
-			}
-			cancel()
-		}
+// pingOnce asks the servers to announce themselves, from the client's
+// background loop.
+func (co *core) pingOnce() {
+	ctx, cancel := context.WithTimeout(context.Background(), co.timeout)
+	defer cancel()
+	if err := co.ping(ctx); err != nil && !errors.Is(err, bus.ErrClosed) {
+		co.log.Warn("ping servers", "err", err)
 	}
 }
 
-// checkLoop notices members that fell silent (see Member.Available).
-func (co *core) checkLoop(every time.Duration) {
+// tick runs f every interval until the client closes: pinging the
+// servers, and noticing members that fell silent (see Member.Available).
+func (co *core) tick(every time.Duration, f func()) {
 	defer co.wg.Done()
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -315,7 +308,7 @@ func (co *core) checkLoop(every time.Duration) {
 		case <-co.stop:
 			return
 		case <-t.C:
-			co.servers.check()
+			f()
 		}
 	}
 }

@@ -9,7 +9,7 @@ import (
 
 	"github.com/ariproxy/ari-proxy/ari"
 	"github.com/ariproxy/ari-proxy/arisim"
-	"github.com/ariproxy/ari-proxy/bus/natsbus"
+	"github.com/ariproxy/ari-proxy/bus/natsserver"
 	"github.com/ariproxy/ari-proxy/internal/localstack"
 	"github.com/ariproxy/ari-proxy/proxy"
 )
@@ -17,7 +17,7 @@ import (
 // env is a real test bed: an embedded NATS server, simulators and one proxy
 // server in front of each, under a fresh subject prefix.
 type env struct {
-	nats    *natsbus.Embedded
+	nats    *natsserver.Server
 	url     string
 	prefix  string
 	app     string

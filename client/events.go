@@ -1,11 +1,9 @@
 package client
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -39,16 +37,16 @@ type Subscription struct {
 	ch     chan ari.Event
 	done   chan struct{}
 	dialog string
-	// mention, when set, is what an event's JSON must contain to be
-	// delivered: the watched resource's id as a JSON string, or the tail
-	// of a target URI ("channel:<id>").
-	mention [2][]byte
+	// watch, when its ID is set, is the resource an event must name to be
+	// delivered (wire.EventResources: the members the spec gives its type,
+	// a media operation's target); a watch without Kind matches any kind.
+	watch wire.Ref
 	// recent holds hashes of the last events delivered on a dialog, with
 	// their application left out: a resource several applications are
 	// subscribed to has each event published on the dialog once per
 	// application, and the copies are dropped.
 	recentMu sync.Mutex
-	recent   [4]uint64
+	recent   [4]eventSeen
 	nrecent  int
 
 	mu       sync.RWMutex // held for reading while delivering
@@ -169,9 +167,6 @@ func (s *Subscription) deliver(m bus.Msg) {
 			return
 		}
 	}
-	if s.mention[0] != nil && !bytes.Contains(m.Data, s.mention[0]) && !bytes.Contains(m.Data, s.mention[1]) {
-		return // bound to the dialog with the resource but about something else
-	}
 	ev, err := ari.DecodeEvent(m.Data)
 	if err != nil {
 		s.c.core.log.Debug("ignoring undecodable event", "subject", m.Subject, "err", err)
@@ -179,6 +174,9 @@ func (s *Subscription) deliver(m bus.Msg) {
 	}
 	if s.types != nil && !s.types[ev.EventType()] {
 		return
+	}
+	if s.watch.ID != "" && !s.names(ev.EventType(), m.Data) {
+		return // bound to the dialog with the resource but about something else
 	}
 	if s.dialog != "" && s.seenCopy(m.Data) {
 		return // the same event, as another application got it
@@ -194,27 +192,48 @@ func (s *Subscription) deliver(m bus.Msg) {
 	}
 }
 
-// seenCopy reports whether raw is, but for its application, one of the
-// last events delivered; it remembers raw otherwise.
+// names reports whether the event raw of type typ names the watched
+// resource.
+func (s *Subscription) names(typ string, raw []byte) bool {
+	var buf [8]wire.Ref
+	refs, _ := wire.EventResources(buf[:0], typ, raw)
+	for _, r := range refs {
+		if r.ID == s.watch.ID && (s.watch.Kind == "" || r.Kind == s.watch.Kind) {
+			return true
+		}
+	}
+	return false
+}
+
+// seenCopy reports whether raw is one of the last events delivered as
+// another application got it (the same bytes but for "application"); it
+// remembers raw otherwise. Two equal events of one application are both
+// delivered.
 func (s *Subscription) seenCopy(raw []byte) bool {
 	h := fnv.New64a()
-	if app := gjson.GetBytes(raw, "application"); app.Index > 0 {
+	app := gjson.GetBytes(raw, "application")
+	if app.Index > 0 {
 		h.Write(raw[:app.Index])
 		h.Write(raw[app.Index+len(app.Raw):])
 	} else {
 		h.Write(raw)
 	}
-	sum := h.Sum64()
+	seen := eventSeen{sum: h.Sum64(), app: app.Raw}
 	s.recentMu.Lock()
 	defer s.recentMu.Unlock()
 	for i := range min(s.nrecent, len(s.recent)) {
-		if s.recent[i] == sum {
+		if r := s.recent[i]; r.sum == seen.sum && r.app != seen.app {
 			return true
 		}
 	}
-	s.recent[s.nrecent%len(s.recent)] = sum
+	s.recent[s.nrecent%len(s.recent)] = seen
 	s.nrecent++
 	return false
+}
+
+type eventSeen struct {
+	sum uint64
+	app string
 }
 
 // start subscribes to subject, registers s with its client and ties it to
@@ -290,9 +309,9 @@ func NewDialogID() string {
 
 // subscribeResource watches one resource: it binds the resource to a fresh
 // dialog with the kind named subscribeKind (ChannelSubscribe...) and
-// listens on that dialog's subject, delivering only the events whose JSON
-// names the resource's id (a server may bind related resources, such as the
-// other half of a Local channel, to the same dialog). Close unbinds the
+// listens on that dialog's subject, delivering only the events that name
+// the resource (a server may bind related resources, such as the other
+// half of a Local channel, to the same dialog). Close unbinds the
 // dialog.
 func (c *Client) subscribeResource(ctx context.Context, subscribeKind string, key Key, types []string) (*Subscription, error) {
 	k, ok := wire.LookupKind(subscribeKind)
@@ -305,8 +324,7 @@ func (c *Client) subscribeResource(ctx context.Context, subscribeKind string, ke
 	dialog := NewDialogID()
 	s := c.newSubscription(types)
 	s.dialog = dialog
-	quoted, _ := json.Marshal(key.ID)
-	s.mention = [2][]byte{quoted, append([]byte{':'}, quoted[1:]...)}
+	s.watch = wire.Ref{Kind: key.Kind, ID: key.ID}
 	if err := s.start(ctx, c.core.subjects.DialogEvent(dialog)); err != nil {
 		return nil, err
 	}

@@ -237,14 +237,7 @@ func TestListenShares(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if len(handled) != calls {
-		t.Errorf("handled %d distinct calls, want %d", len(handled), calls)
-	}
-	for id, n := range handled {
-		if n != 1 {
-			t.Errorf("call %s handled %d times", id, n)
-		}
-	}
+	handledOnce(t, "calls", handled, calls)
 	for i, n := range perInstance {
 		if n == 0 {
 			t.Errorf("instance %d handled no call (%v)", i, perInstance)

@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"time"
@@ -68,4 +69,77 @@ func Example() {
 	// call call-1 in state Up
 	// greeting played
 	// hung up
+}
+
+// startExample starts the in-process stack and a client of application
+// "demo" on it, for the examples.
+func startExample(ctx context.Context) (*localstack.Stack, *client.Client) {
+	stack, err := localstack.Start(ctx, localstack.Options{Application: "demo", EntityID: "02:fc:00:00:00:01", TimeScale: 0.01})
+	if err != nil {
+		log.Fatal(err)
+	}
+	c, err := client.New(ctx, client.WithApplication("demo"), client.WithURL(stack.BusURL()))
+	if err != nil {
+		log.Fatal(err)
+	}
+	return stack, c
+}
+
+// Errors are *client.Error values, matching the client's sentinels.
+func ExampleError() {
+	ctx := context.Background()
+	stack, c := startExample(ctx)
+	defer stack.Close()
+	defer c.Close()
+
+	_, err := c.Channel("no-such-channel").Get(ctx)
+	var e *client.Error
+	if errors.As(err, &e) {
+		fmt.Println(e.Code, e.Status, e.Detail, errors.Is(err, client.ErrNotFound))
+	}
+	// Output:
+	// not_found 404 Channel not found true
+}
+
+// Record a call and wait for the stored recording.
+func ExampleLiveRecordingHandle_Wait() {
+	ctx := context.Background()
+	stack, c := startExample(ctx)
+	defer stack.Close()
+	defer c.Close()
+
+	ch, err := c.Channels().Originate(ctx, &client.ChannelsOriginateParams{Endpoint: "Local/echo@default", App: "demo", ChannelID: "rec-call"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	rec, err := ch.Record(ctx, &client.ChannelRecordParams{Name: "greeting", Format: "wav", MaxDurationSeconds: 2})
+	if err != nil {
+		log.Fatal(err)
+	}
+	stored, err := rec.Wait(ctx) // until RecordingFinished
+	if err != nil {
+		log.Fatal(err)
+	}
+	data, err := stored.GetStored(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(stored.ID(), "on", stored.Key().Node, "as", data.Format)
+	// Output:
+	// greeting on 02:fc:00:00:00:01 as wav
+}
+
+// Watch the servers of the cluster come and go.
+func ExampleClient_WatchMembers() {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stack, c := startExample(ctx)
+	defer stack.Close()
+	defer c.Close()
+
+	events := c.WatchMembers(ctx)
+	ev := <-events // the server known already
+	fmt.Println(ev.Type, ev.Member.Node, ev.Member.Applications, ev.Member.Available)
+	// Output:
+	// joined 02:fc:00:00:00:01 [demo] true
 }

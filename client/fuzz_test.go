@@ -3,6 +3,8 @@ package client
 import (
 	"errors"
 	"testing"
+
+	"github.com/ariproxy/ari-proxy/ari"
 )
 
 // FuzzDecodeAnnouncement: announcements come from anyone on the bus.
@@ -63,5 +65,34 @@ func FuzzGather(f *testing.F) {
 		_, _ = wrapped[[]string](resp, "config", "fields")
 		_, _ = resultKey(resp, "channel", Key{App: "demo"})
 		_ = resultKeys(resp, "channel", Key{App: "demo"})
+		_, _ = createdKey(resp, "channel", "channel", Key{App: "demo"})
+		_ = newReply(resp, Key{App: "demo"})
+		_ = replyError(resp, err)
+	})
+}
+
+// FuzzEventCopies: events come from anyone publishing on a dialog subject;
+// telling copies apart and reading their dialog must not fail on any input,
+// and an event repeated for one application is never dropped.
+func FuzzEventCopies(f *testing.F) {
+	for _, s := range []string{
+		`{"dialog":"d","type":"StasisStart","application":"demo","channel":{"id":"a"}}`,
+		`{"type":"ChannelDtmfReceived","application":"caller","digit":"4"}`,
+		`{"application":5}`, `{"application":"`, `[]`, ``, `null`,
+	} {
+		f.Add([]byte(s), []byte(`{"type":"ChannelDtmfReceived","application":"demo","digit":"4"}`))
+	}
+	f.Fuzz(func(t *testing.T, a, b []byte) {
+		s := &Subscription{}
+		if s.seenCopy(a) {
+			t.Fatal("first event taken for a copy")
+		}
+		if s.seenCopy(a) {
+			t.Fatal("the same event of the same application twice taken for a copy")
+		}
+		_ = s.seenCopy(b)
+		if ev, err := ari.DecodeEvent(a); err == nil {
+			_ = EventDialog(ev)
+		}
 	})
 }

@@ -66,3 +66,16 @@ func drained(t *testing.T, sub *Subscription) {
 		}
 	}
 }
+
+// handledOnce checks that want distinct calls were handled, each once.
+func handledOnce(t *testing.T, what string, counts map[string]int, want int) {
+	t.Helper()
+	if len(counts) != want {
+		t.Errorf("%d %s handled, want %d", len(counts), what, want)
+	}
+	for id, n := range counts {
+		if n != 1 {
+			t.Errorf("%s %s handled %d times", what, id, n)
+		}
+	}
+}

@@ -50,7 +50,11 @@ type Listener struct {
 // ARI call, so the channel's StasisStart reaches this Listener (and no
 // other instance's) and all its later events reach ReturnDialog's
 // subject. A client made with WithDialog sends creates with its own
-// dialog instead: their calls reach DialogEvents, not a Listener.
+// dialog instead: their calls reach DialogEvents, not a Listener. Keep a
+// Listener running while the channels it created enter the application:
+// one whose StasisStart arrives after every Listener of the client
+// stopped is taken by none (the application-wide subscribers still see
+// it).
 //
 // The Listener stops when ctx ends, when Close is called or when the
 // client closes; Wait returns after the running handlers have returned.

@@ -12,8 +12,9 @@ type Member struct {
 	Node         string    // Asterisk entity id
 	Applications []string  // applications the node's server announced, sorted
 	LastSeen     time.Time // last announcement
-	// Available is false when the server has missed its announcements for
-	// half the server TTL (WithServerTTL) or answered that its Asterisk is
+	// Available is false when the server has been silent for two thirds
+	// of the server TTL (WithServerTTL; the client pings every third, so
+	// it missed at least one answer) or answered that its Asterisk is
 	// unavailable: requests to it are likely to fail until it announces
 	// again. A member silent for the whole TTL leaves.
 	Available bool
@@ -121,7 +122,7 @@ func (s *servers) membersLocked(now time.Time) map[string]*Member {
 	}
 	for node, m := range out {
 		slices.Sort(m.Applications)
-		m.Available = now.Sub(m.LastSeen) <= s.ttl/2 && !s.down[node].After(m.LastSeen)
+		m.Available = now.Sub(m.LastSeen) <= s.ttl*2/3 && !s.down[node].After(m.LastSeen)
 	}
 	return out
 }

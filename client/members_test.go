@@ -82,3 +82,42 @@ func TestMembership(t *testing.T) {
 	for range w {
 	}
 }
+
+// TestMemberTransitions: the member state machine on its own: join,
+// unavailable on an unavailable answer, available again on the next
+// announcement, updated when an application is added, left at the TTL.
+func TestMemberTransitions(t *testing.T) {
+	const ttl = 300 * time.Millisecond
+	s := newServers(ttl)
+	w := &memberWatch{}
+	s.watch(w)
+	want := func(types ...MemberEventType) {
+		t.Helper()
+		evs := w.take()
+		var got []MemberEventType
+		for _, ev := range evs {
+			got = append(got, ev.Type)
+		}
+		if !slices.Equal(got, types) {
+			t.Fatalf("events %v, want %v", got, types)
+		}
+	}
+	s.seen("n1", "demo")
+	want(MemberJoined)
+	s.markDown("n1")
+	want(MemberUnavailable)
+	time.Sleep(time.Millisecond)
+	s.seen("n1", "demo")
+	want(MemberAvailable)
+	s.seen("n1", "other")
+	want(MemberUpdated)
+	time.Sleep(ttl * 3 / 4)
+	s.check()
+	want(MemberUnavailable)
+	time.Sleep(ttl / 2)
+	s.check()
+	want(MemberLeft)
+	if ms := s.members(); len(ms) != 0 {
+		t.Errorf("members after leaving: %+v", ms)
+	}
+}

@@ -40,10 +40,12 @@ func (h *ChannelHandle) Key() Key { return h.key }
 // ID returns the id of the channel.
 func (h *ChannelHandle) ID() string { return h.key.ID }
 
-// Subscribe delivers the events of this channel only, of the given types when
-// types are given. It binds the channel to a fresh dialog on the servers
-// (request kind ChannelSubscribe) and listens on that dialog's subject, so it
-// does not receive the application's other events. Close unbinds the dialog.
+// Subscribe delivers the events of this channel only, of the given types
+// (ari.TypeChannelStateChange...) when types are given; a type the spec does
+// not define is an error. It binds the channel to a fresh dialog on the
+// servers (request kind ChannelSubscribe) and listens on that dialog's
+// subject, so it does not receive the application's other events. Close
+// unbinds the dialog.
 func (h *ChannelHandle) Subscribe(ctx context.Context, types ...string) (*Subscription, error) {
 	return h.c.subscribeResource(ctx, "ChannelSubscribe", h.key, types)
 }
@@ -78,10 +80,12 @@ func (h *BridgeHandle) Key() Key { return h.key }
 // ID returns the id of the bridge.
 func (h *BridgeHandle) ID() string { return h.key.ID }
 
-// Subscribe delivers the events of this bridge only, of the given types when
-// types are given. It binds the bridge to a fresh dialog on the servers
-// (request kind BridgeSubscribe) and listens on that dialog's subject, so it
-// does not receive the application's other events. Close unbinds the dialog.
+// Subscribe delivers the events of this bridge only, of the given types
+// (ari.TypeChannelStateChange...) when types are given; a type the spec does
+// not define is an error. It binds the bridge to a fresh dialog on the
+// servers (request kind BridgeSubscribe) and listens on that dialog's
+// subject, so it does not receive the application's other events. Close
+// unbinds the dialog.
 func (h *BridgeHandle) Subscribe(ctx context.Context, types ...string) (*Subscription, error) {
 	return h.c.subscribeResource(ctx, "BridgeSubscribe", h.key, types)
 }
@@ -117,7 +121,8 @@ func (h *PlaybackHandle) Key() Key { return h.key }
 func (h *PlaybackHandle) ID() string { return h.key.ID }
 
 // Subscribe delivers the events of this playback only, of the given types
-// when types are given. It binds the playback to a fresh dialog on the
+// (ari.TypeChannelStateChange...) when types are given; a type the spec does
+// not define is an error. It binds the playback to a fresh dialog on the
 // servers (request kind PlaybackSubscribe) and listens on that dialog's
 // subject, so it does not receive the application's other events. Close
 // unbinds the dialog.
@@ -157,7 +162,8 @@ func (h *LiveRecordingHandle) Key() Key { return h.key }
 func (h *LiveRecordingHandle) ID() string { return h.key.ID }
 
 // Subscribe delivers the events of this live recording only, of the given
-// types when types are given. It binds the live recording to a fresh dialog
+// types (ari.TypeChannelStateChange...) when types are given; a type the spec
+// does not define is an error. It binds the live recording to a fresh dialog
 // on the servers (request kind RecordingLiveSubscribe) and listens on that
 // dialog's subject, so it does not receive the application's other events.
 // Close unbinds the dialog.

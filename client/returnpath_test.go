@@ -146,14 +146,7 @@ func TestReturnPath(t *testing.T) {
 	}
 	inMu.Lock()
 	defer inMu.Unlock()
-	if len(inCalls) != inbound {
-		t.Errorf("%d inbound calls handled, want %d", len(inCalls), inbound)
-	}
-	for id, n := range inCalls {
-		if n != 1 {
-			t.Errorf("inbound call %s handled %d times", id, n)
-		}
-	}
+	handledOnce(t, "inbound calls", inCalls, inbound)
 }
 
 // TestListenReturned: a ListenReturned Listener gets the channels its

@@ -15,17 +15,17 @@
 //
 // Each event is published on <prefix>event.<app>.<node> as the exact bytes
 // Asterisk sent; "application" and "asterisk_id" are spliced in front only
-// when missing. Routing decodes a small struct of the few members it needs
-// (type, application, asterisk_id and the ids of the channels, bridges,
-// playback, recording, endpoint and device state the event carries), never
-// the whole event. Events are published from the single WebSocket reader,
+// when missing. Routing reads the top members (type, application,
+// asterisk_id) and, only while some dialog is bound, the ids of the
+// resources the event names: wire.EventResources reads the members the
+// spec gives the event type (ari.EventRefs), never the whole event. Events are published from the single WebSocket reader,
 // one after the other, so the bus sees them in Asterisk's order.
 //
 // # Dialogs
 //
 // A request whose key has a dialog binds, before the ARI call, the resource
 // the key names and, for creates, the resource created: its id is the one
-// the client chose or one generated here and passed to Asterisk, so even
+// the client chose or the one the server assigned (see Requests), so even
 // the first event of a new channel reaches <prefix>dialogevent.<dialog>,
 // with "dialog":"<id>" spliced into the event. Stage kinds bind and answer
 // the key without calling ARI; Subscribe kinds bind; BridgeUnsubscribe and
@@ -64,10 +64,18 @@
 // refused with bad_request, since every server would create it.
 //
 // Requests are served concurrently, at most MaxConcurrent at once; when all
-// slots are busy the bus handler waits. Each request: size cap, decode,
-// kind lookup (unknown: wire.NotImplemented with code not_implemented),
-// parameters, dialog binding, ARI call with RequestTimeout, reply built by
-// wire.BuildResponse. Every error reply carries error_code (and ari_status
+// slots are busy the bus handler waits. Each request: size cap,
+// wire.DecodeRequest, wire.Decode (kind, parameters, default application,
+// the id of what a create creates, dialog targets; an unknown kind is
+// answered wire.NotImplemented with code not_implemented), then the policy
+// kept here (class check, serving state, dialog binding, metrics), the ARI
+// call with RequestTimeout and the reply built by wire.BuildResponse.
+//
+// A create without an id (channels originated, created, snooped or for
+// external media; bridges; playbacks; recordings without a name, "" being
+// no name) gets one from the server before the ARI call: a ULID
+// (wire.NewID), unique across the servers of a cluster, where Asterisk's
+// own ids are unique on one Asterisk only. The reply's key carries it. Every error reply carries error_code (and ari_status
 // when Asterisk answered): timeout for a call that timed out, unavailable
 // for a transport failure or while the WebSocket is down. A request for an
 // entity this Asterisk does not have gets Asterisk's 404 as not_found.

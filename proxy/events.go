@@ -160,6 +160,8 @@ func appendJSONString(dst []byte, s string) []byte {
 // bytes, one at a time and in Asterisk's order. It publishes sequentially,
 // so the bus sees the events of a call in the order Asterisk sent them.
 func (s *Server) handleEvent(raw []byte) {
+	s.eventBusy.enter()
+	defer s.eventBusy.leave()
 	ctx := s.runCtx
 	var h eventHead
 	var err error
@@ -171,7 +173,7 @@ func (s *Server) handleEvent(raw []byte) {
 	}
 	if err != nil || h.Type == "" {
 		s.metrics.badInput.WithLabelValues(reasonBadEvent).Inc()
-		s.log.Debug("dropping malformed ARI event", "error", err, "size", len(raw))
+		s.log.Debug("dropping malformed ARI event", "err", err, "size", len(raw))
 		return
 	}
 	s.metrics.eventReceived(h.Type)
@@ -238,7 +240,7 @@ func (s *Server) publishEvent(ctx context.Context, h *eventHead, full bool, app,
 		}
 	}
 	if err := s.bus.Publish(ctx, s.subj.Event(app, node), "", appPayload); err != nil {
-		s.log.Warn("publishing event", "type", h.Type, "error", err)
+		s.log.Warn("publishing event", "type", h.Type, "err", err)
 	} else {
 		s.metrics.eventsEvent.Inc()
 	}
@@ -249,7 +251,7 @@ func (s *Server) publishEvent(ctx context.Context, h *eventHead, full bool, app,
 	dialogs := s.dialogs.lookup(h.resources(buf[:0]))
 	for _, d := range dialogs {
 		if err := s.bus.Publish(ctx, s.subj.DialogEvent(d), "", spliceFields(payload, "dialog", d)); err != nil {
-			s.log.Warn("publishing dialog event", "type", h.Type, "dialog", d, "error", err)
+			s.log.Warn("publishing dialog event", "type", h.Type, "dialog", d, "err", err)
 		} else {
 			s.metrics.eventsDialog.Inc()
 		}

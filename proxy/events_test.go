@@ -273,3 +273,23 @@ func FuzzEventRouting(f *testing.F) {
 		}
 	})
 }
+
+// benchStasis is a StasisStart as Asterisk 22 sends it (transcripts/bridge.jsonl).
+var benchStasis = []byte(`{"type":"StasisStart","timestamp":"2026-11-22T02:39:37.053+0000","args":["alpha","beta"],"channel":{"id":"leg-a","name":"Local/echo@default-0000000e;1","state":"Up","protocol_id":"","caller":{"name":"Alice","number":"1001"},"connected":{"name":"Alice","number":"1001"},"accountcode":"","dialplan":{"context":"default","exten":"echo","priority":1,"app_name":"Stasis","app_data":"demo,alpha,beta"},"creationtime":"2026-11-22T02:39:37.052+0000","language":"en"},"asterisk_id":"02:fc:00:00:00:01","application":"demo"}`)
+
+// BenchmarkEventHead: what routing an event to dialogs costs (the path
+// taken while some dialog is bound): its top members and the resources it
+// names, read from the spec's members without decoding the event.
+func BenchmarkEventHead(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		var h eventHead
+		if err := h.UnmarshalJSON(benchStasis); err != nil {
+			b.Fatal(err)
+		}
+		var buf [8]resKey
+		if len(h.resources(buf[:0])) != 1 {
+			b.Fatal("want one resource")
+		}
+	}
+}

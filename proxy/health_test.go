@@ -12,6 +12,7 @@ import (
 
 	"github.com/ariproxy/ari-proxy/internal/localstack"
 	"github.com/ariproxy/ari-proxy/proxy"
+	"github.com/ariproxy/ari-proxy/wire"
 )
 
 // probes serves srv's health handler and returns a function that GETs a
@@ -162,4 +163,50 @@ func TestProbesShuttingDown(t *testing.T) {
 	if err := srv.Readiness(); !errors.Is(err, proxy.ErrShuttingDown) {
 		t.Errorf("Readiness() = %v, want ErrShuttingDown", err)
 	}
+}
+
+// TestProbesWedged: an ARI event stuck in handling (here behind a lock a
+// bug never released) makes /livez 503 "wedged", so that Kubernetes
+// restarts the server; once it moves again, 200.
+func TestProbesWedged(t *testing.T) {
+	defer proxy.SetWedgeAfter(200 * time.Millisecond)()
+	e := newEnv(t)
+	get := probes(t, e.srv)
+	wantProbes(t, get, http.StatusOK, "ok")
+	// A binding, so that events go through the dialog table.
+	ok(t, "bind", e.request(e.subj.Request(wire.ClassCreate, app, node1),
+		`{"kind":"BridgeCreate","key":{"kind":"bridge","id":"w-br","dialog":"w"},"bridge_create":{"type":"mixing"}}`))
+	unlock := proxy.LockDialogs(e.srv)
+	locked := true
+	defer func() {
+		if locked {
+			unlock()
+		}
+	}()
+	if _, err := e.sim.InboundCall(app); err != nil {
+		t.Fatal(err)
+	}
+	waitCode := func(path string, code int, text string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			c, body := get(path)
+			if c == code && strings.Contains(body, text) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s = %d %q, want %d with %q", path, c, body, code, text)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitCode("/livez", http.StatusServiceUnavailable, "not alive: wedged: an ARI event has been in handling for")
+	waitCode("/healthz", http.StatusServiceUnavailable, "wedged")
+	waitCode("/readyz", http.StatusServiceUnavailable, "wedged")
+	if err := e.srv.Liveness(); !errors.Is(err, proxy.ErrWedged) {
+		t.Errorf("Liveness() = %v, want ErrWedged", err)
+	}
+	unlock()
+	locked = false
+	waitCode("/livez", http.StatusOK, "ok")
 }

@@ -3,7 +3,9 @@ package proxy_test
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -68,8 +70,14 @@ func v5Requests(t *testing.T) encoder {
 	type line struct {
 		Payload map[string]any `json:"payload"`
 	}
+	// The corpus's requests when ../shared is there, else the in-repo copy
+	// of those this test needs (TestV5CreatesCopy keeps it verbatim).
+	path := sharedtest.Find("wire", "v5-corpus.jsonl")
+	if path == "" {
+		path = "testdata/v5-creates.jsonl"
+	}
 	templates := map[string]map[string]any{}
-	for _, l := range sharedtest.ReadJSONL[line](t, sharedtest.Path(t, "wire", "v5-corpus.jsonl")) {
+	for _, l := range sharedtest.ReadJSONL[line](t, path) {
 		if k, _ := l.Payload["kind"].(string); k != "" && templates[k] == nil {
 			templates[k] = l.Payload
 		}
@@ -229,5 +237,24 @@ func checkAssignedIDs(t *testing.T, e *env, enc encoder) {
 	}
 	if !slices.Contains(channels[node1], victim) {
 		t.Fatal("victim not on node1")
+	}
+}
+
+// TestV5CreatesCopy: testdata/v5-creates.jsonl holds lines of the v5
+// corpus, unchanged.
+func TestV5CreatesCopy(t *testing.T) {
+	corpus, err := os.ReadFile(sharedtest.Path(t, "wire", "v5-corpus.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(corpus), "\n")
+	copied, err := os.ReadFile("testdata/v5-creates.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(string(copied)), "\n") {
+		if !slices.Contains(lines, l) {
+			t.Errorf("not a line of the corpus: %s", l)
+		}
 	}
 }

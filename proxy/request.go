@@ -80,7 +80,7 @@ func (s *Server) reply(to string, resps []*wire.Response) {
 		r.Node = node
 		b := r.AppendJSON(make([]byte, 0, 64+len(r.Data)))
 		if err := s.bus.Publish(ctx, to, "", b); err != nil {
-			s.log.Debug("publishing reply", "error", err)
+			s.log.Debug("publishing reply", "err", err)
 			return
 		}
 	}
@@ -89,7 +89,7 @@ func (s *Server) reply(to string, resps []*wire.Response) {
 // bad counts and logs bad input and returns the error reply for it.
 func (s *Server) bad(reason string, resp *wire.Response) []*wire.Response {
 	s.metrics.badInput.WithLabelValues(reason).Inc()
-	s.log.Debug("bad request", "reason", reason, "error", resp.Error)
+	s.log.Debug("bad request", "reason", reason, "err", resp.Error)
 	return []*wire.Response{resp}
 }
 
@@ -200,7 +200,7 @@ func (s *Server) callError(op *ari.Operation, err error) *wire.Response {
 		s.metrics.badInput.WithLabelValues(reasonBadParams).Inc()
 		return wire.NewErrorResponse(wire.CodeBadRequest, 0, err.Error())
 	}
-	s.log.Debug("ARI call failed", "op", op.ID, "error", err)
+	s.log.Debug("ARI call failed", "op", op.ID, "err", err)
 	return wire.NewErrorResponse(wire.CodeUnavailable, 0, fmt.Sprintf("%s: Asterisk unavailable: %v", op.ID, err))
 }
 
@@ -228,15 +228,15 @@ func (s *Server) afterSuccess(op *ari.Operation, params ari.Params) {
 	if s.dialogs.empty() {
 		return
 	}
-	switch op.ID {
-	case "bridges.destroy":
+	switch op.Ident {
+	case ari.OpBridgesDestroy:
 		id, _ := params["bridgeId"].(string)
 		if id == "" {
 			return
 		}
 		k, gen := resKey{kindBridge, id}, s.dialogs.currentGen()
 		time.AfterFunc(bridgeDeleteGrace, func() { s.dialogs.releaseGen(k, gen) })
-	case "deviceStates.delete":
+	case ari.OpDeviceStatesDelete:
 		if name, _ := params["deviceName"].(string); name != "" {
 			s.dialogs.release(resKey{kindDeviceState, name})
 		}

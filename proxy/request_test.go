@@ -13,6 +13,7 @@ import (
 	"github.com/ariproxy/ari-proxy/ariconn"
 	"github.com/ariproxy/ari-proxy/bus"
 	"github.com/ariproxy/ari-proxy/bus/natsbus"
+	"github.com/ariproxy/ari-proxy/bus/natsserver"
 	"github.com/ariproxy/ari-proxy/wire"
 )
 
@@ -29,12 +30,12 @@ func deadServer(t testing.TB) *Server {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	emb, err := natsbus.StartEmbedded(ctx, "127.0.0.1:0", natsbus.WithServerLogger(slog.New(slog.DiscardHandler)))
+	emb, err := natsserver.Start(ctx, "127.0.0.1:0", natsserver.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(emb.Shutdown)
-	b, err := emb.Connect(ctx, natsbus.WithLogger(slog.New(slog.DiscardHandler)))
+	b, err := natsbus.ConnectInProcess(ctx, emb, natsbus.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ariproxy/ari-proxy/ariconn"
 	"github.com/ariproxy/ari-proxy/bus/natsbus"
+	"github.com/ariproxy/ari-proxy/bus/natsserver"
 )
 
 // BenchmarkRouteEvent: one event through handleEvent (decode of what
@@ -18,12 +19,12 @@ import (
 //	go test -run '^$' -bench RouteEvent -benchmem ./proxy/
 func BenchmarkRouteEvent(b *testing.B) {
 	ctx := context.Background()
-	emb, err := natsbus.StartEmbedded(ctx, "127.0.0.1:0")
+	emb, err := natsserver.Start(ctx, "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer emb.Shutdown()
-	conn, err := emb.Connect(ctx)
+	conn, err := natsbus.Connect(ctx, emb.ClientURL())
 	if err != nil {
 		b.Fatal(err)
 	}

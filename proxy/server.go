@@ -105,6 +105,7 @@ type Server struct {
 
 	fixedNode string      // Config.Node: "" means Asterisk's entity id
 	stopping  atomic.Bool // Run's context ended: shutting down (readiness)
+	eventBusy busySince   // since when an ARI event is being handled (liveness)
 
 	started atomic.Bool
 	runCtx  context.Context // set by Run before any goroutine that reads it starts
@@ -244,7 +245,7 @@ func (s *Server) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		if err := s.conn.Run(ctx, s.handleEvent, s.onState); err != nil && ctx.Err() == nil {
-			s.log.Error("ARI WebSocket stopped", "error", err)
+			s.log.Error("ARI WebSocket stopped", "err", err)
 		}
 	})
 	wg.Go(func() { s.manage(ctx) })
@@ -344,12 +345,12 @@ func (s *Server) manage(ctx context.Context) {
 		if old := s.Node(); node != old {
 			s.log.Warn("Asterisk entity id changed: moving to the new node", "old", old, "new", node)
 			if err := s.moveNode(node); err != nil {
-				s.log.Error("moving subscriptions to the new node", "error", err)
+				s.log.Error("moving subscriptions to the new node", "err", err)
 				continue
 			}
 		}
 		if err := s.setCreate(true); err != nil {
-			s.log.Error("subscribing to create requests", "error", err)
+			s.log.Error("subscribing to create requests", "err", err)
 			continue
 		}
 		s.wsMu.Lock()
@@ -406,10 +407,7 @@ func (s *Server) flush(ctx context.Context) {
 // readNode gets the entity id from GET /asterisk/info, retrying with
 // backoff while cont holds and ctx lasts.
 func (s *Server) readNode(ctx context.Context, cont func() bool) (string, error) {
-	op := ari.Lookup("asterisk.getInfo")
-	if op == nil {
-		return "", errors.New("proxy: operation asterisk.getInfo missing from the ari table")
-	}
+	op := ari.OpAsteriskGetInfo.Op()
 	backoff := 50 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		node, err := s.getNode(ctx, op)
@@ -417,7 +415,7 @@ func (s *Server) readNode(ctx context.Context, cont func() bool) (string, error)
 			return s.chooseNode(node), nil
 		}
 		if attempt == 1 || attempt%20 == 0 {
-			s.log.Warn("reading Asterisk entity id", "attempt", attempt, "error", err)
+			s.log.Warn("reading Asterisk entity id", "attempt", attempt, "err", err)
 		}
 		select {
 		case <-ctx.Done():
@@ -553,7 +551,7 @@ func (s *Server) announce(ctx context.Context) {
 	for _, app := range s.apps {
 		b, _ := json.Marshal(wire.Announcement{Node: node, Application: app})
 		if err := s.bus.Publish(ctx, s.subj.Announce(), "", b); err != nil {
-			s.log.Warn("announcing", "error", err)
+			s.log.Warn("announcing", "err", err)
 			return
 		}
 	}
@@ -569,10 +567,13 @@ func (s *Server) sweep(ctx context.Context, now time.Time) {
 	if s.dialogs.empty() || !s.serving.Load() {
 		return
 	}
-	for _, kind := range []struct{ key, op string }{{kindChannel, "channels.list"}, {kindBridge, "bridges.list"}} {
-		present, err := s.listIDs(ctx, kind.op)
+	for _, kind := range []struct {
+		key string
+		op  ari.OpID
+	}{{kindChannel, ari.OpChannelsList}, {kindBridge, ari.OpBridgesList}} {
+		present, err := s.listIDs(ctx, kind.op.Op())
 		if err != nil {
-			s.log.Debug("sweeping bindings", "op", kind.op, "error", err)
+			s.log.Debug("sweeping bindings", "op", kind.op, "err", err)
 			continue
 		}
 		if n := s.dialogs.releaseMissing(kind.key, present, now.Add(-sweepMargin)); n > 0 {
@@ -582,11 +583,7 @@ func (s *Server) sweep(ctx context.Context, now time.Time) {
 }
 
 // listIDs returns the ids Asterisk lists for a list operation.
-func (s *Server) listIDs(ctx context.Context, opID string) (map[string]bool, error) {
-	op := ari.Lookup(opID)
-	if op == nil {
-		return nil, fmt.Errorf("operation %s missing", opID)
-	}
+func (s *Server) listIDs(ctx context.Context, op *ari.Operation) (map[string]bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	resp, err := s.conn.Do(ctx, op, nil)
@@ -613,10 +610,7 @@ func (s *Server) listIDs(ctx context.Context, opID string) (map[string]bool, err
 // registers an application just after the WebSocket handshake, so a call
 // taken before that would reach an application that does not exist yet.
 func (s *Server) waitApps(ctx context.Context, cont func() bool) error {
-	op := ari.Lookup("applications.get")
-	if op == nil {
-		return errors.New("proxy: operation applications.get missing from the ari table")
-	}
+	op := ari.OpApplicationsGet.Op()
 	for _, app := range s.apps {
 		for wait := 5 * time.Millisecond; ; wait = min(wait*2, time.Second) {
 			rctx, cancel := context.WithTimeout(ctx, s.timeout)

@@ -3,6 +3,8 @@ package proxy
 import (
 	"sync"
 	"time"
+
+	"github.com/ariproxy/ari-proxy/ari"
 )
 
 // stasisEndCheckDelay is how long after a bound channel's StasisEnd the
@@ -55,7 +57,7 @@ func (s *Server) checkLeft() {
 	if len(ids) == 0 || s.runCtx.Err() != nil {
 		return
 	}
-	present, err := s.listIDs(s.runCtx, "channels.list")
+	present, err := s.listIDs(s.runCtx, ari.OpChannelsList.Op())
 	if err != nil {
 		s.log.Debug("checking channels that left Stasis", "err", err)
 		return // the janitor's sweep will

@@ -265,18 +265,11 @@ func appendString(dst []byte, s string) []byte {
 	return append(dst, '"')
 }
 
-// DecodeReply decodes a server's reply as a client receives it: like
-// json.Unmarshal into a Response, walking the bytes once when they are
-// plain, and Data aliasing data (not copied: the caller gives data up).
-func DecodeReply(data []byte) (*Response, error) {
-	r := new(Response)
-	if !json.Valid(data) {
-		return nil, json.Unmarshal(data, r) // for encoding/json's error
-	}
-	t := bytes.TrimSpace(data)
-	if len(t) == 0 || t[0] != '{' {
-		return r, json.Unmarshal(data, r)
-	}
+// decodeFast fills r from the valid, trimmed JSON object t as
+// json.Unmarshal would, walking it once; it returns false, leaving r to be
+// reset, when t has anything only encoding/json decides (keys, names
+// that differ from the fields' but by case, non-string members).
+func (r *Response) decodeFast(t []byte) bool {
 	var bad bool
 	ok := topMembers(t, func(name string, v gjson.Result) {
 		if bad || (v.Type == gjson.Null && name != "data") { // a RawMessage keeps null
@@ -300,10 +293,7 @@ func DecodeReply(data []byte) (*Response, error) {
 			r.Status = n
 			return
 		case "data":
-			r.Data = json.RawMessage(v.Raw)
-			if off := v.Index; off > 0 && off+len(v.Raw) <= len(t) {
-				r.Data = json.RawMessage(t[off : off+len(v.Raw)]) // alias, no copy
-			}
+			r.Data = bytes.Clone(t[v.Index : v.Index+len(v.Raw)])
 			return
 		case "key":
 			k := new(Key)
@@ -322,11 +312,5 @@ func DecodeReply(data []byte) (*Response, error) {
 		}
 		*dst = s
 	})
-	if !ok || bad {
-		*r = Response{}
-		if err := json.Unmarshal(data, r); err != nil {
-			return nil, err
-		}
-	}
-	return r, nil
+	return ok && !bad
 }

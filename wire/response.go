@@ -407,6 +407,10 @@ func DecodeResponse(data []byte) (*Response, error) {
 		return nil, badRequest("response nested too deeply")
 	}
 	r := new(Response)
+	if t := bytes.TrimSpace(data); len(t) > 0 && t[0] == '{' && r.decodeFast(t) {
+		return r, nil
+	}
+	*r = Response{}
 	if err := json.Unmarshal(data, r); err != nil {
 		return nil, badRequest("response: %v", typeErr(err))
 	}

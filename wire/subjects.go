@@ -69,12 +69,6 @@ func (s Subjects) Request(class Class, app, node string) string {
 	return sub
 }
 
-// RequestLevels lists the three request subjects of class that a server of
-// app on node subscribes to, most generic first.
-func (s Subjects) RequestLevels(class Class, app, node string) []string {
-	return []string{s.Request(class, "", ""), s.Request(class, app, ""), s.Request(class, app, node)}
-}
-
 // ParseRequest splits a request subject into its class, app and node
 // ("" for the levels it does not have). ok is false when subject is not a
 // request subject under this prefix.
@@ -105,9 +99,6 @@ func (s Subjects) ParseRequest(subject string) (class Class, app, node string, o
 	return class, app, node, true
 }
 
-// Classes lists the request classes.
-func Classes() []Class { return []Class{ClassGet, ClassData, ClassCommand, ClassCreate} }
-
 // ValidToken reports whether s can be one token of a subject (an app name,
 // a dialog id): non-empty, without '.', wildcards or white space. Node ids
 // (Asterisk entity ids such as "02:fc:00:00:00:01") are valid tokens.
@@ -122,14 +113,4 @@ func ValidToken(s string) bool {
 		}
 	}
 	return true
-}
-
-// RequestFor is the request subject of class at the most precise level key
-// allows: key's app and node (a nil key or one without app reaches every
-// server).
-func (s Subjects) RequestFor(class Class, key *Key) string {
-	if key == nil {
-		return s.Request(class, "", "")
-	}
-	return s.Request(class, key.App, key.Node)
 }

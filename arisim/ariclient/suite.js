@@ -10,6 +10,7 @@
 'use strict';
 
 const client = require('ari-client');
+const WebSocket = require('ws');
 
 const [url, user, pass] = process.argv.slice(2);
 if (!url || !user || !pass) {
@@ -96,6 +97,67 @@ step('start application', async () => {
   await st.ari.start(APP);
   const apps = await st.ari.applications.list();
   check(apps.some((a) => a.name === APP), 'application not listed: ' + apps.map((a) => a.name));
+});
+
+// The ws package (which ari-client uses, and whose behaviour browsers
+// share) insists on the subprotocol it asked for: Asterisk answers
+// Sec-WebSocket-Protocol: ari, and refuses a protocol it does not have.
+function openSocket(protocol) {
+  const wsURL = url.replace(/^http/, 'ws') + '/ari/events?app=' + APP + '-ws&api_key=' +
+    encodeURIComponent(user) + ':' + encodeURIComponent(pass);
+  return new Promise((resolve) => {
+    const ws = new WebSocket(wsURL, protocol);
+    ws.on('open', () => {
+      resolve({ protocol: ws.protocol });
+      ws.close();
+    });
+    ws.on('error', (err) => resolve({ error: err.message }));
+  });
+}
+
+step('ws with Sec-WebSocket-Protocol: ari gets ari', async () => {
+  const got = await openSocket('ari');
+  check(got.protocol === 'ari', 'got ' + JSON.stringify(got));
+});
+
+step('ws with an unsupported subprotocol is refused with 400', async () => {
+  const got = await openSocket('chat');
+  check(got.error && got.error.indexOf('400') >= 0, 'got ' + JSON.stringify(got));
+});
+
+// Connect, then originate into the application the moment the socket is
+// open: every round must see its StasisStart (the application is
+// registered before the handshake completes).
+step('connect-then-originate: 100 rounds, every StasisStart', async () => {
+  const rounds = 100;
+  let got = 0;
+  for (let i = 0; i < rounds; i++) {
+    const app = APP + '-race' + i;
+    const wsURL = url.replace(/^http/, 'ws') + '/ari/events?app=' + app + '&api_key=' +
+      encodeURIComponent(user) + ':' + encodeURIComponent(pass);
+    const ws = new WebSocket(wsURL);
+    const seen = new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), TIMEOUT);
+      ws.on('message', (msg) => {
+        if (JSON.parse(msg).type === 'StasisStart') {
+          clearTimeout(timer);
+          resolve(true);
+        }
+      });
+    });
+    await new Promise((resolve, reject) => {
+      ws.on('open', resolve);
+      ws.on('error', reject);
+    });
+    const channel = await st.ari.channels.originate({ endpoint: 'Local/echo@default', app });
+    if (await seen) {
+      got++;
+    }
+    await st.ari.channels.hangup({ channelId: channel.id }).catch(() => {});
+    ws.close();
+  }
+  console.log('connect-then-originate: ' + got + '/' + rounds);
+  check(got === rounds, got + '/' + rounds + ' rounds got StasisStart');
 });
 
 step('originate into the application: StasisStart', async () => {

@@ -22,20 +22,3 @@ func FuzzRedactURL(f *testing.F) {
 		}
 	})
 }
-
-// FuzzParseEmbeddedURL: an accepted URL always gives a host:port that
-// StartEmbedded can split.
-func FuzzParseEmbeddedURL(f *testing.F) {
-	for _, s := range []string{"", "embedded", "embedded://:1", "embedded://[::1]", "nats://h:1", "embedded://a:b:c"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, u string) {
-		addr, ok := ParseEmbeddedURL(u)
-		if !ok {
-			return
-		}
-		if _, _, err := splitAddr(addr); err != nil {
-			t.Fatalf("ParseEmbeddedURL(%q) = %q: %v", u, addr, err)
-		}
-	})
-}

@@ -1,5 +1,6 @@
-// Package natsbus implements bus.Bus on NATS (github.com/nats-io/nats.go)
-// and runs an embedded nats-server in-process (StartEmbedded).
+// Package natsbus implements bus.Bus on NATS (github.com/nats-io/nats.go).
+// The embedded nats-server is package natsserver, apart so that programs
+// that only connect to a bus do not link it.
 //
 // Delivery guarantees are NATS core ones: at most once, and in order
 // from one publisher to one subscriber. A subscription's handler is

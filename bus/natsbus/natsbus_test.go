@@ -26,15 +26,16 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/ariproxy/ari-proxy/bus"
+	"github.com/ariproxy/ari-proxy/bus/natsserver"
 )
 
 var quiet = slog.New(slog.DiscardHandler)
 
-func startServer(t testing.TB, opts ...EmbeddedOption) *Embedded {
+func startServer(t testing.TB, opts ...natsserver.Option) *natsserver.Server {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	e, err := StartEmbedded(ctx, "127.0.0.1:0", append([]EmbeddedOption{WithServerLogger(quiet)}, opts...)...)
+	e, err := natsserver.Start(ctx, "127.0.0.1:0", append([]natsserver.Option{natsserver.WithLogger(quiet)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,9 +309,9 @@ func TestOrdering(t *testing.T) {
 
 func TestAuth(t *testing.T) {
 	ctx := context.Background()
-	up := startServer(t, WithUserPassword("ari", "s3cret"))
-	tok := startServer(t, WithToken("t0ken"))
-	host := func(e *Embedded) string { return strings.TrimPrefix(e.ClientURL(), "nats://") }
+	up := startServer(t, natsserver.WithUserPassword("ari", "s3cret"))
+	tok := startServer(t, natsserver.WithToken("t0ken"))
+	host := func(e *natsserver.Server) string { return strings.TrimPrefix(e.ClientURL(), "nats://") }
 
 	tests := []struct {
 		name string
@@ -349,8 +350,8 @@ func TestAuth(t *testing.T) {
 	}
 
 	// In-process connection carries the server's credentials itself.
-	for _, e := range []*Embedded{up, tok} {
-		b, err := e.Connect(ctx, WithLogger(quiet))
+	for _, e := range []*natsserver.Server{up, tok} {
+		b, err := ConnectInProcess(ctx, e, WithLogger(quiet))
 		if err != nil {
 			t.Fatalf("in-process Connect: %v", err)
 		}
@@ -365,7 +366,7 @@ func TestAuth(t *testing.T) {
 func TestTLS(t *testing.T) {
 	dir := t.TempDir()
 	caFile, serverCert := makeCA(t, dir)
-	e := startServer(t, WithTLS(&tls.Config{Certificates: []tls.Certificate{serverCert}, MinVersion: tls.VersionTLS12}))
+	e := startServer(t, natsserver.WithTLS(&tls.Config{Certificates: []tls.Certificate{serverCert}, MinVersion: tls.VersionTLS12}))
 	if !strings.HasPrefix(e.ClientURL(), "tls://") {
 		t.Fatalf("ClientURL = %s", e.ClientURL())
 	}
@@ -389,7 +390,7 @@ func TestTLS(t *testing.T) {
 		t.Fatal("connected without trusting the CA")
 	}
 	// In-process connections skip TLS.
-	ib, err := e.Connect(ctx, WithLogger(quiet))
+	ib, err := ConnectInProcess(ctx, e, WithLogger(quiet))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -544,10 +545,10 @@ func TestReconnect(t *testing.T) {
 
 	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	var e2 *Embedded
+	var e2 *natsserver.Server
 	var err error
 	for { // the port may linger a moment
-		if e2, err = StartEmbedded(sctx, addr, WithServerLogger(quiet)); err == nil {
+		if e2, err = natsserver.Start(sctx, addr, natsserver.WithLogger(quiet)); err == nil {
 			break
 		}
 		if sctx.Err() != nil {
@@ -570,57 +571,6 @@ func TestReconnect(t *testing.T) {
 		case <-time.After(50 * time.Millisecond):
 		case <-deadline:
 			t.Fatal("no message after reconnect")
-		}
-	}
-}
-
-func TestStartEmbeddedErrors(t *testing.T) {
-	e := startServer(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	start := time.Now()
-	if e2, err := StartEmbedded(ctx, e.Addr(), WithServerLogger(quiet)); err == nil {
-		e2.Shutdown()
-		t.Fatal("second server on the same port started")
-	}
-	if d := time.Since(start); d > 3*time.Second {
-		t.Fatalf("port-in-use failure took %v", d)
-	}
-	for _, addr := range []string{"nohost", "127.0.0.1:x", "127.0.0.1:70000"} {
-		if _, err := StartEmbedded(ctx, addr); err == nil {
-			t.Fatalf("%q accepted", addr)
-		}
-	}
-	if _, err := StartEmbedded(ctx, "127.0.0.1:0", WithToken("a"), WithUserPassword("u", "p")); err == nil {
-		t.Fatal("token with user/password accepted")
-	}
-}
-
-func TestParseEmbeddedURL(t *testing.T) {
-	tests := []struct {
-		in   string
-		addr string
-		ok   bool
-	}{
-		{"", DefaultEmbeddedAddr, true},
-		{"embedded", DefaultEmbeddedAddr, true},
-		{"embedded://", DefaultEmbeddedAddr, true},
-		{"embedded://127.0.0.1:4333", "127.0.0.1:4333", true},
-		{"embedded://0.0.0.0:4222", "0.0.0.0:4222", true},
-		{"embedded://:5000", "127.0.0.1:5000", true},
-		{"embedded://10.0.0.1", "10.0.0.1:4222", true},
-		{"embedded://[::1]:4222", "[::1]:4222", true},
-		{"embedded://[::1]", "[::1]:4222", true},
-		{"embedded://localhost:0/", "localhost:0", true},
-		{"embedded://h:notaport", "", false},
-		{"embedded://u:p@h:1", "", false},
-		{"nats://127.0.0.1:4222", "", false},
-		{"tls://h:4222", "", false},
-	}
-	for _, tt := range tests {
-		addr, ok := ParseEmbeddedURL(tt.in)
-		if addr != tt.addr || ok != tt.ok {
-			t.Errorf("ParseEmbeddedURL(%q) = %q, %v; want %q, %v", tt.in, addr, ok, tt.addr, tt.ok)
 		}
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/ariproxy/ari-proxy/arisim"
 	"github.com/ariproxy/ari-proxy/bus/natsbus"
+	"github.com/ariproxy/ari-proxy/internal/sharedtest"
 	"github.com/ariproxy/ari-proxy/wire"
 )
 
@@ -120,7 +121,7 @@ func TestDashboardMetricsExist(t *testing.T) {
 	if _, err := sim.Listen("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}
-	busAddr := freePort(t)
+	busAddr := sharedtest.FreeAddr(t)
 	w := start(t, command(t, []string{
 		"ARI_APPLICATION=demo", "ARI_USERNAME=u", "ARI_PASSWORD=pw",
 		"ARI_HTTP_URL=" + sim.URL(), "ARI_WEBSOCKET_URL=" + sim.WebSocketURL(),

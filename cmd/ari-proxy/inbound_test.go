@@ -2,14 +2,16 @@ package main
 
 import (
 	"context"
-	"net"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/ariproxy/ari-proxy/ari"
+	"github.com/ariproxy/ari-proxy/ariconn"
 	"github.com/ariproxy/ari-proxy/client"
+	"github.com/ariproxy/ari-proxy/internal/sharedtest"
 )
 
 func TestParseRate(t *testing.T) {
@@ -26,17 +28,6 @@ func TestParseRate(t *testing.T) {
 	}
 }
 
-// freePort returns a loopback address nobody listens on now.
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // TestSimInboundCalls walks the newcomer's three-process path: `ari-proxy
 // sim --inbound-rate`, `ari-proxy serve` in front of it, and an
 // application of one's own (here the test, with the client library) that
@@ -49,7 +40,7 @@ func TestSimInboundCalls(t *testing.T) {
 	wsURL, _ := rec["websocket_url"].(string)
 	simW.wait(t, "inbound calls: waiting for application \"demo\" to connect (e.g. ari-proxy serve with ARI_APPLICATION)", 10*time.Second)
 
-	bus := freePort(t)
+	bus := sharedtest.FreeAddr(t)
 	serveW := start(t, command(t, []string{
 		"ARI_APPLICATION=demo", "ARI_USERNAME=asterisk", "ARI_PASSWORD=asterisk",
 		"ARI_HTTP_URL=" + httpURL, "ARI_WEBSOCKET_URL=" + wsURL,
@@ -92,5 +83,42 @@ func TestSimInboundCalls(t *testing.T) {
 	_ = l.Wait()
 	if !strings.Contains(simW.text(), `"msg":"inbound call placed"`) {
 		t.Errorf("the simulator did not log its calls:\n%s", simW.text())
+	}
+}
+
+// TestSimInboundCallsLimit: --inbound-calls N places N calls, into each
+// connected application in turn, and stops; the calls reach the
+// application's WebSocket as StasisStart.
+func TestSimInboundCallsLimit(t *testing.T) {
+	w := start(t, command(t, nil, "sim", "--listen", "127.0.0.1:0", "--log-format", "json",
+		"--inbound-rate", "50/s", "--inbound-calls", "3", "--inbound-hangup-after", "0"))
+	rec := w.wait(t, "ARI simulator listening", 30*time.Second)
+	httpURL, _ := rec["http_url"].(string)
+	conn, err := ariconn.New(ariconn.Config{HTTPURL: httpURL, Username: "asterisk", Password: "asterisk",
+		Applications: []string{"app1"}, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	starts := make(chan struct{}, 10)
+	go conn.Run(ctx, func(raw []byte) {
+		if strings.Contains(string(raw), `"type":"StasisStart"`) {
+			starts <- struct{}{}
+		}
+	}, nil)
+	if done := w.wait(t, "inbound calls: all placed", 20*time.Second); done["calls"] != float64(3) {
+		t.Errorf("all placed: %v", done)
+	}
+	for i := 0; i < 3; i++ {
+		select {
+		case <-starts:
+		case <-ctx.Done():
+			t.Fatalf("%d StasisStart of 3", i)
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	if len(starts) != 0 {
+		t.Errorf("%d calls more than --inbound-calls", len(starts))
 	}
 }

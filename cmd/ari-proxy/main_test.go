@@ -18,6 +18,7 @@ import (
 
 	"github.com/ariproxy/ari-proxy/arisim"
 	"github.com/ariproxy/ari-proxy/internal/config"
+	"github.com/ariproxy/ari-proxy/internal/localstack"
 	"github.com/ariproxy/ari-proxy/proxy"
 	"github.com/ariproxy/ari-proxy/wire"
 )
@@ -287,11 +288,7 @@ func TestSim(t *testing.T) {
 // TestServe runs the server against a simulator, on an embedded bus, with
 // metrics: it must become healthy, export metrics and stop cleanly.
 func TestServe(t *testing.T) {
-	sim := arisim.New(arisim.Config{User: "u", Password: "pw-not-shown", EntityID: "02:fc:00:00:00:07"})
-	t.Cleanup(func() { sim.Close() })
-	if _, err := sim.Listen("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
+	sim := localstack.StartSimConfig(t, arisim.Config{User: "u", Password: "pw-not-shown", EntityID: "02:fc:00:00:00:07"})
 	w := start(t, command(t, []string{
 		"ARI_APPLICATION=demo,other", "ARI_USERNAME=u", "ARI_PASSWORD=pw-not-shown",
 		"ARI_HTTP_URL=" + sim.URL(), "ARI_WEBSOCKET_URL=" + sim.WebSocketURL(),

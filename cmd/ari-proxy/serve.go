@@ -15,6 +15,7 @@ import (
 
 	"github.com/ariproxy/ari-proxy/ariconn"
 	"github.com/ariproxy/ari-proxy/bus/natsbus"
+	"github.com/ariproxy/ari-proxy/bus/natsserver"
 	"github.com/ariproxy/ari-proxy/internal/config"
 	"github.com/ariproxy/ari-proxy/proxy"
 )
@@ -42,17 +43,17 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	// The bus: an in-process nats-server for embedded://, else a real one.
 	var (
 		b   *natsbus.Bus
-		emb *natsbus.Embedded
+		emb *natsserver.Server
 	)
-	if addr, ok := natsbus.ParseEmbeddedURL(cfg.BusURL); ok {
-		emb, err = natsbus.StartEmbedded(ctx, addr, natsbus.WithServerLogger(log), natsbus.WithServerName("ari-proxy"))
+	if addr, ok := natsserver.ParseURL(cfg.BusURL); ok {
+		emb, err = natsserver.Start(ctx, addr, natsserver.WithLogger(log), natsserver.WithName("ari-proxy"))
 		if err != nil {
 			return embeddedError(addr, err)
 		}
 		defer emb.Shutdown()
 		log.Info("embedded NATS server listening", "url", emb.ClientURL(),
 			"hint", "clients connect with MESSAGEBUS_URL="+emb.ClientURL())
-		b, err = emb.Connect(ctx, natsbus.WithName("ari-proxy"), natsbus.WithLogger(log))
+		b, err = natsbus.ConnectInProcess(ctx, emb, natsbus.WithName("ari-proxy"), natsbus.WithLogger(log))
 	} else {
 		opts := []natsbus.Option{natsbus.WithName("ari-proxy"), natsbus.WithLogger(log)}
 		if cfg.CredentialsFile != "" {

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/ariproxy/ari-proxy/arisim"
-	"github.com/ariproxy/ari-proxy/bus/natsbus"
+	"github.com/ariproxy/ari-proxy/bus/natsserver"
 )
 
 // TestRun runs every scenario with tiny sizes and checks that each figure
@@ -253,7 +253,7 @@ func TestRunExternal(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sim.Close()
-	nats, err := natsbus.StartEmbedded(ctx, "127.0.0.1:0")
+	nats, err := natsserver.Start(ctx, "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}

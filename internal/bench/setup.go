@@ -27,6 +27,7 @@ import (
 	"github.com/ariproxy/ari-proxy/arisim"
 	"github.com/ariproxy/ari-proxy/bus"
 	"github.com/ariproxy/ari-proxy/bus/natsbus"
+	"github.com/ariproxy/ari-proxy/bus/natsserver"
 	"github.com/ariproxy/ari-proxy/internal/localstack"
 	"github.com/ariproxy/ari-proxy/proxy"
 )
@@ -44,13 +45,16 @@ type benchBus struct {
 // at url (nats:// or tls://, as the proxy's --bus-url takes).
 func openBus(ctx context.Context, url string, log *slog.Logger) (*benchBus, error) {
 	if url == "" {
-		emb, err := natsbus.StartEmbedded(ctx, "127.0.0.1:0", natsbus.WithServerLogger(log.With("component", "nats")))
+		emb, err := natsserver.Start(ctx, "127.0.0.1:0", natsserver.WithLogger(log.With("component", "nats")))
 		if err != nil {
 			return nil, fmt.Errorf("bench: starting NATS: %w", err)
 		}
-		return &benchBus{url: emb.ClientURL(), close: emb.Shutdown,
+		// Over TCP, as separate processes reach a NATS server (the proxy
+		// server as a child process must): the figures are a deployment's.
+		url := emb.ClientURL()
+		return &benchBus{url: url, close: emb.Shutdown,
 			connect: func(ctx context.Context, name string) (bus.Bus, error) {
-				return emb.Connect(ctx, natsbus.WithName(name), natsbus.WithLogger(log))
+				return natsbus.Connect(ctx, url, natsbus.WithName(name), natsbus.WithLogger(log))
 			}}, nil
 	}
 	if !strings.HasPrefix(url, "nats://") && !strings.HasPrefix(url, "tls://") {

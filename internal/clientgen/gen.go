@@ -198,7 +198,7 @@ func build(models map[string]bool) (*api, error) {
 		if op.WebSocket {
 			continue
 		}
-		k := wire.KindForOp(op.ID)
+		k := wire.KindOf(op.Ident)
 		if k == nil {
 			return nil, fmt.Errorf("%s: no wire kind", op.ID)
 		}
@@ -506,7 +506,7 @@ func (a *api) renderHandle(b *bytes.Buffer, h *handleSpec) {
 	fmt.Fprintf(b, "// Key returns the handle's key.\nfunc (h *%s) Key() Key { return h.key }\n\n", t)
 	fmt.Fprintf(b, "// ID returns the id of the %s.\nfunc (h *%s) ID() string { return h.key.ID }\n\n", h.Noun, t)
 	if k, ok := a.subs[h.Name]; ok {
-		doc(b, "", fmt.Sprintf("Subscribe delivers the events of this %s only, of the given types when types are given. It binds the %s to a fresh dialog on the servers (request kind %s) and listens on that dialog's subject, so it does not receive the application's other events. Close unbinds the dialog.", h.Noun, h.Noun, k))
+		doc(b, "", fmt.Sprintf("Subscribe delivers the events of this %s only, of the given types (ari.TypeChannelStateChange...) when types are given; a type the spec does not define is an error. It binds the %s to a fresh dialog on the servers (request kind %s) and listens on that dialog's subject, so it does not receive the application's other events. Close unbinds the dialog.", h.Noun, h.Noun, k))
 		fmt.Fprintf(b, "func (h *%s) Subscribe(ctx context.Context, types ...string) (*Subscription, error) {\n\treturn h.c.subscribeResource(ctx, %q, h.key, types)\n}\n\n", t, k)
 	}
 }

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/ariproxy/ari-proxy/bus/natsbus"
+	"github.com/ariproxy/ari-proxy/bus/natsserver"
 )
 
 // ErrInvalid is wrapped by every error about a bad setting.
@@ -526,7 +527,7 @@ func setBusURL(c *Config, v string) error {
 	if rest, ok := strings.CutPrefix(v, "embedded://"); ok && strings.ContainsAny(rest, "@?#") {
 		return errors.New("embedded:// takes only HOST:PORT, e.g. embedded://127.0.0.1:4222")
 	}
-	if addr, ok := natsbus.ParseEmbeddedURL(v); ok {
+	if addr, ok := natsserver.ParseURL(v); ok {
 		c.BusURL = "embedded://" + addr
 		return nil
 	}

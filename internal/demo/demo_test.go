@@ -1,40 +1,22 @@
 package demo
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/ariproxy/ari-proxy/internal/sharedtest"
 )
-
-// syncBuffer is a bytes.Buffer safe for the demo's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func TestRun(t *testing.T) {
 	for _, calls := range []int{2, 3} {
 		t.Run(fmt.Sprintf("%d calls", calls), func(t *testing.T) {
-			var out, logs syncBuffer
+			var out, logs sharedtest.Buffer
 			start := time.Now()
 			err := Run(context.Background(), Options{
 				Calls:   calls,
@@ -83,7 +65,7 @@ func TestRun(t *testing.T) {
 // TestRunTimeout: the demo never hangs; past its timeout it returns an
 // error that says so.
 func TestRunTimeout(t *testing.T) {
-	var out syncBuffer
+	var out sharedtest.Buffer
 	start := time.Now()
 	err := Run(context.Background(), Options{Calls: 1000, Timeout: 2 * time.Second, Out: &out})
 	if err == nil || !strings.Contains(err.Error(), "not done after 2s") {
@@ -97,7 +79,7 @@ func TestRunTimeout(t *testing.T) {
 // TestRunForeverStopsWithContext: with Forever, Run returns nil when its
 // context ends.
 func TestRunForeverStopsWithContext(t *testing.T) {
-	var out syncBuffer
+	var out sharedtest.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- Run(ctx, Options{Forever: true, Out: &out}) }()

@@ -25,6 +25,7 @@ import (
 	"github.com/ariproxy/ari-proxy/ariconn"
 	"github.com/ariproxy/ari-proxy/arisim"
 	"github.com/ariproxy/ari-proxy/bus/natsbus"
+	"github.com/ariproxy/ari-proxy/bus/natsserver"
 	"github.com/ariproxy/ari-proxy/proxy"
 )
 
@@ -97,7 +98,7 @@ func (o *Options) defaults() {
 // Stack is a running NATS server, simulator and proxy server.
 type Stack struct {
 	// NATS is the embedded NATS server; clients reach it at BusURL.
-	NATS *natsbus.Embedded
+	NATS *natsserver.Server
 	// Sim is the simulated Asterisk.
 	Sim *arisim.Sim
 	// Server is the proxy server, ready.
@@ -140,7 +141,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return nil, err
 	}
 	// The proxy has a bus connection of its own, as beside a real Asterisk.
-	s.bus, err = s.NATS.Connect(ctx, natsbus.WithName(opts.Name), natsbus.WithLogger(log))
+	s.bus, err = natsbus.ConnectInProcess(ctx, s.NATS, natsbus.WithName(opts.Name), natsbus.WithLogger(log))
 	if err != nil {
 		return nil, fmt.Errorf("localstack: proxy connecting to NATS: %w", err)
 	}
@@ -241,8 +242,8 @@ func Serve(ctx context.Context, srv *proxy.Server, readyTimeout time.Duration) (
 }
 
 // startNATS starts an embedded nats-server on a free loopback port.
-func startNATS(ctx context.Context, log *slog.Logger) (*natsbus.Embedded, error) {
-	e, err := natsbus.StartEmbedded(ctx, "127.0.0.1:0", natsbus.WithServerLogger(log))
+func startNATS(ctx context.Context, log *slog.Logger) (*natsserver.Server, error) {
+	e, err := natsserver.Start(ctx, "127.0.0.1:0", natsserver.WithLogger(log))
 	if err != nil {
 		return nil, fmt.Errorf("localstack: starting NATS: %w", err)
 	}

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/ariproxy/ari-proxy/ariconn"
-	"github.com/ariproxy/ari-proxy/bus/natsbus"
 	"github.com/ariproxy/ari-proxy/client"
 	"github.com/ariproxy/ari-proxy/internal/localstack"
 	"github.com/ariproxy/ari-proxy/proxy"
@@ -109,16 +108,8 @@ func TestStartErrors(t *testing.T) {
 func TestRunServerNotReady(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	emb, err := natsbus.StartEmbedded(ctx, "127.0.0.1:0", natsbus.WithServerLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emb.Shutdown()
-	b, err := emb.Connect(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	_, url := localstack.StartNATS(t)
+	b := localstack.Connect(t, url)
 	// A port nothing listens on.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

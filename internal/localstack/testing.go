@@ -9,6 +9,7 @@ import (
 	"github.com/ariproxy/ari-proxy/ariconn"
 	"github.com/ariproxy/ari-proxy/arisim"
 	"github.com/ariproxy/ari-proxy/bus/natsbus"
+	"github.com/ariproxy/ari-proxy/bus/natsserver"
 	"github.com/ariproxy/ari-proxy/proxy"
 )
 
@@ -41,7 +42,7 @@ func Logger() *slog.Logger {
 
 // StartNATS starts an embedded nats-server on a random loopback port and
 // returns it with its client URL.
-func StartNATS(t TB) (*natsbus.Embedded, string) {
+func StartNATS(t TB) (*natsserver.Server, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), StartTimeout)
 	defer cancel()

@@ -9,9 +9,12 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -89,10 +92,30 @@ func Path(tb testing.TB, elem ...string) string {
 	tb.Helper()
 	p := Find(elem...)
 	if p == "" {
-		tb.Skipf("skipping: reference data ../shared/%s is absent (it must be beside the repository root)",
+		SkipOrFail(tb, "reference data ../shared/%s is absent (it must be beside the repository root)",
 			filepath.ToSlash(filepath.Join(elem...)))
 	}
 	return p
+}
+
+// SkipOrFail skips the test for a missing prerequisite (reference data, a
+// broker, npm), with a message that shows without -v, except under CI
+// (CI=true), where a missing prerequisite is a failure. go test prints
+// nothing but "ok" for a passing package unless -v is given, so the
+// message also goes to the terminal, when there is one, and to stderr.
+func SkipOrFail(tb testing.TB, format string, args ...any) {
+	tb.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if os.Getenv("CI") == "true" {
+		tb.Fatalf("%s (CI=true: a skip is a failure)", msg)
+	}
+	line := fmt.Sprintf("SKIP %s: %s\n", tb.Name(), msg)
+	if tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
+		_, _ = tty.WriteString(line)
+		_ = tty.Close()
+	}
+	fmt.Fprint(os.Stderr, line)
+	tb.Skip("skipping: " + msg)
 }
 
 // ReadJSONL decodes every non-blank line of a JSON Lines file (lines up to
@@ -153,4 +176,36 @@ func CheckSection(tb testing.TB, path, begin, end, content string, update bool, 
 		return
 	}
 	tb.Errorf("the generated part of %s is out of date: %s", filepath.Base(path), hint)
+}
+
+// FreeAddr returns a loopback "host:port" nobody listened on a moment
+// ago, for a program that must be told its address before it starts.
+func FreeAddr(tb testing.TB) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// Buffer is a bytes.Buffer safe for concurrent writers (a command's
+// output, goroutines) and a test reading it meanwhile.
+type Buffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String returns what was written so far.
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -1,4 +1,9 @@
-package natsbus
+// Package natsserver runs a nats-server in this process: the embedded bus
+// of ari-proxy (the default), of its demo and of the tests. It is a package
+// of its own so that programs that only connect to a bus (anything built on
+// package client) do not link nats-server; connect to it with
+// natsbus.ConnectInProcess (in-process) or natsbus.Connect (TCP).
+package natsserver
 
 import (
 	"context"
@@ -17,20 +22,20 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
-// DefaultEmbeddedAddr is where the embedded server listens when the
+// DefaultAddr is where the embedded server listens when the
 // configuration says just "embedded".
-const DefaultEmbeddedAddr = "127.0.0.1:4222"
+const DefaultAddr = "127.0.0.1:4222"
 
 // DefaultMaxPayload is the embedded server's largest message: ARI answers
 // (channel lists, recordings) can outgrow nats-server's 1 MiB default.
 const DefaultMaxPayload = 8 << 20
 
-// embeddedReadyTimeout bounds how long StartEmbedded waits for the server
+// readyTimeout bounds how long Start waits for the server
 // to accept connections.
-const embeddedReadyTimeout = 10 * time.Second
+const readyTimeout = 10 * time.Second
 
-// Embedded is a nats-server running in this process.
-type Embedded struct {
+// Server is a nats-server running in this process.
+type Server struct {
 	srv      *server.Server
 	tls      bool
 	user     string
@@ -39,10 +44,10 @@ type Embedded struct {
 	once     sync.Once
 }
 
-// EmbeddedOption configures StartEmbedded.
-type EmbeddedOption func(*embeddedOptions)
+// Option configures Start.
+type Option func(*options)
 
-type embeddedOptions struct {
+type options struct {
 	user, password string
 	token          string
 	tlsConfig      *tls.Config
@@ -53,60 +58,60 @@ type embeddedOptions struct {
 
 // WithUserPassword makes clients authenticate with user and password
 // ("nats://user:password@host:port").
-func WithUserPassword(user, password string) EmbeddedOption {
-	return func(o *embeddedOptions) { o.user, o.password = user, password }
+func WithUserPassword(user, password string) Option {
+	return func(o *options) { o.user, o.password = user, password }
 }
 
 // WithToken makes clients authenticate with token ("nats://token@host:port").
-func WithToken(token string) EmbeddedOption {
-	return func(o *embeddedOptions) { o.token = token }
+func WithToken(token string) Option {
+	return func(o *options) { o.token = token }
 }
 
 // WithTLS makes the server require TLS with cfg (which holds its
 // certificate; set ClientAuth and ClientCAs for mutual TLS).
-func WithTLS(cfg *tls.Config) EmbeddedOption {
-	return func(o *embeddedOptions) { o.tlsConfig = cfg }
+func WithTLS(cfg *tls.Config) Option {
+	return func(o *options) { o.tlsConfig = cfg }
 }
 
-// WithServerLogger sends the server's log to l (notices at info, debug
+// WithLogger sends the server's log to l (notices at info, debug
 // lines only when l enables debug) instead of slog.Default().
-func WithServerLogger(l *slog.Logger) EmbeddedOption {
-	return func(o *embeddedOptions) { o.logger = l }
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) { o.logger = l }
 }
 
 // WithMaxPayload sets the largest message the server accepts (default
 // DefaultMaxPayload).
-func WithMaxPayload(n int32) EmbeddedOption {
-	return func(o *embeddedOptions) { o.maxPayload = n }
+func WithMaxPayload(n int32) Option {
+	return func(o *options) { o.maxPayload = n }
 }
 
-// WithServerName names the server (shown to clients and in its log).
-func WithServerName(name string) EmbeddedOption {
-	return func(o *embeddedOptions) { o.serverName = name }
+// WithName names the server (shown to clients and in its log).
+func WithName(name string) Option {
+	return func(o *options) { o.serverName = name }
 }
 
-// StartEmbedded starts a nats-server in this process listening on addr
-// ("host:port"; port 0 picks a free port; "" is DefaultEmbeddedAddr) and
+// Start starts a nats-server in this process listening on addr
+// ("host:port"; port 0 picks a free port; "" is DefaultAddr) and
 // waits until it accepts connections. ctx bounds the start only: the
 // server runs until Shutdown. The server installs no signal handlers and
 // logs through slog.
-func StartEmbedded(ctx context.Context, addr string, opts ...EmbeddedOption) (*Embedded, error) {
-	o := embeddedOptions{maxPayload: DefaultMaxPayload}
+func Start(ctx context.Context, addr string, opts ...Option) (*Server, error) {
+	o := options{maxPayload: DefaultMaxPayload}
 	for _, opt := range opts {
 		opt(&o)
 	}
 	if addr == "" {
-		addr = DefaultEmbeddedAddr
+		addr = DefaultAddr
 	}
 	host, port, err := splitAddr(addr)
 	if err != nil {
-		return nil, fmt.Errorf("natsbus: embedded server address %q: %w", addr, err)
+		return nil, fmt.Errorf("natsserver address %q: %w", addr, err)
 	}
 	if port == 0 {
 		port = server.RANDOM_PORT // nats-server reads 0 as "the default port"
 	}
 	if o.token != "" && (o.user != "" || o.password != "") {
-		return nil, errors.New("natsbus: embedded server: token and user/password are exclusive")
+		return nil, errors.New("natsserver: token and user/password are exclusive")
 	}
 	sopts := &server.Options{
 		ServerName:    o.serverName,
@@ -126,7 +131,7 @@ func StartEmbedded(ctx context.Context, addr string, opts ...EmbeddedOption) (*E
 	}
 	srv, err := server.NewServer(sopts)
 	if err != nil {
-		return nil, fmt.Errorf("natsbus: embedded server: %w", err)
+		return nil, fmt.Errorf("natsserver: %w", err)
 	}
 	log := o.logger
 	if log == nil {
@@ -137,30 +142,30 @@ func StartEmbedded(ctx context.Context, addr string, opts ...EmbeddedOption) (*E
 	srv.Start()
 
 	ready := make(chan bool, 1)
-	go func() { ready <- srv.ReadyForConnections(embeddedReadyTimeout) }()
-	fail := func(err error) (*Embedded, error) {
+	go func() { ready <- srv.ReadyForConnections(readyTimeout) }()
+	fail := func(err error) (*Server, error) {
 		srv.Shutdown()
 		srv.WaitForShutdown()
-		return nil, fmt.Errorf("natsbus: embedded server on %s: %w", addr, err)
+		return nil, fmt.Errorf("natsserver on %s: %w", addr, err)
 	}
 	select {
 	case ok := <-ready:
 		if !ok {
-			return fail(errors.New("not ready after " + embeddedReadyTimeout.String()))
+			return fail(errors.New("not ready after " + readyTimeout.String()))
 		}
 	case msg := <-sl.fatal:
 		return fail(errors.New(msg))
 	case <-ctx.Done():
 		return fail(ctx.Err())
 	}
-	return &Embedded{srv: srv, tls: o.tlsConfig != nil, user: o.user, password: o.password, token: o.token}, nil
+	return &Server{srv: srv, tls: o.tlsConfig != nil, user: o.user, password: o.password, token: o.token}, nil
 }
 
 // Server returns the nats-server itself.
-func (e *Embedded) Server() *server.Server { return e.srv }
+func (e *Server) Server() *server.Server { return e.srv }
 
 // Addr returns the "host:port" the server listens on for clients.
-func (e *Embedded) Addr() string {
+func (e *Server) Addr() string {
 	if a := e.srv.Addr(); a != nil {
 		return a.String()
 	}
@@ -170,7 +175,7 @@ func (e *Embedded) Addr() string {
 // ClientURL returns the URL clients connect to, without credentials
 // ("nats://host:port", or "tls://host:port" with WithTLS). An unspecified
 // listening host (0.0.0.0, ::) becomes the loopback address.
-func (e *Embedded) ClientURL() string {
+func (e *Server) ClientURL() string {
 	host, port, err := net.SplitHostPort(e.Addr())
 	if err != nil {
 		return e.srv.ClientURL()
@@ -188,46 +193,39 @@ func (e *Embedded) ClientURL() string {
 	return u.String()
 }
 
-// Connect connects to the server in-process (no TCP, no TLS), with the
-// credentials the server was started with.
-func (e *Embedded) Connect(ctx context.Context, opts ...Option) (*Bus, error) {
-	o := options{maxReconnects: -1, reconnectWait: DefaultReconnectWait, drainTimeout: DefaultDrainTimeout}
-	for _, opt := range opts {
-		opt(&o)
-	}
-	// The in-process pipe is plain: drop TLS the caller may have asked
-	// for, and put the server's credentials before the caller's extras.
-	o.tlsConfig, o.rootCAs, o.certFile, o.keyFile = nil, nil, "", ""
-	auth := []nats.Option{nats.InProcessServer(e.srv)}
+// InProcessOptions are the nats.go options that connect to the server
+// in-process (no TCP, no TLS) with the credentials it was started with:
+// natsbus.ConnectInProcess uses them.
+func (e *Server) InProcessOptions() []nats.Option {
+	opts := []nats.Option{nats.InProcessServer(e.srv)}
 	switch {
 	case e.token != "":
-		auth = append(auth, nats.Token(e.token))
+		opts = append(opts, nats.Token(e.token))
 	case e.user != "" || e.password != "":
-		auth = append(auth, nats.UserInfo(e.user, e.password))
+		opts = append(opts, nats.UserInfo(e.user, e.password))
 	}
-	o.extra = append(auth, o.extra...)
-	return connect(ctx, "nats://"+e.Addr(), o)
+	return opts
 }
 
 // Shutdown stops the server and waits until it has stopped. Calling it
 // again does nothing.
-func (e *Embedded) Shutdown() {
+func (e *Server) Shutdown() {
 	e.once.Do(func() {
 		e.srv.Shutdown()
 		e.srv.WaitForShutdown()
 	})
 }
 
-// ParseEmbeddedURL reads the bus URL forms that ask for the embedded
-// server: "" and "embedded" or "embedded://" give DefaultEmbeddedAddr;
+// ParseURL reads the bus URL forms that ask for the embedded
+// server: "" and "embedded" or "embedded://" give DefaultAddr;
 // "embedded://HOST:PORT" gives HOST:PORT, where a missing host is
 // 127.0.0.1 (listen on all interfaces with "embedded://0.0.0.0:PORT") and
 // a missing port is 4222. ok is false for any other URL (a real NATS
 // server's).
-func ParseEmbeddedURL(u string) (addr string, ok bool) {
+func ParseURL(u string) (addr string, ok bool) {
 	u = strings.TrimSpace(u)
 	if u == "" || u == "embedded" {
-		return DefaultEmbeddedAddr, true
+		return DefaultAddr, true
 	}
 	rest, found := strings.CutPrefix(u, "embedded://")
 	if !found {
@@ -235,7 +233,7 @@ func ParseEmbeddedURL(u string) (addr string, ok bool) {
 	}
 	rest = strings.TrimSuffix(rest, "/")
 	if rest == "" {
-		return DefaultEmbeddedAddr, true
+		return DefaultAddr, true
 	}
 	host, port, err := net.SplitHostPort(rest)
 	if err != nil {
