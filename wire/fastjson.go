@@ -272,7 +272,17 @@ func appendString(dst []byte, s string) []byte {
 func (r *Response) decodeFast(t []byte) bool {
 	var bad bool
 	ok := topMembers(t, func(name string, v gjson.Result) {
-		if bad || (v.Type == gjson.Null && name != "data") { // a RawMessage keeps null
+		switch name {
+		case "error", "error_code", "error_detail", "node", "ari_status", "key":
+			if v.Type == gjson.Null {
+				return // null leaves the field alone
+			}
+		case "data": // a RawMessage keeps null
+		default:
+			bad = true // keys, or a name only encoding/json's folding matches
+			return
+		}
+		if bad {
 			return
 		}
 		var dst *string
@@ -301,9 +311,6 @@ func (r *Response) decodeFast(t []byte) bool {
 				bad = true
 			}
 			r.Key = k
-			return
-		default:
-			bad = true // keys, or a name only encoding/json's folding matches
 			return
 		}
 		s, isStr := stringOf(v)

@@ -86,7 +86,7 @@ var replySeeds = []string{
 	`{"error":"","keys":[{"id":"a"},null,{"id":"b"}],"node":"n"}`,
 	`{"error":"","data":{"variable":"x"},"data":{"variable":"y"}}`,
 	`{"error":null,"data":null,"key":null,"node":null}`,
-	`{"Error":"upper","NODE":"n"}`,
+	`{"Error":"upper","NODE":"n"}`, `{"error":null,"dAtA":null,"keY":null,"0":null}`,
 	`{"error":"e\u00e9\ud800","node":"\u006e"}`,
 	"{\"error\":\"\xff\"}",
 	`{"ari_status":"404"}`, `{"ari_status":1.5}`, `{"ari_status":1e2}`, `{"error":1}`, `{"key":"x"}`, `{"key":{"id":1}}`,
