@@ -260,7 +260,13 @@ func (b *Bus) Publish(ctx context.Context, subject, reply string, data []byte) e
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := b.nc.PublishMsg(&nats.Msg{Subject: subject, Reply: reply, Data: data}); err != nil {
+	var err error
+	if reply == "" { // Publish and PublishRequest allocate no nats.Msg
+		err = b.nc.Publish(subject, data)
+	} else {
+		err = b.nc.PublishRequest(subject, reply, data)
+	}
+	if err != nil {
 		return wrapErr("publish "+subject, err)
 	}
 	return nil
