@@ -255,6 +255,23 @@ func (s *Sim) bridgeJoin(b *bridge, c *channel, role string) {
 	b.members = append(b.members, c)
 	s.emit(s.evBridgeChannel("ChannelEnteredBridge", b, c))
 	s.bridgePeers(b)
+	if s.bridgePlaying(b) {
+		s.mediaTo(c)
+	}
+}
+
+// bridgePlaying reports whether an internal channel plays into b: music
+// on hold or a playback.
+func (s *Sim) bridgePlaying(b *bridge) bool {
+	return b.moh != nil || (b.player != nil && b.player.active != nil)
+}
+
+// bridgeMedia: an internal channel started playing into b, so the mix is
+// written to every member (mediaTo).
+func (s *Sim) bridgeMedia(b *bridge) {
+	for _, c := range slices.Clone(b.members) {
+		s.mediaTo(c)
+	}
 }
 
 // bridgeLeave takes c out of b. clearPeer also clears BRIDGEPEER first,
@@ -460,6 +477,7 @@ func (s api) BridgesStartMoh(r *req) resp { return s.onBridge(r, s.hBridgeStartM
 func (s api) hBridgeStartMoh(r *req, b *bridge) resp {
 	if b.moh == nil {
 		b.moh = s.addInternal(b, "Announcer", "ARI_MOH")
+		s.bridgeMedia(b)
 	}
 	return noContent()
 }

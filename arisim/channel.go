@@ -44,8 +44,12 @@ type channel struct {
 	varOrder    []string
 	chanvars    orderedVars // channelvars in an externalMedia answer
 
-	peer       *channel // the other half of a Local pair
-	half       int      // 1 or 2 for Local channels
+	peer *channel // the other half of a Local pair
+	half int      // 1 or 2 for Local channels
+	// caretaker: this ;2 half was called and runs on its own thread
+	// (local_call set AST_UNREAL_CARETAKER_THREAD), so the ;1 half
+	// hanging up queues a hangup on it instead of destroying it at once.
+	caretaker  bool
 	dialstring string   // what POST /channels/{id}/dial calls (created channels)
 	dial       *dialCtx // an outgoing call not yet answered
 
@@ -54,7 +58,8 @@ type channel struct {
 	nested        bool       // runs applications without a PBX of its own
 	inPBX         bool
 	pbxGen        int
-	pbxTimer      *time.Timer
+	pbxTimer      Timer
+	awaitingMedia bool       // Answer waits for the first media frame (pbxTimer ends the wait)
 	frames        []appFrame // applications pbx_exec interrupted
 
 	bridge  *bridge
@@ -65,7 +70,7 @@ type channel struct {
 	ctlBusy   bool
 	active    *playback      // playback occupying the queue
 	activeRec *liveRecording // recording occupying the queue
-	dtmfTimer *time.Timer
+	dtmfTimer Timer
 
 	snoopOf   string
 	onGone    []func() // run once the channel is destroyed
@@ -88,7 +93,7 @@ type dialCtx struct {
 	caller        *channel
 	dialstring    string
 	ansDialstring string
-	timer         *time.Timer
+	timer         Timer
 	onAnswer      func()
 }
 
@@ -407,8 +412,10 @@ func (s *Sim) startLocalDial(one, caller *channel, dialstring, ansDialstring str
 		s.setVar(two, k, one.vars[k])
 	}
 	old := two.snapshot()
-	two.callerName, two.callerNum = one.callerName, one.callerNum
-	two.connName, two.connNum = one.connName, one.connNum
+	// ast_unreal_call_setup crosses caller id and connected line over:
+	// the ;2 half's caller is whom ;1 is connected to, and the other way.
+	two.callerName, two.callerNum = one.connName, one.connNum
+	two.connName, two.connNum = one.callerName, one.callerNum
 	two.language = one.language
 	s.publish(two, old)
 	s.emit(s.evDial(caller, one, "", dialstring))
@@ -432,6 +439,7 @@ func (s *Sim) startLocalDial(one, caller *channel, dialstring, ansDialstring str
 		s.terminate(one)
 		return
 	}
+	two.caretaker = true
 	s.pbxStart(two)
 }
 
@@ -527,10 +535,15 @@ func (s *Sim) terminate(c *channel) {
 	}
 	p := c.peer
 	peerUp := p != nil && !p.gone && !p.hangingUp
-	if peerUp {
-		if p.hangupCause == 0 {
-			p.hangupCause = c.hangupCause
-		}
+	// ast_unreal_hangup: the ;2 half hanging up queues a hangup on the
+	// ;1 half; the ;1 half does so on a ;2 half that was called (the
+	// caretaker thread), and hangs an uncalled one up directly, which
+	// publishes no hangup request.
+	queued := peerUp && (c.half == 2 || p.caretaker)
+	if peerUp && p.hangupCause == 0 {
+		p.hangupCause = c.hangupCause
+	}
+	if queued {
 		s.emit(s.evHangupRequest(p, c.hangupCause, false))
 	}
 	s.flushControl(c)
@@ -542,8 +555,10 @@ func (s *Sim) terminate(c *channel) {
 		f()
 	}
 	c.onGone = nil
-	if peerUp {
+	if queued {
 		s.emit(s.evHangupRequest(p, c.hangupCause, true))
+	}
+	if peerUp {
 		s.terminate(p)
 	}
 	// Its snoops go too, in GET /channels order; sorting only them, not

@@ -598,7 +598,7 @@ func (s api) hAnswer(r *req, c *channel) resp {
 	return noContent()
 }
 
-func (s api) ChannelsHold(r *req) resp { return s.onChannel(r, controllable, s.hSimpleControl) }
+func (s api) ChannelsHold(r *req) resp { return s.onChannel(r, controllable, s.hMediaControl) }
 
 func (s api) ChannelsProgress(r *req) resp { return s.onChannel(r, controllable, s.hSimpleControl) }
 
@@ -606,9 +606,9 @@ func (s api) ChannelsRing(r *req) resp { return s.onChannel(r, controllable, s.h
 
 func (s api) ChannelsRingStop(r *req) resp { return s.onChannel(r, controllable, s.hSimpleControl) }
 
-func (s api) ChannelsStartMoh(r *req) resp { return s.onChannel(r, controllable, s.hSimpleControl) }
+func (s api) ChannelsStartMoh(r *req) resp { return s.onChannel(r, controllable, s.hMediaControl) }
 
-func (s api) ChannelsStartSilence(r *req) resp { return s.onChannel(r, controllable, s.hSimpleControl) }
+func (s api) ChannelsStartSilence(r *req) resp { return s.onChannel(r, controllable, s.hMediaControl) }
 
 func (s api) ChannelsStopMoh(r *req) resp { return s.onChannel(r, controllable, s.hSimpleControl) }
 
@@ -616,11 +616,31 @@ func (s api) ChannelsStopSilence(r *req) resp { return s.onChannel(r, controllab
 
 func (s api) ChannelsUnhold(r *req) resp { return s.onChannel(r, controllable, s.hSimpleControl) }
 
-// hSimpleControl: ring, ringStop, progress, hold, unhold, startMoh,
-// stopMoh, startSilence, stopSilence. They queue an indication and emit
+// hSimpleControl: ring, ringStop, progress, unhold, stopMoh,
+// stopSilence. They queue an indication and emit
 // nothing on the recorded Local channels.
 func (s api) hSimpleControl(r *req, c *channel) resp {
 	return s.queueNothing(c)
+}
+
+// hMediaControl: startMoh, startSilence and hold. Like hSimpleControl,
+// but once the control runs the command, music or silence frames are
+// written to the channel (ast_moh_start,
+// ast_channel_start_silence_generator; a Local channel intercepts the
+// hold indication and starts music on hold itself, AST_UNREAL_MOH_INTERCEPT
+// in ast_unreal_indicate, which every Local channel without the /m option
+// has).
+func (s api) hMediaControl(r *req, c *channel) resp {
+	res := noContent()
+	res.after = func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.send(c, func() bool {
+			s.mediaTo(c)
+			return false
+		})
+	}
+	return res
 }
 
 // queueNothing answers 204 and then queues a command that does nothing on
@@ -715,6 +735,9 @@ func (s *Sim) playDTMF(c *channel, digits string, before, between, duration, aft
 			c.dtmfTimer = nil
 			s.release(c)
 			return
+		}
+		if steps[i].digit != "" {
+			s.mediaTo(c) // the digit begins: a DTMF begin frame
 		}
 		c.dtmfTimer = s.after(s.scaled(steps[i].wait), func() {
 			if d := steps[i].digit; d != "" {

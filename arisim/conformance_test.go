@@ -16,6 +16,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -317,6 +318,33 @@ type replayer struct {
 	// idMap maps values Asterisk generated (ids, names with counters) onto
 	// the simulator's.
 	idMap map[string]string
+
+	// clock is the simulator's clock; it stands at the transcript's time
+	// (clock0 plus the record's ms). handling counts REST requests the
+	// simulator is still handling: it keeps working after writing an
+	// answer (res.after), and what it schedules then must be on the clock
+	// before the clock moves on.
+	clock    *arisim.ManualClock
+	clock0   time.Time
+	handling sync.WaitGroup
+}
+
+// advanceTo moves the simulator's clock to the transcript's time ms, once
+// the simulator has finished handling the requests sent so far.
+func (r *replayer) advanceTo(ms int) {
+	r.handling.Wait()
+	r.clock.AdvanceTo(r.clock0.Add(time.Duration(ms) * time.Millisecond))
+}
+
+// handler serves the simulator, counting the REST requests in r.handling.
+func (r *replayer) handler(sim http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.URL.Path != "/ari/events" {
+			r.handling.Add(1)
+			defer r.handling.Done()
+		}
+		sim.ServeHTTP(w, req)
+	})
 }
 
 func newReplayer(t *testing.T, tr transcript, base string) *replayer {
@@ -660,6 +688,7 @@ func (r *replayer) run(ctx context.Context) []exchangeResult {
 			time.Sleep(d)
 		}
 		sendAt = time.Now()
+		r.advanceTo(ex.req.MS)
 
 		res := exchangeResult{
 			transcript: r.tr.name,
@@ -702,8 +731,12 @@ func (r *replayer) run(ctx context.Context) []exchangeResult {
 		if k+1 < len(r.tr.exchanges) {
 			next := r.tr.exchanges[k+1].req.MS
 			nextAt = sendAt.Add(min(time.Duration(next-ex.req.MS)*time.Millisecond, maxIdleSleep))
+			// What the simulator times itself before the next request
+			// happens now, while this exchange is current.
+			r.advanceTo(next)
 		} else {
 			nextAt = nextAt.Add(lastExchangeGrace)
+			r.advanceTo(ex.req.MS + int(lastExchangeGrace/time.Millisecond))
 		}
 		timeout := eventWaitBase + 2*ex.eventSpan
 		if time.Now().After(budget) {
@@ -895,20 +928,24 @@ func clip(b []byte) string {
 
 // replayTranscript runs one transcript against a fresh simulator.
 func replayTranscript(t *testing.T, tr transcript) []exchangeResult {
+	clock0 := time.Now()
+	clock := arisim.NewManualClock(clock0)
 	sim := arisim.New(arisim.Config{
 		User:     confUser,
 		Password: confPassword,
 		EntityID: confEntityID,
 		Logger:   slog.New(slog.DiscardHandler),
+		Clock:    clock,
 	})
-	if _, err := sim.Listen("127.0.0.1:0"); err != nil {
-		t.Fatalf("listen: %v", err)
-	}
+	r := newReplayer(t, tr, "")
+	r.clock, r.clock0 = clock, clock0
+	srv := httptest.NewServer(r.handler(sim))
+	defer srv.Close()
 	defer sim.Close()
+	r.base = srv.URL + "/ari"
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	r := newReplayer(t, tr, strings.TrimRight(sim.URL(), "/"))
 	c, err := r.connectWS(ctx)
 	if err != nil {
 		t.Fatalf("%s: websocket: %v", tr.name, err)

@@ -33,10 +33,12 @@ func extensionExists(context, exten string) bool {
 	return ok
 }
 
-// answerDelay is how long the Answer application waits for media before
-// the dialplan moves on (Asterisk waits up to 500 ms for a voice frame;
-// the recordings show 10 to 100 ms).
-const answerDelay = 100 * time.Millisecond
+// answerMediaWait is how long Answer waits for the first media frame on a
+// channel it answered from Ring or Ringing before the dialplan moves on
+// (__ast_answer: MAX(delay, 500) ms, delay 0 for Answer without
+// arguments). A media frame (voice, DTMF begin or end, ...) ends the wait
+// at once: see mediaTo.
+const answerMediaWait = 500 * time.Millisecond
 
 // pbxStart runs c's dialplan from its current priority. The caller holds
 // s.mu.
@@ -56,6 +58,7 @@ func (s *Sim) pbxGoto(c *channel, context, exten string, prio int) {
 // pbxStep executes the priority c is at; old is the snapshot before c
 // moved there.
 func (s *Sim) pbxStep(c *channel, old snap) {
+	c.awaitingMedia = false
 	if c.gone || c.hangingUp {
 		return
 	}
@@ -68,8 +71,18 @@ func (s *Sim) pbxStep(c *channel, old snap) {
 	s.publish(c, old)
 	switch step.app {
 	case "Answer":
+		ringing := c.state == "Ring" || c.state == "Ringing"
 		s.answer(c)
-		s.pbxNext(c, s.scaled(answerDelay))
+		if !ringing {
+			s.pbxNext(c, 0) // already up: __ast_answer does not wait
+			return
+		}
+		if p := c.peer; p != nil && p.bridge != nil && s.bridgePlaying(p.bridge) {
+			s.pbxNext(c, 0) // media already flows from the other half
+			return
+		}
+		c.awaitingMedia = true
+		s.pbxNext(c, s.scaled(answerMediaWait))
 	case "Wait":
 		secs, _ := strconv.ParseFloat(step.data, 64)
 		s.pbxNext(c, time.Duration(secs*float64(time.Second)))
@@ -107,6 +120,7 @@ func (s *Sim) pbxNext(c *channel, d time.Duration) {
 
 // pbxStop abandons whatever dialplan step c was waiting in.
 func (s *Sim) pbxStop(c *channel) {
+	c.awaitingMedia = false
 	c.pbxGen++
 	s.cancel(c.pbxTimer)
 	c.pbxTimer = nil
@@ -126,4 +140,22 @@ func (s *Sim) pbxEnd(c *channel) {
 		c.hangupCause = causeNormal
 	}
 	s.terminate(c)
+}
+
+// mediaTo: media frames are written to c from now on (a playback, music
+// on hold or the silence generator on c, a digit sent to c, a bridge
+// playing into c). Frames written to one half of a Local pair are queued
+// on the other (ast_unreal_write, ast_unreal_digit_begin), so an Answer
+// waiting there for media (__ast_answer) returns and its dialplan moves
+// on. Control frames (ringing, hold, answer) do not count, and nothing
+// else here waits for media.
+func (s *Sim) mediaTo(c *channel) {
+	p := c.peer
+	if p == nil || p.gone || !p.awaitingMedia {
+		return
+	}
+	p.awaitingMedia = false
+	s.cancel(p.pbxTimer)
+	p.pbxTimer = nil
+	s.pbxNext(p, 0)
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -38,6 +39,50 @@ func testSim(t testing.TB, cfg Config) *Sim {
 	}
 	t.Cleanup(func() { _ = s.Close() })
 	return s
+}
+
+// clockedSim is a simulator on a ManualClock standing at t0 + the time
+// advanced, served so that advance first waits until the simulator has
+// finished handling every REST request answered so far: it works on after
+// writing an answer (resp.after), and what it schedules then must be on
+// the clock before the clock moves.
+type clockedSim struct {
+	*Sim
+	clock    *ManualClock
+	t0       time.Time
+	handling sync.WaitGroup
+}
+
+func newClockedSim(t testing.TB, cfg Config) *clockedSim {
+	t.Helper()
+	if cfg.User == "" {
+		cfg.User, cfg.Password = "proxy", "secret"
+	}
+	cs := &clockedSim{t0: time.Now()}
+	cs.clock = NewManualClock(cs.t0)
+	cfg.Clock = cs.clock
+	cs.Sim = New(cfg)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/ari/events" {
+			cs.handling.Add(1)
+			defer cs.handling.Done()
+		}
+		cs.ServeHTTP(w, r)
+	}))
+	cs.srvMu.Lock()
+	cs.addr = srv.Listener.Addr().String()
+	cs.srvMu.Unlock()
+	t.Cleanup(func() {
+		_ = cs.Close()
+		srv.Close()
+	})
+	return cs
+}
+
+// advance moves the clock to t0+d once the requests answered are handled.
+func (cs *clockedSim) advance(d time.Duration) {
+	cs.handling.Wait()
+	cs.clock.AdvanceTo(cs.t0.Add(d))
 }
 
 // call makes one authenticated REST call; body is sent as JSON when not

@@ -38,7 +38,7 @@ type playback struct {
 	length       time.Duration // of the current media; 0 means until stopped
 	pos          time.Duration // simulated position in the current media
 	since        time.Time     // wall time the position was last taken
-	timer        *time.Timer
+	timer        Timer
 }
 
 func (p *playback) stateString() string {
@@ -143,6 +143,11 @@ func (s *Sim) playNext(p *playback) bool {
 		}
 		p.ch.active = p
 		s.armPlayback(p)
+		if b := p.ch.bridge; p.bridgeID != "" && b != nil {
+			s.bridgeMedia(b) // the announcer plays into the bridge
+		} else {
+			s.mediaTo(p.ch)
+		}
 		return true
 	}
 }
@@ -151,7 +156,7 @@ func (s *Sim) playNext(p *playback) bool {
 func (s *Sim) armPlayback(p *playback) {
 	s.cancel(p.timer)
 	p.timer = nil
-	p.since = time.Now()
+	p.since = s.clock.Now()
 	if p.length <= 0 {
 		return // tones play until stopped
 	}
@@ -167,7 +172,7 @@ func (s *Sim) position(p *playback) time.Duration {
 	if p.state != pbPlaying && p.state != pbContinuing {
 		return p.pos
 	}
-	return p.pos + time.Duration(float64(time.Since(p.since))/s.scale)
+	return p.pos + time.Duration(float64(s.clock.Now().Sub(p.since))/s.scale)
 }
 
 // mediaDone: the current media played to its end.

@@ -30,7 +30,7 @@ type liveRecording struct {
 
 	elapsed time.Duration // simulated, recorded time before since
 	since   time.Time
-	timer   *time.Timer
+	timer   Timer
 }
 
 func (r *liveRecording) route(e *event) {
@@ -145,7 +145,7 @@ func (s *Sim) startChannelRecording(rec *liveRecording) bool {
 func (s *Sim) beginRecording(rec *liveRecording) {
 	rec.state = "recording"
 	rec.started = true
-	rec.since = time.Now()
+	rec.since = s.clock.Now()
 	if rec.ch != nil {
 		rec.ch.activeRec = rec
 	}
@@ -176,7 +176,7 @@ func (s *Sim) beginRecording(rec *liveRecording) {
 func (s *Sim) recorded(rec *liveRecording) time.Duration {
 	d := rec.elapsed
 	if rec.state == "recording" {
-		d += time.Duration(float64(time.Since(rec.since)) / s.scale)
+		d += time.Duration(float64(s.clock.Now().Sub(rec.since)) / s.scale)
 	}
 	return d
 }
@@ -309,7 +309,7 @@ func (s api) hRecordingOp(r *req) resp {
 	case "unpause":
 		if rec.state == "paused" {
 			rec.state = "recording"
-			rec.since = time.Now()
+			rec.since = s.clock.Now()
 		}
 	case "mute":
 		rec.muted = true

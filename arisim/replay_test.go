@@ -71,8 +71,11 @@ type replayResult struct {
 
 func replay(t *testing.T, name string) replayResult {
 	lines := loadTranscript(t, name)
-	// Twice as slow media and signalling leave room for a loaded machine.
-	s := testSim(t, Config{EntityID: "02:fc:00:00:00:01", TimeScale: 2})
+	// The simulator's clock follows the transcript's (see ManualClock),
+	// so a loaded machine cannot move its timed events between requests.
+	cs := newClockedSim(t, Config{EntityID: "02:fc:00:00:00:01"})
+	s := cs.Sim
+	advance := func(ms int) { cs.advance(time.Duration(ms) * time.Millisecond) }
 	ws := dialEvents(t, s, "app=demo,other&subscribeAll=false")
 	var res replayResult
 	lastMs := 0
@@ -85,14 +88,13 @@ func replay(t *testing.T, name string) replayResult {
 			_ = json.Unmarshal(l.Body, &m)
 			res.wantEvents = append(res.wantEvents, eventKey(m))
 		case "request":
-			// The recording client waited for the events it expected:
-			// wait until as many have arrived here, then keep the pause.
+			// The transcript's time passes, then the recording client
+			// waited for the events it expected: wait until as many have
+			// arrived here.
+			advance(l.MS)
 			deadline := time.Now().Add(2 * time.Second)
 			for len(ws.events()) < len(res.wantEvents) && time.Now().Before(deadline) {
 				time.Sleep(2 * time.Millisecond)
-			}
-			if gap := l.MS - lastMs; gap > 0 {
-				time.Sleep(min(time.Duration(gap)*time.Millisecond, 700*time.Millisecond))
 			}
 			lastMs = l.MS
 			pending = &lines[i]
@@ -120,6 +122,7 @@ func replay(t *testing.T, name string) replayResult {
 			}
 		}
 	}
+	advance(lastMs + 300)
 	time.Sleep(300 * time.Millisecond)
 	for _, m := range ws.events() {
 		res.ourEvents = append(res.ourEvents, eventKey(m))

@@ -1,13 +1,9 @@
 package arisim
 
 import (
-	"bytes"
 	"context"
-	"crypto/subtle"
-	"embed"
 	"encoding/json"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"net/url"
@@ -16,6 +12,8 @@ import (
 	"time"
 
 	"github.com/ariproxy/ari-proxy/ari"
+	"github.com/ariproxy/ari-proxy/arisim/apidocs"
+	"github.com/ariproxy/ari-proxy/internal/arihttp"
 )
 
 // asteriskVersion is ast_get_version() of the recorded Asterisk (built
@@ -24,9 +22,6 @@ import (
 const asteriskVersion = "UNKNOWN__and_probably_unsupported"
 
 const serverName = "Asterisk/" + asteriskVersion
-
-// maxBody is the largest request body Asterisk's HTTP server reads.
-const maxBody = 40960
 
 // req is one REST request, its parameters merged as Asterisk merges them:
 // query string, then form fields, then members of a JSON body.
@@ -226,77 +221,22 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // readBody reads the request body and, for a form, its fields.
 func readBody(r *http.Request) ([]byte, url.Values, *resp) {
-	if r.Body == nil {
-		return nil, nil, nil
-	}
-	b, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
-	if err != nil {
-		res := fail(400, "Error parsing request body")
-		return nil, nil, &res
-	}
-	if len(b) > maxBody {
-		res := fail(413, "Request body too large")
-		return nil, nil, &res
-	}
-	ctype, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if ctype != "application/x-www-form-urlencoded" {
-		return b, nil, nil
-	}
-	form, err := url.ParseQuery(string(b))
-	if err != nil {
-		res := fail(400, "Error parsing request body")
+	b, form, bad := arihttp.ReadBody(r)
+	if bad != nil {
+		res := fail(bad.Status, "%s", bad.Message)
 		return nil, nil, &res
 	}
 	return b, form, nil
 }
 
-//go:embed apidocs/*.json
-var apiDocsFS embed.FS
-
-// apiDocs is the api-docs directory as ast_ari_get_docs serves it: each
-// file parsed and written again in ARI's default (compact) format, so
-// the file's indentation does not survive. Member order is kept, as
-// Jansson keeps it.
-var apiDocs = func() map[string][]byte {
-	files, err := apiDocsFS.ReadDir("apidocs")
-	if err != nil {
-		panic(err)
-	}
-	docs := make(map[string][]byte, len(files))
-	for _, f := range files {
-		raw, err := apiDocsFS.ReadFile("apidocs/" + f.Name())
-		if err != nil {
-			panic(err)
-		}
-		var b bytes.Buffer
-		if err := json.Compact(&b, raw); err != nil {
-			panic(fmt.Sprintf("arisim: api-docs %s: %v", f.Name(), err))
-		}
-		docs[f.Name()] = b.Bytes()
-	}
-	return docs
-}()
-
-// shippedBasePath is the basePath member of every api-docs file.
-const shippedBasePath = `"basePath":"http://localhost:8088/ari"`
-
-// apiDocs serves one api-docs document with basePath set to this server
-// (http://HOST/ari from the Host header, the member removed without one),
-// as ast_ari_get_docs does.
+// apiDocs serves one api-docs document with basePath set to this server,
+// as ast_ari_get_docs does (package apidocs).
 func (s *Sim) apiDocs(r *http.Request, name string) resp {
-	if name == "" {
-		name = "resources.json"
-	}
-	doc, ok := apiDocs[name]
-	if !ok || strings.Contains(name, "/") {
+	doc, ok := apidocs.Doc(name, r.Host)
+	if !ok {
 		return fail(404, "Resource not found")
 	}
-	if r.Host == "" {
-		// Every file has members after basePath.
-		return okRaw([]byte(strings.Replace(string(doc), shippedBasePath+",", "", 1)))
-	}
-	member := `"basePath":` + string(jsonString("http://"+r.Host+"/ari"))
-	return okRaw([]byte(strings.Replace(string(doc), shippedBasePath, member, 1)))
+	return okRaw(doc)
 }
 
 // parseRequest authenticates nothing: it reads the body, routes and merges
@@ -423,22 +363,7 @@ func (s *Sim) dispatch(rq *req) resp {
 }
 
 func (s *Sim) authenticated(r *http.Request, form url.Values) bool {
-	user, pass, ok := r.BasicAuth()
-	if !ok {
-		key := r.URL.Query().Get("api_key")
-		if key == "" {
-			key = form.Get("api_key")
-		}
-		if key != "" {
-			user, pass, ok = strings.Cut(key, ":")
-		}
-	}
-	if !ok {
-		return false
-	}
-	u := subtle.ConstantTimeCompare([]byte(user), []byte(s.user))
-	p := subtle.ConstantTimeCompare([]byte(pass), []byte(s.password))
-	return u&p == 1
+	return arihttp.Authenticated(r, form, s.user, s.password)
 }
 
 // serveOptions answers a CORS preflight like Asterisk: the allowed
@@ -454,31 +379,12 @@ func (s *Sim) serveOptions(w http.ResponseWriter, rel string) {
 }
 
 func writeResp(w http.ResponseWriter, res resp) {
-	for k, v := range res.header {
-		w.Header()[k] = v
-	}
-	w.Header().Set("Server", serverName)
-	w.Header().Set("Cache-Control", "no-cache, no-store")
-	if res.body == nil {
-		w.WriteHeader(res.status)
-		return
-	}
-	ct := res.ctype
-	if ct == "" {
-		ct = "application/json"
-	}
-	w.Header().Set("Content-Type", ct)
-	w.Header().Set("Content-Length", strconv.Itoa(len(res.body)))
-	w.WriteHeader(res.status)
-	_, _ = w.Write(res.body)
+	arihttp.Write(w, serverName, res.status, res.header, res.ctype, res.body)
 }
 
 // httpError writes Asterisk's HTML error page (ast_http_error).
 func httpError(w http.ResponseWriter, status int, title, text string) {
-	body := fmt.Sprintf("<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\r\n"+
-		"<html><head>\r\n<title>%d %s</title>\r\n</head><body>\r\n<h1>%s</h1>\r\n<p>%s</p>\r\n"+
-		"<hr />\r\n<address>Asterisk Server</address>\r\n</body></html>\r\n", status, title, title, text)
-	writeResp(w, resp{status: status, body: []byte(body), ctype: "text/html"})
+	writeResp(w, resp{status: status, body: arihttp.ErrorPage(status, title, text), ctype: "text/html"})
 }
 
 // dropConnection closes the client's connection without an answer.

@@ -48,12 +48,21 @@ type Config struct {
 	// simulator gives up on that client and closes it, as Asterisk does with
 	// a client that stops reading. 0 means 100000.
 	QueueLimit int
+
+	// Clock times what the simulator does by itself: media and recording
+	// lengths, DTMF pacing, dialplan steps, answer delays and dial
+	// timeouts. nil means the wall clock. A test replaying recorded traffic
+	// can pass a ManualClock it advances in step with the recording, so
+	// timed events fall between the same requests however slowly the
+	// machine runs. Event timestamps stay on the wall clock.
+	Clock Clock
 }
 
 // Sim is a simulated Asterisk 22 ARI. It is safe for concurrent use.
 type Sim struct {
 	cfg      Config
 	log      *slog.Logger
+	clock    Clock
 	scale    float64
 	qlimit   int
 	user     string
@@ -66,7 +75,7 @@ type Sim struct {
 
 	startTime, reloadTime time.Time
 
-	timers   map[*time.Timer]struct{}
+	timers   map[Timer]struct{}
 	conns    map[*wsConn]struct{}
 	wg       sync.WaitGroup // connection writers and background jobs
 	closed   bool
@@ -118,13 +127,17 @@ func New(cfg Config) *Sim {
 		user:     cfg.User,
 		password: cfg.Password,
 		eid:      cfg.EntityID,
-		timers:   map[*time.Timer]struct{}{},
+		clock:    cfg.Clock,
+		timers:   map[Timer]struct{}{},
 		conns:    map[*wsConn]struct{}{},
 		closedCh: make(chan struct{}),
 		netConns: map[net.Conn]struct{}{},
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.clock == nil {
+		s.clock = wallClock{}
 	}
 	if s.scale <= 0 {
 		s.scale = 1
@@ -250,13 +263,13 @@ func (s *Sim) Close() error {
 
 // after runs fn with s.mu held once d has passed, unless the simulator was
 // restarted or closed meanwhile. The caller holds s.mu.
-func (s *Sim) after(d time.Duration, fn func()) *time.Timer {
+func (s *Sim) after(d time.Duration, fn func()) Timer {
 	if s.closed {
 		return nil
 	}
 	gen := s.gen
-	var t *time.Timer
-	t = time.AfterFunc(d, func() {
+	var t Timer
+	t = s.clock.AfterFunc(d, func() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		if _, ok := s.timers[t]; !ok {
@@ -273,7 +286,7 @@ func (s *Sim) after(d time.Duration, fn func()) *time.Timer {
 }
 
 // cancel stops a timer made by after. The caller holds s.mu.
-func (s *Sim) cancel(t *time.Timer) {
+func (s *Sim) cancel(t Timer) {
 	if t == nil {
 		return
 	}

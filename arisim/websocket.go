@@ -4,11 +4,12 @@ import (
 	"context"
 	"net/http"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/ariproxy/ari-proxy/internal/arihttp"
 )
 
 // The events WebSocket (res/ari/ari_websockets.c): one connection per
@@ -142,26 +143,6 @@ func (c *wsConn) closeSocket() {
 	}
 }
 
-// subprotocol picks the protocol of a Sec-WebSocket-Protocol request
-// header the way res_http_websocket.c does: none asked for is accepted
-// (ARI is the one registered protocol), otherwise the first listed that is
-// "ari"; ok is false when the client asked only for others.
-func subprotocol(values []string) (proto string, ok bool) {
-	if len(values) == 0 {
-		return "", true
-	}
-	requested := strings.TrimSpace(values[len(values)-1])
-	if requested == "" {
-		return "", true
-	}
-	for _, p := range strings.Split(requested, ",") {
-		if strings.TrimSpace(p) == "ari" {
-			return "ari", true
-		}
-	}
-	return "", false
-}
-
 func (s *Sim) takeConnsLocked() []*wsConn {
 	list := make([]*wsConn, 0, len(s.conns))
 	for c := range s.conns {
@@ -174,36 +155,13 @@ func (s *Sim) takeConnsLocked() []*wsConn {
 
 // serveEvents upgrades an authenticated GET /ari/events.
 func (s *Sim) serveEvents(w http.ResponseWriter, r *http.Request) {
-	var names []string
-	appParam := r.URL.Query().Get("app")
-	if !r.URL.Query().Has("app") {
-		appParam = ""
-	}
-	for _, n := range strings.Split(appParam, ",") {
-		if n = strings.TrimSpace(n); n != "" {
-			names = append(names, n)
-		}
-	}
-	if appParam == "" {
-		httpError(w, http.StatusBadRequest, "Bad Request", "HTTP request is missing param: [app]")
-		return
-	}
-	if len(names) == 0 || slices.ContainsFunc(names, func(n string) bool { return len(n) > 80 }) {
-		httpError(w, http.StatusBadRequest, "Bad Request", "Invalid application provided in param [app].")
-		return
-	}
-	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
-		httpError(w, http.StatusUpgradeRequired, "Upgrade Required", "")
-		return
-	}
 	// ast_websocket_uri_cb refuses a bad handshake (websocket_bad_request)
 	// before the ARI session is attempted, so such a request registers
 	// nothing and takes no application over. Versions 7 and 8, which
 	// Asterisk also speaks, are refused: the WebSocket library speaks 13.
-	proto, ok := subprotocol(r.Header.Values("Sec-WebSocket-Protocol"))
-	if !ok || r.Header.Get("Sec-WebSocket-Key") == "" || strings.TrimSpace(r.Header.Get("Sec-WebSocket-Version")) != "13" {
-		w.Header().Set("Sec-WebSocket-Version", "7, 8, 13")
-		writeResp(w, resp{status: http.StatusBadRequest})
+	apps, proto, refused := arihttp.Events(r)
+	if refused != nil {
+		arihttp.Refuse(w, serverName, refused)
 		return
 	}
 	subAll := astTrue(r.URL.Query().Get("subscribeAll"))
@@ -221,7 +179,7 @@ func (s *Sim) serveEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.conns[conn] = struct{}{}
-	conn.apps = slices.Compact(slices.Sorted(slices.Values(names)))
+	conn.apps = apps
 	for _, n := range conn.apps {
 		s.register(n, conn, subAll)
 	}
@@ -229,21 +187,7 @@ func (s *Sim) serveEvents(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	go conn.writer()
 
-	opts := &websocket.AcceptOptions{InsecureSkipVerify: true}
-	if proto != "" {
-		opts.Subprotocols = []string{proto}
-	}
-	ws, err := websocket.Accept(w, r, opts)
-	if err == nil {
-		ws.SetReadLimit(1 << 20)
-		conn.attach(ws)
-		// Asterisk reads and ignores what the client sends until it closes.
-		for {
-			if _, _, err := ws.Read(context.Background()); err != nil {
-				break
-			}
-		}
-	}
+	arihttp.ServeWebSocket(w, r, proto, conn.attach)
 	conn.shutdown()
 	s.mu.Lock()
 	if _, ok := s.conns[conn]; ok {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/ariproxy/ari-proxy/arisim/apidocs"
 )
 
 // A client that connects and at once originates into its application gets
@@ -143,7 +145,7 @@ func TestAPIDocsCompact(t *testing.T) {
 		if want := s.URL(); doc["basePath"] != want {
 			t.Errorf("%s: basePath %v, want %s", name, doc["basePath"], want)
 		}
-		raw, _ := apiDocsFS.ReadFile("apidocs/" + name)
+		raw, _ := apidocs.Raw(name)
 		var file map[string]any
 		_ = json.Unmarshal(raw, &file)
 		file["basePath"] = doc["basePath"]

@@ -194,6 +194,9 @@ func (c *Client) sendRaw(ctx context.Context, class wire.Class, req *wire.Reques
 		return resp, nil
 	case resp != nil:
 		return resp, fmt.Errorf("client: %s %s: %w", req.Kind, describe(key), replyError(resp, rerr))
+	case errors.Is(err, bus.ErrNotConnected):
+		// Fail fast: the bus is away, no answer can come before it is back.
+		return nil, fmt.Errorf("client: %s %s: bus reconnecting: %w", req.Kind, describe(key), errors.Join(ErrUnavailable, err))
 	case errors.Is(err, bus.ErrNoResponders):
 		return nil, fmt.Errorf("client: %s %s: no server on %s: %w", req.Kind, describe(key), subject, ErrUnavailable)
 	case errors.Is(err, bus.ErrClosed):

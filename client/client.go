@@ -72,6 +72,9 @@ type options struct {
 	discoveryWait time.Duration
 	serverTTL     time.Duration
 	natsOpts      []natsbus.Option
+	onGap         func(*Subscription, Gap)
+	durable       bool
+	ackWait       time.Duration
 }
 
 // WithApplication sets the Stasis application the client works for
@@ -139,6 +142,11 @@ type core struct {
 	ret      *returnPath
 	stop     chan struct{} // closed when the root closes
 	wg       sync.WaitGroup
+	onGap    func(*Subscription, Gap)
+	durable  bool          // Listen through the shared durable consumer
+	ackWait  time.Duration // of that consumer
+	// stopNotify ends the bus state notifications; nil when the bus has none.
+	stopNotify func()
 }
 
 // Client is a connection to the ari-proxy servers on the bus: it sends ARI
@@ -221,6 +229,9 @@ func New(ctx context.Context, opts ...Option) (*Client, error) {
 		servers:  newServers(o.serverTTL),
 		ret:      newReturnPath(),
 		stop:     make(chan struct{}),
+		onGap:    o.onGap,
+		durable:  o.durable,
+		ackWait:  o.ackWait,
 	}
 	c := &Client{core: co, app: o.app, node: o.node, dialog: o.dialog, done: make(chan struct{})}
 
@@ -232,6 +243,19 @@ func New(ctx context.Context, opts ...Option) (*Client, error) {
 		return nil, fmt.Errorf("client: subscribe to announcements: %w", err)
 	}
 	co.annSub = sub
+	if n, ok := b.(interface{ Notify(func(bool)) func() }); ok {
+		// Back from a bus outage: the servers may have announced while we
+		// were away; ask again.
+		co.stopNotify = n.Notify(func(up bool) {
+			if up && !co.isStopped() {
+				go func() {
+					ctx, cancel := context.WithTimeout(context.Background(), co.timeout)
+					defer cancel()
+					_ = co.ping(ctx)
+				}()
+			}
+		})
+	}
 	first := co.servers.waitFirst(o.app)
 	if err := co.ping(ctx); err != nil {
 		_ = c.Close()
@@ -419,6 +443,9 @@ func (c *Client) Close() error {
 	}
 	co := c.core
 	close(co.stop)
+	if co.stopNotify != nil {
+		co.stopNotify()
+	}
 	if co.annSub != nil {
 		if err := co.annSub.Unsubscribe(); err != nil && !errors.Is(err, bus.ErrClosed) {
 			errs = append(errs, err)

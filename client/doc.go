@@ -80,4 +80,21 @@
 //
 // Ending the context given to New, Subscribe or Listen releases what it
 // made on the bus, as Close does.
+//
+// # Faults
+//
+// The bus connection is re-established by itself after a loss (capped
+// exponential backoff), with every subscription. While it is away a
+// request fails at once with an error matching ErrUnavailable (it could
+// only be answered once the bus is back); a request already sent gets its
+// reply if one arrives in time, else ErrTimeout. Once back, the client
+// pings the servers so that it knows them again.
+//
+// Core NATS delivers each event at most once: events published while a
+// subscriber is away are lost. The servers number the events of each
+// subject in a message header (bus.HeaderSeq, not in the event, which
+// stays the bytes Asterisk sent), so a subscription sees every loss:
+// Subscription.Missed counts the events skipped, and WithGapHandler is
+// called with each Gap. Events from v5 servers carry no numbers and are not
+// checked. Durable mode keeps the events instead (see WithDurable).
 package client

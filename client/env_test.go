@@ -17,12 +17,13 @@ import (
 // env is a real test bed: an embedded NATS server, simulators and one proxy
 // server in front of each, under a fresh subject prefix.
 type env struct {
-	nats    *natsserver.Server
-	url     string
-	prefix  string
-	app     string
-	sims    []*arisim.Sim
-	servers []*proxy.Server
+	nats     *natsserver.Server
+	url      string
+	prefix   string
+	app      string
+	sims     []*arisim.Sim
+	servers  []*proxy.Server
+	storeDir string // JetStream store (durable mode), "" without
 }
 
 // nodeID is the entity id of the i-th simulator.

@@ -41,6 +41,7 @@ type Subscription struct {
 	// delivered (wire.EventResources: the members the spec gives its type,
 	// a media operation's target); a watch without Kind matches any kind.
 	watch wire.Ref
+	seq   seqTracker // gap detection (gaps.go)
 	// recent holds hashes of the last events delivered on a dialog, with
 	// their application left out: a resource several applications are
 	// subscribed to has each event published on the dialog once per
@@ -158,37 +159,46 @@ func (s *Subscription) setOnClose(f func() error) {
 }
 
 // deliver decodes one bus message and hands the event to the reader.
-func (s *Subscription) deliver(m bus.Msg) {
-	// The cheap tests first: most events of a busy application are for
+func (s *Subscription) deliver(m bus.Msg) { s.offer(m) }
+
+// offer is deliver reporting whether the message is dealt with (handed to
+// the reader, or not for it): false when the subscription closed first.
+func (s *Subscription) offer(m bus.Msg) bool {
+	if !s.checkSeq(m) {
+		return true // a copy or a latecomer: delivering it would break the order
+	}
+	// The cheap test first: most events of a busy application are for
 	// other subscriptions, and decoding one costs far more than reading
 	// its type.
 	if s.types != nil {
 		if typ, err := ari.EventType(m.Data); err == nil && !s.types[typ] {
-			return
+			return true
 		}
 	}
 	ev, err := ari.DecodeEvent(m.Data)
 	if err != nil {
 		s.c.core.log.Debug("ignoring undecodable event", "subject", m.Subject, "err", err)
-		return
+		return true
 	}
 	if s.types != nil && !s.types[ev.EventType()] {
-		return
+		return true
 	}
 	if s.watch.ID != "" && !s.names(ev.EventType(), m.Data) {
-		return // bound to the dialog with the resource but about something else
+		return true // bound to the dialog with the resource but about something else
 	}
 	if s.dialog != "" && s.seenCopy(m.Data) {
-		return // the same event, as another application got it
+		return true // the same event, as another application got it
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.finished {
-		return
+		return false
 	}
 	select {
 	case s.ch <- ev:
+		return true
 	case <-s.done:
+		return false
 	}
 }
 
@@ -250,16 +260,22 @@ func (s *Subscription) start(ctx context.Context, subject string) error {
 	if err := s.addBus(b); err != nil {
 		return err
 	}
-	if ctx.Done() != nil {
-		go func() {
-			select {
-			case <-ctx.Done():
-				_ = s.Close()
-			case <-s.done:
-			}
-		}()
-	}
+	s.endWith(ctx)
 	return nil
+}
+
+// endWith closes s when ctx ends.
+func (s *Subscription) endWith(ctx context.Context) {
+	if ctx.Done() == nil {
+		return
+	}
+	go func() {
+		select {
+		case <-ctx.Done():
+			_ = s.Close()
+		case <-s.done:
+		}
+	}()
 }
 
 // Subscribe delivers the events of the client's application from every

@@ -32,8 +32,8 @@ func BenchmarkReplyChannelData(b *testing.B) {
 	}
 }
 
-// userEvent is a ChannelUserevent of the simulator's flood.
-var userEvent = []byte(`{"type":"ChannelUserevent","timestamp":"2026-11-22T02:39:35.083+0000","eventname":"Flood","userevent":{"seq":"1","eventname":"Flood"},"asterisk_id":"02:fc:00:00:be:01","application":"bench"}`)
+// floodEvent is a ChannelUserevent of the simulator's flood.
+var floodEvent = []byte(`{"type":"ChannelUserevent","timestamp":"2026-11-22T02:39:35.083+0000","eventname":"Flood","userevent":{"seq":"1","eventname":"Flood"},"asterisk_id":"02:fc:00:00:be:01","application":"bench"}`)
 
 // BenchmarkDeliverFiltered: an event a Subscribe for another type
 // receives and drops.
@@ -54,7 +54,7 @@ func benchDeliver(b *testing.B, types ...string) {
 		for range s.ch {
 		}
 	}()
-	m := bus.Msg{Subject: "ari.event.bench.n", Data: userEvent}
+	m := bus.Msg{Subject: "ari.event.bench.n", Data: floodEvent}
 	b.ReportAllocs()
 	for b.Loop() {
 		s.deliver(m)

@@ -84,7 +84,13 @@ func (c *Client) listen(ctx context.Context, handler Handler, shared bool) (*Lis
 		cancel()
 		return nil, err
 	}
-	if shared {
+	if shared && c.core.durable {
+		if err := l.consumeDurable(ctx); err != nil {
+			cancel()
+			_ = l.sub.Close()
+			return nil, fmt.Errorf("client: listen: %w", err)
+		}
+	} else if shared {
 		b, err := c.core.bus.QueueSubscribe(c.core.subjects.AllEvents(c.app), wire.ListenQueue, l.onQueued)
 		if err != nil {
 			cancel()
@@ -115,23 +121,31 @@ func (l *Listener) onQueued(m bus.Msg) {
 	if gjson.GetBytes(m.Data, "dialog").Exists() {
 		return // a channel some instance created: it goes to its owner
 	}
-	l.take(m)
+	l.take(m, nil)
 }
 
-// take decodes a StasisStart and runs the handler for it.
-func (l *Listener) take(m bus.Msg) {
+// take decodes a StasisStart and runs the handler for it. finish, when
+// not nil, is called with true once the handler returned, or at once with
+// false when m is not a call this Listener takes.
+func (l *Listener) take(m bus.Msg, finish func(taken bool)) {
+	if finish == nil {
+		finish = func(bool) {}
+	}
 	ev, err := ari.DecodeEvent(m.Data)
 	if err != nil {
 		l.c.core.log.Debug("ignoring undecodable event", "subject", m.Subject, "err", err)
+		finish(false)
 		return
 	}
 	ss, ok := ev.(*ari.StasisStart)
 	if !ok {
+		finish(false)
 		return
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.stopped {
+		finish(false)
 		return
 	}
 	h := l.c.ChannelFromKey(Key{Kind: "channel", ID: ss.Channel.ID, Node: ss.AsteriskID, App: ss.Application})
@@ -139,6 +153,7 @@ func (l *Listener) take(m bus.Msg) {
 	go func() {
 		defer l.wg.Done()
 		l.handler(l.hctx, h, ss)
+		finish(true)
 	}()
 }
 
@@ -271,7 +286,7 @@ func (r *returnPath) onEvent(co *core, m bus.Msg) {
 		co.log.Warn("a channel this client created entered the application after its Listeners stopped", "app", app)
 		return
 	}
-	l.take(m)
+	l.take(m, nil)
 }
 
 func (r *returnPath) close() error {

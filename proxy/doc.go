@@ -35,7 +35,9 @@
 // BridgeDestroyed, PlaybackFinished, RecordingFinished/Failed (after the
 // event is delivered to the dialog); a successful bridge delete (after a
 // short grace, since Asterisk sends no BridgeDestroyed when the bridge's
-// channels are in Stasis) and device state delete; a failed create; a 404
+// channels are in Stasis) and device state delete; StasisEnd (after half
+// a second, since a call that entered Stasis from the dialplan gets no
+// ChannelDestroyed: Asterisk unsubscribes the app at StasisEnd); a failed create; a 404
 // on the touched resource. A create that timed out may still have
 // happened: its binding is kept but expires like a staged one unless an
 // event uses it. A janitor drops staged bindings never used and,
@@ -85,9 +87,26 @@
 //
 // # Availability and discovery
 //
-// While the WebSocket is down the server takes no new calls: it leaves the
-// create queue group and answers other requests unavailable; once the
-// WebSocket is back (and the node re-read) it re-subscribes and announces.
+// While the WebSocket is down the server takes no new calls and answers
+// no request every server receives: it leaves every generic level (all
+// nodes, and per application) of every class, so that the live servers
+// answer them (a v5 requester takes the first answer), and answers the
+// requests addressed to its node unavailable; once the WebSocket is back
+// (and the node re-read) it re-subscribes and announces.
+//
+// # Bus outages and stopping
+//
+// The server works on while the bus is away: the connection comes back by
+// itself (capped exponential backoff, one log line per change) with every
+// subscription, and the server announces again. Each event carries a
+// per-subject sequence number and the server's epoch in headers
+// (bus.HeaderSeq, bus.HeaderEpoch), so subscribers see what they lost.
+//
+// When Run's context ends the server stops gracefully: it stops announcing,
+// drains the request subscriptions, answers every request still waiting
+// for a slot unavailable ("shutting down"), lets the ARI calls in flight
+// finish within ShutdownTimeout (then cancels them, each still answered),
+// flushes the bus and closes the WebSocket.
 // It announces (wire.Announcement per application) when it becomes ready,
 // every AnnounceInterval and on every ping, but only while it can serve.
 package proxy

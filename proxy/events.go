@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ariproxy/ari-proxy/ari"
+	"github.com/ariproxy/ari-proxy/bus"
 	"github.com/ariproxy/ari-proxy/wire"
 	"github.com/tidwall/gjson"
 )
@@ -210,14 +211,7 @@ func (s *Server) handleEvent(raw []byte) {
 	if k, ok := h.destroyed(); ok {
 		s.dialogs.release(k)
 	}
-	if h.Type == ari.TypeStasisEnd {
-		for _, r := range h.refs {
-			if r.Kind == kindChannel {
-				s.channelLeft(r.ID)
-				break
-			}
-		}
-	}
+	s.followStasis(&h, raw)
 }
 
 // publishEvent publishes one event on its event subject and, when h was
@@ -239,7 +233,7 @@ func (s *Server) publishEvent(ctx context.Context, h *eventHead, full bool, app,
 			appPayload = spliceFields(payload, "dialog", d)
 		}
 	}
-	if err := s.bus.Publish(ctx, s.subj.Event(app, node), "", appPayload); err != nil {
+	if err := s.publishSeq(ctx, s.subj.Event(app, node), appPayload); err != nil {
 		s.log.Warn("publishing event", "type", h.Type, "err", err)
 	} else {
 		s.metrics.eventsEvent.Inc()
@@ -250,7 +244,7 @@ func (s *Server) publishEvent(ctx context.Context, h *eventHead, full bool, app,
 	var buf [8]resKey
 	dialogs := s.dialogs.lookup(h.resources(buf[:0]))
 	for _, d := range dialogs {
-		if err := s.bus.Publish(ctx, s.subj.DialogEvent(d), "", spliceFields(payload, "dialog", d)); err != nil {
+		if err := s.events.PublishMsg(ctx, bus.Msg{Subject: s.subj.DialogEvent(d), Data: spliceFields(payload, "dialog", d)}); err != nil {
 			s.log.Warn("publishing dialog event", "type", h.Type, "dialog", d, "err", err)
 		} else {
 			s.metrics.eventsDialog.Inc()

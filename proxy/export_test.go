@@ -10,14 +10,6 @@ func SetBridgeDeleteGrace(d time.Duration) (restore func()) {
 	return func() { bridgeDeleteGrace = old }
 }
 
-// SetStasisEndCheckDelay shortens the delay of the check after a bound
-// channel's StasisEnd and returns a function restoring it.
-func SetStasisEndCheckDelay(d time.Duration) (restore func()) {
-	old := stasisEndCheckDelay
-	stasisEndCheckDelay = d
-	return func() { stasisEndCheckDelay = old }
-}
-
 // SetWedgeAfter changes how long an event may be in handling before the
 // server counts as wedged, and returns a function restoring it.
 func SetWedgeAfter(d time.Duration) (restore func()) {

@@ -33,7 +33,7 @@ func (s *Server) Readiness() error {
 	if !s.started.Load() {
 		return ErrNotStarted
 	}
-	if s.stopping.Load() {
+	if s.isStopping() {
 		return ErrShuttingDown
 	}
 	var errs []error

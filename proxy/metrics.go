@@ -45,6 +45,8 @@ type metrics struct {
 	wsUp         prometheus.Gauge
 	wsReconnects prometheus.Counter
 	bindings     prometheus.Gauge
+	refused      prometheus.Counter
+	publishFail  prometheus.Counter
 	ready        func() bool // set by New: the server's readiness, for the ready gauge
 }
 
@@ -88,6 +90,14 @@ func newMetrics() *metrics {
 			Help: "Current (resource, dialog) bindings.",
 		}),
 	}
+	m.refused = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "ariproxy", Name: "requests_refused_total",
+		Help: "Requests answered unavailable without being served because the server was stopping.",
+	})
+	m.publishFail = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "ariproxy", Name: "events_publish_failed_total",
+		Help: "Events the bus refused to take (each leaves a gap in its subject's sequence, seen by subscribers).",
+	})
 	m.eventsEvent = m.events.WithLabelValues("event")
 	m.eventsDialog = m.events.WithLabelValues("dialogevent")
 	// One series per known type, made now: the label's values stay
@@ -104,7 +114,7 @@ func newMetrics() *metrics {
 // (another server in the same process) is an error: wrap r with
 // prometheus.WrapRegistererWith to tell servers apart.
 func (m *metrics) register(r prometheus.Registerer, b bus.Bus) error {
-	cs := []prometheus.Collector{m.events, m.received, m.requests, m.latency, m.badInput, m.panics, m.wsUp, m.wsReconnects, m.bindings,
+	cs := []prometheus.Collector{m.events, m.received, m.requests, m.latency, m.badInput, m.panics, m.wsUp, m.wsReconnects, m.bindings, m.refused, m.publishFail,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: "ariproxy", Name: "ready",
 			Help: "1 while the server serves requests (what /readyz answers 200 to), 0 otherwise.",

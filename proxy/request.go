@@ -26,13 +26,15 @@ func (s *Server) onRequest(r route, m bus.Msg) {
 	}
 	select {
 	case s.sem <- struct{}{}:
-	case <-s.runCtx.Done():
+	case <-s.stopping:
+		s.refuse(m) // waiting for a slot when the stop began: answered, not dropped
 		return
 	}
 	s.reqMu.Lock()
 	if s.closing {
 		s.reqMu.Unlock()
 		<-s.sem
+		s.refuse(m)
 		return
 	}
 	s.inflight.Add(1)

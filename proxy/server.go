@@ -33,6 +33,9 @@ const (
 	// DefaultMaxRequestBytes caps a request envelope; larger ones get a
 	// bad_request reply without being decoded.
 	DefaultMaxRequestBytes = 1 << 20
+	// DefaultShutdownTimeout bounds how long a stopping server lets the
+	// ARI calls in flight finish: as long as one call may take.
+	DefaultShutdownTimeout = 10 * time.Second
 )
 
 // Internal timings of the binding janitor.
@@ -72,6 +75,16 @@ type Config struct {
 	RequestTimeout time.Duration
 	// MaxRequestBytes caps a request's size. 0 means DefaultMaxRequestBytes.
 	MaxRequestBytes int
+	// ShutdownTimeout bounds the graceful stop: once Run's context ends,
+	// the ARI calls in flight have this long to finish before they are
+	// cancelled (and answered with an error). 0 means
+	// DefaultShutdownTimeout.
+	ShutdownTimeout time.Duration
+	// Events, when not nil, publishes the events (event and dialog event
+	// subjects) instead of Bus: a durable publisher
+	// (natsbus.DurablePublisher) that keeps them through bus outages.
+	// Requests, replies and announcements always go through Bus.
+	Events Publisher
 	// Logger receives the server's logs; nil means slog.Default().
 	Logger *slog.Logger
 	// Registerer, when not nil, receives the server's Prometheus metrics.
@@ -82,33 +95,46 @@ type Config struct {
 	Node string
 }
 
+// Publisher sends messages with headers; bus.Bus is one.
+type Publisher interface {
+	PublishMsg(ctx context.Context, m bus.Msg) error
+}
+
 // Server is the proxy between one Asterisk and the bus. Create it with New
 // and start it with Run.
 type Server struct {
 	apps    []string
 	conn    *ariconn.Conn
 	bus     bus.Bus
+	events  Publisher
+	seq     *sequencer
 	subj    wire.Subjects
 	log     *slog.Logger
 	metrics *metrics
 	dialogs *dialogTable
-	left    leftStasis // bound channels that left Stasis, to check
 
 	announceEvery time.Duration
 	timeout       time.Duration
 	maxBytes      int
 	sem           chan struct{}
+	stopWait      time.Duration
 
 	node    atomic.Pointer[string]
 	serving atomic.Bool // WebSocket up and node confirmed: requests are served
 	ready   chan struct{}
 
-	fixedNode string      // Config.Node: "" means Asterisk's entity id
-	stopping  atomic.Bool // Run's context ended: shutting down (readiness)
-	eventBusy busySince   // since when an ARI event is being handled (liveness)
+	fixedNode string    // Config.Node: "" means Asterisk's entity id
+	eventBusy busySince // since when an ARI event is being handled (liveness)
 
 	started atomic.Bool
-	runCtx  context.Context // set by Run before any goroutine that reads it starts
+	// runCtx is the work context: ARI calls and event publishing. It
+	// outlives Run's context by the graceful stop, so calls in flight
+	// finish. Set by Run before any goroutine that reads it starts.
+	runCtx context.Context
+	// stopping is closed when the graceful stop begins: requests not yet
+	// holding a slot are answered unavailable from then on.
+	stopping  chan struct{}
+	stopCalls context.CancelFunc // cancels runCtx
 
 	// In-flight requests; closing stops new ones so Run can wait for them.
 	reqMu    sync.Mutex
@@ -121,9 +147,15 @@ type Server struct {
 	wsEpoch uint64
 	stateCh chan struct{}
 
-	subMu      sync.Mutex
-	reqSubs    []bus.Subscription
-	createSubs []bus.Subscription
+	// Request subscriptions. The node level (requests addressed to this
+	// node) is held as long as the server runs; the generic levels (every
+	// server, or every server of an application) only while Asterisk is
+	// reachable, so that a live server answers them, not a dead one.
+	stasisEnds stasisEnds // channels whose bindings go after StasisEnd
+
+	subMu       sync.Mutex
+	nodeSubs    []bus.Subscription
+	genericSubs []bus.Subscription
 }
 
 // New checks cfg and returns a Server. It does not connect yet.
@@ -176,9 +208,16 @@ func New(cfg Config) (*Server, error) {
 		timeout:       orDefault(cfg.RequestTimeout, DefaultRequestTimeout),
 		maxBytes:      orDefault(cfg.MaxRequestBytes, DefaultMaxRequestBytes),
 		sem:           make(chan struct{}, orDefault(cfg.MaxConcurrent, DefaultMaxConcurrent)),
+		stopWait:      orDefault(cfg.ShutdownTimeout, DefaultShutdownTimeout),
 		ready:         make(chan struct{}),
+		stopping:      make(chan struct{}),
 		stateCh:       make(chan struct{}, 1),
+		seq:           newSequencer(),
 		fixedNode:     cfg.Node,
+	}
+	s.events = cfg.Events
+	if s.events == nil {
+		s.events = cfg.Bus
 	}
 	s.dialogs = newDialogTable(s.metrics.bindings)
 	s.metrics.ready = func() bool { return s.Readiness() == nil }
@@ -210,17 +249,28 @@ func (s *Server) Ready() <-chan struct{} { return s.ready }
 // monitoring and tests (also exported as the ariproxy_dialog_bindings gauge).
 func (s *Server) DialogBindings() int { return s.dialogs.len() }
 
-// Run serves until ctx ends, then removes every subscription, waits for the
-// requests in flight and returns nil. It first reads the node from
-// Asterisk, retrying until ARI answers; errors are returned only when the
-// bus refuses a subscription. Run may be called once.
+// Run serves until ctx ends, then stops gracefully and returns nil. It
+// first reads the node from Asterisk, retrying until ARI answers, and
+// works on while the bus is away (the bus connection re-establishes it
+// and every subscription). Errors are returned only when the bus refuses
+// a subscription. Run may be called once.
+//
+// The graceful stop, once ctx ends: stop announcing; drain every request
+// subscription (the bus stops sending, the requests already received are
+// still handled); answer every request not yet holding a slot with
+// unavailable ("shutting down"), so that the client can retry elsewhere at
+// once; let the ARI calls in flight finish for up to ShutdownTimeout,
+// then cancel the rest (each still gets an error reply); flush the bus so
+// that every reply is out; close the ARI WebSocket.
 func (s *Server) Run(ctx context.Context) error {
 	if !s.started.CompareAndSwap(false, true) {
 		return errors.New("proxy: Run called twice")
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	s.runCtx = ctx
+	work, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
+	s.runCtx, s.stopCalls = work, stopWork
 
 	node, err := s.readNode(ctx, func() bool { return true })
 	if err != nil {
@@ -233,18 +283,20 @@ func (s *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("proxy: subscribing to ping: %w", err)
 	}
-	defer ping.Unsubscribe()
 	s.subMu.Lock()
-	err = s.subscribeRequestsLocked(node)
+	err = s.subscribeNodeLocked(node)
 	s.subMu.Unlock()
 	if err != nil {
+		_ = ping.Unsubscribe()
 		s.unsubscribeAll()
 		return err
 	}
+	stopNotify := s.followBus(ctx)
+	defer stopNotify()
 
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		if err := s.conn.Run(ctx, s.handleEvent, s.onState); err != nil && ctx.Err() == nil {
+	var wg, wsDone sync.WaitGroup
+	wsDone.Go(func() {
+		if err := s.conn.Run(work, s.handleEvent, s.onState); err != nil && work.Err() == nil {
 			s.log.Error("ARI WebSocket stopped", "err", err)
 		}
 	})
@@ -253,18 +305,98 @@ func (s *Server) Run(ctx context.Context) error {
 	wg.Go(func() { s.tick(ctx, sweepInterval, func() { s.sweep(ctx, time.Now()) }) })
 
 	<-ctx.Done()
-	s.stopping.Store(true)
-	s.serving.Store(false)
-	s.unsubscribeAll()
-	s.reqMu.Lock()
-	s.closing = true
-	s.reqMu.Unlock()
-	wg.Wait()
-	// manage may have subscribed again while stopping.
-	s.unsubscribeAll()
-	s.inflight.Wait()
+	s.shutdown(ping, &wg)
+	stopWork()
+	wsDone.Wait()
 	s.metrics.wsUp.Set(0)
 	return nil
+}
+
+// shutdown is the graceful stop of Run (see there), up to closing the
+// WebSocket.
+func (s *Server) shutdown(ping bus.Subscription, wg *sync.WaitGroup) {
+	start := time.Now()
+	s.log.Info("stopping: draining requests", "shutdown_timeout", s.stopWait)
+	s.reqMu.Lock()
+	s.closing = true
+	close(s.stopping)
+	s.reqMu.Unlock()
+	_ = ping.Unsubscribe()
+	wg.Wait() // manage is done: nothing subscribes any more
+	s.subMu.Lock()
+	subs := append(s.genericSubs, s.nodeSubs...)
+	s.genericSubs, s.nodeSubs = nil, nil
+	s.subMu.Unlock()
+	s.drain(subs)
+
+	done := make(chan struct{})
+	go func() { s.inflight.Wait(); close(done) }()
+	t := time.NewTimer(s.stopWait - time.Since(start))
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		s.log.Warn("stopping: ARI calls still in flight after the shutdown timeout; cancelling them", "shutdown_timeout", s.stopWait)
+		s.cancelWork()
+		<-done
+	}
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(s.runCtx), 5*time.Second)
+	s.flush(fctx)
+	cancel()
+	s.log.Info("stopped: every request answered", "took", time.Since(start).Round(time.Millisecond))
+}
+
+// drainer is a subscription that can stop on the bus while its handler
+// finishes the messages already received (natsbus does).
+type drainer interface {
+	Drain(ctx context.Context) error
+}
+
+// drain stops every subscription in subs, letting each deliver what it
+// already received, within the shutdown timeout.
+func (s *Server) drain(subs []bus.Subscription) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.stopWait)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, sub := range subs {
+		wg.Go(func() {
+			if d, ok := sub.(drainer); ok {
+				_ = d.Drain(ctx)
+				return
+			}
+			_ = sub.Unsubscribe()
+		})
+	}
+	wg.Wait()
+}
+
+// cancelWork cancels the ARI calls still in flight (they end runCtx).
+func (s *Server) cancelWork() { s.stopCalls() }
+
+// refuse answers a request the server will not serve because it is
+// stopping.
+func (s *Server) refuse(m bus.Msg) {
+	s.metrics.refused.Inc()
+	s.reply(m.Reply, []*wire.Response{wire.NewErrorResponse(wire.CodeUnavailable, 0, "ari-proxy server shutting down")})
+}
+
+// busNotifier is a bus that reports its connection state (natsbus does).
+type busNotifier interface {
+	Notify(func(connected bool)) (stop func())
+}
+
+// followBus announces again each time the bus connection is back: clients
+// may have forgotten the server meanwhile.
+func (s *Server) followBus(ctx context.Context) (stop func()) {
+	n, ok := s.bus.(busNotifier)
+	if !ok {
+		return func() {}
+	}
+	return n.Notify(func(up bool) {
+		if up {
+			go s.announce(ctx)
+		}
+	})
 }
 
 func (s *Server) tick(ctx context.Context, every time.Duration, f func()) {
@@ -324,7 +456,9 @@ func (s *Server) manage(ctx context.Context) {
 		up, epoch := s.wsUp, s.wsEpoch
 		s.wsMu.Unlock()
 		if !up {
-			s.setCreate(false)
+			// Leave every generic level: the live servers answer those;
+			// the node level stays, answered unavailable.
+			s.setGeneric(false)
 			continue
 		}
 		if epoch == handled {
@@ -349,8 +483,8 @@ func (s *Server) manage(ctx context.Context) {
 				continue
 			}
 		}
-		if err := s.setCreate(true); err != nil {
-			s.log.Error("subscribing to create requests", "err", err)
+		if err := s.setGeneric(true); err != nil {
+			s.log.Error("subscribing to the generic request levels", "err", err)
 			continue
 		}
 		s.wsMu.Lock()
@@ -381,6 +515,9 @@ func (s *Server) manage(ctx context.Context) {
 // has no Flush; this works on any implementation that keeps a
 // connection's order.
 func (s *Server) flush(ctx context.Context) {
+	if c, ok := s.bus.(interface{ Connected() bool }); ok && !c.Connected() {
+		return // nothing can be flushed; the bus connection's buffer keeps what was sent
+	}
 	subject := s.subj.Prefix + "_flush." + wire.NewID()
 	got := make(chan struct{}, 1)
 	sub, err := s.bus.Subscribe(subject, func(bus.Msg) {
@@ -458,11 +595,11 @@ func (s *Server) getNode(ctx context.Context, op *ari.Operation) (string, error)
 func (s *Server) moveNode(node string) error {
 	s.subMu.Lock()
 	defer s.subMu.Unlock()
-	unsubscribe(&s.createSubs)
-	unsubscribe(&s.reqSubs)
+	unsubscribe(&s.genericSubs)
+	unsubscribe(&s.nodeSubs)
 	s.dialogs.clear()
 	s.node.Store(&node)
-	return s.subscribeRequestsLocked(node)
+	return s.subscribeNodeLocked(node)
 }
 
 // route is what a request subscription knows about its requests.
@@ -472,57 +609,81 @@ type route struct {
 	node  bool   // the node level, which only this server receives
 }
 
-// levels lists the request subscriptions of class: the generic level once
-// (it is the same subject for every application), then app and node levels
-// of each application.
-func (s *Server) levels(class wire.Class, node string) (subjects []string, routes []route) {
+// requestClasses are the request classes, each subscribed at every level.
+var requestClasses = []wire.Class{wire.ClassGet, wire.ClassData, wire.ClassCommand, wire.ClassCreate}
+
+// genericLevels lists the request subscriptions every server (of an
+// application) shares for class: the generic level once (it is the same
+// subject for every application), then each application's level.
+func (s *Server) genericLevels(class wire.Class) (subjects []string, routes []route) {
 	subjects = append(subjects, s.subj.Request(class, "", ""))
 	routes = append(routes, route{class: class})
 	for _, app := range s.apps {
-		subjects = append(subjects, s.subj.Request(class, app, ""), s.subj.Request(class, app, node))
-		routes = append(routes, route{class: class, app: app}, route{class: class, app: app, node: true})
+		subjects = append(subjects, s.subj.Request(class, app, ""))
+		routes = append(routes, route{class: class, app: app})
 	}
 	return subjects, routes
 }
 
-// subscribeRequestsLocked subscribes get, data and command at every level.
-func (s *Server) subscribeRequestsLocked(node string) error {
-	for _, class := range []wire.Class{wire.ClassGet, wire.ClassData, wire.ClassCommand} {
-		subjects, routes := s.levels(class, node)
-		for i, subject := range subjects {
-			r := routes[i]
-			sub, err := s.bus.Subscribe(subject, func(m bus.Msg) { s.onRequest(r, m) })
+// subscribe subscribes one request level; creates go to one member of the
+// create queue group, so that one server of all takes each.
+func (s *Server) subscribe(subject string, r route) (bus.Subscription, error) {
+	h := func(m bus.Msg) { s.onRequest(r, m) }
+	var sub bus.Subscription
+	var err error
+	if r.class == wire.ClassCreate {
+		sub, err = s.bus.QueueSubscribe(subject, wire.CreateQueue, h)
+	} else {
+		sub, err = s.bus.Subscribe(subject, h)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("proxy: subscribing to %s: %w", subject, err)
+	}
+	return sub, nil
+}
+
+// subscribeNodeLocked subscribes every class at the node level of each
+// application: requests addressed to this node, held while the server
+// runs (answered unavailable while Asterisk is away).
+func (s *Server) subscribeNodeLocked(node string) error {
+	for _, class := range requestClasses {
+		for _, app := range s.apps {
+			sub, err := s.subscribe(s.subj.Request(class, app, node), route{class: class, app: app, node: true})
 			if err != nil {
-				unsubscribe(&s.reqSubs)
-				return fmt.Errorf("proxy: subscribing to %s: %w", subject, err)
+				unsubscribe(&s.nodeSubs)
+				return err
 			}
-			s.reqSubs = append(s.reqSubs, sub)
+			s.nodeSubs = append(s.nodeSubs, sub)
 		}
 	}
 	return nil
 }
 
-// setCreate subscribes to (on) or leaves (off) the create queue group at
-// every level. A server whose Asterisk is unreachable must not take calls.
-func (s *Server) setCreate(on bool) error {
+// setGeneric subscribes to (on) or leaves (off) every generic level of
+// every class. A server whose Asterisk is unreachable must neither take
+// calls nor answer requests every server gets: a v5 requester takes the
+// first answer, which would be this server's error instead of a live
+// server's result.
+func (s *Server) setGeneric(on bool) error {
 	s.subMu.Lock()
 	defer s.subMu.Unlock()
 	if !on {
-		unsubscribe(&s.createSubs)
+		unsubscribe(&s.genericSubs)
 		return nil
 	}
-	if s.createSubs != nil {
+	if s.genericSubs != nil || s.isStopping() {
 		return nil
 	}
-	subjects, routes := s.levels(wire.ClassCreate, s.Node())
-	for i, subject := range subjects {
-		r := routes[i]
-		sub, err := s.bus.QueueSubscribe(subject, wire.CreateQueue, func(m bus.Msg) { s.onRequest(r, m) })
-		if err != nil {
-			unsubscribe(&s.createSubs)
-			return fmt.Errorf("proxy: subscribing to %s: %w", subject, err)
+	for _, class := range requestClasses {
+		subjects, routes := s.genericLevels(class)
+		for i, subject := range subjects {
+			sub, err := s.subscribe(subject, routes[i])
+			if err != nil {
+				unsubscribe(&s.genericSubs)
+				return err
+			}
+			s.genericSubs = append(s.genericSubs, sub)
 		}
-		s.createSubs = append(s.createSubs, sub)
 	}
 	return nil
 }
@@ -530,8 +691,8 @@ func (s *Server) setCreate(on bool) error {
 func (s *Server) unsubscribeAll() {
 	s.subMu.Lock()
 	defer s.subMu.Unlock()
-	unsubscribe(&s.createSubs)
-	unsubscribe(&s.reqSubs)
+	unsubscribe(&s.genericSubs)
+	unsubscribe(&s.nodeSubs)
 }
 
 func unsubscribe(subs *[]bus.Subscription) {
@@ -544,7 +705,7 @@ func unsubscribe(subs *[]bus.Subscription) {
 // announce publishes an Announcement for each application, unless the
 // server cannot take requests now: a client must not count on it then.
 func (s *Server) announce(ctx context.Context) {
-	if !s.serving.Load() {
+	if !s.serving.Load() || s.isStopping() {
 		return
 	}
 	node := s.Node()
@@ -554,6 +715,15 @@ func (s *Server) announce(ctx context.Context) {
 			s.log.Warn("announcing", "err", err)
 			return
 		}
+	}
+}
+
+func (s *Server) isStopping() bool {
+	select {
+	case <-s.stopping:
+		return true
+	default:
+		return false
 	}
 }
 

@@ -4,82 +4,62 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ariproxy/ari-proxy/ari"
+	"github.com/tidwall/gjson"
 )
 
-// stasisEndCheckDelay is how long after a bound channel's StasisEnd the
-// server asks Asterisk whether it still exists. A channel that hangs up
-// in Stasis ends with StasisEnd, and the application gets no
-// ChannelDestroyed (the inbound calls of the transcripts): without this
-// check its bindings would wait for the janitor's sweep, a minute or more,
-// with thousands of calls ending that is thousands of bindings. One list
-// call covers every channel that left Stasis meanwhile. A variable for
-// tests.
-var stasisEndCheckDelay = time.Second
+// stasisEndGrace is how long after StasisEnd the bindings of the channel
+// are released. A call that entered Stasis from the dialplan leaves the
+// application without a ChannelDestroyed (Asterisk unsubscribes the app
+// from the channel at StasisEnd), so without this its bindings would
+// wait for the sweep, up to a minute and a half. The grace lets the
+// events Asterisk still sends (ChannelHangupRequest, ChannelDestroyed of
+// a channel the app subscribed to, ChannelLeftBridge) reach the dialog;
+// a channel back in Stasis meanwhile (moved between applications) keeps
+// its bindings. A variable for tests.
+var stasisEndGrace = 500 * time.Millisecond
 
-// leftStasis collects the bound channels that left Stasis since the last
-// check, each with the binding generation current then: bindings made
-// after (the channel re-entered Stasis and a request bound it again) are
-// spared.
-type leftStasis struct {
-	mu      sync.Mutex
-	ids     map[string]uint64
-	pending bool
+// stasisEnds are the channels that left Stasis and whose bindings go when
+// the grace ends.
+type stasisEnds struct {
+	mu     sync.Mutex
+	timers map[string]*time.Timer
 }
 
-// channelLeft notes that channel id, bound to a dialog, left Stasis, and
-// schedules a check unless one is pending.
-func (s *Server) channelLeft(id string) {
-	if !s.dialogs.bound(resKey{kindChannel, id}) {
+// followStasis runs for every fully decoded event (some dialog is bound).
+func (s *Server) followStasis(h *eventHead, raw []byte) {
+	switch h.Type {
+	case "StasisEnd", "StasisStart", "ChannelDestroyed":
+	default:
 		return
 	}
-	l := &s.left
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.ids == nil {
-		l.ids = make(map[string]uint64)
-	}
-	l.ids[id] = s.dialogs.currentGen()
-	if !l.pending {
-		l.pending = true
-		time.AfterFunc(stasisEndCheckDelay, s.checkLeft)
-	}
-}
-
-// checkLeft releases the bindings of the channels that left Stasis and
-// that Asterisk no longer lists.
-func (s *Server) checkLeft() {
-	l := &s.left
-	l.mu.Lock()
-	ids := l.ids
-	l.ids, l.pending = nil, false
-	l.mu.Unlock()
-	if len(ids) == 0 || s.runCtx.Err() != nil {
+	id := gjson.GetBytes(raw, "channel.id").Str
+	if id == "" {
 		return
 	}
-	present, err := s.listIDs(s.runCtx, ari.OpChannelsList.Op())
-	if err != nil {
-		s.log.Debug("checking channels that left Stasis", "err", err)
-		return // the janitor's sweep will
-	}
-	n := 0
-	for id, gen := range ids {
-		if !present[id] {
-			s.dialogs.releaseGen(resKey{kindChannel, id}, gen)
-			n++
+	q := &s.stasisEnds
+	switch h.Type {
+	case "StasisEnd":
+		k, gen := resKey{kindChannel, id}, s.dialogs.currentGen()
+		q.mu.Lock()
+		if q.timers == nil {
+			q.timers = make(map[string]*time.Timer)
 		}
+		if t := q.timers[id]; t != nil {
+			t.Stop()
+		}
+		q.timers[id] = time.AfterFunc(stasisEndGrace, func() {
+			q.mu.Lock()
+			delete(q.timers, id)
+			q.mu.Unlock()
+			s.dialogs.releaseGen(k, gen)
+		})
+		q.mu.Unlock()
+	case "StasisStart", "ChannelDestroyed":
+		q.mu.Lock()
+		if t := q.timers[id]; t != nil {
+			t.Stop()
+			delete(q.timers, id)
+		}
+		q.mu.Unlock()
 	}
-	if n > 0 {
-		s.log.Debug("released bindings of channels gone after StasisEnd", "count", n)
-	}
-}
-
-// bound reports whether k has a binding.
-func (t *dialogTable) bound(k resKey) bool {
-	if t.empty() {
-		return false
-	}
-	t.mu.RLock()
-	defer t.mu.RUnlock()
-	return len(t.byRes[k]) > 0
 }

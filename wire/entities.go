@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/ariproxy/ari-proxy/ari"
 )
 
 // Entity is one row of the entity table: a kind of thing a bus key names.
@@ -34,8 +36,9 @@ type Entity struct {
 	// go to one server, and that server assigns the id (IDParams[0] or
 	// the operation's id parameter) when the request carries none.
 	Created bool
-	// Events: events refer to it (ari.EventRefs lists the members per
-	// event type), so a dialog can bind it and event filters select it.
+	// Events: events refer to it, so a dialog can bind it and event
+	// filters select it. Not written in the table: set from the spec (a
+	// member of some event holds the Model, ari.EventRefs).
 	Events bool
 	// TargetField is the member naming the channel or bridge the entity
 	// works on ("channel:<id>", "bridge:<id>"): its events are events of
@@ -53,16 +56,16 @@ var entities = []Entity{
 		IDDoc: "application name"},
 	{Kind: "asterisk", IDDoc: "(none: Asterisk-wide requests)"},
 	{Kind: "bridge", Model: "Bridge", IDField: "id", IDParams: []string{"bridgeId"}, KeyParam: "bridgeId",
-		Created: true, Events: true, EndEvents: []string{"BridgeDestroyed"}, IDDoc: "bridge id"},
+		Created: true, EndEvents: []string{"BridgeDestroyed"}, IDDoc: "bridge id"},
 	{Kind: "channel", Model: "Channel", IDField: "id", IDParams: []string{"snoopId", "channelId"}, KeyParam: "channelId",
-		Created: true, Events: true, EndEvents: []string{"ChannelDestroyed"}, IDDoc: "channel id"},
+		Created: true, EndEvents: []string{"ChannelDestroyed"}, IDDoc: "channel id"},
 	{Kind: "config", KeyParam: "configClass/objectType/id", IDDoc: "`<configClass>/<objectType>/<id>`"},
 	{Kind: "devicestate", Model: "DeviceState", IDField: "name", IDParams: []string{"deviceName"}, KeyParam: "deviceName",
-		Events: true, IDDoc: "device name (`Stasis:foo`)"},
+		IDDoc: "device name (`Stasis:foo`)"},
 	{Kind: "endpoint", Model: "Endpoint", IDField: "technology/resource", KeyParam: "tech/resource",
-		Events: true, IDDoc: "`<tech>/<resource>`"},
+		IDDoc: "`<tech>/<resource>`"},
 	{Kind: "liverecording", Model: "LiveRecording", IDField: "name", IDParams: []string{"name", "recordingName"}, KeyParam: "recordingName", PathPrefix: "/recordings/live/",
-		Created: true, Events: true, TargetField: "target_uri", EndEvents: []string{"RecordingFinished", "RecordingFailed"}, IDDoc: "recording name"},
+		Created: true, TargetField: "target_uri", EndEvents: []string{"RecordingFinished", "RecordingFailed"}, IDDoc: "recording name"},
 	{Kind: "logging", Model: "LogChannel", IDField: "channel", IDParams: []string{"logChannelName"}, KeyParam: "logChannelName",
 		IDDoc: "log channel name"},
 	{Kind: "mailbox", Model: "Mailbox", IDField: "name", IDParams: []string{"mailboxName"}, KeyParam: "mailboxName",
@@ -70,7 +73,7 @@ var entities = []Entity{
 	{Kind: "module", Model: "Module", IDField: "name", IDParams: []string{"moduleName"}, KeyParam: "moduleName",
 		IDDoc: "module name"},
 	{Kind: "playback", Model: "Playback", IDField: "id", IDParams: []string{"playbackId"}, KeyParam: "playbackId",
-		Created: true, Events: true, TargetField: "target_uri", EndEvents: []string{"PlaybackFinished"}, IDDoc: "playback id"},
+		Created: true, TargetField: "target_uri", EndEvents: []string{"PlaybackFinished"}, IDDoc: "playback id"},
 	{Kind: "sound", Model: "Sound", IDField: "id", IDParams: []string{"soundId"}, KeyParam: "soundId",
 		IDDoc: "sound id"},
 	{Kind: "storedrecording", Model: "StoredRecording", IDField: "name", IDParams: []string{"destinationRecordingName", "recordingName"}, KeyParam: "recordingName", PathPrefix: "/recordings/stored/",
@@ -87,8 +90,15 @@ type entityIndex struct {
 
 var entityIdx = sync.OnceValue(func() *entityIndex {
 	x := &entityIndex{byKind: map[string]*Entity{}, byModel: map[string]*Entity{}}
+	inEvents := map[string]bool{}
+	for _, typ := range ari.EventTypes() {
+		for _, r := range ari.EventRefs(typ) {
+			inEvents[r.Model] = true
+		}
+	}
 	for i := range entities {
 		e := &entities[i]
+		e.Events = e.Model != "" && inEvents[e.Model]
 		x.byKind[e.Kind] = e
 		if e.Model != "" {
 			x.byModel[e.Model] = e
@@ -100,6 +110,7 @@ var entityIdx = sync.OnceValue(func() *entityIndex {
 // Entities lists the entity table (a copy; the rows are shared and must
 // not be modified).
 func Entities() []*Entity {
+	entityIdx()
 	out := make([]*Entity, len(entities))
 	for i := range entities {
 		out[i] = &entities[i]

@@ -43,6 +43,11 @@ func TestEntityTable(t *testing.T) {
 			if e.Events != inEvents[e.Model] {
 				t.Errorf("%s: Events %v, but the spec's events refer to %s: %v", e.Kind, e.Events, e.Model, inEvents[e.Model])
 			}
+			// What the routing of events to dialogs relies on.
+			want := slices.Contains([]string{"channel", "bridge", "playback", "liverecording", "endpoint", "devicestate"}, e.Kind)
+			if e.Events != want {
+				t.Errorf("%s: Events %v, want %v", e.Kind, e.Events, want)
+			}
 		}
 		for _, typ := range e.EndEvents {
 			if !slices.Contains(endedBy[e.Model], typ) {

@@ -72,44 +72,19 @@ func (r *Request) decodeMembers(t []byte) error {
 	}
 	*r = Request{}
 	for name, raw := range fields {
-		isNull := string(raw) == "null"
+		if string(raw) == "null" {
+			continue // null is absent, for every member
+		}
+		var err error
 		switch name {
 		case fieldKind:
-			if isNull {
-				continue
-			}
-			if raw[0] != '"' {
-				return badRequest("kind is not a string")
-			}
-			if err := json.Unmarshal(raw, &r.Kind); err != nil {
-				return badRequest("kind: %v", err)
-			}
+			err = member(raw, '"', "kind", "a string", &r.Kind)
 		case fieldKey:
-			if isNull {
-				continue
-			}
-			if raw[0] != '{' {
-				return badRequest("key is not an object")
-			}
-			k := new(Key)
-			if err := json.Unmarshal(raw, k); err != nil {
-				return badRequest("key: %v", typeErr(err))
-			}
-			r.Key = k
+			r.Key = new(Key)
+			err = member(raw, '{', "key", "an object", r.Key)
 		case fieldParams:
-			if isNull {
-				continue
-			}
-			if raw[0] != '{' {
-				return badRequest("params is not an object")
-			}
-			if err := json.Unmarshal(raw, &r.Params); err != nil {
-				return badRequest("params: %v", err)
-			}
+			err = member(raw, '{', "params", "an object", &r.Params)
 		default:
-			if isNull {
-				continue
-			}
 			if raw[0] != '{' {
 				return badRequest("payload field %q is not an object", name)
 			}
@@ -118,6 +93,21 @@ func (r *Request) decodeMembers(t []byte) error {
 			}
 			r.Payload[name] = raw
 		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// member decodes the envelope member name, whose JSON must start with
+// first (what it is not: "is not <what>").
+func member(raw json.RawMessage, first byte, name, what string, dst any) error {
+	if raw[0] != first {
+		return badRequest("%s is not %s", name, what)
+	}
+	if err := json.Unmarshal(raw, dst); err != nil {
+		return badRequest("%s: %v", name, typeErr(err))
 	}
 	return nil
 }

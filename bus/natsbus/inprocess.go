@@ -19,7 +19,7 @@ type InProcessServer interface {
 // ConnectInProcess connects to a server in this process (no TCP, no TLS),
 // with the credentials the server was started with.
 func ConnectInProcess(ctx context.Context, s InProcessServer, opts ...Option) (*Bus, error) {
-	o := options{maxReconnects: -1, reconnectWait: DefaultReconnectWait, drainTimeout: DefaultDrainTimeout}
+	o := defaultOptions()
 	for _, opt := range opts {
 		opt(&o)
 	}

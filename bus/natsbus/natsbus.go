@@ -17,10 +17,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -30,8 +32,14 @@ import (
 
 // Default settings of Connect.
 const (
-	DefaultReconnectWait = 500 * time.Millisecond
-	DefaultDrainTimeout  = 5 * time.Second
+	// DefaultReconnectWait is the first wait between attempts to reach the
+	// bus; it doubles after every failed round of the server list, up to
+	// DefaultMaxReconnectWait.
+	DefaultReconnectWait = 100 * time.Millisecond
+	// DefaultMaxReconnectWait caps the reconnect backoff: a bus back after
+	// a long outage is found again within this time.
+	DefaultMaxReconnectWait = 2 * time.Second
+	DefaultDrainTimeout     = 5 * time.Second
 )
 
 // Bus is a bus.Bus on a NATS connection. It is safe for concurrent use.
@@ -48,6 +56,9 @@ type Bus struct {
 	subs map[*nats.Subscription]struct{} // live subscriptions made through this Bus
 	mux  *respMux                        // RequestMany's answers; nil until first used
 	done bool
+
+	watchMu  sync.Mutex
+	watchers map[*func(bool)]struct{} // Notify's callbacks
 }
 
 var _ bus.Bus = (*Bus)(nil)
@@ -65,6 +76,8 @@ type options struct {
 	logger        *slog.Logger
 	maxReconnects int
 	reconnectWait time.Duration
+	maxWait       time.Duration
+	waitForBus    bool
 	drainTimeout  time.Duration
 	pendingMsgs   int
 	pendingBytes  int
@@ -98,11 +111,26 @@ func WithTLSConfig(cfg *tls.Config) Option { return func(o *options) { o.tlsConf
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
 
 // WithReconnect sets how often (maxReconnects, negative: forever, the
-// default) and how long apart (wait, default DefaultReconnectWait) the
-// connection is re-established after a loss.
+// default) the connection is re-established after a loss, and the first
+// wait between attempts (default DefaultReconnectWait), which doubles
+// after each failed round of the server list up to the cap of
+// WithMaxReconnectWait.
 func WithReconnect(maxReconnects int, wait time.Duration) Option {
 	return func(o *options) { o.maxReconnects, o.reconnectWait = maxReconnects, wait }
 }
+
+// WithMaxReconnectWait caps the reconnect backoff (default
+// DefaultMaxReconnectWait).
+func WithMaxReconnectWait(d time.Duration) Option { return func(o *options) { o.maxWait = d } }
+
+// WithWaitForBus makes Connect succeed even when no server of the URL
+// answers yet: the connection then keeps trying in the background, with
+// the reconnect backoff, as after a loss. Meanwhile subscriptions are
+// recorded and made on the server once connected, publishes are buffered
+// (nats.go's reconnect buffer) and RequestMany fails at once with
+// bus.ErrNotConnected. A process that needs the bus can start before it
+// (no crash loop) and report its state with Connected and Notify.
+func WithWaitForBus() Option { return func(o *options) { o.waitForBus = true } }
 
 // WithDrainTimeout bounds how long Close waits for handlers to finish the
 // messages already received (default DefaultDrainTimeout).
@@ -128,11 +156,33 @@ func WithNATSOptions(opts ...nats.Option) Option {
 // connection is re-established forever by default (WithReconnect), and
 // disconnects and reconnects are logged with credentials redacted.
 func Connect(ctx context.Context, url string, opts ...Option) (*Bus, error) {
-	o := options{maxReconnects: -1, reconnectWait: DefaultReconnectWait, drainTimeout: DefaultDrainTimeout}
+	o := defaultOptions()
 	for _, opt := range opts {
 		opt(&o)
 	}
 	return connect(ctx, url, o)
+}
+
+func defaultOptions() options {
+	return options{maxReconnects: -1, reconnectWait: DefaultReconnectWait, maxWait: DefaultMaxReconnectWait, drainTimeout: DefaultDrainTimeout}
+}
+
+// backoff is the wait before the next round of reconnect attempts: first
+// doubled per round up to max, with up to a quarter of jitter so that the
+// clients of a restarted server do not all come back at once.
+func backoff(first, max time.Duration, attempts int) time.Duration {
+	if first <= 0 {
+		first = DefaultReconnectWait
+	}
+	if max < first {
+		max = first
+	}
+	d := first
+	for i := 1; i < attempts && d < max; i++ {
+		d *= 2
+	}
+	d = min(d, max)
+	return d + time.Duration(rand.Int64N(int64(d)/4+1))
 }
 
 func connect(ctx context.Context, url string, o options) (*Bus, error) {
@@ -150,19 +200,41 @@ func connect(ctx context.Context, url string, o options) (*Bus, error) {
 		pendingBytes: o.pendingBytes,
 		subs:         map[*nats.Subscription]struct{}{},
 	}
+	// One log line per state change (connected, lost, back), never one per
+	// attempt: an outage of hours must not flood the log.
+	var everConnected atomic.Bool
 	nopts := []nats.Option{
 		nats.MaxReconnects(o.maxReconnects),
-		nats.ReconnectWait(o.reconnectWait),
+		nats.CustomReconnectDelay(func(attempts int) time.Duration {
+			return backoff(o.reconnectWait, o.maxWait, attempts)
+		}),
+		nats.RetryOnFailedConnect(o.waitForBus),
 		nats.DrainTimeout(o.drainTimeout),
 		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
-			if err != nil {
-				log.Warn("nats disconnected", "url", RedactURL(nc.ConnectedUrl()), "err", err)
-			} else if !nc.IsClosed() && !nc.IsDraining() {
-				log.Warn("nats disconnected", "url", RedactURL(nc.ConnectedUrl()))
+			if nc.IsClosed() || nc.IsDraining() {
+				return
 			}
+			if err != nil {
+				log.Warn("nats disconnected; reconnecting", "url", RedactURL(nc.ConnectedUrl()), "err", err)
+			} else {
+				log.Warn("nats disconnected; reconnecting", "url", RedactURL(nc.ConnectedUrl()))
+			}
+			b.notify(false)
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
-			log.Info("nats reconnected", "url", nc.ConnectedUrlRedacted())
+			if everConnected.Swap(true) {
+				log.Info("nats reconnected", "url", nc.ConnectedUrlRedacted())
+			} else {
+				log.Info("nats connected", "url", nc.ConnectedUrlRedacted())
+			}
+			b.notify(true)
+		}),
+		// The first connection made in the background (WithWaitForBus).
+		nats.ConnectHandler(func(nc *nats.Conn) {
+			if !everConnected.Swap(true) {
+				log.Info("nats connected", "url", nc.ConnectedUrlRedacted())
+			}
+			b.notify(true)
 		}),
 		nats.ClosedHandler(func(nc *nats.Conn) {
 			log.Debug("nats connection closed")
@@ -223,8 +295,46 @@ func connect(ctx context.Context, url string, o options) (*Bus, error) {
 		return nil, fmt.Errorf("natsbus: connect %s: %w", RedactURL(url), r.err)
 	}
 	b.nc = r.nc
-	log.Info("nats connected", "url", r.nc.ConnectedUrlRedacted())
+	if r.nc.IsConnected() {
+		if !everConnected.Swap(true) {
+			log.Info("nats connected", "url", r.nc.ConnectedUrlRedacted())
+		}
+	} else if !everConnected.Load() {
+		log.Warn("nats not reachable yet; retrying in the background", "url", RedactURL(url))
+	}
 	return b, nil
+}
+
+// Notify calls f(false) each time the connection is lost and f(true) each
+// time it is (re-)established, from nats.go's callback goroutine (f must
+// not block). stop ends the notifications. Only a Bus from Connect (or
+// Embedded.Connect) notifies: a FromConn Bus's connection events are its
+// owner's.
+func (b *Bus) Notify(f func(connected bool)) (stop func()) {
+	p := &f
+	b.watchMu.Lock()
+	if b.watchers == nil {
+		b.watchers = map[*func(bool)]struct{}{}
+	}
+	b.watchers[p] = struct{}{}
+	b.watchMu.Unlock()
+	return func() {
+		b.watchMu.Lock()
+		delete(b.watchers, p)
+		b.watchMu.Unlock()
+	}
+}
+
+func (b *Bus) notify(up bool) {
+	b.watchMu.Lock()
+	fs := make([]func(bool), 0, len(b.watchers))
+	for p := range b.watchers {
+		fs = append(fs, *p)
+	}
+	b.watchMu.Unlock()
+	for _, f := range fs {
+		f(up)
+	}
 }
 
 // FromConn makes a Bus on an existing connection, shared with its owner:
@@ -257,19 +367,44 @@ func (b *Bus) Reconnects() uint64 { return b.nc.Stats().Reconnects }
 // a message for an ended context is not sent. While the connection is
 // re-established, messages are buffered (nats.go's reconnect buffer).
 func (b *Bus) Publish(ctx context.Context, subject, reply string, data []byte) error {
+	return b.PublishMsg(ctx, bus.Msg{Subject: subject, Reply: reply, Data: data})
+}
+
+// PublishMsg is Publish with m's headers, sent as NATS headers.
+func (b *Bus) PublishMsg(ctx context.Context, m bus.Msg) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	var err error
-	if reply == "" { // Publish and PublishRequest allocate no nats.Msg
-		err = b.nc.Publish(subject, data)
-	} else {
-		err = b.nc.PublishRequest(subject, reply, data)
-	}
-	if err != nil {
-		return wrapErr("publish "+subject, err)
+	if err := b.nc.PublishMsg(toNATS(m)); err != nil {
+		return wrapErr("publish "+m.Subject, err)
 	}
 	return nil
+}
+
+func toNATS(m bus.Msg) *nats.Msg {
+	nm := &nats.Msg{Subject: m.Subject, Reply: m.Reply, Data: m.Data}
+	if len(m.Header) > 0 {
+		nm.Header = make(nats.Header, len(m.Header))
+		for k, v := range m.Header {
+			nm.Header[k] = []string{v}
+		}
+	}
+	return nm
+}
+
+// fromNATS is the bus.Msg of a NATS message; of a header given several
+// times, the first value.
+func fromNATS(m *nats.Msg) bus.Msg {
+	bm := bus.Msg{Subject: m.Subject, Reply: m.Reply, Data: m.Data}
+	if len(m.Header) > 0 {
+		bm.Header = make(map[string]string, len(m.Header))
+		for k, v := range m.Header {
+			if len(v) > 0 {
+				bm.Header[k] = v[0]
+			}
+		}
+	}
+	return bm
 }
 
 // Subscribe calls h for every message on subject, sequentially and in
@@ -294,7 +429,7 @@ func (b *Bus) subscribe(subject, queue string, h bus.Handler) (bus.Subscription,
 		b.mu.Unlock()
 		return nil, fmt.Errorf("natsbus: subscribe %s: %w", subject, bus.ErrClosed)
 	}
-	cb := func(m *nats.Msg) { h(bus.Msg{Subject: m.Subject, Reply: m.Reply, Data: m.Data}) }
+	cb := func(m *nats.Msg) { h(fromNATS(m)) }
 	var s *nats.Subscription
 	var err error
 	if queue == "" {
@@ -325,8 +460,11 @@ func (b *Bus) subscribe(subject, queue string, h bus.Handler) (bus.Subscription,
 	// One round trip, so that the subscription is active on the server when
 	// Subscribe returns: a message published right after (a new call for
 	// Listen) is not lost. While disconnected the flush fails and the
-	// subscription is sent on reconnect, which is all that can be done.
-	_ = b.nc.FlushTimeout(flushTimeout)
+	// subscription is sent on reconnect, which is all that can be done
+	// (so do not wait for the flush then).
+	if b.nc.IsConnected() {
+		_ = b.nc.FlushTimeout(flushTimeout)
+	}
 	return &subscription{b: b, s: s}, nil
 }
 
@@ -352,6 +490,41 @@ func (s *subscription) Unsubscribe() error {
 	return nil
 }
 
+// Drain stops the subscription on the server but lets the handler finish
+// the messages already received (which Unsubscribe would drop), and
+// returns once it has, or when ctx ends. A graceful shutdown drains so
+// that no message taken from the bus goes unanswered.
+func (s *subscription) Drain(ctx context.Context) error {
+	s.b.mu.Lock()
+	delete(s.b.subs, s.s)
+	s.b.mu.Unlock()
+	closed := s.s.StatusChanged(nats.SubscriptionClosed)
+	if !s.s.IsValid() {
+		return nil
+	}
+	if !s.b.nc.IsConnected() {
+		// The server cannot be told (and sends nothing meanwhile): what
+		// was received is all there is; the drain would wait for a
+		// round trip that cannot happen.
+		return s.Unsubscribe()
+	}
+	if err := s.s.Drain(); err != nil {
+		if errors.Is(err, nats.ErrBadSubscription) || errors.Is(err, nats.ErrConnectionClosed) {
+			return nil
+		}
+		// Not connected: the server cannot be told; deliver what is here.
+		_ = s.s.Unsubscribe()
+		return wrapErr("drain "+s.s.Subject, err)
+	}
+	select {
+	case <-closed:
+		return nil
+	case <-ctx.Done():
+		_ = s.s.Unsubscribe()
+		return ctx.Err()
+	}
+}
+
 // RequestMany publishes data to subject with a reply subject of its own
 // and passes each answer to collect until collect returns false (nil),
 // ctx ends (ctx.Err()) or the connection closes (an error wrapping
@@ -365,6 +538,10 @@ func (s *subscription) Unsubscribe() error {
 func (b *Bus) RequestMany(ctx context.Context, subject string, data []byte, collect func(reply []byte) bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if b.nc.IsReconnecting() {
+		// Fail fast: the answer could come only after the bus is back.
+		return fmt.Errorf("natsbus: request %s: %w", subject, bus.ErrNotConnected)
 	}
 	mux, err := b.respMux()
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,6 +43,7 @@ type Server struct {
 	password string
 	token    string
 	once     sync.Once
+	tempDir  string // JetStream store made for this server, removed at Shutdown
 }
 
 // Option configures Start.
@@ -54,6 +56,11 @@ type options struct {
 	logger         *slog.Logger
 	maxPayload     int32
 	serverName     string
+	jetStream      bool
+	storeDir       string
+	clusterName    string
+	clusterAddr    string
+	routes         []string
 }
 
 // WithUserPassword makes clients authenticate with user and password
@@ -90,6 +97,21 @@ func WithName(name string) Option {
 	return func(o *options) { o.serverName = name }
 }
 
+// WithJetStream turns JetStream on (durable mode), storing in dir; "" makes
+// a temporary directory, removed at Shutdown.
+func WithJetStream(dir string) Option {
+	return func(o *options) { o.jetStream, o.storeDir = true, dir }
+}
+
+// WithCluster makes the server a member of the NATS cluster name: it
+// listens for routes on addr ("host:port", port 0 picks one) and connects
+// to the other members at routes ("nats://host:port" each; its own
+// address may be among them). Members need distinct names (WithName);
+// with JetStream they replicate streams among them.
+func WithCluster(name, addr string, routes ...string) Option {
+	return func(o *options) { o.clusterName, o.clusterAddr, o.routes = name, addr, routes }
+}
+
 // Start starts a nats-server in this process listening on addr
 // ("host:port"; port 0 picks a free port; "" is DefaultAddr) and
 // waits until it accepts connections. ctx bounds the start only: the
@@ -123,14 +145,51 @@ func Start(ctx context.Context, addr string, opts ...Option) (*Server, error) {
 		Password:      o.password,
 		Authorization: o.token,
 		TLSConfig:     o.tlsConfig,
-		// Leave HTTP monitoring, clustering and JetStream off: the proxy
-		// needs core NATS only.
+		// HTTP monitoring stays off; clustering and JetStream only when
+		// asked for (WithCluster, WithJetStream).
 	}
 	if o.tlsConfig != nil {
 		sopts.TLSTimeout = 2 // seconds
 	}
+	var tempDir string
+	if o.jetStream {
+		sopts.JetStream = true
+		sopts.StoreDir = o.storeDir
+		if o.storeDir == "" {
+			d, err := os.MkdirTemp("", "ari-proxy-jetstream-")
+			if err != nil {
+				return nil, fmt.Errorf("natsserver: JetStream store: %w", err)
+			}
+			tempDir, sopts.StoreDir = d, d
+		}
+	}
+	removeTemp := func() {
+		if tempDir != "" {
+			_ = os.RemoveAll(tempDir)
+		}
+	}
+	if o.clusterName != "" {
+		chost, cport, err := splitAddr(o.clusterAddr)
+		if err != nil {
+			removeTemp()
+			return nil, fmt.Errorf("natsserver cluster address %q: %w", o.clusterAddr, err)
+		}
+		if cport == 0 {
+			cport = server.RANDOM_PORT
+		}
+		sopts.Cluster = server.ClusterOpts{Name: o.clusterName, Host: chost, Port: cport}
+		for _, r := range o.routes {
+			u, err := url.Parse(r)
+			if err != nil {
+				removeTemp()
+				return nil, fmt.Errorf("natsserver route %q: %w", r, err)
+			}
+			sopts.Routes = append(sopts.Routes, u)
+		}
+	}
 	srv, err := server.NewServer(sopts)
 	if err != nil {
+		removeTemp()
 		return nil, fmt.Errorf("natsserver: %w", err)
 	}
 	log := o.logger
@@ -146,6 +205,7 @@ func Start(ctx context.Context, addr string, opts ...Option) (*Server, error) {
 	fail := func(err error) (*Server, error) {
 		srv.Shutdown()
 		srv.WaitForShutdown()
+		removeTemp()
 		return nil, fmt.Errorf("natsserver on %s: %w", addr, err)
 	}
 	select {
@@ -158,7 +218,17 @@ func Start(ctx context.Context, addr string, opts ...Option) (*Server, error) {
 	case <-ctx.Done():
 		return fail(ctx.Err())
 	}
-	return &Server{srv: srv, tls: o.tlsConfig != nil, user: o.user, password: o.password, token: o.token}, nil
+	return &Server{srv: srv, tls: o.tlsConfig != nil, user: o.user, password: o.password, token: o.token, tempDir: tempDir}, nil
+}
+
+// ClusterURL returns the route URL other cluster members connect to
+// ("nats://host:port"), "" when the server is not clustered.
+func (e *Server) ClusterURL() string {
+	a := e.srv.ClusterAddr()
+	if a == nil {
+		return ""
+	}
+	return "nats://" + a.String()
 }
 
 // Server returns the nats-server itself.
@@ -213,6 +283,9 @@ func (e *Server) Shutdown() {
 	e.once.Do(func() {
 		e.srv.Shutdown()
 		e.srv.WaitForShutdown()
+		if e.tempDir != "" {
+			_ = os.RemoveAll(e.tempDir)
+		}
 	})
 }
 

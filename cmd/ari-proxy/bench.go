@@ -38,6 +38,7 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	profDir := fs.String("profile", "", "write CPU, allocation, blocking and mutex profiles of the bench process into this directory (with --in-process they include the proxy server)")
 	tracePath := fs.String("trace", "", "write an execution trace of the bench process to this file (large: use with short runs)")
 	quiet := fs.Bool("q", false, "no progress lines on stderr")
+	gatewayOnly := fs.Bool("gateway", false, "run the gateway section only: requests and events through ari-proxy gateway vs direct ARI")
 	logLevel := fs.String("log-level", "error", "level of the components' logs on stderr: debug, info, warn or error")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: ari-proxy bench [flags]
@@ -102,17 +103,24 @@ Flags:
 	if err != nil {
 		return fmt.Errorf("profiles: %w", err)
 	}
-	rep, err := bench.Run(ctx, opts)
+	var rep interface {
+		WriteJSON(io.Writer) error
+		WriteText(io.Writer) error
+	}
+	if *gatewayOnly {
+		rep, err = bench.RunGateway(ctx, opts)
+	} else {
+		var r *bench.Report
+		if r, err = bench.Run(ctx, opts); err == nil && *svg != "" {
+			err = r.WriteSVGFile(*svg)
+		}
+		rep = r
+	}
 	if perr := prof.stop(); perr != nil && err == nil {
 		err = perr
 	}
 	if err != nil {
 		return err
-	}
-	if *svg != "" {
-		if err := rep.WriteSVGFile(*svg); err != nil {
-			return err
-		}
 	}
 	if *asJSON {
 		return rep.WriteJSON(stdout)

@@ -3,7 +3,9 @@
 //
 //	ari-proxy [serve] [flags]   the proxy server (the default command)
 //	ari-proxy sim [flags]       the ARI simulator, an Asterisk stand-in
+//	ari-proxy gateway [flags]   plain ARI (REST, events, api-docs) for the whole cluster
 //	ari-proxy demo [flags]      server, simulator, bus and an example app in one process
+//	ari-proxy dev [flags]       server, simulator and bus to develop an app against
 //	ari-proxy version
 //	ari-proxy help
 //
@@ -60,8 +62,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = serve(ctx, rest, stderr)
 	case "sim":
 		err = sim(ctx, rest, stderr)
+	case "gateway":
+		err = gatewayCmd(ctx, rest, stderr)
 	case "demo":
 		err = demoCmd(ctx, rest, stdout, stderr)
+	case "dev":
+		err = devCmd(ctx, rest, stdout, stderr)
 	case "bench":
 		err = runBench(ctx, rest, stdout)
 	case "version":
@@ -118,7 +124,9 @@ func usage(w io.Writer) {
 Usage:
   ari-proxy [serve] [flags]   run the proxy server beside an Asterisk (the default)
   ari-proxy sim [flags]       run the ARI simulator, a stand-in for Asterisk
+  ari-proxy gateway [flags]   serve plain ARI for the whole cluster (docs/gateway.md)
   ari-proxy demo [flags]      run bus, simulator, server and an example app in one process
+  ari-proxy dev [flags]       run bus, simulator and server for developing an app (no app)
   ari-proxy bench [flags]     measure the proxy against direct ARI (bus, simulator, proxy in one process)
   ari-proxy version           print the version
   ari-proxy help              print this help

@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"strings"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -19,10 +18,6 @@ import (
 	"github.com/ariproxy/ari-proxy/internal/config"
 	"github.com/ariproxy/ari-proxy/proxy"
 )
-
-// busConnectTimeout bounds the first connection to an external bus: a
-// server that cannot reach it should say so, not wait forever.
-const busConnectTimeout = 30 * time.Second
 
 // serve runs the proxy server until ctx ends.
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
@@ -42,11 +37,16 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 
 	// The bus: an in-process nats-server for embedded://, else a real one.
 	var (
-		b   *natsbus.Bus
-		emb *natsserver.Server
+		b              *natsbus.Bus
+		emb            *natsserver.Server
+		connectDurable func(context.Context) (*natsbus.Bus, error)
 	)
 	if addr, ok := natsserver.ParseURL(cfg.BusURL); ok {
-		emb, err = natsserver.Start(ctx, addr, natsserver.WithLogger(log), natsserver.WithName("ari-proxy"))
+		eopts := []natsserver.Option{natsserver.WithLogger(log), natsserver.WithName("ari-proxy")}
+		if cfg.Durable {
+			eopts = append(eopts, natsserver.WithJetStream(cfg.DurableStoreDir))
+		}
+		emb, err = natsserver.Start(ctx, addr, eopts...)
 		if err != nil {
 			return embeddedError(addr, err)
 		}
@@ -54,8 +54,14 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		log.Info("embedded NATS server listening", "url", emb.ClientURL(),
 			"hint", "clients connect with MESSAGEBUS_URL="+emb.ClientURL())
 		b, err = natsbus.ConnectInProcess(ctx, emb, natsbus.WithName("ari-proxy"), natsbus.WithLogger(log))
+		connectDurable = func(ctx context.Context) (*natsbus.Bus, error) {
+			return natsbus.ConnectInProcess(ctx, emb, natsbus.WithName("ari-proxy durable"), natsbus.WithLogger(log), natsbus.WithReconnectBuffer(-1))
+		}
 	} else {
-		opts := []natsbus.Option{natsbus.WithName("ari-proxy"), natsbus.WithLogger(log)}
+		// Wait for the bus rather than exit: a server started before its
+		// bus (or whose bus restarts) retries with backoff, logging each
+		// change of state once, and reports it in its readiness.
+		opts := []natsbus.Option{natsbus.WithName("ari-proxy"), natsbus.WithLogger(log), natsbus.WithWaitForBus()}
 		if cfg.CredentialsFile != "" {
 			opts = append(opts, natsbus.WithCredentialsFile(cfg.CredentialsFile))
 		}
@@ -65,9 +71,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		if cfg.ClientCert != "" {
 			opts = append(opts, natsbus.WithClientCert(cfg.ClientCert, cfg.ClientKey))
 		}
-		cctx, cancel := context.WithTimeout(ctx, busConnectTimeout)
-		b, err = natsbus.Connect(cctx, cfg.BusURL, opts...)
-		cancel()
+		b, err = natsbus.Connect(ctx, cfg.BusURL, opts...)
+		connectDurable = func(ctx context.Context) (*natsbus.Bus, error) {
+			return natsbus.Connect(ctx, cfg.BusURL, append(opts, natsbus.WithName("ari-proxy durable"), natsbus.WithReconnectBuffer(-1))...)
+		}
 	}
 	if err != nil {
 		if ctx.Err() != nil {
@@ -76,6 +83,19 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("connecting to the bus %s: %w", natsbus.RedactURL(cfg.BusURL), err)
 	}
 	defer b.Close()
+
+	var events proxy.Publisher // nil: the events go through b
+	if cfg.Durable {
+		d, err := startDurable(ctx, cfg, b, connectDurable, reg, log)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil // stopped while waiting
+			}
+			return err
+		}
+		defer d.close()
+		events = d.pub
+	}
 
 	srv, err := proxy.New(proxy.Config{
 		Applications: cfg.Applications,
@@ -93,6 +113,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		AnnounceInterval: cfg.AnnounceInterval,
 		RequestTimeout:   cfg.RequestTimeout,
 		MaxConcurrent:    cfg.MaxConcurrent,
+		ShutdownTimeout:  cfg.ShutdownTimeout,
+		Events:           events,
 		Logger:           log,
 		Registerer:       reg,
 		Node:             cfg.NodeID,

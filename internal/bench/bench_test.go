@@ -129,7 +129,7 @@ func TestRun(t *testing.T) {
 	if err := rep.WriteSVG(&svg); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(svg.String(), "<svg") || !strings.Contains(svg.String(), "Latency") {
+	if !strings.Contains(svg.String(), "<svg") || !strings.Contains(svg.String(), "latency") {
 		t.Errorf("chart: %.200s", svg.String())
 	}
 

@@ -187,13 +187,18 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 // would, so that the comparison with the client library (which decodes)
 // is fair.
 func (e *env) direct(method, path string, into ...func() any) func(context.Context) error {
-	u := e.tgt.httpURL + path
+	return e.httpOp(method, e.tgt.httpURL+path, e.tgt.user, e.tgt.password, into...)
+}
+
+// httpOp is one HTTP request to u with Basic credentials; with into set
+// the body is decoded into a fresh value.
+func (e *env) httpOp(method, u, user, password string, into ...func() any) func(context.Context) error {
 	return func(ctx context.Context) error {
 		req, err := http.NewRequestWithContext(ctx, method, u, nil)
 		if err != nil {
 			return err
 		}
-		req.SetBasicAuth(e.tgt.user, e.tgt.password)
+		req.SetBasicAuth(user, password)
 		res, err := e.http.Do(req)
 		if err != nil {
 			return err
@@ -204,11 +209,11 @@ func (e *env) direct(method, path string, into ...func() any) func(context.Conte
 			return err
 		}
 		if res.StatusCode >= 300 {
-			return fmt.Errorf("%s %s: %s", method, path, res.Status)
+			return fmt.Errorf("%s %s: %s", method, u, res.Status)
 		}
 		if len(into) > 0 {
 			if err := json.Unmarshal(body, into[0]()); err != nil {
-				return fmt.Errorf("%s %s: %w", method, path, err)
+				return fmt.Errorf("%s %s: %w", method, u, err)
 			}
 		}
 		return nil

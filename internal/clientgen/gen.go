@@ -22,7 +22,7 @@ import (
 type handleSpec struct {
 	Name       string   // ChannelHandle is Name+"Handle"; the Client constructor is Name
 	Kind       string   // key kind on the wire
-	Params     []string // ARI parameters the key id stands for, joined with "/"
+	Params     []string // ARI parameters the key id stands for, joined with "/": the entity's KeyParam (wire.Entities)
 	Args       []string // constructor argument names, one per param
 	PathPrefix string   // operations must have a path starting with it
 	Resource   string   // operations must belong to this resource ("" any)
@@ -32,22 +32,35 @@ type handleSpec struct {
 }
 
 // handles is the mapping of the brief: the primary (first) path parameter
-// of an operation names its handle.
-var handles = []*handleSpec{
-	{Name: "Channel", Kind: "channel", Params: []string{"channelId"}, Args: []string{"id"}, PathPrefix: "/channels/", Strip: "Channel", Noun: "channel"},
-	{Name: "Bridge", Kind: "bridge", Params: []string{"bridgeId"}, Args: []string{"id"}, PathPrefix: "/bridges/", Strip: "Bridge", Noun: "bridge"},
-	{Name: "Playback", Kind: "playback", Params: []string{"playbackId"}, Args: []string{"id"}, PathPrefix: "/playbacks/", Strip: "Playback", Noun: "playback"},
-	{Name: "LiveRecording", Kind: "liverecording", Params: []string{"recordingName"}, Args: []string{"name"}, PathPrefix: "/recordings/live/", Strip: "RecordingLive", Noun: "live recording"},
-	{Name: "StoredRecording", Kind: "storedrecording", Params: []string{"recordingName"}, Args: []string{"name"}, PathPrefix: "/recordings/stored/", Strip: "RecordingStored", Noun: "stored recording"},
-	{Name: "DeviceState", Kind: "devicestate", Params: []string{"deviceName"}, Args: []string{"name"}, PathPrefix: "/deviceStates/", Strip: "DeviceState", Noun: "device state"},
-	{Name: "Mailbox", Kind: "mailbox", Params: []string{"mailboxName"}, Args: []string{"name"}, PathPrefix: "/mailboxes/", Strip: "Mailbox", Noun: "mailbox"},
-	{Name: "Endpoint", Kind: "endpoint", Params: []string{"tech", "resource"}, Args: []string{"tech", "resource"}, PathPrefix: "/endpoints/", Strip: "Endpoint", Noun: "endpoint"},
-	{Name: "Sound", Kind: "sound", Params: []string{"soundId"}, Args: []string{"id"}, PathPrefix: "/sounds/", Strip: "Sound", Noun: "sound"},
-	{Name: "Application", Kind: "application", Params: []string{"applicationName"}, Args: []string{"name"}, PathPrefix: "/applications/", Strip: "Application", Noun: "Stasis application"},
-	{Name: "Module", Kind: "module", Params: []string{"moduleName"}, Args: []string{"name"}, PathPrefix: "/asterisk/modules/", Strip: "AsteriskModule", Noun: "Asterisk module"},
-	{Name: "LogChannel", Kind: "logging", Params: []string{"logChannelName"}, Args: []string{"name"}, PathPrefix: "/asterisk/logging/", Strip: "AsteriskLogging", Noun: "Asterisk log channel"},
-	{Name: "Variable", Kind: "variable", Params: []string{"variable"}, Args: []string{"name"}, PathPrefix: "/asterisk/variable", Resource: "asterisk", Query: true, Strip: "AsteriskVariable", Noun: "Asterisk global variable"},
-	{Name: "Config", Kind: "config", Params: []string{"configClass", "objectType", "id"}, Args: []string{"configClass", "objectType", "id"}, PathPrefix: "/asterisk/config/dynamic/", Strip: "AsteriskConfig", Noun: "dynamic configuration object"},
+// of an operation names its handle. Which parameters those are is the
+// entity table's (wire.Entities) to say.
+var handles = withKeyParams([]*handleSpec{
+	{Name: "Channel", Kind: "channel", Args: []string{"id"}, PathPrefix: "/channels/", Strip: "Channel", Noun: "channel"},
+	{Name: "Bridge", Kind: "bridge", Args: []string{"id"}, PathPrefix: "/bridges/", Strip: "Bridge", Noun: "bridge"},
+	{Name: "Playback", Kind: "playback", Args: []string{"id"}, PathPrefix: "/playbacks/", Strip: "Playback", Noun: "playback"},
+	{Name: "LiveRecording", Kind: "liverecording", Args: []string{"name"}, PathPrefix: "/recordings/live/", Strip: "RecordingLive", Noun: "live recording"},
+	{Name: "StoredRecording", Kind: "storedrecording", Args: []string{"name"}, PathPrefix: "/recordings/stored/", Strip: "RecordingStored", Noun: "stored recording"},
+	{Name: "DeviceState", Kind: "devicestate", Args: []string{"name"}, PathPrefix: "/deviceStates/", Strip: "DeviceState", Noun: "device state"},
+	{Name: "Mailbox", Kind: "mailbox", Args: []string{"name"}, PathPrefix: "/mailboxes/", Strip: "Mailbox", Noun: "mailbox"},
+	{Name: "Endpoint", Kind: "endpoint", Args: []string{"tech", "resource"}, PathPrefix: "/endpoints/", Strip: "Endpoint", Noun: "endpoint"},
+	{Name: "Sound", Kind: "sound", Args: []string{"id"}, PathPrefix: "/sounds/", Strip: "Sound", Noun: "sound"},
+	{Name: "Application", Kind: "application", Args: []string{"name"}, PathPrefix: "/applications/", Strip: "Application", Noun: "Stasis application"},
+	{Name: "Module", Kind: "module", Args: []string{"name"}, PathPrefix: "/asterisk/modules/", Strip: "AsteriskModule", Noun: "Asterisk module"},
+	{Name: "LogChannel", Kind: "logging", Args: []string{"name"}, PathPrefix: "/asterisk/logging/", Strip: "AsteriskLogging", Noun: "Asterisk log channel"},
+	{Name: "Variable", Kind: "variable", Args: []string{"name"}, PathPrefix: "/asterisk/variable", Resource: "asterisk", Query: true, Strip: "AsteriskVariable", Noun: "Asterisk global variable"},
+	{Name: "Config", Kind: "config", Args: []string{"configClass", "objectType", "id"}, PathPrefix: "/asterisk/config/dynamic/", Strip: "AsteriskConfig", Noun: "dynamic configuration object"},
+})
+
+// withKeyParams gives each handle the key parameters of its entity.
+func withKeyParams(hs []*handleSpec) []*handleSpec {
+	for _, h := range hs {
+		e := wire.EntityOf(h.Kind)
+		if e == nil || e.KeyParam == "" {
+			panic("clientgen: handle " + h.Name + ": no entity " + h.Kind + " with a key parameter in wire's table")
+		}
+		h.Params = strings.Split(e.KeyParam, "/")
+	}
+	return hs
 }
 
 // collSpec is a collection type: the operations of one ARI resource that

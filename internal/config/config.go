@@ -40,6 +40,10 @@ const (
 	DefaultAnnounceInterval = 10 * time.Second
 	DefaultRequestTimeout   = 10 * time.Second
 	DefaultMaxConcurrent    = 64
+	DefaultShutdownTimeout  = 10 * time.Second
+	DefaultDurableMaxAge    = time.Hour
+	DefaultDurableMaxBytes  = 1 << 30
+	DefaultDurableReplicas  = 1
 	DefaultLogLevel         = "info"
 	DefaultLogFormat        = "text"
 )
@@ -69,6 +73,14 @@ type Config struct {
 	AnnounceInterval time.Duration // time between announcements
 	RequestTimeout   time.Duration // longest time one request may take
 	MaxConcurrent    int           // requests handled at once
+	ShutdownTimeout  time.Duration // how long ARI calls in flight may finish at a stop
+
+	// Durable mode (NATS JetStream): events are kept in a stream.
+	Durable         bool
+	DurableStoreDir string        // JetStream store of the embedded server, "" for a temporary one
+	DurableMaxAge   time.Duration // events older than this leave the stream
+	DurableMaxBytes int64         // the stream's size limit; the oldest events go first
+	DurableReplicas int           // stream replicas in a NATS cluster (1, 3 or 5)
 
 	LogLevel    slog.Level
 	LogFormat   string // "text" or "json"
@@ -167,6 +179,41 @@ var Settings = []*Setting{
 			return errors.New("must be at least 1")
 		}
 		c.MaxConcurrent = n
+		return nil
+	}},
+	{Flag: "shutdown-timeout", Env: []string{"ARI_PROXY_SHUTDOWN_TIMEOUT"}, Default: DefaultShutdownTimeout.String(), Usage: "at SIGTERM, how long the ARI calls in flight may finish (requests still queued are answered unavailable)", set: func(c *Config, v string) error {
+		d, err := parsePositiveDuration(v)
+		c.ShutdownTimeout = d
+		return err
+	}},
+	{Flag: "durable", Env: []string{"ARI_PROXY_DURABLE"}, Default: "false", Bool: true, Usage: "keep the events in a NATS JetStream stream, published with acknowledgements (durable subscribers and Listen lose nothing across bus outages)", set: func(c *Config, v string) error {
+		b, err := parseBool(v)
+		c.Durable = b
+		return err
+	}},
+	{Flag: "durable-store-dir", Env: []string{"ARI_PROXY_DURABLE_STORE_DIR"}, Usage: "JetStream store directory of the embedded NATS server in durable mode (empty: a temporary directory)", set: func(c *Config, v string) error {
+		c.DurableStoreDir = v
+		return nil
+	}},
+	{Flag: "durable-max-age", Env: []string{"ARI_PROXY_DURABLE_MAX_AGE"}, Default: DefaultDurableMaxAge.String(), Usage: "in durable mode, how long the stream keeps an event", set: func(c *Config, v string) error {
+		d, err := parsePositiveDuration(v)
+		c.DurableMaxAge = d
+		return err
+	}},
+	{Flag: "durable-max-bytes", Env: []string{"ARI_PROXY_DURABLE_MAX_BYTES"}, Default: strconv.Itoa(DefaultDurableMaxBytes), Usage: "in durable mode, the stream's size limit in bytes (the oldest events go first)", set: func(c *Config, v string) error {
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil || n <= 0 {
+			return errors.New("must be a positive whole number of bytes")
+		}
+		c.DurableMaxBytes = n
+		return nil
+	}},
+	{Flag: "durable-replicas", Env: []string{"ARI_PROXY_DURABLE_REPLICAS"}, Default: strconv.Itoa(DefaultDurableReplicas), Usage: "in durable mode, the stream's replicas in a NATS cluster (1, 3 or 5)", set: func(c *Config, v string) error {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || (n != 1 && n != 3 && n != 5) {
+			return errors.New("must be 1, 3 or 5")
+		}
+		c.DurableReplicas = n
 		return nil
 	}},
 	{Flag: "log-level", Env: []string{"ARI_PROXY_LOG_LEVEL"}, Default: DefaultLogLevel, Usage: "debug, info, warn or error", set: func(c *Config, v string) error {
@@ -326,6 +373,19 @@ func (c *Config) crossCheck(values map[*Setting]source) []error {
 		v := values[s]
 		errs = append(errs, &SettingError{Setting: s, Value: v.value, From: v.from,
 			Err: fmt.Errorf("needs %s (--%s) too", other.Name(), other.Flag)})
+	}
+	if !c.Durable {
+		for _, name := range []string{"durable-store-dir"} {
+			s := lookupSetting(name)
+			if v := values[s]; v.value != "" {
+				errs = append(errs, &SettingError{Setting: s, Value: v.value, From: v.from,
+					Err: errors.New("applies only in durable mode (--durable)")})
+			}
+		}
+	} else if s := lookupSetting("durable-store-dir"); c.DurableStoreDir != "" && !strings.HasPrefix(c.BusURL, "embedded://") {
+		v := values[s]
+		errs = append(errs, &SettingError{Setting: s, Value: v.value, From: v.from,
+			Err: errors.New("applies only to the embedded bus (embedded://): an external nats-server has its own JetStream store")})
 	}
 	if strings.HasPrefix(c.BusURL, "embedded://") {
 		for _, name := range []string{"nats-credentials", "tls-ca", "tls-cert", "tls-key"} {
@@ -644,10 +704,10 @@ func validPort(p string) bool {
 func (c *Config) String() string {
 	return fmt.Sprintf("applications=%s ari-username=%s ari-password=%s ari-http-url=%s ari-websocket-url=%s "+
 		"ari-subscribe-all=%t bus-url=%s node-id=%q prefix=%s announce-interval=%s request-timeout=%s max-concurrent=%d "+
-		"log-level=%s log-format=%s metrics-addr=%q",
+		"shutdown-timeout=%s durable=%t durable-store-dir=%q durable-max-age=%s durable-max-bytes=%d durable-replicas=%d log-level=%s log-format=%s metrics-addr=%q",
 		strings.Join(c.Applications, ","), c.Username, redacted(c.Password), natsbus.RedactURL(c.HTTPURL), natsbus.RedactURL(c.WebSocketURL),
 		c.SubscribeAll, natsbus.RedactURL(c.BusURL), c.NodeID, c.Prefix, c.AnnounceInterval, c.RequestTimeout, c.MaxConcurrent,
-		c.LogLevel, c.LogFormat, c.MetricsAddr)
+		c.ShutdownTimeout, c.Durable, c.DurableStoreDir, c.DurableMaxAge, c.DurableMaxBytes, c.DurableReplicas, c.LogLevel, c.LogFormat, c.MetricsAddr)
 }
 
 // LogValue makes slog show the configuration with its secrets hidden.
@@ -665,6 +725,8 @@ func (c *Config) LogValue() slog.Value {
 		slog.Duration("announce_interval", c.AnnounceInterval),
 		slog.Duration("request_timeout", c.RequestTimeout),
 		slog.Int("max_concurrent", c.MaxConcurrent),
+		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
+		slog.Bool("durable", c.Durable),
 		slog.String("log_level", c.LogLevel.String()),
 		slog.String("log_format", c.LogFormat),
 		slog.String("metrics_addr", c.MetricsAddr),

@@ -63,6 +63,10 @@ func TestDefaults(t *testing.T) {
 		AnnounceInterval: DefaultAnnounceInterval,
 		RequestTimeout:   DefaultRequestTimeout,
 		MaxConcurrent:    DefaultMaxConcurrent,
+		ShutdownTimeout:  DefaultShutdownTimeout,
+		DurableMaxAge:    DefaultDurableMaxAge,
+		DurableMaxBytes:  DefaultDurableMaxBytes,
+		DurableReplicas:  DefaultDurableReplicas,
 		LogLevel:         slog.LevelInfo,
 		LogFormat:        "text",
 	}
@@ -96,6 +100,11 @@ func TestEverySettingFromEachSource(t *testing.T) {
 		AnnounceInterval: 3 * time.Second,
 		RequestTimeout:   time.Minute,
 		MaxConcurrent:    7,
+		ShutdownTimeout:  4 * time.Second,
+		Durable:          true,
+		DurableMaxAge:    2 * time.Hour,
+		DurableMaxBytes:  1000,
+		DurableReplicas:  3,
 		LogLevel:         slog.LevelDebug,
 		LogFormat:        "json",
 		MetricsAddr:      "127.0.0.1:9090",
@@ -106,7 +115,8 @@ func TestEverySettingFromEachSource(t *testing.T) {
 		"ari-subscribe-all": "true", "bus-url": "nats://n1:4222,nats://n2:4222",
 		"nats-credentials": creds, "tls-ca": creds, "tls-cert": creds, "tls-key": creds,
 		"node-id": "pbx-2", "prefix": "test.ari", "announce-interval": "3s", "request-timeout": "1m",
-		"max-concurrent": "7", "log-level": "debug", "log-format": "json", "metrics-addr": "127.0.0.1:9090",
+		"max-concurrent": "7", "shutdown-timeout": "4s", "durable": "true", "durable-store-dir": "",
+		"durable-max-age": "2h", "durable-max-bytes": "1000", "durable-replicas": "3", "log-level": "debug", "log-format": "json", "metrics-addr": "127.0.0.1:9090",
 	}
 	if len(values) != len(Settings) {
 		t.Fatalf("test covers %d settings, there are %d", len(values), len(Settings))

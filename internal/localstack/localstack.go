@@ -13,6 +13,7 @@
 package localstack
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -72,6 +73,15 @@ type Options struct {
 	// StopTimeout bounds the wait for the proxy to stop in Close
 	// (DefaultStopTimeout).
 	StopTimeout time.Duration
+	// Mailboxes gives the simulator the mailbox API (arisim.Config.Mailboxes).
+	Mailboxes bool
+	// NATSAddr is where the embedded NATS server listens ("": a free
+	// loopback port).
+	NATSAddr string
+	// NATS, when set, is a running NATS server to use instead of starting
+	// one (another stack's: several nodes on one bus); Close leaves it
+	// running.
+	NATS *natsserver.Server
 }
 
 func (o *Options) defaults() {
@@ -110,6 +120,7 @@ type Stack struct {
 	bus         *natsbus.Bus
 	stopServer  func(time.Duration) error
 	stopTimeout time.Duration
+	sharedNATS  bool // NATS belongs to the caller
 	closeOnce   sync.Once
 	closeErr    error
 }
@@ -131,12 +142,14 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		}
 	}()
 
-	s.NATS, err = startNATS(ctx, log.With("component", "nats"))
-	if err != nil {
-		return nil, err
+	if s.NATS, s.sharedNATS = opts.NATS, opts.NATS != nil; !s.sharedNATS {
+		s.NATS, err = startNATS(ctx, cmp.Or(opts.NATSAddr, "127.0.0.1:0"), log.With("component", "nats"))
+		if err != nil {
+			return nil, err
+		}
 	}
 	s.Sim, err = startSim(arisim.Config{User: opts.SimUser, Password: opts.SimPassword, EntityID: opts.EntityID,
-		TimeScale: opts.TimeScale, Logger: log.With("component", "arisim")})
+		TimeScale: opts.TimeScale, Mailboxes: opts.Mailboxes, Logger: log.With("component", "arisim")})
 	if err != nil {
 		return nil, err
 	}
@@ -182,7 +195,7 @@ func (s *Stack) Close() error {
 		if s.Sim != nil {
 			errs = append(errs, s.Sim.Close())
 		}
-		if s.NATS != nil {
+		if s.NATS != nil && !s.sharedNATS {
 			s.NATS.Shutdown()
 		}
 		if err := errors.Join(errs...); err != nil {
@@ -242,8 +255,8 @@ func Serve(ctx context.Context, srv *proxy.Server, readyTimeout time.Duration) (
 }
 
 // startNATS starts an embedded nats-server on a free loopback port.
-func startNATS(ctx context.Context, log *slog.Logger) (*natsserver.Server, error) {
-	e, err := natsserver.Start(ctx, "127.0.0.1:0", natsserver.WithLogger(log))
+func startNATS(ctx context.Context, addr string, log *slog.Logger) (*natsserver.Server, error) {
+	e, err := natsserver.Start(ctx, addr, natsserver.WithLogger(log))
 	if err != nil {
 		return nil, fmt.Errorf("localstack: starting NATS: %w", err)
 	}

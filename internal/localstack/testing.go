@@ -46,7 +46,7 @@ func StartNATS(t TB) (*natsserver.Server, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), StartTimeout)
 	defer cancel()
-	e, err := startNATS(ctx, Logger())
+	e, err := startNATS(ctx, "127.0.0.1:0", Logger())
 	if err != nil {
 		t.Fatalf("%v", err)
 	}

@@ -1,0 +1,265 @@
+package client
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ariproxy/ari-proxy/ari"
+	"github.com/ariproxy/ari-proxy/arisim"
+	"github.com/ariproxy/ari-proxy/bus/natsbus"
+	"github.com/ariproxy/ari-proxy/bus/natsserver"
+	"github.com/ariproxy/ari-proxy/internal/localstack"
+	"github.com/ariproxy/ari-proxy/proxy"
+)
+
+// newDurableEnv is newEnv in durable mode: NATS with JetStream (a store
+// that survives stopNATS), the event stream, and each server publishing
+// its events through a DurablePublisher.
+func newDurableEnv(t *testing.T, nodes int, cfg arisim.Config) *env {
+	t.Helper()
+	e := &env{prefix: localstack.Prefix(), app: testApp, storeDir: t.TempDir()}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	n, err := natsserver.Start(ctx, "127.0.0.1:0", natsserver.WithLogger(localstack.Logger()), natsserver.WithJetStream(e.storeDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(n.Shutdown)
+	e.nats, e.url = n, n.ClientURL()
+	admin := localstack.Connect(t, e.url)
+	if _, err := natsbus.EnsureStream(ctx, admin, natsbus.StreamConfig{Prefix: e.prefix}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range nodes {
+		c := cfg
+		c.EntityID = nodeID(i)
+		sim := localstack.StartSimConfig(t, c)
+		e.sims = append(e.sims, sim)
+		pb, err := natsbus.Connect(ctx, e.url, natsbus.WithLogger(localstack.Logger()), natsbus.WithReconnectBuffer(-1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub, err := natsbus.NewDurablePublisher(pb, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			pub.Close(ctx)
+			pb.Close()
+		})
+		e.servers = append(e.servers, localstack.RunServer(t, proxy.Config{
+			Applications: []string{e.app},
+			ARI:          localstack.ARIConfig(sim),
+			Bus:          localstack.Connect(t, e.url),
+			Prefix:       e.prefix,
+			Events:       pub,
+		}))
+	}
+	return e
+}
+
+// readSeqs reads user events from sub until it has n of them or timeout,
+// and returns their userevent.seq values in order.
+func readSeqs(t *testing.T, sub *Subscription, n int, timeout time.Duration) []string {
+	t.Helper()
+	var out []string
+	deadline := time.After(timeout)
+	for len(out) < n {
+		select {
+		case ev, ok := <-sub.Events():
+			if !ok {
+				return out
+			}
+			if u, ok := ev.(*ari.ChannelUserevent); ok {
+				seq, _ := u.Userevent["seq"].(string)
+				out = append(out, seq)
+			}
+		case <-deadline:
+			return out
+		}
+	}
+	return out
+}
+
+// TestDurableSubscribeOutage: 2,500 events at up to 500/s through a 3 s
+// NATS outage: the durable subscriber gets every one, once, in order.
+func TestDurableSubscribeOutage(t *testing.T) {
+	e := newDurableEnv(t, 1, arisim.Config{})
+	c := e.client(t)
+	sub, err := c.SubscribeDurable(context.Background(), "audit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 2500
+	var got []string
+	read := make(chan struct{})
+	go func() { got = readSeqs(t, sub, n, 30*time.Second); close(read) }()
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	var restart func()
+	var down time.Time
+	var outage time.Duration
+	for i := range n {
+		<-tick.C
+		userEvent(t, e.sims[0], e.app, strconv.Itoa(i))
+		switch {
+		case i == 300:
+			restart, down = e.stopNATS(t), time.Now()
+		case restart != nil && time.Since(down) > 3*time.Second:
+			restart()
+			restart, outage = nil, time.Since(down)
+		}
+	}
+	if restart != nil {
+		restart()
+		outage = time.Since(down)
+	}
+	<-read
+	lost := 0
+	for i := range n {
+		if i >= len(got) || got[i] != strconv.Itoa(i) {
+			lost++
+		}
+	}
+	t.Logf("durable subscriber through a %v NATS outage: %d events sent, %d received, %d lost or out of order, Missed %d",
+		outage.Round(time.Millisecond), n, len(got), lost, sub.Missed())
+	if lost != 0 || len(got) != n {
+		t.Errorf("got %d events, %d not in place; first: %v", len(got), lost, got[:min(len(got), 20)])
+	}
+}
+
+// TestDurableResume: an application stops; events go on; started again
+// with the same durable name it gets exactly what it missed.
+func TestDurableResume(t *testing.T) {
+	e := newDurableEnv(t, 1, arisim.Config{})
+	c1 := e.client(t)
+	sub, err := c1.SubscribeDurable(context.Background(), "billing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		userEvent(t, e.sims[0], e.app, strconv.Itoa(i))
+	}
+	if got := readSeqs(t, sub, 10, 10*time.Second); len(got) != 10 {
+		t.Fatalf("before the restart: %v", got)
+	}
+	c1.Close() // the application stops
+	for i := 10; i < 60; i++ {
+		userEvent(t, e.sims[0], e.app, strconv.Itoa(i))
+	}
+	c2 := e.client(t)
+	sub2, err := c2.SubscribeDurable(context.Background(), "billing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := readSeqs(t, sub2, 50, 10*time.Second)
+	t.Logf("restarted with the same durable name: %d of the 50 events missed while stopped", len(got))
+	for i, s := range got {
+		if s != strconv.Itoa(10+i) {
+			t.Fatalf("after the restart event %d is %s, want %d: %v", i, s, 10+i, got)
+		}
+	}
+	if len(got) != 50 {
+		t.Fatalf("after the restart got %d events, want 50", len(got))
+	}
+}
+
+// TestDurableListenRedelivery: in durable mode each call goes to one
+// instance; an instance that dies after receiving a StasisStart and
+// before its handler returned leaves the call unacknowledged, and another
+// instance gets it within the ack wait.
+func TestDurableListenRedelivery(t *testing.T) {
+	const ackWait = time.Second
+	e := newDurableEnv(t, 1, arisim.Config{TimeScale: 0.01})
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+
+	type take struct {
+		inst int
+		id   string
+		at   time.Time
+	}
+	takes := make(chan take, 100)
+	listen := func(inst int, c *Client, block bool) {
+		_, err := c.Listen(context.Background(), func(ctx context.Context, h *ChannelHandle, ev *ari.StasisStart) {
+			takes <- take{inst, ev.Channel.ID, time.Now()}
+			if block {
+				select { // the instance "hangs" until it is killed
+				case <-release:
+				case <-ctx.Done():
+				}
+			}
+		})
+		if err != nil {
+			t.Fatalf("listen %d: %v", inst, err)
+		}
+	}
+
+	// Instance 0 alone takes the first call, then dies before returning.
+	c0 := e.client(t, WithDurable(ackWait))
+	listen(0, c0, true)
+	id, err := e.sims[0].InboundCall(e.app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := <-takes
+	if first.inst != 0 || first.id != id {
+		t.Fatalf("first take %+v, want instance 0 with %s", first, id)
+	}
+	c1 := e.client(t, WithDurable(ackWait))
+	listen(1, c1, false)
+	killed := time.Now()
+	c0.Bus().(*natsbus.Bus).Conn().Close() // killed: no ack, no close
+	select {
+	case tk := <-takes:
+		if tk.inst != 1 || tk.id != id {
+			t.Fatalf("after the kill: %+v, want instance 1 with %s", tk, id)
+		}
+		t.Logf("call redelivered to the other instance %v after the kill (ack wait %v)", tk.at.Sub(killed).Round(time.Millisecond), ackWait)
+	case <-time.After(ackWait + 5*time.Second):
+		t.Fatal("the call of the dead instance was not redelivered")
+	}
+
+	// Normal operation: 20 calls, each taken exactly once.
+	c2 := e.client(t, WithDurable(ackWait))
+	listen(2, c2, false)
+	var mu sync.Mutex
+	want := map[string]bool{}
+	for range 20 {
+		id, err := e.sims[0].InboundCall(e.app)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		want[id] = true
+		mu.Unlock()
+	}
+	count := map[string]int{}
+	per := map[int]int{}
+	deadline := time.After(10 * time.Second)
+	for len(count) < len(want) {
+		select {
+		case tk := <-takes:
+			count[tk.id]++
+			per[tk.inst]++
+		case <-deadline:
+			t.Fatalf("%d of %d calls taken", len(count), len(want))
+		}
+	}
+	time.Sleep(ackWait + 500*time.Millisecond) // a duplicate would show by now
+	for len(takes) > 0 {
+		tk := <-takes
+		count[tk.id]++
+	}
+	for id, n := range count {
+		if n != 1 || !want[id] {
+			t.Errorf("call %s taken %d times", id, n)
+		}
+	}
+	t.Logf("20 calls over 2 instances: %v", per)
+}
