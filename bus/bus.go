@@ -1,6 +1,7 @@
 // Package bus is the message bus as the proxy server and the client see it:
 // publish, subscribe, queue groups and request/reply with many answers.
-// Implementations live in sub-packages (natsbus); subjects are always
+// Implementations live in sub-packages (natsbus, amqpbus; busdial picks
+// one by URL); subjects are always
 // written the NATS way (dots, "*" and ">") and translated by each
 // implementation.
 package bus
@@ -18,9 +19,9 @@ var ErrNoResponders = errors.New("bus: no responders")
 var ErrClosed = errors.New("bus: closed")
 
 // ErrNotConnected is returned (wrapped) by RequestMany while the
-// connection to the bus is being (re-)established: no answer could come
-// before it is back, so the request fails at once instead of waiting for
-// its deadline.
+// connection to the bus is being (re-)established, or when it is lost
+// while the request waits: no answer could come before it is back, so the
+// request fails at once instead of waiting for its deadline.
 var ErrNotConnected = errors.New("bus: not connected")
 
 // Msg is a message received from the bus.

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/ariproxy/ari-proxy/bus"
+	"github.com/ariproxy/ari-proxy/bus/amqpbus"
+	"github.com/ariproxy/ari-proxy/bus/busdial"
 	"github.com/ariproxy/ari-proxy/bus/natsbus"
 	"github.com/ariproxy/ari-proxy/wire"
 )
@@ -72,6 +74,7 @@ type options struct {
 	discoveryWait time.Duration
 	serverTTL     time.Duration
 	natsOpts      []natsbus.Option
+	amqpOpts      []amqpbus.Option
 	onGap         func(*Subscription, Gap)
 	durable       bool
 	ackWait       time.Duration
@@ -84,8 +87,9 @@ func WithApplication(app string) Option {
 	return func(o *options) { o.app, o.appSet = app, true }
 }
 
-// WithURL sets the bus URL, e.g. "nats://127.0.0.1:4222" (default:
-// $MESSAGEBUS_URL, then $NATS_URL, then DefaultURL).
+// WithURL sets the bus URL (default: $MESSAGEBUS_URL, then $NATS_URL,
+// then DefaultURL): "nats://127.0.0.1:4222" or "tls://..." for NATS,
+// "amqp://user:pass@host:5672/vhost" or "amqps://..." for RabbitMQ.
 func WithURL(url string) Option { return func(o *options) { o.url = url } }
 
 // WithBus makes the client use an existing bus connection instead of
@@ -97,6 +101,13 @@ func WithBus(b bus.Bus) Option { return func(o *options) { o.bus = b } }
 // its own connection (credentials files, TLS, reconnects...).
 func WithNATSOptions(opts ...natsbus.Option) Option {
 	return func(o *options) { o.natsOpts = append(o.natsOpts, opts...) }
+}
+
+// WithAMQPOptions passes options to amqpbus.Connect when the client opens
+// its own RabbitMQ connection (TLS CA and client certificate, buffer
+// sizes...).
+func WithAMQPOptions(opts ...amqpbus.Option) Option {
+	return func(o *options) { o.amqpOpts = append(o.amqpOpts, opts...) }
 }
 
 // WithPrefix sets the subject prefix (default "ari.").
@@ -212,8 +223,7 @@ func New(ctx context.Context, opts ...Option) (*Client, error) {
 		if url == "" {
 			url = DefaultURL
 		}
-		nopts := append([]natsbus.Option{natsbus.WithLogger(log)}, o.natsOpts...)
-		nb, err := natsbus.Connect(ctx, url, nopts...)
+		nb, err := busdial.Dial(ctx, url, busdial.Options{Logger: log, NATS: o.natsOpts, AMQP: o.amqpOpts})
 		if err != nil {
 			return nil, fmt.Errorf("client: connect to bus: %w", err)
 		}

@@ -9,6 +9,7 @@ import (
 	"github.com/ariproxy/ari-proxy/ari"
 	"github.com/ariproxy/ari-proxy/arisim"
 	"github.com/ariproxy/ari-proxy/bus/natsbus"
+	"github.com/ariproxy/ari-proxy/internal/bustest"
 	"github.com/ariproxy/ari-proxy/internal/localstack"
 	"github.com/nats-io/nats-server/v2/server"
 )
@@ -160,8 +161,10 @@ func TestNewContextCloses(t *testing.T) {
 
 // TestDiscovery: New waits for the servers' announcements and learns
 // which nodes serve which application.
-func TestDiscovery(t *testing.T) {
-	e := newEnv(t, 2, arisim.Config{TimeScale: 0.01})
+func TestDiscovery(t *testing.T) { bustest.ForEachTransport(t, testDiscovery) }
+
+func testDiscovery(t *testing.T, tr bustest.Transport) {
+	e := newEnvOn(t, tr, 2, arisim.Config{TimeScale: 0.01})
 	c, err := New(context.Background(), WithURL(e.url), WithPrefix(e.prefix), WithApplication(e.app), WithLogger(localstack.Logger()))
 	if err != nil {
 		t.Fatal(err)
@@ -181,8 +184,10 @@ func TestDiscovery(t *testing.T) {
 
 // TestNoServer: with nobody listening, requests fail at once with
 // ErrUnavailable, not at the timeout.
-func TestNoServer(t *testing.T) {
-	_, url := localstack.StartNATS(t)
+func TestNoServer(t *testing.T) { bustest.ForEachTransport(t, testNoServer) }
+
+func testNoServer(t *testing.T, tr bustest.Transport) {
+	url := tr.URL(t)
 	ctx := context.Background()
 	c, err := New(ctx, WithURL(url), WithPrefix(localstack.Prefix()), WithApplication("demo"), WithDiscoveryWait(-1), WithTimeout(5*time.Second), WithLogger(localstack.Logger()))
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ariproxy/ari-proxy/arisim"
 	"github.com/ariproxy/ari-proxy/bus"
+	"github.com/ariproxy/ari-proxy/internal/bustest"
 	"github.com/ariproxy/ari-proxy/internal/localstack"
 	"github.com/ariproxy/ari-proxy/wire"
 )
@@ -31,7 +32,7 @@ func sniff(t *testing.T, url, prefix string) *sniffer {
 	t.Helper()
 	s := &sniffer{}
 	subjects := wire.NewSubjects(prefix)
-	b := localstack.Connect(t, url)
+	b := localstack.ConnectBus(t, url)
 	_, err := b.Subscribe(prefix+">", func(m bus.Msg) {
 		if _, _, _, ok := subjects.ParseRequest(m.Subject); !ok {
 			return
@@ -49,10 +50,6 @@ func sniff(t *testing.T, url, prefix string) *sniffer {
 		s.mu.Unlock()
 	})
 	if err != nil {
-		t.Fatal(err)
-	}
-	// The subscription is in place once the server has read it.
-	if err := b.Conn().Flush(); err != nil {
 		t.Fatal(err)
 	}
 	return s
@@ -73,9 +70,11 @@ func (s *sniffer) subjectsOf(kind, id string) []string {
 }
 
 // TestCluster: three servers on three simulators, one application.
-func TestCluster(t *testing.T) {
+func TestCluster(t *testing.T) { bustest.ForEachTransport(t, testCluster) }
+
+func testCluster(t *testing.T, tr bustest.Transport) {
 	const timeout = 5 * time.Second
-	e := newEnv(t, 3, arisim.Config{TimeScale: 0.01})
+	e := newEnvOn(t, tr, 3, arisim.Config{TimeScale: 0.01})
 	c := e.client(t, WithTimeout(timeout))
 	sn := sniff(t, e.url, e.prefix)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

@@ -10,14 +10,16 @@ import (
 	"github.com/ariproxy/ari-proxy/ari"
 	"github.com/ariproxy/ari-proxy/arisim"
 	"github.com/ariproxy/ari-proxy/bus/natsserver"
+	"github.com/ariproxy/ari-proxy/internal/bustest"
 	"github.com/ariproxy/ari-proxy/internal/localstack"
 	"github.com/ariproxy/ari-proxy/proxy"
 )
 
-// env is a real test bed: an embedded NATS server, simulators and one proxy
+// env is a real test bed: a bus of one transport, simulators and one proxy
 // server in front of each, under a fresh subject prefix.
 type env struct {
-	nats     *natsserver.Server
+	tr       bustest.Transport
+	nats     *natsserver.Server // the NATS transport's server, else nil
 	url      string
 	prefix   string
 	app      string
@@ -33,8 +35,20 @@ func nodeID(i int) string { return fmt.Sprintf("02:fc:00:00:00:%02x", i+1) }
 // and a server for testApp in front of each.
 func newEnv(t *testing.T, nodes int, cfg arisim.Config) *env {
 	t.Helper()
-	e := &env{prefix: localstack.Prefix(), app: testApp}
-	e.nats, e.url = localstack.StartNATS(t)
+	return newEnvOn(t, bustest.NATS, nodes, cfg)
+}
+
+// newEnvOn is newEnv on a bus of transport tr (suites parameterised by
+// transport).
+func newEnvOn(t *testing.T, tr bustest.Transport, nodes int, cfg arisim.Config) *env {
+	t.Helper()
+	e := &env{prefix: localstack.Prefix(), app: testApp, tr: tr}
+	if tr.Name == bustest.NATS.Name {
+		// The NATS-only tests look into the server's connections.
+		e.nats, e.url = localstack.StartNATS(t)
+	} else {
+		e.url = tr.URL(t)
+	}
 	for i := range nodes {
 		c := cfg
 		c.EntityID = nodeID(i)
@@ -43,7 +57,7 @@ func newEnv(t *testing.T, nodes int, cfg arisim.Config) *env {
 		e.servers = append(e.servers, localstack.RunServer(t, proxy.Config{
 			Applications: []string{e.app, "other"},
 			ARI:          localstack.ARIConfig(sim),
-			Bus:          localstack.Connect(t, e.url),
+			Bus:          localstack.ConnectBus(t, e.url),
 			Prefix:       e.prefix,
 		}))
 	}

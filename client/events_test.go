@@ -9,10 +9,13 @@ import (
 
 	"github.com/ariproxy/ari-proxy/ari"
 	"github.com/ariproxy/ari-proxy/arisim"
+	"github.com/ariproxy/ari-proxy/internal/bustest"
 )
 
-func TestSubscribeApplication(t *testing.T) {
-	e := newEnv(t, 1, arisim.Config{TimeScale: 0.01})
+func TestSubscribeApplication(t *testing.T) { bustest.ForEachTransport(t, testSubscribeApplication) }
+
+func testSubscribeApplication(t *testing.T, tr bustest.Transport) {
+	e := newEnvOn(t, tr, 1, arisim.Config{TimeScale: 0.01})
 	c := e.client(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -62,8 +65,10 @@ func TestSubscribeApplication(t *testing.T) {
 // TestHandleSubscribe: a channel's subscription receives that channel's
 // events and no other channel's, and closing it unbinds its dialog on the
 // server.
-func TestHandleSubscribe(t *testing.T) {
-	e := newEnv(t, 1, arisim.Config{TimeScale: 0.01})
+func TestHandleSubscribe(t *testing.T) { bustest.ForEachTransport(t, testHandleSubscribe) }
+
+func testHandleSubscribe(t *testing.T, tr bustest.Transport) {
+	e := newEnvOn(t, tr, 1, arisim.Config{TimeScale: 0.01})
 	c := e.client(t)
 	st := watchStasis(t, c)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -138,8 +143,10 @@ func TestHandleSubscribe(t *testing.T) {
 
 // TestDialogCreate: a channel created by a request carrying a dialog has its
 // StasisStart published on the dialog's subject; other channels do not.
-func TestDialogCreate(t *testing.T) {
-	e := newEnv(t, 1, arisim.Config{TimeScale: 0.01})
+func TestDialogCreate(t *testing.T) { bustest.ForEachTransport(t, testDialogCreate) }
+
+func testDialogCreate(t *testing.T, tr bustest.Transport) {
+	e := newEnvOn(t, tr, 1, arisim.Config{TimeScale: 0.01})
 	c := e.client(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -183,9 +190,11 @@ func TestDialogCreate(t *testing.T) {
 
 // TestListenShares: three instances of the application; each of 300 calls
 // is handled by exactly one of them.
-func TestListenShares(t *testing.T) {
+func TestListenShares(t *testing.T) { bustest.ForEachTransport(t, testListenShares) }
+
+func testListenShares(t *testing.T, tr bustest.Transport) {
 	const calls = 300
-	e := newEnv(t, 1, arisim.Config{TimeScale: 0.01})
+	e := newEnvOn(t, tr, 1, arisim.Config{TimeScale: 0.01})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 

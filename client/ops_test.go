@@ -9,6 +9,7 @@ import (
 
 	"github.com/ariproxy/ari-proxy/ari"
 	"github.com/ariproxy/ari-proxy/arisim"
+	"github.com/ariproxy/ari-proxy/internal/bustest"
 	"github.com/ariproxy/ari-proxy/wire"
 )
 
@@ -344,8 +345,10 @@ func opCases() map[string]opCase {
 // method against a simulator, behind a real server and bus: each must reach
 // Asterisk and get its answer, a success or an error Asterisk gives in that
 // state.
-func TestEveryOperation(t *testing.T) {
-	e := newEnv(t, 1, arisim.Config{Mailboxes: true})
+func TestEveryOperation(t *testing.T) { bustest.ForEachTransport(t, testEveryOperation) }
+
+func testEveryOperation(t *testing.T, tr bustest.Transport) {
+	e := newEnvOn(t, tr, 1, arisim.Config{Mailboxes: true})
 	c := e.client(t)
 	f := &fixture{t: t, c: c, st: watchStasis(t, c)}
 	cases := opCases()

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ariproxy/ari-proxy/arisim"
 	"github.com/ariproxy/ari-proxy/bus"
+	"github.com/ariproxy/ari-proxy/internal/bustest"
 	"github.com/ariproxy/ari-proxy/internal/localstack"
 	"github.com/ariproxy/ari-proxy/proxy"
 	"github.com/ariproxy/ari-proxy/wire"
@@ -19,9 +20,11 @@ import (
 // known until its TTL runs out, so the first request every server must
 // answer waits for the whole timeout; that request forgets it, and the
 // next one returns as soon as the live servers answered.
-func TestDeadServerForgotten(t *testing.T) {
+func TestDeadServerForgotten(t *testing.T) { bustest.ForEachTransport(t, testDeadServerForgotten) }
+
+func testDeadServerForgotten(t *testing.T, tr bustest.Transport) {
 	const timeout = time.Second
-	e := newEnv(t, 2, arisim.Config{TimeScale: 0.01})
+	e := newEnvOn(t, tr, 2, arisim.Config{TimeScale: 0.01})
 
 	// The third server runs under the test's control, to be stopped
 	// without announcing anything (as if its process died).
@@ -29,7 +32,7 @@ func TestDeadServerForgotten(t *testing.T) {
 	srv, err := proxy.New(proxy.Config{
 		Applications: []string{e.app},
 		ARI:          localstack.ARIConfig(sim),
-		Bus:          localstack.Connect(t, e.url),
+		Bus:          localstack.ConnectBus(t, e.url),
 		Prefix:       e.prefix,
 		Logger:       localstack.Logger(),
 	})
@@ -95,6 +98,10 @@ func TestDeadServerForgotten(t *testing.T) {
 // never does. With a v5 answer (no node) nobody can be told silent and both
 // stay known; with a node in the answer, the silent one is forgotten.
 func TestSilentServerWithV5Peers(t *testing.T) {
+	bustest.ForEachTransport(t, testSilentServerWithV5Peers)
+}
+
+func testSilentServerWithV5Peers(t *testing.T, tr bustest.Transport) {
 	for _, tc := range []struct {
 		name   string
 		answer string
@@ -104,10 +111,10 @@ func TestSilentServerWithV5Peers(t *testing.T) {
 		{"answer with node", `{"error":"Non-2XX response: 404 Not Found","error_code":"not_found","node":"v5-a"}`, []string{"v5-a"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, url := localstack.StartNATS(t)
+			url := tr.URL(t)
 			prefix := localstack.Prefix()
 			subj := wire.NewSubjects(prefix)
-			srv := localstack.Connect(t, url)
+			srv := localstack.ConnectBus(t, url)
 			announce := func(node string) {
 				b, _ := json.Marshal(wire.Announcement{Node: node, Application: testApp})
 				if err := srv.Publish(context.Background(), subj.Announce(), "", b); err != nil {
@@ -121,9 +128,6 @@ func TestSilentServerWithV5Peers(t *testing.T) {
 			if _, err := srv.Subscribe(subj.Request(wire.ClassData, testApp, ""), func(m bus.Msg) {
 				_ = srv.Publish(context.Background(), m.Reply, "", []byte(tc.answer))
 			}); err != nil {
-				t.Fatal(err)
-			}
-			if err := srv.Conn().Flush(); err != nil {
 				t.Fatal(err)
 			}
 			c, err := New(context.Background(), WithURL(url), WithPrefix(prefix), WithApplication(testApp),

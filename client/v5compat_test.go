@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ariproxy/ari-proxy/bus"
+	"github.com/ariproxy/ari-proxy/internal/bustest"
 	"github.com/ariproxy/ari-proxy/internal/localstack"
 	"github.com/ariproxy/ari-proxy/internal/sharedtest"
 	"github.com/ariproxy/ari-proxy/wire"
@@ -23,13 +24,15 @@ func TestV5CompatCorpus(t *testing.T) {
 	if path == "" {
 		t.Skip("../shared/wire/v5-corpus.jsonl is absent: the v5 corpus cannot be read (TestV5CompatTestdata checks the copy in testdata)")
 	}
-	checkV5Compat(t, path)
+	bustest.ForEachTransport(t, func(t *testing.T, tr bustest.Transport) { checkV5Compat(t, tr, path) })
 }
 
 // TestV5CompatTestdata checks the copy of the corpus's requests kept in
 // testdata, so that the check always runs.
 func TestV5CompatTestdata(t *testing.T) {
-	checkV5Compat(t, filepath.Join("testdata", "v5-requests.jsonl"))
+	bustest.ForEachTransport(t, func(t *testing.T, tr bustest.Transport) {
+		checkV5Compat(t, tr, filepath.Join("testdata", "v5-requests.jsonl"))
+	})
 }
 
 // corpusMsg is one line of the v5 corpus: a message seen on the bus.
@@ -44,7 +47,7 @@ type captured struct {
 // (parameters decoded from the v5 request as a server would) and checks
 // that what the client publishes has the corpus's kind, class and payload
 // field names, and no nested field v5 does not know.
-func checkV5Compat(t *testing.T, path string) {
+func checkV5Compat(t *testing.T, tr bustest.Transport, path string) {
 	var reqs []corpusMsg
 	known := map[string]map[string]bool{} // kind -> payload paths v5 sends
 	v5 := wire.NewSubjects("ari.")
@@ -73,10 +76,10 @@ func checkV5Compat(t *testing.T, path string) {
 
 	// A stand-in server: announces itself, captures each request and
 	// answers it with an error, so that calls return at once.
-	_, url := localstack.StartNATS(t)
+	url := tr.URL(t)
 	prefix := localstack.Prefix()
 	ours := wire.NewSubjects(prefix)
-	b := localstack.Connect(t, url)
+	b := localstack.ConnectBus(t, url)
 	capt := make(chan captured, 16)
 	ann, _ := json.Marshal(wire.Announcement{Node: "capture", Application: testApp})
 	_, err := b.Subscribe(prefix+">", func(m bus.Msg) {
@@ -91,9 +94,6 @@ func checkV5Compat(t *testing.T, path string) {
 		}
 	})
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Conn().Flush(); err != nil {
 		t.Fatal(err)
 	}
 	c, err := New(context.Background(), WithURL(url), WithPrefix(prefix), WithApplication(testApp), WithTimeout(5*time.Second), WithLogger(localstack.Logger()))

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ariproxy/ari-proxy/arisim"
+	"github.com/ariproxy/ari-proxy/internal/bustest"
 	"github.com/ariproxy/ari-proxy/internal/localstack"
 	"github.com/ariproxy/ari-proxy/internal/sharedtest"
 	"github.com/ariproxy/ari-proxy/wire"
@@ -28,7 +29,9 @@ var v5Bugs = map[string]bool{"MailboxList": true, "EndpointListByTech": true, "A
 // TestV5CorpusSmall replays proxy/testdata/v5-corpus-small.jsonl, a part
 // of the v5 corpus kept here so the check always runs.
 func TestV5CorpusSmall(t *testing.T) {
-	replayCorpus(t, filepath.Join("testdata", "v5-corpus-small.jsonl"))
+	bustest.ForEachTransport(t, func(t *testing.T, tr bustest.Transport) {
+		replayCorpus(t, tr, filepath.Join("testdata", "v5-corpus-small.jsonl"))
+	})
 }
 
 // TestV5Corpus replays the whole v5 corpus from ../shared.
@@ -37,7 +40,7 @@ func TestV5Corpus(t *testing.T) {
 	if path == "" {
 		t.Skip("skipping: ../shared/wire/v5-corpus.jsonl not found next to the repo root (the v5 corpus); TestV5CorpusSmall covers part of it")
 	}
-	replayCorpus(t, path)
+	bustest.ForEachTransport(t, func(t *testing.T, tr bustest.Transport) { replayCorpus(t, tr, path) })
 }
 
 // readCorpus reads a v5 corpus file.
@@ -53,9 +56,9 @@ func readCorpus(t *testing.T, path string) []corpusLine {
 // every corpus event is seen. Any difference fails, including one where
 // the simulator's state differs from the recorded Asterisk's (counted as a
 // divergence in the summary line).
-func replayCorpus(t *testing.T, path string) {
+func replayCorpus(t *testing.T, tr bustest.Transport, path string) {
 	lines := readCorpus(t, path)
-	e := newEnv(t)
+	e := newEnvOn(t, tr)
 	events := e.sub(e.subj.Event(app, node1))
 	mapSubject := func(s string) string { return e.prefix + strings.TrimPrefix(s, "ari.") }
 
@@ -270,12 +273,14 @@ func abbrev(b []byte) string {
 
 // TestV5BugKindsSucceed: the kinds v5 could not decode work when Asterisk
 // has what they ask for (here: res_ari_mailboxes loaded).
-func TestV5BugKindsSucceed(t *testing.T) {
-	_, url := localstack.StartNATS(t)
+func TestV5BugKindsSucceed(t *testing.T) { bustest.ForEachTransport(t, testV5BugKindsSucceed) }
+
+func testV5BugKindsSucceed(t *testing.T, tr bustest.Transport) {
+	url := tr.URL(t)
 	sim := localstack.StartSimConfig(t, arisim.Config{EntityID: node1, Mailboxes: true})
 	prefix := localstack.Prefix()
 	localstack.StartServer(t, sim, url, app, prefix)
-	e := &env{t: t, natsURL: url, sim: sim, cli: localstack.Connect(t, url), prefix: prefix, subj: wire.NewSubjects(prefix)}
+	e := &env{t: t, busURL: url, sim: sim, cli: localstack.ConnectBus(t, url), prefix: prefix, subj: wire.NewSubjects(prefix)}
 	ok(t, "update", e.request(e.subj.Request(wire.ClassCommand, "", ""),
 		`{"kind":"MailboxUpdate","key":{"kind":"mailbox","id":"wmb@default"},"mailbox_update":{"new":2,"old":1}}`))
 	r := ok(t, "list", e.request(e.subj.Request(wire.ClassGet, "", ""), `{"kind":"MailboxList","key":{}}`))

@@ -233,9 +233,7 @@ func (s *Server) publishEvent(ctx context.Context, h *eventHead, full bool, app,
 			appPayload = spliceFields(payload, "dialog", d)
 		}
 	}
-	if err := s.publishSeq(ctx, s.subj.Event(app, node), appPayload); err != nil {
-		s.log.Warn("publishing event", "type", h.Type, "err", err)
-	} else {
+	if err := s.publishSeq(ctx, s.subj.Event(app, node), appPayload); err == nil {
 		s.metrics.eventsEvent.Inc()
 	}
 	if !full {
@@ -244,9 +242,9 @@ func (s *Server) publishEvent(ctx context.Context, h *eventHead, full bool, app,
 	var buf [8]resKey
 	dialogs := s.dialogs.lookup(h.resources(buf[:0]))
 	for _, d := range dialogs {
-		if err := s.events.PublishMsg(ctx, bus.Msg{Subject: s.subj.DialogEvent(d), Data: spliceFields(payload, "dialog", d)}); err != nil {
-			s.log.Warn("publishing dialog event", "type", h.Type, "dialog", d, "err", err)
-		} else {
+		err := s.events.PublishMsg(ctx, bus.Msg{Subject: s.subj.DialogEvent(d), Data: spliceFields(payload, "dialog", d)})
+		s.seq.published(s.log, err)
+		if err == nil {
 			s.metrics.eventsDialog.Inc()
 		}
 	}

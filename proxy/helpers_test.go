@@ -13,7 +13,7 @@ import (
 
 	"github.com/ariproxy/ari-proxy/arisim"
 	"github.com/ariproxy/ari-proxy/bus"
-	"github.com/ariproxy/ari-proxy/bus/natsbus"
+	"github.com/ariproxy/ari-proxy/internal/bustest"
 	"github.com/ariproxy/ari-proxy/internal/localstack"
 	"github.com/ariproxy/ari-proxy/proxy"
 	"github.com/ariproxy/ari-proxy/wire"
@@ -29,26 +29,33 @@ const (
 // env is one proxy server in front of one simulator, with a client bus
 // connection and a metrics registry.
 type env struct {
-	t       testing.TB
-	natsURL string
-	sim     *arisim.Sim
-	cli     *natsbus.Bus
-	prefix  string
-	subj    wire.Subjects
-	srv     *proxy.Server
-	reg     *prometheus.Registry
+	t      testing.TB
+	busURL string
+	sim    *arisim.Sim
+	cli    bus.Bus
+	prefix string
+	subj   wire.Subjects
+	srv    *proxy.Server
+	reg    *prometheus.Registry
 }
 
 // newEnv starts NATS, a simulator and a server for app "demo"; mods adjust
 // the server's configuration.
 func newEnv(t testing.TB, mods ...func(*proxy.Config)) *env {
 	t.Helper()
-	_, url := localstack.StartNATS(t)
+	return newEnvOn(t, bustest.NATS, mods...)
+}
+
+// newEnvOn is newEnv on a bus of transport tr (suites parameterised by
+// transport).
+func newEnvOn(t testing.TB, tr bustest.Transport, mods ...func(*proxy.Config)) *env {
+	t.Helper()
+	url := tr.URL(t)
 	sim := localstack.StartSim(t, node1)
-	e := &env{t: t, natsURL: url, sim: sim, prefix: localstack.Prefix(), reg: prometheus.NewRegistry()}
+	e := &env{t: t, busURL: url, sim: sim, prefix: localstack.Prefix(), reg: prometheus.NewRegistry()}
 	e.subj = wire.NewSubjects(e.prefix)
 	e.srv = e.startServer(sim, mods...)
-	e.cli = localstack.Connect(t, url)
+	e.cli = localstack.ConnectBus(t, url)
 	return e
 }
 
@@ -58,7 +65,7 @@ func (e *env) startServer(sim *arisim.Sim, mods ...func(*proxy.Config)) *proxy.S
 	cfg := proxy.Config{
 		Applications: []string{app},
 		ARI:          localstack.ARIConfig(sim),
-		Bus:          localstack.Connect(e.t, e.natsURL),
+		Bus:          localstack.ConnectBus(e.t, e.busURL),
 		Prefix:       e.prefix,
 	}
 	if e.srv == nil {
@@ -139,9 +146,6 @@ func (e *env) sub(subject string) <-chan []byte {
 		e.t.Fatalf("subscribe %s: %v", subject, err)
 	}
 	e.t.Cleanup(func() { s.Unsubscribe() })
-	if err := e.cli.Conn().Flush(); err != nil {
-		e.t.Fatalf("flush: %v", err)
-	}
 	return ch
 }
 

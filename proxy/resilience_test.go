@@ -2,6 +2,8 @@ package proxy_test
 
 import (
 	"context"
+	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -9,6 +11,8 @@ import (
 	"time"
 
 	"github.com/ariproxy/ari-proxy/arisim"
+	"github.com/ariproxy/ari-proxy/bus/natsbus"
+	"github.com/ariproxy/ari-proxy/bus/natsserver"
 	"github.com/ariproxy/ari-proxy/internal/localstack"
 	"github.com/ariproxy/ari-proxy/proxy"
 	"github.com/ariproxy/ari-proxy/wire"
@@ -263,5 +267,81 @@ func TestDialplanCallBindingsReleased(t *testing.T) {
 	}
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// lockedBuffer is a log sink for several goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestPublishFailuresCounted: the events bus refuses events (a durable
+// buffer of one, its JetStream server down): each refused event is counted
+// in ariproxy_events_publish_failed_total, and the log says so once when
+// it starts and once when it ends, with the count.
+func TestPublishFailuresCounted(t *testing.T) {
+	var logs lockedBuffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	ctx := context.Background()
+	dir := t.TempDir()
+	start := func(addr string) *natsserver.Server {
+		s, err := natsserver.Start(ctx, addr, natsserver.WithLogger(localstack.Logger()), natsserver.WithJetStream(dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(s.Shutdown)
+		return s
+	}
+	js := start("127.0.0.1:0")
+	var pub *natsbus.DurablePublisher
+	e := newEnv(t, func(c *proxy.Config) {
+		c.Logger = log
+		if _, err := natsbus.EnsureStream(ctx, localstack.Connect(t, js.ClientURL()), natsbus.StreamConfig{Prefix: c.Prefix}); err != nil {
+			t.Fatal(err)
+		}
+		pb, err := natsbus.Connect(ctx, js.ClientURL(), natsbus.WithLogger(localstack.Logger()), natsbus.WithReconnectBuffer(-1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { pb.Close() })
+		if pub, err = natsbus.NewDurablePublisher(pb, 1); err != nil {
+			t.Fatal(err)
+		}
+		c.Events = pub
+	})
+	addr := js.Addr()
+	js.Shutdown()
+	const n = 50
+	if err := e.sim.Flood(ctx, app, n); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "refused events counted", func() bool {
+		return metric(t, e.reg, "ariproxy_events_publish_failed_total") == n-1 // one waits in the buffer
+	})
+	start(addr)
+	eventually(t, 10*time.Second, "buffer flushed", func() bool { return pub.Buffered() == 0 })
+	if err := e.sim.Flood(ctx, app, 1); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "publishing again", func() bool { return strings.Contains(logs.String(), "publishing events again") })
+	text := logs.String()
+	fails, again := strings.Count(text, "publishing events fails"), strings.Count(text, "publishing events again")
+	t.Logf("%d events while the stream was away: %v refused and counted, %d warning line(s), %d recovery line(s)",
+		n, metric(t, e.reg, "ariproxy_events_publish_failed_total"), fails, again)
+	if fails != 1 || again != 1 || !strings.Contains(text, "lost="+strconv.Itoa(n-1)) {
+		t.Errorf("want one line each, the second with lost=%d:\n%s", n-1, text)
 	}
 }

@@ -2,8 +2,10 @@ package proxy
 
 import (
 	"context"
+	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/ariproxy/ari-proxy/bus"
 	"github.com/ariproxy/ari-proxy/wire"
@@ -18,6 +20,11 @@ type sequencer struct {
 	epoch string
 	mu    sync.Mutex
 	next  map[string]uint64
+
+	// Publish failures are logged once when they start and once when they
+	// end (with how many), not once per event: an outage must not flood.
+	failMu  sync.Mutex
+	failing atomic.Uint64 // events refused since the first failure; 0: all well
 }
 
 func newSequencer() *sequencer {
@@ -40,5 +47,25 @@ func (s *Server) publishSeq(ctx context.Context, subject string, payload []byte)
 	if err != nil {
 		s.metrics.publishFail.Inc()
 	}
+	s.seq.published(s.log, err)
 	return err
+}
+
+// published logs the start and the end of a run of publish failures.
+func (q *sequencer) published(log *slog.Logger, err error) {
+	if err == nil && q.failing.Load() == 0 {
+		return // the hot path: all well
+	}
+	q.failMu.Lock()
+	defer q.failMu.Unlock()
+	switch n := q.failing.Load(); {
+	case err != nil && n == 0:
+		q.failing.Store(1)
+		log.Warn("publishing events fails; they are lost until the bus takes them again (counted in ariproxy_events_publish_failed_total)", "err", err)
+	case err != nil:
+		q.failing.Add(1)
+	case n > 0:
+		log.Info("publishing events again", "lost", n)
+		q.failing.Store(0)
+	}
 }

@@ -9,13 +9,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ariproxy/ari-proxy/internal/bustest"
 	"github.com/ariproxy/ari-proxy/internal/localstack"
 	"github.com/ariproxy/ari-proxy/proxy"
 	"github.com/ariproxy/ari-proxy/wire"
 )
 
-func TestNodeAndAnnounce(t *testing.T) {
-	e := newEnv(t)
+func TestNodeAndAnnounce(t *testing.T) { bustest.ForEachTransport(t, testNodeAndAnnounce) }
+
+func testNodeAndAnnounce(t *testing.T, tr bustest.Transport) {
+	e := newEnvOn(t, tr)
 	if got := e.srv.Node(); got != node1 {
 		t.Fatalf("Node() = %q, want %q", got, node1)
 	}
@@ -34,8 +37,10 @@ func TestNodeAndAnnounce(t *testing.T) {
 	}
 }
 
-func TestPeriodicAnnounce(t *testing.T) {
-	e := newEnv(t, func(c *proxy.Config) { c.AnnounceInterval = 50 * time.Millisecond })
+func TestPeriodicAnnounce(t *testing.T) { bustest.ForEachTransport(t, testPeriodicAnnounce) }
+
+func testPeriodicAnnounce(t *testing.T, tr bustest.Transport) {
+	e := newEnvOn(t, tr, func(c *proxy.Config) { c.AnnounceInterval = 50 * time.Millisecond })
 	ann := e.sub(e.subj.Announce())
 	for range 3 {
 		select {
@@ -47,8 +52,10 @@ func TestPeriodicAnnounce(t *testing.T) {
 }
 
 // TestRequestLevels sends a request of every class at every subject level.
-func TestRequestLevels(t *testing.T) {
-	e := newEnv(t)
+func TestRequestLevels(t *testing.T) { bustest.ForEachTransport(t, testRequestLevels) }
+
+func testRequestLevels(t *testing.T, tr bustest.Transport) {
+	e := newEnvOn(t, tr)
 	levels := []struct {
 		name      string
 		app, node string
@@ -88,8 +95,10 @@ func TestRequestLevels(t *testing.T) {
 
 // TestCreateQueueGroup: with two servers, a create on a generic subject is
 // answered by exactly one; other classes by both.
-func TestCreateQueueGroup(t *testing.T) {
-	e := newEnv(t)
+func TestCreateQueueGroup(t *testing.T) { bustest.ForEachTransport(t, testCreateQueueGroup) }
+
+func testCreateQueueGroup(t *testing.T, tr bustest.Transport) {
+	e := newEnvOn(t, tr)
 	const node2 = "02:fc:00:00:00:02"
 	sim2 := localstack.StartSim(t, node2)
 	e.startServer(sim2)
@@ -160,8 +169,10 @@ func TestCreateQueueGroup(t *testing.T) {
 
 // TestMultipleApplications: one WebSocket for two apps; generic requests
 // are answered once per application, each keyed with its app.
-func TestMultipleApplications(t *testing.T) {
-	e := newEnv(t, func(c *proxy.Config) { c.Applications = []string{app, "other"} })
+func TestMultipleApplications(t *testing.T) { bustest.ForEachTransport(t, testMultipleApplications) }
+
+func testMultipleApplications(t *testing.T, tr bustest.Transport) {
+	e := newEnvOn(t, tr, func(c *proxy.Config) { c.Applications = []string{app, "other"} })
 	raws, err := e.requestRaw(e.subj.Request(wire.ClassGet, "", ""), `{"kind":"ApplicationList","key":{}}`, 0, 500*time.Millisecond)
 	if err != nil || len(raws) != 2 {
 		t.Fatalf("generic get: %d replies (%v), want 2", len(raws), err)
@@ -185,8 +196,10 @@ func TestMultipleApplications(t *testing.T) {
 
 // TestEventsExactBytes: events reach the bus with every field Asterisk
 // sent (those v5 dropped included) and in Asterisk's own encoding.
-func TestEventsExactBytes(t *testing.T) {
-	e := newEnv(t)
+func TestEventsExactBytes(t *testing.T) { bustest.ForEachTransport(t, testEventsExactBytes) }
+
+func testEventsExactBytes(t *testing.T, tr bustest.Transport) {
+	e := newEnvOn(t, tr)
 	events := e.sub(e.subj.Event(app, node1))
 	e.originate("ex-1", events)
 	// A bridge for bridge.creationtime and video_mode.
@@ -218,8 +231,10 @@ func TestEventsExactBytes(t *testing.T) {
 // TestDialogOriginate: an originate with a dialog and no channel id gets
 // one, and the new channel's first events (StasisStart included) reach
 // the dialog subject; the binding goes with the channel.
-func TestDialogOriginate(t *testing.T) {
-	e := newEnv(t)
+func TestDialogOriginate(t *testing.T) { bustest.ForEachTransport(t, testDialogOriginate) }
+
+func testDialogOriginate(t *testing.T, tr bustest.Transport) {
+	e := newEnvOn(t, tr)
 	dlg := e.sub(e.subj.DialogEvent("dlg-1"))
 	r := ok(t, "originate", e.request(e.subj.Request(wire.ClassCreate, "", ""), `{"kind":"ChannelOriginate","key":{"dialog":"dlg-1"},
 		"channel_originate":{"originate_request":{"endpoint":"Local/echo@default","app":"demo"}}}`))
@@ -251,9 +266,11 @@ func TestDialogOriginate(t *testing.T) {
 }
 
 // TestDialogBindings covers the other ways in and out of a binding.
-func TestDialogBindings(t *testing.T) {
+func TestDialogBindings(t *testing.T) { bustest.ForEachTransport(t, testDialogBindings) }
+
+func testDialogBindings(t *testing.T, tr bustest.Transport) {
 	defer proxy.SetBridgeDeleteGrace(50 * time.Millisecond)()
-	e := newEnv(t)
+	e := newEnvOn(t, tr)
 	cmd := e.subj.Request(wire.ClassCommand, app, node1)
 	events := e.sub(e.subj.Event(app, node1))
 	e.originate("db-1", events)
@@ -332,8 +349,10 @@ func TestDialogBindings(t *testing.T) {
 
 // TestEventOrder: 1000 events Asterisk sends back to back reach a
 // subscriber in Asterisk's order, byte for byte.
-func TestEventOrder(t *testing.T) {
-	e := newEnv(t)
+func TestEventOrder(t *testing.T) { bustest.ForEachTransport(t, testEventOrder) }
+
+func testEventOrder(t *testing.T, tr bustest.Transport) {
+	e := newEnvOn(t, tr)
 	events := e.sub(e.subj.Event(app, node1))
 	const n = 1000
 	if err := e.sim.Flood(t.Context(), app, n); err != nil {
@@ -364,8 +383,10 @@ func TestEventOrder(t *testing.T) {
 
 // TestConcurrencyBound: with one slot, requests wait for it instead of
 // being dropped.
-func TestConcurrencyBound(t *testing.T) {
-	e := newEnv(t, func(c *proxy.Config) { c.MaxConcurrent = 1 })
+func TestConcurrencyBound(t *testing.T) { bustest.ForEachTransport(t, testConcurrencyBound) }
+
+func testConcurrencyBound(t *testing.T, tr bustest.Transport) {
+	e := newEnvOn(t, tr, func(c *proxy.Config) { c.MaxConcurrent = 1 })
 	e.sim.SetLatency(30 * time.Millisecond)
 	const n = 6
 	start := time.Now()
@@ -384,8 +405,10 @@ func TestConcurrencyBound(t *testing.T) {
 	}
 }
 
-func TestRequestTimeout(t *testing.T) {
-	e := newEnv(t, func(c *proxy.Config) { c.RequestTimeout = 50 * time.Millisecond })
+func TestRequestTimeout(t *testing.T) { bustest.ForEachTransport(t, testRequestTimeout) }
+
+func testRequestTimeout(t *testing.T, tr bustest.Transport) {
+	e := newEnvOn(t, tr, func(c *proxy.Config) { c.RequestTimeout = 50 * time.Millisecond })
 	e.sim.SetLatency(300 * time.Millisecond)
 	r := e.request(e.subj.Request(wire.ClassGet, app, node1), `{"kind":"ChannelList","key":{}}`)
 	if r.Code != wire.CodeTimeout || r.Error == "" {
@@ -398,8 +421,10 @@ func TestRequestTimeout(t *testing.T) {
 
 // TestBadInput: malformed requests get an error reply with a code, or,
 // without a reply subject, are counted; none stops the server.
-func TestBadInput(t *testing.T) {
-	e := newEnv(t, func(c *proxy.Config) { c.MaxRequestBytes = 4096 })
+func TestBadInput(t *testing.T) { bustest.ForEachTransport(t, testBadInput) }
+
+func testBadInput(t *testing.T, tr bustest.Transport) {
+	e := newEnvOn(t, tr, func(c *proxy.Config) { c.MaxRequestBytes = 4096 })
 	data := e.subj.Request(wire.ClassData, app, node1)
 	tests := []struct {
 		name    string
@@ -458,8 +483,10 @@ func TestBadInput(t *testing.T) {
 
 // TestARIDown: while the WebSocket is down the server takes no creates and
 // answers the rest unavailable; when it is back it serves and announces.
-func TestARIDown(t *testing.T) {
-	e := newEnv(t)
+func TestARIDown(t *testing.T) { bustest.ForEachTransport(t, testARIDown) }
+
+func testARIDown(t *testing.T, tr bustest.Transport) {
+	e := newEnvOn(t, tr)
 	ann := e.sub(e.subj.Announce())
 	e.sim.RefuseConnections(time.Hour)
 	e.sim.DropWebSockets()
@@ -486,8 +513,10 @@ func TestARIDown(t *testing.T) {
 
 // TestNodeChange: Asterisk restarts with another entity id; the server
 // moves to the new node.
-func TestNodeChange(t *testing.T) {
-	e := newEnv(t)
+func TestNodeChange(t *testing.T) { bustest.ForEachTransport(t, testNodeChange) }
+
+func testNodeChange(t *testing.T, tr bustest.Transport) {
+	e := newEnvOn(t, tr)
 	const node2 = "02:fc:00:00:00:09"
 	ann := e.sub(e.subj.Announce())
 	ok(t, "bind", e.request(e.subj.Request(wire.ClassCreate, app, node1),
@@ -534,8 +563,10 @@ func drain(ch <-chan []byte) {
 
 // TestRepliesCarryNode: every reply, success or error, names the node of
 // the server that sent it, so clients can tell which server stayed silent.
-func TestRepliesCarryNode(t *testing.T) {
-	e := newEnv(t)
+func TestRepliesCarryNode(t *testing.T) { bustest.ForEachTransport(t, testRepliesCarryNode) }
+
+func testRepliesCarryNode(t *testing.T, tr bustest.Transport) {
+	e := newEnvOn(t, tr)
 	for _, tc := range []struct {
 		name    string
 		class   wire.Class

@@ -119,8 +119,9 @@ type DurablePublisher struct {
 	mu      sync.Mutex
 	queue   []*pubEntry // every event not acknowledged yet, in order; queue[:sent] are in flight
 	sent    int
-	hold    bool   // send nothing until every event in flight has its outcome (after a loss or a failure)
-	conns   uint64 // nats.go's reconnect count when the events in flight were sent
+	hold    bool            // send nothing until every event in flight has its outcome (after a loss or a failure)
+	gate    <-chan struct{} // send nothing until closed (WaitFor); nil: open
+	conns   uint64          // nats.go's reconnect count when the events in flight were sent
 	closed  bool
 	drained chan struct{} // closed (and replaced) whenever the queue empties
 
@@ -206,6 +207,34 @@ func (p *DurablePublisher) PublishMsg(ctx context.Context, m bus.Msg) error {
 	return nil
 }
 
+// WaitFor makes p send nothing (events are buffered) until ready is
+// closed: the stream may not exist yet when the server starts.
+func (p *DurablePublisher) WaitFor(ready <-chan struct{}) {
+	p.mu.Lock()
+	p.gate = ready
+	p.mu.Unlock()
+	go func() {
+		select {
+		case <-ready:
+			p.poke()
+		case <-p.done:
+		}
+	}()
+}
+
+// open reports whether the gate is open; p.mu is held.
+func (p *DurablePublisher) open() bool {
+	if p.gate == nil {
+		return true
+	}
+	select {
+	case <-p.gate:
+		return true
+	default:
+		return false
+	}
+}
+
 // Buffered is the number of events not acknowledged yet.
 func (p *DurablePublisher) Buffered() int {
 	p.mu.Lock()
@@ -227,7 +256,7 @@ func (p *DurablePublisher) Acked() uint64 { return p.acked.Load() }
 func (p *DurablePublisher) sendLoop() {
 	for {
 		p.mu.Lock()
-		connected := p.b.nc.IsConnected()
+		connected := p.b.nc.IsConnected() && p.open()
 		if rc := p.b.nc.Stats().Reconnects; rc != p.conns {
 			// A new connection: what is in flight went out on the old one
 			// and may be lost. Seen here, not only from the disconnect
@@ -305,6 +334,13 @@ func (p *DurablePublisher) ackLoop() {
 			p.hold = true
 			p.mu.Unlock()
 			p.retryInFlight(e)
+			// A stream that refuses at once (no leader yet) must not make
+			// this a busy loop.
+			select {
+			case <-time.After(100 * time.Millisecond):
+			case <-p.done:
+				return
+			}
 		case <-p.done:
 			return
 		}

@@ -26,7 +26,6 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	calls := fs.Int("calls", bench.DefaultCalls, "inbound calls per calls measurement")
 	scaleCalls := fs.Int("scale-calls", bench.DefaultScaleCalls, "calls up at once in the call scale measurement")
 	scatter := fs.String("scatter", joinInts(bench.DefaultScatterServers), "server counts of the scatter-gather measurement, comma-separated")
-	busURL := fs.String("bus", "", "external bus URL (nats://HOST:PORT); default: an embedded NATS server")
 	ariURL := fs.String("ari-url", "", "REST base URL of a real Asterisk (http://HOST:8088/ari) to measure instead of the simulator")
 	ariUser := fs.String("ari-user", "", "ARI user name of --ari-url")
 	ariPassword := fs.String("ari-password", "", "ARI password of --ari-url (default $ARI_PASSWORD)")
@@ -38,12 +37,14 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	profDir := fs.String("profile", "", "write CPU, allocation, blocking and mutex profiles of the bench process into this directory (with --in-process they include the proxy server)")
 	tracePath := fs.String("trace", "", "write an execution trace of the bench process to this file (large: use with short runs)")
 	quiet := fs.Bool("q", false, "no progress lines on stderr")
+	busf := addBusFlags(fs)
 	gatewayOnly := fs.Bool("gateway", false, "run the gateway section only: requests and events through ari-proxy gateway vs direct ARI")
 	logLevel := fs.String("log-level", "error", "level of the components' logs on stderr: debug, info, warn or error")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: ari-proxy bench [flags]
 
-Measures ari-proxy against plain ARI: a bus (embedded NATS, or --bus), the
+Measures ari-proxy against plain ARI: a bus (embedded NATS, --bus, or a
+private RabbitMQ with --rabbitmq), the
 ARI simulator (or a real Asterisk, --ari-url) and the proxy server, run as
 a child process so that its CPU and memory are its own. It reports the bus
 round trip, the simulator's own capacity, direct vs proxied requests at
@@ -84,7 +85,12 @@ Flags:
 	if *smoke {
 		opts = bench.Smoke()
 	}
-	opts.BusURL, opts.ARIURL, opts.ARIUser, opts.ARIPassword, opts.App = *busURL, *ariURL, *ariUser, *ariPassword, *app
+	busURL, stopBus, err := busf.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer stopBus()
+	opts.BusURL, opts.ARIURL, opts.ARIUser, opts.ARIPassword, opts.App = busURL, *ariURL, *ariUser, *ariPassword, *app
 	if opts.ARIURL != "" && opts.ARIPassword == "" {
 		opts.ARIPassword = os.Getenv("ARI_PASSWORD")
 	}

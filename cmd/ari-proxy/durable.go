@@ -25,37 +25,16 @@ type durable struct {
 	log *slog.Logger
 }
 
-// startDurable makes sure the event stream exists (waiting for the bus and
-// JetStream as long as ctx lasts), connects the publisher with connect
-// (which must pass natsbus.WithReconnectBuffer(-1)) and registers its
-// metrics.
+// startDurable connects the publisher with connect (which must pass
+// natsbus.WithReconnectBuffer(-1)), registers its metrics and makes sure
+// the event stream exists, in the background: until it does (the bus or
+// JetStream not up yet) the events wait in the publisher's buffer, and
+// the server runs and reports as usual instead of blocking its start.
 func startDurable(ctx context.Context, cfg *config.Config, b *natsbus.Bus, connect func(context.Context) (*natsbus.Bus, error), reg prometheus.Registerer, log *slog.Logger) (*durable, error) {
 	sc := natsbus.StreamConfig{
 		Prefix: wire.NewSubjects(cfg.Prefix).Prefix, MaxAge: cfg.DurableMaxAge,
 		MaxBytes: cfg.DurableMaxBytes, Replicas: cfg.DurableReplicas,
 	}
-	for attempt, wait := 1, 100*time.Millisecond; ; attempt++ {
-		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		_, err := natsbus.EnsureStream(actx, b, sc)
-		cancel()
-		if err == nil {
-			break
-		}
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		if attempt == 1 {
-			log.Warn("durable mode: waiting for JetStream to create the event stream", "stream", natsbus.StreamName(sc.Prefix), "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(wait):
-		}
-		wait = min(wait*2, 2*time.Second)
-	}
-	log.Info("durable mode: event stream ready", "stream", natsbus.StreamName(sc.Prefix),
-		"max_age", sc.MaxAge, "max_bytes", sc.MaxBytes, "replicas", max(sc.Replicas, 1))
 	pb, err := connect(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("durable mode: publisher connection: %w", err)
@@ -80,6 +59,30 @@ func startDurable(ctx context.Context, cfg *config.Config, b *natsbus.Bus, conne
 			return nil, err
 		}
 	}
+	ready := make(chan struct{})
+	pub.WaitFor(ready)
+	go func() {
+		for attempt, wait := 1, 100*time.Millisecond; ; attempt++ {
+			actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			_, err := natsbus.EnsureStream(actx, b, sc)
+			cancel()
+			if err == nil {
+				break
+			}
+			if attempt == 1 {
+				log.Warn("durable mode: waiting for JetStream to create the event stream; events are buffered meanwhile", "stream", natsbus.StreamName(sc.Prefix), "err", err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wait):
+			}
+			wait = min(wait*2, 2*time.Second)
+		}
+		log.Info("durable mode: event stream ready", "stream", natsbus.StreamName(sc.Prefix),
+			"max_age", sc.MaxAge, "max_bytes", sc.MaxBytes, "replicas", max(sc.Replicas, 1))
+		close(ready)
+	}()
 	return &durable{pub: pub, bus: pb, log: log}, nil
 }
 

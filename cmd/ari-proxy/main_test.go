@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ariproxy/ari-proxy/arisim"
+	"github.com/ariproxy/ari-proxy/internal/bustest"
 	"github.com/ariproxy/ari-proxy/internal/config"
 	"github.com/ariproxy/ari-proxy/internal/localstack"
 	"github.com/ariproxy/ari-proxy/proxy"
@@ -33,7 +34,7 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	bustest.Main(m) // stops the RabbitMQ broker TestRabbitMQ starts
 }
 
 // command returns the ari-proxy command with args, in an environment
@@ -94,8 +95,8 @@ func TestServeBadConfig(t *testing.T) {
 			[]string{"ARI_WEBSOCKET_URL must be ws:// or wss://", "http://127.0.0.1:8088/ari/events"}},
 		{"quoted HTTP URL", []string{`ARI_HTTP_URL="http://127.0.0.1:8088/ari"`}, nil,
 			[]string{"ARI_HTTP_URL is wrapped in quotes"}},
-		{"unknown bus scheme", []string{"MESSAGEBUS_URL=amqp://127.0.0.1:5672"}, nil,
-			[]string{"MESSAGEBUS_URL scheme must be nats, tls or embedded"}},
+		{"unknown bus scheme", []string{"MESSAGEBUS_URL=redis://127.0.0.1:6379"}, nil,
+			[]string{"MESSAGEBUS_URL scheme must be nats, tls, amqp, amqps or embedded"}},
 		{"missing password via flag", nil, []string{"serve", "--ari-password="},
 			[]string{"ARI_PASSWORD is required"}},
 		{"negative duration as first-arg flag", nil, []string{"--request-timeout=-3s"},
@@ -346,6 +347,44 @@ func TestServe(t *testing.T) {
 	}
 	if strings.Contains(w.text(), "pw-not-shown") {
 		t.Errorf("the log shows the password:\n%s", w.text())
+	}
+}
+
+// TestRabbitMQ: serve on an amqp:// bus becomes ready, reports the bus
+// healthy and exports the RabbitMQ metrics; demo --bus runs on the same
+// broker.
+func TestRabbitMQ(t *testing.T) {
+	url := bustest.RabbitMQURL(t)
+	sim := arisim.New(arisim.Config{User: "u", Password: "pw-not-shown", EntityID: "02:fc:00:00:00:08"})
+	t.Cleanup(func() { sim.Close() })
+	if _, err := sim.Listen("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	w := start(t, command(t, []string{
+		"ARI_APPLICATION=demo", "ARI_USERNAME=u", "ARI_PASSWORD=pw-not-shown",
+		"ARI_HTTP_URL=" + sim.URL(), "ARI_WEBSOCKET_URL=" + sim.WebSocketURL(),
+		"MESSAGEBUS_URL=" + url, "ARI_PROXY_LOG_FORMAT=json", "ARI_PROXY_PREFIX=" + localstack.Prefix(),
+	}, "--metrics-addr", "127.0.0.1:0"))
+	metrics := w.wait(t, "metrics listening", 30*time.Second)
+	w.wait(t, "ready", 30*time.Second)
+	for _, u := range []string{metrics["health"].(string), metrics["url"].(string)} {
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("%s: %d %s", u, resp.StatusCode, b)
+		}
+		if strings.Contains(u, "metrics") && !strings.Contains(string(b), "ariproxy_amqp_published_total") {
+			t.Errorf("metrics lack ariproxy_amqp_published_total:\n%.2000s", b)
+		}
+	}
+
+	code, stdout, stderr := exitCode(t, command(t, nil, "demo", "--calls", "2", "--bus", url), 60*time.Second)
+	if code != 0 || !strings.Contains(stdout, "done: 2 calls") {
+		t.Fatalf("demo --bus: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
 }
 

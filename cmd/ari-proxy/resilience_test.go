@@ -286,3 +286,54 @@ func TestServeDurableEmbedded(t *testing.T) {
 	}
 	t.Logf("--durable, embedded: %d events in stream %s, store %s", msgs, natsbus.StreamName("res."), dir)
 }
+
+// TestServeDurableWaitsForBus: in durable mode too the server starts
+// before NATS: the events Asterisk sends meanwhile wait in the durable
+// buffer and reach the stream once NATS and JetStream are up.
+func TestServeDurableWaitsForBus(t *testing.T) {
+	sim := startSimFor(t)
+	addr := freeAddr(t)
+	w := start(t, command(t, serveEnv(sim, "nats://"+addr, "ARI_PROXY_DURABLE=true")))
+	w.wait(t, "durable mode: waiting for JetStream to create the event stream; events are buffered meanwhile", 30*time.Second)
+	w.wait(t, "ready", 30*time.Second)
+	const before, after = 50, 50
+	if err := sim.Flood(context.Background(), "demo", before); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	emb, err := natsserver.Start(ctx, addr, natsserver.WithLogger(quiet), natsserver.WithJetStream(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(emb.Shutdown)
+	w.wait(t, "durable mode: event stream ready", 20*time.Second)
+	if err := sim.Flood(context.Background(), "demo", after); err != nil {
+		t.Fatal(err)
+	}
+	b, err := natsbus.Connect(ctx, emb.ClientURL(), natsbus.WithLogger(quiet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	js, _ := jetstream.New(b.Conn())
+	st, err := js.Stream(ctx, natsbus.StreamName("res."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msgs uint64
+	for ctx.Err() == nil {
+		info, err := st.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if msgs = info.State.Msgs; msgs >= before+after {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("durable server started before NATS: %d events sent before NATS was up, %d after; the stream holds %d", before, after, msgs)
+	if msgs != before+after {
+		t.Errorf("stream holds %d events, want %d", msgs, before+after)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/ariproxy/ari-proxy/ariconn"
+	"github.com/ariproxy/ari-proxy/bus/busdial"
 	"github.com/ariproxy/ari-proxy/bus/natsbus"
 	"github.com/ariproxy/ari-proxy/bus/natsserver"
 	"github.com/ariproxy/ari-proxy/internal/config"
@@ -35,9 +36,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	// The bus: an in-process nats-server for embedded://, else a real one.
+	// The bus: an in-process nats-server for embedded://, else the one the
+	// URL names (NATS or RabbitMQ, busdial picks).
 	var (
-		b              *natsbus.Bus
+		b              busdial.Bus
 		emb            *natsserver.Server
 		connectDurable func(context.Context) (*natsbus.Bus, error)
 	)
@@ -61,19 +63,16 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		// Wait for the bus rather than exit: a server started before its
 		// bus (or whose bus restarts) retries with backoff, logging each
 		// change of state once, and reports it in its readiness.
-		opts := []natsbus.Option{natsbus.WithName("ari-proxy"), natsbus.WithLogger(log), natsbus.WithWaitForBus()}
-		if cfg.CredentialsFile != "" {
-			opts = append(opts, natsbus.WithCredentialsFile(cfg.CredentialsFile))
+		dopts := busdial.Options{
+			Name: "ari-proxy", Logger: log, Registerer: reg, WaitForBus: true, CredentialsFile: cfg.CredentialsFile,
+			RootCA: cfg.RootCA, ClientCert: cfg.ClientCert, ClientKey: cfg.ClientKey,
 		}
-		if cfg.RootCA != "" {
-			opts = append(opts, natsbus.WithRootCA(cfg.RootCA))
+		if tr, _ := busdial.Transport(cfg.BusURL); tr == "amqp" && cfg.Durable {
+			return usageError{errors.New("durable mode needs NATS JetStream; on RabbitMQ, subscription queues already outlive a broker restart (see docs/rabbitmq.md)")}
 		}
-		if cfg.ClientCert != "" {
-			opts = append(opts, natsbus.WithClientCert(cfg.ClientCert, cfg.ClientKey))
-		}
-		b, err = natsbus.Connect(ctx, cfg.BusURL, opts...)
+		b, err = busdial.Dial(ctx, cfg.BusURL, dopts)
 		connectDurable = func(ctx context.Context) (*natsbus.Bus, error) {
-			return natsbus.Connect(ctx, cfg.BusURL, append(opts, natsbus.WithName("ari-proxy durable"), natsbus.WithReconnectBuffer(-1))...)
+			return natsbus.Connect(ctx, cfg.BusURL, append(busdial.NATSOptions(dopts), natsbus.WithName("ari-proxy durable"), natsbus.WithReconnectBuffer(-1))...)
 		}
 	}
 	if err != nil {
@@ -86,11 +85,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 
 	var events proxy.Publisher // nil: the events go through b
 	if cfg.Durable {
-		d, err := startDurable(ctx, cfg, b, connectDurable, reg, log)
+		d, err := startDurable(ctx, cfg, b.(*natsbus.Bus), connectDurable, reg, log) // NATS: checked above
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil // stopped while waiting
-			}
 			return err
 		}
 		defer d.close()

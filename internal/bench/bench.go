@@ -112,8 +112,8 @@ type Options struct {
 	// measurement (DefaultScatterServers), in increasing order.
 	ScatterServers []int
 
-	// BusURL is an external bus (nats://...) every connection of the run
-	// uses; "" starts an embedded NATS server.
+	// BusURL is an external bus (nats://, amqp://...) every connection of
+	// the run uses; "" starts an embedded NATS server.
 	BusURL string
 	// ARIURL, when set, is the REST base URL of a real Asterisk
 	// (http://host:8088/ari) to measure instead of the simulator, with

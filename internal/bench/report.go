@@ -8,7 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/ariproxy/ari-proxy/bus/natsbus"
+	"github.com/ariproxy/ari-proxy/bus/busdial"
 )
 
 // HeadroomMin is the least ratio of the simulator's own capacity to a
@@ -260,13 +260,6 @@ func newReport(o Options) *Report {
 	return &Report{Date: time.Now().UTC().Truncate(time.Second), Machine: machine(),
 		Settings: Settings{Duration: o.Duration.String(), Concurrency: o.Concurrency, HighConcurrency: o.HighConcurrency,
 			Events: o.Events, Calls: o.Calls, ScaleCalls: o.ScaleCalls, ScatterServers: o.ScatterServers, Bus: busName(o.BusURL)}}
-}
-
-func busName(url string) string {
-	if url == "" {
-		return "embedded NATS"
-	}
-	return natsbus.RedactURL(url)
 }
 
 // comparison returns the request comparison of name at concurrency c.
@@ -608,4 +601,12 @@ func (t *table) Flush() {
 		t.w.WriteString(strings.TrimRight(line, " ") + "\n")
 	}
 	t.rows = nil
+}
+
+// busName names the bus of a run for the report.
+func busName(url string) string {
+	if url == "" {
+		return "embedded NATS"
+	}
+	return busdial.RedactURL(url)
 }

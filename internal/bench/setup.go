@@ -26,6 +26,7 @@ import (
 	"github.com/ariproxy/ari-proxy/ariconn"
 	"github.com/ariproxy/ari-proxy/arisim"
 	"github.com/ariproxy/ari-proxy/bus"
+	"github.com/ariproxy/ari-proxy/bus/busdial"
 	"github.com/ariproxy/ari-proxy/bus/natsbus"
 	"github.com/ariproxy/ari-proxy/bus/natsserver"
 	"github.com/ariproxy/ari-proxy/internal/localstack"
@@ -42,7 +43,8 @@ type benchBus struct {
 
 // openBus is the one place where the run's bus is chosen: with url ""
 // an embedded NATS server on a free loopback port, else the external bus
-// at url (nats:// or tls://, as the proxy's --bus-url takes).
+// at url (nats://, tls://, amqp:// or amqps://, as the proxy's --bus-url
+// takes).
 func openBus(ctx context.Context, url string, log *slog.Logger) (*benchBus, error) {
 	if url == "" {
 		emb, err := natsserver.Start(ctx, "127.0.0.1:0", natsserver.WithLogger(log.With("component", "nats")))
@@ -57,15 +59,15 @@ func openBus(ctx context.Context, url string, log *slog.Logger) (*benchBus, erro
 				return natsbus.Connect(ctx, url, natsbus.WithName(name), natsbus.WithLogger(log))
 			}}, nil
 	}
-	if !strings.HasPrefix(url, "nats://") && !strings.HasPrefix(url, "tls://") {
-		return nil, fmt.Errorf("bench: bus %s: want nats:// or tls://", natsbus.RedactURL(url))
+	if _, ok := busdial.Transport(url); !ok {
+		return nil, fmt.Errorf("bench: bus %s: want nats://, tls://, amqp:// or amqps://", busdial.RedactURL(url))
 	}
 	connect := func(ctx context.Context, name string) (bus.Bus, error) {
-		return natsbus.Connect(ctx, url, natsbus.WithName(name), natsbus.WithLogger(log))
+		return busdial.Dial(ctx, url, busdial.Options{Name: name, Logger: log})
 	}
 	probe, err := connect(ctx, "ari-proxy bench probe")
 	if err != nil {
-		return nil, fmt.Errorf("bench: bus %s: %w", natsbus.RedactURL(url), err)
+		return nil, fmt.Errorf("bench: bus %s: %w", busdial.RedactURL(url), err)
 	}
 	_ = probe.Close()
 	return &benchBus{url: url, connect: connect, close: func() {}}, nil

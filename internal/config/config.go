@@ -141,7 +141,7 @@ var Settings = []*Setting{
 		c.SubscribeAll = b
 		return err
 	}},
-	{Flag: "bus-url", Env: []string{"MESSAGEBUS_URL", "NATS_URL"}, Default: DefaultBusURL, Usage: "message bus: nats://HOST:PORT[,nats://...], tls://..., or embedded://HOST:PORT to run nats-server in-process", set: setBusURL},
+	{Flag: "bus-url", Env: []string{"MESSAGEBUS_URL", "NATS_URL"}, Default: DefaultBusURL, Usage: "message bus: nats://HOST:PORT[,nats://...], tls://..., amqp://USER:PASS@HOST:5672/VHOST or amqps://... (RabbitMQ), or embedded://HOST:PORT to run nats-server in-process", set: setBusURL},
 	{Flag: "nats-credentials", Env: []string{"NATS_CREDENTIALS"}, Usage: "NATS credentials (.creds) file", set: func(c *Config, v string) error {
 		c.CredentialsFile = v
 		return checkFile(v)
@@ -596,17 +596,21 @@ func setBusURL(c *Config, v string) error {
 		part = strings.TrimSpace(part)
 		u, err := url.Parse(part)
 		if err != nil || u.Scheme == "" || u.Host == "" {
-			return errors.New("must be a URL such as nats://HOST:PORT or embedded://HOST:PORT")
+			return errors.New("must be a URL such as nats://HOST:PORT, amqp://USER:PASS@HOST:5672/ or embedded://HOST:PORT")
 		}
 		switch strings.ToLower(u.Scheme) {
 		case "nats", "tls":
+		case "amqp", "amqps":
+			if len(parts) > 1 {
+				return errors.New("amqp:// takes one broker URL, not a list")
+			}
 		case "embedded":
 			if len(parts) > 1 {
 				return errors.New("embedded:// cannot be part of a list")
 			}
 			return errors.New("embedded:// takes only HOST:PORT, e.g. embedded://127.0.0.1:4222")
 		default:
-			return fmt.Errorf("scheme must be nats, tls or embedded, not %q", u.Scheme)
+			return fmt.Errorf("scheme must be nats, tls, amqp, amqps or embedded, not %q", u.Scheme)
 		}
 	}
 	c.BusURL = v

@@ -17,6 +17,7 @@ import (
 
 	"github.com/ariproxy/ari-proxy/ari"
 	"github.com/ariproxy/ari-proxy/arisim"
+	"github.com/ariproxy/ari-proxy/bus/busdial"
 	"github.com/ariproxy/ari-proxy/client"
 	"github.com/ariproxy/ari-proxy/internal/localstack"
 )
@@ -54,6 +55,9 @@ type Options struct {
 	Forever bool
 	// Timeout bounds the whole run unless Forever (0: DefaultTimeout).
 	Timeout time.Duration
+	// BusURL is a bus to run on (nats://, amqp://...); "" starts an
+	// embedded NATS server.
+	BusURL string
 	// Out receives the flow, one readable line per step (nil: discarded).
 	Out io.Writer
 	// Logger receives the components' logs (nil: discarded).
@@ -85,6 +89,7 @@ func Run(ctx context.Context, opts Options) (err error) {
 	p := &printer{w: opts.Out, start: time.Now()}
 
 	st, err := localstack.Start(ctx, localstack.Options{
+		BusURL:       opts.BusURL,
 		Application:  Application,
 		EntityID:     EntityID,
 		SimUser:      "demo",
@@ -105,7 +110,11 @@ func Run(ctx context.Context, opts Options) (err error) {
 			log.Warn("stopping the stack", "err", err)
 		}
 	}()
-	p.say("NATS server listening on %s", st.BusURL())
+	if st.NATS != nil {
+		p.say("NATS server listening on %s", st.BusURL())
+	} else {
+		p.say("bus: %s", busdial.RedactURL(st.BusURL()))
+	}
 	p.say("ARI simulator listening on %s (Asterisk %s)", st.Sim.URL(), EntityID)
 	p.say("proxy server ready: application %q on node %s", Application, st.Server.Node())
 

@@ -25,6 +25,7 @@ import (
 
 	"github.com/ariproxy/ari-proxy/ariconn"
 	"github.com/ariproxy/ari-proxy/arisim"
+	"github.com/ariproxy/ari-proxy/bus/busdial"
 	"github.com/ariproxy/ari-proxy/bus/natsbus"
 	"github.com/ariproxy/ari-proxy/bus/natsserver"
 	"github.com/ariproxy/ari-proxy/proxy"
@@ -57,6 +58,9 @@ type Options struct {
 	// SimUser and SimPassword are the simulator's ARI credentials
 	// ("": DefaultSimUser and a fresh random password).
 	SimUser, SimPassword string
+	// BusURL, when set, is an existing bus (nats://, amqp://...) the proxy
+	// server connects to instead of an embedded NATS server.
+	BusURL string
 	// TimeScale multiplies the simulated media durations
 	// (arisim.Config.TimeScale; 0 means 1).
 	TimeScale float64
@@ -107,7 +111,8 @@ func (o *Options) defaults() {
 
 // Stack is a running NATS server, simulator and proxy server.
 type Stack struct {
-	// NATS is the embedded NATS server; clients reach it at BusURL.
+	// NATS is the embedded NATS server (nil with Options.BusURL); clients
+	// reach the bus at BusURL.
 	NATS *natsserver.Server
 	// Sim is the simulated Asterisk.
 	Sim *arisim.Sim
@@ -117,7 +122,8 @@ type Stack struct {
 	// reaching it directly.
 	SimUser, SimPassword string
 
-	bus         *natsbus.Bus
+	bus         busdial.Bus
+	busURL      string
 	stopServer  func(time.Duration) error
 	stopTimeout time.Duration
 	sharedNATS  bool // NATS belongs to the caller
@@ -142,7 +148,12 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		}
 	}()
 
-	if s.NATS, s.sharedNATS = opts.NATS, opts.NATS != nil; !s.sharedNATS {
+	switch {
+	case opts.BusURL != "":
+		s.busURL = opts.BusURL
+	case opts.NATS != nil:
+		s.NATS, s.sharedNATS = opts.NATS, true
+	default:
 		s.NATS, err = startNATS(ctx, cmp.Or(opts.NATSAddr, "127.0.0.1:0"), log.With("component", "nats"))
 		if err != nil {
 			return nil, err
@@ -154,9 +165,15 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return nil, err
 	}
 	// The proxy has a bus connection of its own, as beside a real Asterisk.
-	s.bus, err = natsbus.ConnectInProcess(ctx, s.NATS, natsbus.WithName(opts.Name), natsbus.WithLogger(log))
+	if s.NATS != nil {
+		s.busURL = s.NATS.ClientURL()
+		s.bus, err = natsbus.ConnectInProcess(ctx, s.NATS, natsbus.WithName(opts.Name), natsbus.WithLogger(log))
+	} else {
+		s.bus, err = busdial.Dial(ctx, opts.BusURL, busdial.Options{Name: opts.Name, Logger: log})
+	}
 	if err != nil {
-		return nil, fmt.Errorf("localstack: proxy connecting to NATS: %w", err)
+		s.bus = nil
+		return nil, fmt.Errorf("localstack: proxy connecting to the bus: %w", err)
 	}
 	srv, err := proxy.New(proxy.Config{
 		Applications: []string{opts.Application},
@@ -177,7 +194,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 }
 
 // BusURL is the URL bus clients connect to.
-func (s *Stack) BusURL() string { return s.NATS.ClientURL() }
+func (s *Stack) BusURL() string { return s.busURL }
 
 // Close stops the proxy server (waiting at most the stop timeout), its
 // bus connection, the simulator and the NATS server, in that order. It

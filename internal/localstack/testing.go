@@ -8,6 +8,7 @@ import (
 
 	"github.com/ariproxy/ari-proxy/ariconn"
 	"github.com/ariproxy/ari-proxy/arisim"
+	"github.com/ariproxy/ari-proxy/bus/busdial"
 	"github.com/ariproxy/ari-proxy/bus/natsbus"
 	"github.com/ariproxy/ari-proxy/bus/natsserver"
 	"github.com/ariproxy/ari-proxy/proxy"
@@ -54,12 +55,19 @@ func StartNATS(t TB) (*natsserver.Server, string) {
 	return e, e.ClientURL()
 }
 
-// Connect connects a bus client to url, closed on cleanup.
+// Connect connects a NATS bus client to url, closed on cleanup.
 func Connect(t TB, url string) *natsbus.Bus {
+	t.Helper()
+	return ConnectBus(t, url).(*natsbus.Bus)
+}
+
+// ConnectBus connects a bus client to url, of any transport busdial
+// knows (nats://, amqp://...), closed on cleanup.
+func ConnectBus(t TB, url string) busdial.Bus {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), StartTimeout)
 	defer cancel()
-	b, err := natsbus.Connect(ctx, url, natsbus.WithLogger(Logger()))
+	b, err := busdial.Dial(ctx, url, busdial.Options{Logger: Logger()})
 	if err != nil {
 		t.Fatalf("localstack: connecting to %s: %v", url, err)
 	}
@@ -113,7 +121,7 @@ func StartServer(t TB, sim *arisim.Sim, busURL, app, prefix string) *proxy.Serve
 	return RunServer(t, proxy.Config{
 		Applications: []string{app},
 		ARI:          ARIConfig(sim),
-		Bus:          Connect(t, busURL),
+		Bus:          ConnectBus(t, busURL),
 		Prefix:       prefix,
 	})
 }
