@@ -79,27 +79,28 @@ func RunGateway(ctx context.Context, opts Options) (*GatewayReport, error) {
 
 	tr := ariconn.NewTransport()
 	defer tr.CloseIdleConnections()
-	e := &env{opts: opts, sim: st.Sim, password: st.SimPassword, cli: cli,
+	e := &env{opts: opts, sim: st.Sim, app: AppProxied, cli: cli,
+		tgt:  target{httpURL: st.Sim.URL(), wsURL: st.Sim.WebSocketURL(), user: simUser, password: st.SimPassword, sim: st.Sim},
 		http: &http.Client{Transport: tr, Timeout: 10 * time.Second}}
 	chanID, err := st.Sim.InboundCall(AppProxied)
 	if err != nil {
 		return nil, fmt.Errorf("bench: placing the call to query: %w", err)
 	}
-	if err := e.waitProxied(ctx, chanID); err != nil {
+	if err := waitData(ctx, cli.Channel(chanID)); err != nil {
 		return nil, err
 	}
 	rep := &GatewayReport{}
 	opts.Progress("gateway: GET /channels/{id} direct")
-	direct, err := e.load(ctx, "direct ARI", e.direct("GET", "/channels/"+chanID, func() any { return new(json.RawMessage) }))
+	direct, err := e.load(ctx, "direct ARI", opts.Concurrency, e.direct("GET", "/channels/"+chanID, func() any { return new(json.RawMessage) }))
 	if err != nil {
 		return nil, err
 	}
 	opts.Progress("gateway: GET /channels/{id} through the gateway")
-	through, err := e.load(ctx, "through the gateway", e.httpOp("GET", base+"/ari/channels/"+chanID, gatewayUser, gatewayPassword, func() any { return new(json.RawMessage) }))
+	through, err := e.load(ctx, "through the gateway", opts.Concurrency, e.httpOp("GET", base+"/ari/channels/"+chanID, gatewayUser, gatewayPassword, func() any { return new(json.RawMessage) }))
 	if err != nil {
 		return nil, err
 	}
-	rep.Requests = compare("GET /channels/{id}", direct, through)
+	rep.Requests = compare("GET /channels/{id}", opts.Concurrency, direct, through)
 
 	opts.Progress("gateway: events direct")
 	if rep.Direct, err = e.floodDirect(ctx, "direct WebSocket", false); err != nil {
