@@ -136,6 +136,8 @@ func testCluster(t *testing.T, tr bustest.Transport) {
 				t.Errorf("answer %s (node %d) with a partial key: %v", id, i, err)
 			}
 		}
+		// The sniffer sees the request on its own connection, maybe after the reply.
+		waitFor(t, "sniffer", func() bool { return len(sn.subjectsOf("ChannelData", ids[0])) > 0 })
 		if got := sn.subjectsOf("ChannelData", ids[0]); len(got) != 1 || got[0] != sub(wire.ClassData, "") {
 			t.Errorf("partial key went to %v", got)
 		}
