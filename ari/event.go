@@ -57,6 +57,13 @@ var (
 	errTypeNotText = errors.New("type is not a string")
 )
 
+// EventType reads the "type" member of the event raw, as DecodeEvent
+// would, without decoding or validating the rest: a cheap test before
+// decoding events that may be dropped by type.
+func EventType(raw []byte) (string, error) {
+	return eventType(bytes.TrimSpace(raw))
+}
+
 // eventType reads the "type" member of the event object raw without
 // decoding anything else; raw is validated later, by the decode into the
 // event's struct.

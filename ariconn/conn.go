@@ -6,6 +6,7 @@ package ariconn
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -84,6 +85,9 @@ type Conn struct {
 	client  *http.Client
 	log     *slog.Logger
 	running atomic.Bool
+	// auth is the Authorization header value, made once rather than per
+	// request ("" without credentials).
+	auth string
 }
 
 // New checks cfg and returns a Conn. It does not connect yet.
@@ -103,6 +107,9 @@ func New(cfg Config) (*Conn, error) {
 	}
 	hu.RawQuery, hu.Fragment = "", ""
 	c := &Conn{cfg: cfg, base: strings.TrimSuffix(hu.String(), "/")}
+	if cfg.Username != "" || cfg.Password != "" {
+		c.auth = "Basic " + base64.StdEncoding.EncodeToString([]byte(cfg.Username+":"+cfg.Password))
+	}
 
 	ws := cfg.WebSocketURL
 	if ws == "" {
@@ -211,19 +218,19 @@ func (c *Conn) do(ctx context.Context, method, path string, query url.Values, bo
 	if err != nil {
 		return nil, fmt.Errorf("ariconn: %s %s: %w", method, path, err)
 	}
-	if c.cfg.Username != "" || c.cfg.Password != "" {
-		req.SetBasicAuth(c.cfg.Username, c.cfg.Password)
+	if c.auth != "" {
+		req.Header["Authorization"] = []string{c.auth}
 	}
 	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header["Content-Type"] = jsonHeader
 	}
-	req.Header.Set("Accept", "application/json")
+	req.Header["Accept"] = jsonHeader
 	resp, err := c.client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("ariconn: %s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseSize+1))
+	data, err := readBody(resp)
 	if err != nil {
 		return nil, fmt.Errorf("ariconn: %s %s: reading answer: %w", method, path, err)
 	}
@@ -231,6 +238,23 @@ func (c *Conn) do(ctx context.Context, method, path string, query url.Values, bo
 		return nil, fmt.Errorf("ariconn: %s %s: answer larger than %d bytes", method, path, MaxResponseSize)
 	}
 	return &Response{Status: resp.StatusCode, Body: data}, nil
+}
+
+// jsonHeader is the value of the Accept and Content-Type headers (header
+// maps keep the slice; nothing modifies it).
+var jsonHeader = []string{"application/json"}
+
+// readBody reads an answer of at most MaxResponseSize+1 bytes, in one
+// allocation when the length is announced (Asterisk always announces it).
+func readBody(resp *http.Response) ([]byte, error) {
+	if n := resp.ContentLength; n >= 0 && n <= MaxResponseSize {
+		data := make([]byte, n)
+		if _, err := io.ReadFull(resp.Body, data); err != nil {
+			return nil, err
+		}
+		return data, nil
+	}
+	return io.ReadAll(io.LimitReader(resp.Body, MaxResponseSize+1))
 }
 
 // Ping asks Asterisk whether it is there (GET /asterisk/ping). It returns

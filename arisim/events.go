@@ -138,9 +138,14 @@ func (s *Sim) evBridge(typ string, b *bridge) *event {
 	return &event{typ: typ, body: s.finish(o), bridges: []string{b.id}}
 }
 
+// evBridgeChannel builds ChannelEnteredBridge / ChannelLeftBridge. They
+// are published on the bridge's topic only (ast_bridge_publish_enter,
+// ast_bridge_publish_leave in main/stasis_bridges.c), so only the
+// applications subscribed to the bridge get them, not those subscribed to
+// the channel alone.
 func (s *Sim) evBridgeChannel(typ string, b *bridge, c *channel) *event {
 	o := evb(typ).val("bridge", bridgeBody(b)).val("channel", channelBody(c))
-	return &event{typ: typ, body: s.finish(o), bridges: []string{b.id}, chans: []string{c.id}}
+	return &event{typ: typ, body: s.finish(o), bridges: []string{b.id}}
 }
 
 func (s *Sim) evVideoSourceChanged(b *bridge, old string) *event {

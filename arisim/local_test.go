@@ -271,3 +271,142 @@ func TestHangupOfLocalHalves(t *testing.T) {
 		})
 	}
 }
+
+// TestSubscriptionsCountAndEndWithTheObject: an application's interest in
+// a channel or bridge is counted (app_subscribe_channel,
+// app_subscribe_bridge: ++interested; unsubscribe: --interested, the
+// forward dropped at zero; res/stasis/app.c), and ends with the object
+// whatever the count: ChannelDestroyed and BridgeDestroyed still reach
+// the application, then the subscription is gone (unsubscribe with
+// terminate in sub_channel_update_handler / sub_bridge_update_handler).
+func TestSubscriptionsCountAndEndWithTheObject(t *testing.T) {
+	s := testSim(t, Config{})
+	ws := dialEvents(t, s, "app=demo")
+	other := dialEvents(t, s, "app=other")
+	originateInStasis(t, s, ws, "c")
+	mustCall(t, s, "POST", "/bridges/b", "type=mixing")
+	listed := func(kind, id string) bool {
+		_, body := call(t, s, "GET", "/applications/other", "", nil)
+		ids, _ := decode(t, body)[kind+"_ids"].([]any)
+		return slices.Contains(ids, any(id))
+	}
+	for range 2 {
+		mustCall(t, s, "POST", "/applications/other/subscription", "eventSource=channel:c")
+	}
+	mustCall(t, s, "POST", "/applications/other/subscription", "eventSource=bridge:b")
+	mustCall(t, s, "DELETE", "/applications/other/subscription", "eventSource=channel:c")
+	if !listed("channel", "c") {
+		t.Fatal("subscribed twice and unsubscribed once: the channel is no longer listed")
+	}
+	mustCall(t, s, "POST", "/channels/c/variable", "variable=SEEN&value=1")
+	other.waitFor(t, "ChannelVarset SEEN", func(m map[string]any) bool { return m["variable"] == "SEEN" })
+
+	mustCall(t, s, "DELETE", "/channels/c", "")
+	other.waitType(t, "ChannelDestroyed", "c")
+	if listed("channel", "c") {
+		t.Error("the channel is still listed after ChannelDestroyed (interest count 1 left)")
+	}
+	mustCall(t, s, "DELETE", "/bridges/b", "")
+	other.waitType(t, "BridgeDestroyed", "")
+	if listed("bridge", "b") {
+		t.Error("the bridge is still listed after BridgeDestroyed")
+	}
+	for _, m := range ws.events() {
+		if m["type"] == "BridgeDestroyed" {
+			t.Error("demo, not subscribed to the bridge, got BridgeDestroyed")
+		}
+	}
+}
+
+// TestPlaybackOperationsByState: what each playback operation answers in
+// each state, from the operations table of res/res_stasis_playback.c
+// (stasis_app_playback_operation): an operation the table has runs (a
+// no-op where the state already is what it asks for), one it lacks is
+// 409 "Can only X while media is playing", and one that needs control
+// of media that cannot be controlled (digits:) is 500 "Could not X
+// playback". The clock stands still, so nothing ends by itself.
+func TestPlaybackOperationsByState(t *testing.T) {
+	type op struct {
+		name   string
+		status int
+	}
+	for _, tc := range []struct {
+		state string
+		media string
+		setup func(t *testing.T, s *Sim)
+		ops   []op
+	}{
+		{"queued", "sound:beep", func(t *testing.T, s *Sim) {
+			mustCall(t, s, "POST", "/channels/a/dtmf", "dtmf=1") // occupies the control queue
+		}, []op{{"restart", 204}, {"pause", 409}, {"unpause", 409}, {"reverse", 409}, {"forward", 409}}},
+		{"playing", "sound:demo-congrats", nil,
+			[]op{{"unpause", 204}, {"restart", 204}, {"reverse", 204}, {"forward", 204}, {"pause", 204}}},
+		{"paused", "sound:demo-congrats", nil, nil}, // paused below
+		{"playing, not controllable", "digits:123", nil,
+			[]op{{"unpause", 204}, {"pause", 500}, {"restart", 500}, {"reverse", 500}, {"forward", 500}}},
+	} {
+		t.Run(tc.state, func(t *testing.T) {
+			cs := newClockedSim(t, Config{})
+			ws := dialEvents(t, cs.Sim, "app=demo")
+			originateInStasis(t, cs.Sim, ws, "a")
+			if tc.setup != nil {
+				tc.setup(t, cs.Sim)
+			}
+			mustCall(t, cs.Sim, "POST", "/channels/a/play/p", "media="+url.QueryEscape(tc.media))
+			cs.advance(0)
+			ops := tc.ops
+			if tc.state == "paused" {
+				mustCall(t, cs.Sim, "POST", "/playbacks/p/control", "operation=pause")
+				ops = []op{{"pause", 204}, {"restart", 409}, {"reverse", 409}, {"forward", 409}, {"unpause", 204}}
+			}
+			for _, o := range ops {
+				st, body := call(t, cs.Sim, "POST", "/playbacks/p/control", "operation="+o.name, nil)
+				if st != o.status {
+					t.Errorf("%s while %s: %d %s, want %d", o.name, tc.state, st, body, o.status)
+				}
+			}
+			want := 204
+			if tc.state == "playing, not controllable" {
+				want = 500
+			}
+			if st, body := call(t, cs.Sim, "DELETE", "/playbacks/p", "", nil); st != want {
+				t.Errorf("stop while %s: %d %s, want %d", tc.state, st, body, want)
+			}
+		})
+	}
+}
+
+// TestBridgeChannelEventsGoToBridgeSubscribers: ChannelEnteredBridge and
+// ChannelLeftBridge are published on the bridge's topic only
+// (ast_bridge_publish_enter / ast_bridge_publish_leave,
+// main/stasis_bridges.c): the channel's Stasis application, subscribed to
+// the bridge while its channel is in it, and an application subscribed to
+// the bridge get them; one subscribed to the channel alone does not,
+// though it sees the channel's own events (BRIDGEPEER).
+func TestBridgeChannelEventsGoToBridgeSubscribers(t *testing.T) {
+	s := testSim(t, Config{})
+	ws := dialEvents(t, s, "app=demo")
+	chanOnly := dialEvents(t, s, "app=other")
+	bridgeSub := dialEvents(t, s, "app=third")
+	originateInStasis(t, s, ws, "c")
+	originateInStasis(t, s, ws, "d")
+	mustCall(t, s, "POST", "/bridges/b", "type=mixing")
+	mustCall(t, s, "POST", "/applications/other/subscription", "eventSource=channel:c")
+	mustCall(t, s, "POST", "/applications/third/subscription", "eventSource=bridge:b")
+	mustCall(t, s, "POST", "/bridges/b/addChannel", "channel=c,d")
+	mustCall(t, s, "POST", "/bridges/b/removeChannel", "channel=c")
+	for _, w := range []*wsClient{ws, bridgeSub} {
+		w.waitType(t, "ChannelEnteredBridge", "c")
+		w.waitType(t, "ChannelLeftBridge", "c")
+	}
+	chanOnly.waitFor(t, "BRIDGEPEER of c", func(m map[string]any) bool { return m["variable"] == "BRIDGEPEER" })
+	// Events reach an application in order: once its user event is in,
+	// nothing the bridge operations caused is still on the way.
+	mustCall(t, s, "POST", "/events/user/mark", "application=other")
+	chanOnly.waitType(t, "ChannelUserevent", "")
+	for _, m := range chanOnly.events() {
+		if m["type"] == "ChannelEnteredBridge" || m["type"] == "ChannelLeftBridge" {
+			t.Errorf("an application subscribed to the channel only got %s", m["type"])
+		}
+	}
+}

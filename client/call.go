@@ -142,7 +142,7 @@ func (c *Client) sendRaw(ctx context.Context, class wire.Class, req *wire.Reques
 	if req.Key != nil {
 		key = *req.Key
 	}
-	data, err := json.Marshal(req)
+	data, err := req.MarshalJSON() // not json.Marshal: it would scan and compact the result again
 	if err != nil {
 		return nil, fmt.Errorf("client: %s: encode request: %w", req.Kind, err)
 	}
@@ -408,10 +408,20 @@ func entity[T any](resp *wire.Response, field string) (T, error) {
 	if !ok {
 		return v, fmt.Errorf("client: reply has no data.%s: %w", field, ErrInternal)
 	}
-	if err := json.Unmarshal(raw, &v); err != nil {
+	if err := decodeEntity(raw, &v); err != nil {
 		return v, fmt.Errorf("client: decode data.%s: %w", field, err)
 	}
 	return v, nil
+}
+
+// decodeEntity decodes raw into v. The ARI models decode themselves
+// (validating their input as json.Unmarshal does): calling them directly
+// spares json.Unmarshal's own validation pass over the same bytes.
+func decodeEntity(raw []byte, v any) error {
+	if u, ok := v.(json.Unmarshaler); ok {
+		return u.UnmarshalJSON(raw)
+	}
+	return json.Unmarshal(raw, v)
 }
 
 // variable is the value of a ShapeVariable reply.
@@ -426,7 +436,7 @@ func entityPtr[T any](resp *wire.Response, field string) (*T, error) {
 	if !ok {
 		return nil, fmt.Errorf("client: reply has no data.%s: %w", field, ErrInternal)
 	}
-	if err := json.Unmarshal(raw, v); err != nil {
+	if err := decodeEntity(raw, v); err != nil {
 		return nil, fmt.Errorf("client: decode data.%s: %w", field, err)
 	}
 	return v, nil

@@ -167,6 +167,14 @@ func (s *Subscription) offer(m bus.Msg) bool {
 	if !s.checkSeq(m) {
 		return true // a copy or a latecomer: delivering it would break the order
 	}
+	// The cheap test first: most events of a busy application are for
+	// other subscriptions, and decoding one costs far more than reading
+	// its type.
+	if s.types != nil {
+		if typ, err := ari.EventType(m.Data); err == nil && !s.types[typ] {
+			return true
+		}
+	}
 	ev, err := ari.DecodeEvent(m.Data)
 	if err != nil {
 		s.c.core.log.Debug("ignoring undecodable event", "subject", m.Subject, "err", err)

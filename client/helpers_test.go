@@ -3,10 +3,13 @@ package client
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/ariproxy/ari-proxy/ari"
+	"github.com/ariproxy/ari-proxy/wire"
 )
 
 const testApp = "demo"
@@ -78,4 +81,14 @@ func handledOnce(t *testing.T, what string, counts map[string]int, want int) {
 			t.Errorf("%s %s handled %d times", what, id, n)
 		}
 	}
+}
+
+// classOf is the class of request subject subj under s: the class whose
+// Subjects.Request it is, at some level; "" when it is no request.
+func classOf(s wire.Subjects, subj string) wire.Class {
+	i := slices.IndexFunc(wire.RequestClasses, func(c wire.Class) bool { return strings.HasPrefix(subj+".", s.Request(c, "", "")+".") })
+	if i < 0 {
+		return ""
+	}
+	return wire.RequestClasses[i]
 }

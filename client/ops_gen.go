@@ -10,45 +10,36 @@ import (
 
 var _ = ari.Params(nil)
 
-// ChannelHandle is a channel on the bus, named by its key (kind "channel";
-// the id is channelId). Its methods send requests to the server that has it:
-// the one of the key's node, or, with a partial key (no node), every server
-// of the application, taking the answer of the one that has it.
-type ChannelHandle struct {
+// ApplicationHandle is a Stasis application on the bus, named by its key
+// (kind "application"; the id is applicationName). Its methods send requests
+// to the server that has it: the one of the key's node, or, with a partial
+// key (no node), every server of the application, taking the answer of the
+// one that has it.
+type ApplicationHandle struct {
 	c   *Client
 	key Key
 }
 
-// Channel returns a handle on the channel id, with the client's application,
-// node (WithNode) and dialog. It sends nothing.
-func (c *Client) Channel(id string) *ChannelHandle {
-	return &ChannelHandle{c: c, key: c.fillKey(Key{Kind: "channel", ID: id})}
+// Application returns a handle on the Stasis application name, with the
+// client's application, node (WithNode) and dialog. It sends nothing.
+func (c *Client) Application(name string) *ApplicationHandle {
+	return &ApplicationHandle{c: c, key: c.fillKey(Key{Kind: "application", ID: name})}
 }
 
-// ChannelFromKey returns a handle on the channel that key names (a key from
-// an event, a reply or another process).
-func (c *Client) ChannelFromKey(key Key) *ChannelHandle {
+// ApplicationFromKey returns a handle on the Stasis application that key
+// names (a key from an event, a reply or another process).
+func (c *Client) ApplicationFromKey(key Key) *ApplicationHandle {
 	if key.Kind == "" {
-		key.Kind = "channel"
+		key.Kind = "application"
 	}
-	return &ChannelHandle{c: c, key: key}
+	return &ApplicationHandle{c: c, key: key}
 }
 
 // Key returns the handle's key.
-func (h *ChannelHandle) Key() Key { return h.key }
+func (h *ApplicationHandle) Key() Key { return h.key }
 
-// ID returns the id of the channel.
-func (h *ChannelHandle) ID() string { return h.key.ID }
-
-// Subscribe delivers the events of this channel only, of the given types
-// (ari.TypeChannelStateChange...) when types are given; a type the spec does
-// not define is an error. It binds the channel to a fresh dialog on the
-// servers (request kind ChannelSubscribe) and listens on that dialog's
-// subject, so it does not receive the application's other events. Close
-// unbinds the dialog.
-func (h *ChannelHandle) Subscribe(ctx context.Context, types ...string) (*Subscription, error) {
-	return h.c.subscribeResource(ctx, "ChannelSubscribe", h.key, types)
-}
+// ID returns the id of the Stasis application.
+func (h *ApplicationHandle) ID() string { return h.key.ID }
 
 // BridgeHandle is a bridge on the bus, named by its key (kind "bridge"; the
 // id is bridgeId). Its methods send requests to the server that has it: the
@@ -90,45 +81,138 @@ func (h *BridgeHandle) Subscribe(ctx context.Context, types ...string) (*Subscri
 	return h.c.subscribeResource(ctx, "BridgeSubscribe", h.key, types)
 }
 
-// PlaybackHandle is a playback on the bus, named by its key (kind "playback";
-// the id is playbackId). Its methods send requests to the server that has it:
+// ChannelHandle is a channel on the bus, named by its key (kind "channel";
+// the id is channelId). Its methods send requests to the server that has it:
 // the one of the key's node, or, with a partial key (no node), every server
 // of the application, taking the answer of the one that has it.
-type PlaybackHandle struct {
+type ChannelHandle struct {
 	c   *Client
 	key Key
 }
 
-// Playback returns a handle on the playback id, with the client's
-// application, node (WithNode) and dialog. It sends nothing.
-func (c *Client) Playback(id string) *PlaybackHandle {
-	return &PlaybackHandle{c: c, key: c.fillKey(Key{Kind: "playback", ID: id})}
+// Channel returns a handle on the channel id, with the client's application,
+// node (WithNode) and dialog. It sends nothing.
+func (c *Client) Channel(id string) *ChannelHandle {
+	return &ChannelHandle{c: c, key: c.fillKey(Key{Kind: "channel", ID: id})}
 }
 
-// PlaybackFromKey returns a handle on the playback that key names (a key from
+// ChannelFromKey returns a handle on the channel that key names (a key from
 // an event, a reply or another process).
-func (c *Client) PlaybackFromKey(key Key) *PlaybackHandle {
+func (c *Client) ChannelFromKey(key Key) *ChannelHandle {
 	if key.Kind == "" {
-		key.Kind = "playback"
+		key.Kind = "channel"
 	}
-	return &PlaybackHandle{c: c, key: key}
+	return &ChannelHandle{c: c, key: key}
 }
 
 // Key returns the handle's key.
-func (h *PlaybackHandle) Key() Key { return h.key }
+func (h *ChannelHandle) Key() Key { return h.key }
 
-// ID returns the id of the playback.
-func (h *PlaybackHandle) ID() string { return h.key.ID }
+// ID returns the id of the channel.
+func (h *ChannelHandle) ID() string { return h.key.ID }
 
-// Subscribe delivers the events of this playback only, of the given types
+// Subscribe delivers the events of this channel only, of the given types
 // (ari.TypeChannelStateChange...) when types are given; a type the spec does
-// not define is an error. It binds the playback to a fresh dialog on the
-// servers (request kind PlaybackSubscribe) and listens on that dialog's
+// not define is an error. It binds the channel to a fresh dialog on the
+// servers (request kind ChannelSubscribe) and listens on that dialog's
 // subject, so it does not receive the application's other events. Close
 // unbinds the dialog.
-func (h *PlaybackHandle) Subscribe(ctx context.Context, types ...string) (*Subscription, error) {
-	return h.c.subscribeResource(ctx, "PlaybackSubscribe", h.key, types)
+func (h *ChannelHandle) Subscribe(ctx context.Context, types ...string) (*Subscription, error) {
+	return h.c.subscribeResource(ctx, "ChannelSubscribe", h.key, types)
 }
+
+// ConfigHandle is a dynamic configuration object on the bus, named by its key
+// (kind "config"; the id is configClass"/"objectType"/"id). Its methods send
+// requests to the server that has it: the one of the key's node, or, with a
+// partial key (no node), every server of the application, taking the answer
+// of the one that has it.
+type ConfigHandle struct {
+	c   *Client
+	key Key
+}
+
+// Config returns a handle on the dynamic configuration object configClass,
+// objectType, id, with the client's application, node (WithNode) and dialog.
+// It sends nothing.
+func (c *Client) Config(configClass, objectType, id string) *ConfigHandle {
+	return &ConfigHandle{c: c, key: c.fillKey(Key{Kind: "config", ID: joinKey(configClass, objectType, id)})}
+}
+
+// ConfigFromKey returns a handle on the dynamic configuration object that key
+// names (a key from an event, a reply or another process).
+func (c *Client) ConfigFromKey(key Key) *ConfigHandle {
+	if key.Kind == "" {
+		key.Kind = "config"
+	}
+	return &ConfigHandle{c: c, key: key}
+}
+
+// Key returns the handle's key.
+func (h *ConfigHandle) Key() Key { return h.key }
+
+// ID returns the id of the dynamic configuration object.
+func (h *ConfigHandle) ID() string { return h.key.ID }
+
+// DeviceStateHandle is a device state on the bus, named by its key (kind
+// "devicestate"; the id is deviceName). Its methods send requests to the
+// server that has it: the one of the key's node, or, with a partial key (no
+// node), every server of the application, taking the answer of the one that
+// has it.
+type DeviceStateHandle struct {
+	c   *Client
+	key Key
+}
+
+// DeviceState returns a handle on the device state name, with the client's
+// application, node (WithNode) and dialog. It sends nothing.
+func (c *Client) DeviceState(name string) *DeviceStateHandle {
+	return &DeviceStateHandle{c: c, key: c.fillKey(Key{Kind: "devicestate", ID: name})}
+}
+
+// DeviceStateFromKey returns a handle on the device state that key names (a
+// key from an event, a reply or another process).
+func (c *Client) DeviceStateFromKey(key Key) *DeviceStateHandle {
+	if key.Kind == "" {
+		key.Kind = "devicestate"
+	}
+	return &DeviceStateHandle{c: c, key: key}
+}
+
+// Key returns the handle's key.
+func (h *DeviceStateHandle) Key() Key { return h.key }
+
+// ID returns the id of the device state.
+func (h *DeviceStateHandle) ID() string { return h.key.ID }
+
+// EndpointHandle is a endpoint on the bus, named by its key (kind "endpoint";
+// the id is tech"/"resource). Its methods send requests to the server that
+// has it: the one of the key's node, or, with a partial key (no node), every
+// server of the application, taking the answer of the one that has it.
+type EndpointHandle struct {
+	c   *Client
+	key Key
+}
+
+// Endpoint returns a handle on the endpoint tech, resource, with the client's
+// application, node (WithNode) and dialog. It sends nothing.
+func (c *Client) Endpoint(tech, resource string) *EndpointHandle {
+	return &EndpointHandle{c: c, key: c.fillKey(Key{Kind: "endpoint", ID: joinKey(tech, resource)})}
+}
+
+// EndpointFromKey returns a handle on the endpoint that key names (a key from
+// an event, a reply or another process).
+func (c *Client) EndpointFromKey(key Key) *EndpointHandle {
+	if key.Kind == "" {
+		key.Kind = "endpoint"
+	}
+	return &EndpointHandle{c: c, key: key}
+}
+
+// Key returns the handle's key.
+func (h *EndpointHandle) Key() Key { return h.key }
+
+// ID returns the id of the endpoint.
+func (h *EndpointHandle) ID() string { return h.key.ID }
 
 // LiveRecordingHandle is a live recording on the bus, named by its key (kind
 // "liverecording"; the id is recordingName). Its methods send requests to the
@@ -171,219 +255,6 @@ func (h *LiveRecordingHandle) Subscribe(ctx context.Context, types ...string) (*
 	return h.c.subscribeResource(ctx, "RecordingLiveSubscribe", h.key, types)
 }
 
-// StoredRecordingHandle is a stored recording on the bus, named by its key
-// (kind "storedrecording"; the id is recordingName). Its methods send
-// requests to the server that has it: the one of the key's node, or, with a
-// partial key (no node), every server of the application, taking the answer
-// of the one that has it.
-type StoredRecordingHandle struct {
-	c   *Client
-	key Key
-}
-
-// StoredRecording returns a handle on the stored recording name, with the
-// client's application, node (WithNode) and dialog. It sends nothing.
-func (c *Client) StoredRecording(name string) *StoredRecordingHandle {
-	return &StoredRecordingHandle{c: c, key: c.fillKey(Key{Kind: "storedrecording", ID: name})}
-}
-
-// StoredRecordingFromKey returns a handle on the stored recording that key
-// names (a key from an event, a reply or another process).
-func (c *Client) StoredRecordingFromKey(key Key) *StoredRecordingHandle {
-	if key.Kind == "" {
-		key.Kind = "storedrecording"
-	}
-	return &StoredRecordingHandle{c: c, key: key}
-}
-
-// Key returns the handle's key.
-func (h *StoredRecordingHandle) Key() Key { return h.key }
-
-// ID returns the id of the stored recording.
-func (h *StoredRecordingHandle) ID() string { return h.key.ID }
-
-// DeviceStateHandle is a device state on the bus, named by its key (kind
-// "devicestate"; the id is deviceName). Its methods send requests to the
-// server that has it: the one of the key's node, or, with a partial key (no
-// node), every server of the application, taking the answer of the one that
-// has it.
-type DeviceStateHandle struct {
-	c   *Client
-	key Key
-}
-
-// DeviceState returns a handle on the device state name, with the client's
-// application, node (WithNode) and dialog. It sends nothing.
-func (c *Client) DeviceState(name string) *DeviceStateHandle {
-	return &DeviceStateHandle{c: c, key: c.fillKey(Key{Kind: "devicestate", ID: name})}
-}
-
-// DeviceStateFromKey returns a handle on the device state that key names (a
-// key from an event, a reply or another process).
-func (c *Client) DeviceStateFromKey(key Key) *DeviceStateHandle {
-	if key.Kind == "" {
-		key.Kind = "devicestate"
-	}
-	return &DeviceStateHandle{c: c, key: key}
-}
-
-// Key returns the handle's key.
-func (h *DeviceStateHandle) Key() Key { return h.key }
-
-// ID returns the id of the device state.
-func (h *DeviceStateHandle) ID() string { return h.key.ID }
-
-// MailboxHandle is a mailbox on the bus, named by its key (kind "mailbox";
-// the id is mailboxName). Its methods send requests to the server that has
-// it: the one of the key's node, or, with a partial key (no node), every
-// server of the application, taking the answer of the one that has it.
-type MailboxHandle struct {
-	c   *Client
-	key Key
-}
-
-// Mailbox returns a handle on the mailbox name, with the client's
-// application, node (WithNode) and dialog. It sends nothing.
-func (c *Client) Mailbox(name string) *MailboxHandle {
-	return &MailboxHandle{c: c, key: c.fillKey(Key{Kind: "mailbox", ID: name})}
-}
-
-// MailboxFromKey returns a handle on the mailbox that key names (a key from
-// an event, a reply or another process).
-func (c *Client) MailboxFromKey(key Key) *MailboxHandle {
-	if key.Kind == "" {
-		key.Kind = "mailbox"
-	}
-	return &MailboxHandle{c: c, key: key}
-}
-
-// Key returns the handle's key.
-func (h *MailboxHandle) Key() Key { return h.key }
-
-// ID returns the id of the mailbox.
-func (h *MailboxHandle) ID() string { return h.key.ID }
-
-// EndpointHandle is a endpoint on the bus, named by its key (kind "endpoint";
-// the id is tech"/"resource). Its methods send requests to the server that
-// has it: the one of the key's node, or, with a partial key (no node), every
-// server of the application, taking the answer of the one that has it.
-type EndpointHandle struct {
-	c   *Client
-	key Key
-}
-
-// Endpoint returns a handle on the endpoint tech, resource, with the client's
-// application, node (WithNode) and dialog. It sends nothing.
-func (c *Client) Endpoint(tech, resource string) *EndpointHandle {
-	return &EndpointHandle{c: c, key: c.fillKey(Key{Kind: "endpoint", ID: joinKey(tech, resource)})}
-}
-
-// EndpointFromKey returns a handle on the endpoint that key names (a key from
-// an event, a reply or another process).
-func (c *Client) EndpointFromKey(key Key) *EndpointHandle {
-	if key.Kind == "" {
-		key.Kind = "endpoint"
-	}
-	return &EndpointHandle{c: c, key: key}
-}
-
-// Key returns the handle's key.
-func (h *EndpointHandle) Key() Key { return h.key }
-
-// ID returns the id of the endpoint.
-func (h *EndpointHandle) ID() string { return h.key.ID }
-
-// SoundHandle is a sound on the bus, named by its key (kind "sound"; the id
-// is soundId). Its methods send requests to the server that has it: the one
-// of the key's node, or, with a partial key (no node), every server of the
-// application, taking the answer of the one that has it.
-type SoundHandle struct {
-	c   *Client
-	key Key
-}
-
-// Sound returns a handle on the sound id, with the client's application, node
-// (WithNode) and dialog. It sends nothing.
-func (c *Client) Sound(id string) *SoundHandle {
-	return &SoundHandle{c: c, key: c.fillKey(Key{Kind: "sound", ID: id})}
-}
-
-// SoundFromKey returns a handle on the sound that key names (a key from an
-// event, a reply or another process).
-func (c *Client) SoundFromKey(key Key) *SoundHandle {
-	if key.Kind == "" {
-		key.Kind = "sound"
-	}
-	return &SoundHandle{c: c, key: key}
-}
-
-// Key returns the handle's key.
-func (h *SoundHandle) Key() Key { return h.key }
-
-// ID returns the id of the sound.
-func (h *SoundHandle) ID() string { return h.key.ID }
-
-// ApplicationHandle is a Stasis application on the bus, named by its key
-// (kind "application"; the id is applicationName). Its methods send requests
-// to the server that has it: the one of the key's node, or, with a partial
-// key (no node), every server of the application, taking the answer of the
-// one that has it.
-type ApplicationHandle struct {
-	c   *Client
-	key Key
-}
-
-// Application returns a handle on the Stasis application name, with the
-// client's application, node (WithNode) and dialog. It sends nothing.
-func (c *Client) Application(name string) *ApplicationHandle {
-	return &ApplicationHandle{c: c, key: c.fillKey(Key{Kind: "application", ID: name})}
-}
-
-// ApplicationFromKey returns a handle on the Stasis application that key
-// names (a key from an event, a reply or another process).
-func (c *Client) ApplicationFromKey(key Key) *ApplicationHandle {
-	if key.Kind == "" {
-		key.Kind = "application"
-	}
-	return &ApplicationHandle{c: c, key: key}
-}
-
-// Key returns the handle's key.
-func (h *ApplicationHandle) Key() Key { return h.key }
-
-// ID returns the id of the Stasis application.
-func (h *ApplicationHandle) ID() string { return h.key.ID }
-
-// ModuleHandle is a Asterisk module on the bus, named by its key (kind
-// "module"; the id is moduleName). Its methods send requests to the server
-// that has it: the one of the key's node, or, with a partial key (no node),
-// every server of the application, taking the answer of the one that has it.
-type ModuleHandle struct {
-	c   *Client
-	key Key
-}
-
-// Module returns a handle on the Asterisk module name, with the client's
-// application, node (WithNode) and dialog. It sends nothing.
-func (c *Client) Module(name string) *ModuleHandle {
-	return &ModuleHandle{c: c, key: c.fillKey(Key{Kind: "module", ID: name})}
-}
-
-// ModuleFromKey returns a handle on the Asterisk module that key names (a key
-// from an event, a reply or another process).
-func (c *Client) ModuleFromKey(key Key) *ModuleHandle {
-	if key.Kind == "" {
-		key.Kind = "module"
-	}
-	return &ModuleHandle{c: c, key: key}
-}
-
-// Key returns the handle's key.
-func (h *ModuleHandle) Key() Key { return h.key }
-
-// ID returns the id of the Asterisk module.
-func (h *ModuleHandle) ID() string { return h.key.ID }
-
 // LogChannelHandle is a Asterisk log channel on the bus, named by its key
 // (kind "logging"; the id is logChannelName). Its methods send requests to
 // the server that has it: the one of the key's node, or, with a partial key
@@ -415,6 +286,167 @@ func (h *LogChannelHandle) Key() Key { return h.key }
 // ID returns the id of the Asterisk log channel.
 func (h *LogChannelHandle) ID() string { return h.key.ID }
 
+// MailboxHandle is a mailbox on the bus, named by its key (kind "mailbox";
+// the id is mailboxName). Its methods send requests to the server that has
+// it: the one of the key's node, or, with a partial key (no node), every
+// server of the application, taking the answer of the one that has it.
+type MailboxHandle struct {
+	c   *Client
+	key Key
+}
+
+// Mailbox returns a handle on the mailbox name, with the client's
+// application, node (WithNode) and dialog. It sends nothing.
+func (c *Client) Mailbox(name string) *MailboxHandle {
+	return &MailboxHandle{c: c, key: c.fillKey(Key{Kind: "mailbox", ID: name})}
+}
+
+// MailboxFromKey returns a handle on the mailbox that key names (a key from
+// an event, a reply or another process).
+func (c *Client) MailboxFromKey(key Key) *MailboxHandle {
+	if key.Kind == "" {
+		key.Kind = "mailbox"
+	}
+	return &MailboxHandle{c: c, key: key}
+}
+
+// Key returns the handle's key.
+func (h *MailboxHandle) Key() Key { return h.key }
+
+// ID returns the id of the mailbox.
+func (h *MailboxHandle) ID() string { return h.key.ID }
+
+// ModuleHandle is a Asterisk module on the bus, named by its key (kind
+// "module"; the id is moduleName). Its methods send requests to the server
+// that has it: the one of the key's node, or, with a partial key (no node),
+// every server of the application, taking the answer of the one that has it.
+type ModuleHandle struct {
+	c   *Client
+	key Key
+}
+
+// Module returns a handle on the Asterisk module name, with the client's
+// application, node (WithNode) and dialog. It sends nothing.
+func (c *Client) Module(name string) *ModuleHandle {
+	return &ModuleHandle{c: c, key: c.fillKey(Key{Kind: "module", ID: name})}
+}
+
+// ModuleFromKey returns a handle on the Asterisk module that key names (a key
+// from an event, a reply or another process).
+func (c *Client) ModuleFromKey(key Key) *ModuleHandle {
+	if key.Kind == "" {
+		key.Kind = "module"
+	}
+	return &ModuleHandle{c: c, key: key}
+}
+
+// Key returns the handle's key.
+func (h *ModuleHandle) Key() Key { return h.key }
+
+// ID returns the id of the Asterisk module.
+func (h *ModuleHandle) ID() string { return h.key.ID }
+
+// PlaybackHandle is a playback on the bus, named by its key (kind "playback";
+// the id is playbackId). Its methods send requests to the server that has it:
+// the one of the key's node, or, with a partial key (no node), every server
+// of the application, taking the answer of the one that has it.
+type PlaybackHandle struct {
+	c   *Client
+	key Key
+}
+
+// Playback returns a handle on the playback id, with the client's
+// application, node (WithNode) and dialog. It sends nothing.
+func (c *Client) Playback(id string) *PlaybackHandle {
+	return &PlaybackHandle{c: c, key: c.fillKey(Key{Kind: "playback", ID: id})}
+}
+
+// PlaybackFromKey returns a handle on the playback that key names (a key from
+// an event, a reply or another process).
+func (c *Client) PlaybackFromKey(key Key) *PlaybackHandle {
+	if key.Kind == "" {
+		key.Kind = "playback"
+	}
+	return &PlaybackHandle{c: c, key: key}
+}
+
+// Key returns the handle's key.
+func (h *PlaybackHandle) Key() Key { return h.key }
+
+// ID returns the id of the playback.
+func (h *PlaybackHandle) ID() string { return h.key.ID }
+
+// Subscribe delivers the events of this playback only, of the given types
+// (ari.TypeChannelStateChange...) when types are given; a type the spec does
+// not define is an error. It binds the playback to a fresh dialog on the
+// servers (request kind PlaybackSubscribe) and listens on that dialog's
+// subject, so it does not receive the application's other events. Close
+// unbinds the dialog.
+func (h *PlaybackHandle) Subscribe(ctx context.Context, types ...string) (*Subscription, error) {
+	return h.c.subscribeResource(ctx, "PlaybackSubscribe", h.key, types)
+}
+
+// SoundHandle is a sound on the bus, named by its key (kind "sound"; the id
+// is soundId). Its methods send requests to the server that has it: the one
+// of the key's node, or, with a partial key (no node), every server of the
+// application, taking the answer of the one that has it.
+type SoundHandle struct {
+	c   *Client
+	key Key
+}
+
+// Sound returns a handle on the sound id, with the client's application, node
+// (WithNode) and dialog. It sends nothing.
+func (c *Client) Sound(id string) *SoundHandle {
+	return &SoundHandle{c: c, key: c.fillKey(Key{Kind: "sound", ID: id})}
+}
+
+// SoundFromKey returns a handle on the sound that key names (a key from an
+// event, a reply or another process).
+func (c *Client) SoundFromKey(key Key) *SoundHandle {
+	if key.Kind == "" {
+		key.Kind = "sound"
+	}
+	return &SoundHandle{c: c, key: key}
+}
+
+// Key returns the handle's key.
+func (h *SoundHandle) Key() Key { return h.key }
+
+// ID returns the id of the sound.
+func (h *SoundHandle) ID() string { return h.key.ID }
+
+// StoredRecordingHandle is a stored recording on the bus, named by its key
+// (kind "storedrecording"; the id is recordingName). Its methods send
+// requests to the server that has it: the one of the key's node, or, with a
+// partial key (no node), every server of the application, taking the answer
+// of the one that has it.
+type StoredRecordingHandle struct {
+	c   *Client
+	key Key
+}
+
+// StoredRecording returns a handle on the stored recording name, with the
+// client's application, node (WithNode) and dialog. It sends nothing.
+func (c *Client) StoredRecording(name string) *StoredRecordingHandle {
+	return &StoredRecordingHandle{c: c, key: c.fillKey(Key{Kind: "storedrecording", ID: name})}
+}
+
+// StoredRecordingFromKey returns a handle on the stored recording that key
+// names (a key from an event, a reply or another process).
+func (c *Client) StoredRecordingFromKey(key Key) *StoredRecordingHandle {
+	if key.Kind == "" {
+		key.Kind = "storedrecording"
+	}
+	return &StoredRecordingHandle{c: c, key: key}
+}
+
+// Key returns the handle's key.
+func (h *StoredRecordingHandle) Key() Key { return h.key }
+
+// ID returns the id of the stored recording.
+func (h *StoredRecordingHandle) ID() string { return h.key.ID }
+
 // VariableHandle is a Asterisk global variable on the bus, named by its key
 // (kind "variable"; the id is variable). Its methods send requests to the
 // server that has it: the one of the key's node, or, with a partial key (no
@@ -445,38 +477,6 @@ func (h *VariableHandle) Key() Key { return h.key }
 
 // ID returns the id of the Asterisk global variable.
 func (h *VariableHandle) ID() string { return h.key.ID }
-
-// ConfigHandle is a dynamic configuration object on the bus, named by its key
-// (kind "config"; the id is configClass"/"objectType"/"id). Its methods send
-// requests to the server that has it: the one of the key's node, or, with a
-// partial key (no node), every server of the application, taking the answer
-// of the one that has it.
-type ConfigHandle struct {
-	c   *Client
-	key Key
-}
-
-// Config returns a handle on the dynamic configuration object configClass,
-// objectType, id, with the client's application, node (WithNode) and dialog.
-// It sends nothing.
-func (c *Client) Config(configClass, objectType, id string) *ConfigHandle {
-	return &ConfigHandle{c: c, key: c.fillKey(Key{Kind: "config", ID: joinKey(configClass, objectType, id)})}
-}
-
-// ConfigFromKey returns a handle on the dynamic configuration object that key
-// names (a key from an event, a reply or another process).
-func (c *Client) ConfigFromKey(key Key) *ConfigHandle {
-	if key.Kind == "" {
-		key.Kind = "config"
-	}
-	return &ConfigHandle{c: c, key: key}
-}
-
-// Key returns the handle's key.
-func (h *ConfigHandle) Key() Key { return h.key }
-
-// ID returns the id of the dynamic configuration object.
-func (h *ConfigHandle) ID() string { return h.key.ID }
 
 // Asterisk holds the ARI asterisk operations that no handle takes (lists,
 // creates and the like).

@@ -133,7 +133,7 @@ func schemaFor(m corpusMsg, replies map[string]bool) string {
 	case strings.HasPrefix(m.Subject, "ari.event.") || strings.HasPrefix(m.Subject, "ari.dialogevent."):
 		return "event"
 	}
-	if _, _, _, ok := s.ParseRequest(m.Subject); ok {
+	if slices.ContainsFunc(wire.RequestClasses, func(c wire.Class) bool { return strings.HasPrefix(m.Subject+".", s.Request(c, "", "")+".") }) {
 		return "request"
 	}
 	return ""

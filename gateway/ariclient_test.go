@@ -4,16 +4,19 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/ariproxy/ari-proxy/arisim"
+	"github.com/ariproxy/ari-proxy/bus"
 	"github.com/ariproxy/ari-proxy/internal/localstack"
 	"github.com/ariproxy/ari-proxy/internal/sharedtest"
 	"github.com/ariproxy/ari-proxy/proxy"
@@ -118,33 +121,85 @@ func TestAriClientGateway(t *testing.T) {
 	want := runSuite(t, strings.TrimSuffix(direct.URL(), "/ari"), localstack.SimUser, localstack.SimPassword,
 		func(app string) error { _, err := direct.InboundCall(app); return err })
 
-	cl := suiteCluster(t, suiteApps())
-	srv := cl.gateway(t)
-	var mu sync.Mutex
-	turn := 0
-	got := runSuite(t, srv.URL, user, pass, func(app string) error {
-		mu.Lock()
-		n := []string{nodeA, nodeB}[turn%2]
-		turn++
-		mu.Unlock()
-		_, err := cl.sims[n].InboundCall(app)
-		return err
-	})
 	if len(want) == 0 {
 		t.Fatal("no step ran directly")
 	}
-	for i := range max(len(want), len(got)) {
-		var w, g string
-		if i < len(want) {
-			w = want[i]
+	cl := suiteCluster(t, suiteApps())
+	// Once per node: a gateway whose latest handed-out call is on that
+	// node, so the scenario's calls and bridge land there (rule 4 of
+	// docs/gateway.md); the examples' inbound calls alternate nodes.
+	for _, home := range []string{nodeA, nodeB} {
+		t.Run("calls on "+home, func(t *testing.T) {
+			srv := cl.gateway(t)
+			seed(t, cl, srv, home)
+			var events sync.Map // node -> count of the suite's events published by it
+			sub, err := localstack.Connect(t, cl.url).Subscribe(cl.prefix+"event.ari-client-suite.>", func(m bus.Msg) {
+				n := m.Subject[strings.LastIndex(m.Subject, ".")+1:]
+				v, _ := events.LoadOrStore(n, new(atomic.Int64))
+				v.(*atomic.Int64).Add(1)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sub.Unsubscribe()
+			var mu sync.Mutex
+			turn := 0
+			got := runSuite(t, srv.URL, user, pass, func(app string) error {
+				mu.Lock()
+				n := []string{nodeA, nodeB}[turn%2]
+				turn++
+				mu.Unlock()
+				_, err := cl.sims[n].InboundCall(app)
+				return err
+			})
+			for i := range max(len(want), len(got)) {
+				var w, g string
+				if i < len(want) {
+					w = want[i]
+				}
+				if i < len(got) {
+					g = got[i]
+				}
+				if w != g || !strings.HasPrefix(g, "ok ") {
+					t.Errorf("step %d: gateway %q, direct %q", i+1, g, w)
+				}
+			}
+			counts := map[string]int64{}
+			events.Range(func(k, v any) bool { counts[k.(string)] = v.(*atomic.Int64).Load(); return true })
+			other := nodeB
+			if home == nodeB {
+				other = nodeA
+			}
+			if counts[home] == 0 || counts[other] != 0 {
+				t.Errorf("the scenario's events by node: %v, want all from %s", counts, home)
+			}
+		})
+	}
+}
+
+// seed makes the gateway hand out one call on node: an inbound call of
+// application "share" to a WebSocket of its own, closed once it came.
+func seed(t *testing.T, cl *cluster, srv *httptest.Server, node string) {
+	t.Helper()
+	ws := dial(t, srv, "share")
+	if _, err := cl.sims[node].InboundCall("share"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		e, ok := read(t, ctx, ws)
+		if !ok {
+			t.Fatal("no StasisStart for the seed call")
 		}
-		if i < len(got) {
-			g = got[i]
-		}
-		if w != g || !strings.HasPrefix(g, "ok ") {
-			t.Errorf("step %d: gateway %q, direct %q", i+1, g, w)
+		if e.Type == "StasisStart" {
+			if e.AsteriskID != node {
+				t.Fatalf("seed call on %s", e.AsteriskID)
+			}
+			break
 		}
 	}
+	ws.CloseNow()
 }
 
 // TestAriClientShare: three ari-client applications connected to the
@@ -201,3 +256,35 @@ func TestAriClientShare(t *testing.T) {
 }
 
 var mu sync.Mutex // guards what TestAriClientShare's caller goroutine fills
+
+// TestAriClientList: ari-client's channels.list through the gateway shows
+// the channels of both nodes.
+func TestAriClientList(t *testing.T) {
+	nodeSuite(t)
+	cl := suiteCluster(t, []string{"share"})
+	srv := cl.gateway(t)
+	dial(t, srv, "share") // holds the application, so the calls stay in Stasis
+	want := map[string]bool{}
+	for _, n := range []string{nodeA, nodeB} {
+		id, err := cl.sims[n].InboundCall("share")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[id] = true
+	}
+	script, _ := filepath.Abs("testdata/list.js")
+	got := map[string]bool{}
+	err := runNode(t, nil, func(line string) {
+		if id, ok := strings.CutPrefix(line, "channel "); ok {
+			got[id] = true
+		}
+	}, script, srv.URL, user, pass)
+	if err != nil {
+		t.Fatalf("list.js: %v", err)
+	}
+	for id := range want {
+		if !got[id] {
+			t.Errorf("channels.list lacks %s: %v", id, got)
+		}
+	}
+}

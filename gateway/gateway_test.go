@@ -163,10 +163,31 @@ func TestRESTTwoNodes(t *testing.T) {
 	if r := do(t, srv, "GET", "/ari/sounds"); r.status != 200 || r.body != directGet(t, cl.sims[nodeA], "/sounds") {
 		t.Errorf("sounds: %d %.200s", r.status, r.body)
 	}
-	// Per-box variable set on one node only (hint), read back from it.
+	// A playback: 201 with Location, as Asterisk answers.
+	r = do(t, srv, "POST", "/ari/channels/"+ids[nodeB]+"/play/pb-1?media=sound:beep")
+	if r.status != 201 || r.header.Get("Location") != "/playbacks/pb-1" || !strings.Contains(r.body, `"id":"pb-1"`) {
+		t.Errorf("play: %d %v %s", r.status, r.header.Get("Location"), r.body)
+	}
+	// A channel variable, set and read on the node that has the channel.
 	wantStatus(t, "set var", do(t, srv, "POST", "/ari/channels/"+ids[nodeB]+"/variable?variable=X&value=42"), 204)
 	if r := do(t, srv, "GET", "/ari/channels/"+ids[nodeB]+"/variable?variable=X"); r.body != `{"value":"42"}` {
 		t.Errorf("get var: %d %s", r.status, r.body)
+	}
+	// A global variable with the hint is set on that box only; without,
+	// on every box.
+	wantStatus(t, "set global on A", do(t, srv, "POST", "/ari/asterisk/variable?variable=G&value=a", gateway.NodeHeader, nodeA), 204)
+	if r := do(t, srv, "GET", "/ari/asterisk/variable?variable=G", gateway.NodeHeader, nodeA); r.body != `{"value":"a"}` {
+		t.Errorf("global on A: %d %s", r.status, r.body)
+	}
+	if r := do(t, srv, "GET", "/ari/asterisk/variable?variable=G", gateway.NodeHeader, nodeB); r.body == `{"value":"a"}` ||
+		r.body != directGet(t, cl.sims[nodeB], "/asterisk/variable?variable=G") {
+		t.Errorf("global on B: %d %s", r.status, r.body)
+	}
+	wantStatus(t, "set global everywhere", do(t, srv, "POST", "/ari/asterisk/variable?variable=H&value=b"), 204)
+	for _, n := range []string{nodeA, nodeB} {
+		if b := directGet(t, cl.sims[n], "/asterisk/variable?variable=H"); b != `{"value":"b"}` {
+			t.Errorf("global H on %s: %s", n, b)
+		}
 	}
 	// Parameters in a JSON body count as in the query, app included.
 	r = doBody(t, srv, "POST", "/ari/channels", `{"endpoint":"Local/echo@default","app":"nobody"}`)
@@ -391,7 +412,18 @@ func TestEventsShared(t *testing.T) {
 	// Byte-exact and in order: each call's events on its WebSocket are
 	// what the servers published for it (up to StasisEnd; the
 	// ChannelDestroyed that follows may still be on its way).
-	time.Sleep(200 * time.Millisecond)
+	// The test's own bus subscriber may lag behind under load.
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		busMu.Lock()
+		behind := false
+		for _, id := range placed {
+			behind = behind || len(onBus[id]) < len(onWS[id])
+		}
+		busMu.Unlock()
+		if !behind {
+			break
+		}
+	}
 	busMu.Lock()
 	for _, id := range placed {
 		ws, b := onWS[id], onBus[id]

@@ -17,6 +17,7 @@ import (
 	"github.com/ariproxy/ari-proxy/arisim/apidocs"
 	"github.com/ariproxy/ari-proxy/client"
 	"github.com/ariproxy/ari-proxy/internal/arihttp"
+	"github.com/ariproxy/ari-proxy/wire"
 )
 
 // serverHeader is what the gateway answers in Server: it is not an
@@ -190,6 +191,18 @@ var affine = map[ari.OpID]bool{
 	ari.OpChannelsOriginate: true, ari.OpChannelsOriginateWithId: true, ari.OpChannelsCreate: true,
 }
 
+// perBox are the key kinds of state every Asterisk has its own of: a
+// command on them without a hint is applied on every node.
+var perBox = map[string]bool{"": true, "asterisk": true, "module": true, "logging": true, "config": true,
+	"variable": true, "devicestate": true, "mailbox": true}
+
+// creates reports whether op creates an entity on one node (the create
+// class of the bus: originate, bridges.create...).
+func creates(op *ari.Operation) bool {
+	k, ok := wire.LookupKind(op.ID)
+	return ok && k.Class == wire.ClassCreate
+}
+
 // isList reports whether op lists entities every node has some of: its
 // answer is the concatenation of every node's.
 func isList(op *ari.Operation) bool {
@@ -255,6 +268,13 @@ func (g *Gateway) relay(ctx context.Context, rq *request) answer {
 	if isList(op) && node == "" {
 		return g.listAll(ctx, c, op, key, rq.params)
 	}
+	if node == "" && perBox[kind] && op.Method != "GET" && !creates(op) {
+		a := g.commandAll(ctx, c, op, key, rq.params)
+		if a.status < 300 {
+			g.ev.created(c.ApplicationName(), op, key, rq.params, nil)
+		}
+		return a
+	}
 	if node != "" {
 		c = c.WithNode(node)
 		key.Node = node
@@ -266,6 +286,20 @@ func (g *Gateway) relay(ctx context.Context, rq *request) answer {
 			g.loc.forget(kind, key.ID)
 			key.Node = ""
 			rep, err = g.c.WithApplication(c.ApplicationName()).DoExact(ctx, op.Ident, key, rq.params)
+		}
+		if err != nil && key.Node == "" && key.ID != "" && op.Method == "POST" && errors.Is(err, client.ErrNotFound) {
+			// A create acting on a resource no node has (snoop, play...):
+			// the client looked it up first; Asterisk checks the other
+			// parameters before, so one node answers as Asterisk does.
+			if nodes := c.Servers(); len(nodes) > 0 {
+				slices.Sort(nodes)
+				key.Node = nodes[0]
+				if r2, err2 := c.WithNode(nodes[0]).DoExact(ctx, op.Ident, key, rq.params); err2 != nil {
+					err = err2
+				} else {
+					rep, err = r2, nil
+				}
+			}
 		}
 		if err != nil {
 			return g.errorAnswer(c, err)
@@ -293,37 +327,22 @@ func (g *Gateway) learn(kind, id string, rep *client.Reply) {
 // listAll asks every server of the application for the list and
 // concatenates their answers, in the order of the nodes.
 func (g *Gateway) listAll(ctx context.Context, c *client.Client, op *ari.Operation, key client.Key, params ari.Params) answer {
-	nodes := c.Servers()
-	slices.Sort(nodes)
+	nodes, reps, errs := g.everyNode(ctx, c, op, key, params)
 	if len(nodes) == 0 {
 		return message(503, "%s", noServerMessage(c.ApplicationName()))
 	}
-	lists := make([][]json.RawMessage, len(nodes))
-	errs := make([]error, len(nodes))
-	var wg sync.WaitGroup
-	for i, n := range nodes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			k := key
-			k.Node = n
-			rep, err := c.WithNode(n).DoExact(ctx, op.Ident, k, params)
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			raw, _ := rep.Entity(client.ExactResult(op.Ident))
-			if err := json.Unmarshal(raw, &lists[i]); err != nil {
-				errs[i] = fmt.Errorf("%w: %w", client.ErrInternal, err)
-			}
-		}()
-	}
-	wg.Wait()
 	var out []json.RawMessage
 	seen := map[string]bool{}
 	answered := 0
 	var firstErr error
 	for i := range nodes {
+		var list []json.RawMessage
+		if errs[i] == nil {
+			raw, _ := reps[i].Entity(client.ExactResult(op.Ident))
+			if err := json.Unmarshal(raw, &list); err != nil {
+				errs[i] = fmt.Errorf("%w: %w", client.ErrInternal, err)
+			}
+		}
 		if errs[i] != nil {
 			if firstErr == nil {
 				firstErr = errs[i]
@@ -332,7 +351,7 @@ func (g *Gateway) listAll(ctx context.Context, c *client.Client, op *ari.Operati
 			continue
 		}
 		answered++
-		for _, e := range lists[i] {
+		for _, e := range list {
 			// An element byte-identical on several nodes (a sound every box
 			// has) is one thing to the client: listed once.
 			if !seen[string(e)] {
@@ -354,6 +373,43 @@ func (g *Gateway) listAll(ctx context.Context, c *client.Client, op *ari.Operati
 	}
 	b.WriteByte(']')
 	return answer{status: 200, body: b.Bytes()}
+}
+
+// commandAll applies a per-box command on every node of the application
+// and answers once all have: with the first node's answer when every one
+// succeeded, else with the first failure's (nodes in order).
+func (g *Gateway) commandAll(ctx context.Context, c *client.Client, op *ari.Operation, key client.Key, params ari.Params) answer {
+	nodes, reps, errs := g.everyNode(ctx, c, op, key, params)
+	if len(nodes) == 0 {
+		return message(503, "%s", noServerMessage(c.ApplicationName()))
+	}
+	for _, err := range errs {
+		if err != nil {
+			return g.errorAnswer(c, err)
+		}
+	}
+	return g.success(ctx, c.WithNode(nodes[0]), op, reps[0])
+}
+
+// everyNode sends the request to each server of the application, at
+// once, and returns the nodes (sorted) with their replies and errors.
+func (g *Gateway) everyNode(ctx context.Context, c *client.Client, op *ari.Operation, key client.Key, params ari.Params) ([]string, []*client.Reply, []error) {
+	nodes := c.Servers()
+	slices.Sort(nodes)
+	reps := make([]*client.Reply, len(nodes))
+	errs := make([]error, len(nodes))
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			k := key
+			k.Node = n
+			reps[i], errs[i] = c.WithNode(n).DoExact(ctx, op.Ident, k, params)
+		}()
+	}
+	wg.Wait()
+	return nodes, reps, errs
 }
 
 // success is Asterisk's answer to a successful operation: 204 without a

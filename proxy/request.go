@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"runtime/debug"
@@ -81,12 +80,7 @@ func (s *Server) reply(to string, resps []*wire.Response) {
 	for _, resp := range resps {
 		r := *resp // a copy: replies may be shared values
 		r.Node = node
-		b, err := json.Marshal(&r)
-		if err != nil { // cannot happen with wire.Response; never leave a client waiting
-			e := wire.NewErrorResponse(wire.CodeInternal, 0, "encoding reply: "+err.Error())
-			e.Node = node
-			b, _ = json.Marshal(e)
-		}
+		b := r.AppendJSON(make([]byte, 0, 64+len(r.Data)))
 		if err := s.bus.Publish(ctx, to, "", b); err != nil {
 			s.log.Debug("publishing reply", "err", err)
 			return

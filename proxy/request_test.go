@@ -75,7 +75,7 @@ func FuzzRequest(f *testing.F) {
 		f.Add([]byte(s), uint8(0))
 	}
 	s := deadServer(f)
-	classes := []wire.Class{wire.ClassGet, wire.ClassData, wire.ClassCommand, wire.ClassCreate}
+	classes := wire.RequestClasses
 	f.Fuzz(func(t *testing.T, data []byte, sel uint8) {
 		r := route{class: classes[int(sel)%4], app: "demo", node: sel&4 != 0}
 		if sel&8 != 0 {

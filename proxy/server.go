@@ -609,9 +609,6 @@ type route struct {
 	node  bool   // the node level, which only this server receives
 }
 
-// requestClasses are the request classes, each subscribed at every level.
-var requestClasses = []wire.Class{wire.ClassGet, wire.ClassData, wire.ClassCommand, wire.ClassCreate}
-
 // genericLevels lists the request subscriptions every server (of an
 // application) shares for class: the generic level once (it is the same
 // subject for every application), then each application's level.
@@ -646,7 +643,7 @@ func (s *Server) subscribe(subject string, r route) (bus.Subscription, error) {
 // application: requests addressed to this node, held while the server
 // runs (answered unavailable while Asterisk is away).
 func (s *Server) subscribeNodeLocked(node string) error {
-	for _, class := range requestClasses {
+	for _, class := range wire.RequestClasses {
 		for _, app := range s.apps {
 			sub, err := s.subscribe(s.subj.Request(class, app, node), route{class: class, app: app, node: true})
 			if err != nil {
@@ -674,7 +671,7 @@ func (s *Server) setGeneric(on bool) error {
 	if s.genericSubs != nil || s.isStopping() {
 		return nil
 	}
-	for _, class := range requestClasses {
+	for _, class := range wire.RequestClasses {
 		subjects, routes := s.genericLevels(class)
 		for i, subject := range subjects {
 			sub, err := s.subscribe(subject, routes[i])

@@ -39,7 +39,7 @@ func exchanges(msgs []corpusMsg) []exchange {
 		if m.Reply == "" {
 			continue
 		}
-		if _, _, _, ok := s.ParseRequest(m.Subject); !ok {
+		if !slices.ContainsFunc(RequestClasses, func(c Class) bool { return strings.HasPrefix(m.Subject+".", s.Request(c, "", "")+".") }) {
 			continue
 		}
 		x := exchange{line: i + 1, subject: m.Subject, req: m.Payload}

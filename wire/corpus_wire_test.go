@@ -99,9 +99,8 @@ func TestCorpusRequests(t *testing.T) {
 				if k.Generic {
 					t.Errorf("line %d: kind %q is generic", x.line, req.Kind)
 				}
-				class, _, _, _ := NewSubjects("").ParseRequest(x.subject)
-				if k.Class != class {
-					t.Errorf("line %d: %s: class %q, corpus sent it on %q", x.line, k.Name, k.Class, class)
+				if !strings.HasPrefix(x.subject+".", NewSubjects("").Request(k.Class, "", "")+".") {
+					t.Errorf("line %d: %s: class %q, corpus sent it on %q", x.line, k.Name, k.Class, x.subject)
 				}
 				params, err := k.DecodeParams(req)
 				if err != nil {

@@ -48,37 +48,40 @@ type Entity struct {
 	EndEvents []string
 	// IDDoc says what the id is, for docs/protocol.md.
 	IDDoc string
+	// Noun is what prose calls one ("live recording", "Asterisk module"):
+	// the client's generated doc comments use it.
+	Noun string
 }
 
 // entities is the entity table, in key kind order.
 var entities = []Entity{
-	{Kind: "application", Model: "Application", IDField: "name", IDParams: []string{"applicationName"}, KeyParam: "applicationName",
+	{Kind: "application", Noun: "Stasis application", Model: "Application", IDField: "name", IDParams: []string{"applicationName"}, KeyParam: "applicationName",
 		IDDoc: "application name"},
-	{Kind: "asterisk", IDDoc: "(none: Asterisk-wide requests)"},
-	{Kind: "bridge", Model: "Bridge", IDField: "id", IDParams: []string{"bridgeId"}, KeyParam: "bridgeId",
+	{Kind: "asterisk", Noun: "Asterisk system", IDDoc: "(none: Asterisk-wide requests)"},
+	{Kind: "bridge", Noun: "bridge", Model: "Bridge", IDField: "id", IDParams: []string{"bridgeId"}, KeyParam: "bridgeId",
 		Created: true, EndEvents: []string{"BridgeDestroyed"}, IDDoc: "bridge id"},
-	{Kind: "channel", Model: "Channel", IDField: "id", IDParams: []string{"snoopId", "channelId"}, KeyParam: "channelId",
+	{Kind: "channel", Noun: "channel", Model: "Channel", IDField: "id", IDParams: []string{"snoopId", "channelId"}, KeyParam: "channelId",
 		Created: true, EndEvents: []string{"ChannelDestroyed"}, IDDoc: "channel id"},
-	{Kind: "config", KeyParam: "configClass/objectType/id", IDDoc: "`<configClass>/<objectType>/<id>`"},
-	{Kind: "devicestate", Model: "DeviceState", IDField: "name", IDParams: []string{"deviceName"}, KeyParam: "deviceName",
+	{Kind: "config", Noun: "dynamic configuration object", KeyParam: "configClass/objectType/id", IDDoc: "`<configClass>/<objectType>/<id>`"},
+	{Kind: "devicestate", Noun: "device state", Model: "DeviceState", IDField: "name", IDParams: []string{"deviceName"}, KeyParam: "deviceName",
 		IDDoc: "device name (`Stasis:foo`)"},
-	{Kind: "endpoint", Model: "Endpoint", IDField: "technology/resource", KeyParam: "tech/resource",
+	{Kind: "endpoint", Noun: "endpoint", Model: "Endpoint", IDField: "technology/resource", KeyParam: "tech/resource",
 		IDDoc: "`<tech>/<resource>`"},
-	{Kind: "liverecording", Model: "LiveRecording", IDField: "name", IDParams: []string{"name", "recordingName"}, KeyParam: "recordingName", PathPrefix: "/recordings/live/",
+	{Kind: "liverecording", Noun: "live recording", Model: "LiveRecording", IDField: "name", IDParams: []string{"name", "recordingName"}, KeyParam: "recordingName", PathPrefix: "/recordings/live/",
 		Created: true, TargetField: "target_uri", EndEvents: []string{"RecordingFinished", "RecordingFailed"}, IDDoc: "recording name"},
-	{Kind: "logging", Model: "LogChannel", IDField: "channel", IDParams: []string{"logChannelName"}, KeyParam: "logChannelName",
+	{Kind: "logging", Noun: "Asterisk log channel", Model: "LogChannel", IDField: "channel", IDParams: []string{"logChannelName"}, KeyParam: "logChannelName",
 		IDDoc: "log channel name"},
-	{Kind: "mailbox", Model: "Mailbox", IDField: "name", IDParams: []string{"mailboxName"}, KeyParam: "mailboxName",
+	{Kind: "mailbox", Noun: "mailbox", Model: "Mailbox", IDField: "name", IDParams: []string{"mailboxName"}, KeyParam: "mailboxName",
 		IDDoc: "mailbox name"},
-	{Kind: "module", Model: "Module", IDField: "name", IDParams: []string{"moduleName"}, KeyParam: "moduleName",
+	{Kind: "module", Noun: "Asterisk module", Model: "Module", IDField: "name", IDParams: []string{"moduleName"}, KeyParam: "moduleName",
 		IDDoc: "module name"},
-	{Kind: "playback", Model: "Playback", IDField: "id", IDParams: []string{"playbackId"}, KeyParam: "playbackId",
+	{Kind: "playback", Noun: "playback", Model: "Playback", IDField: "id", IDParams: []string{"playbackId"}, KeyParam: "playbackId",
 		Created: true, TargetField: "target_uri", EndEvents: []string{"PlaybackFinished"}, IDDoc: "playback id"},
-	{Kind: "sound", Model: "Sound", IDField: "id", IDParams: []string{"soundId"}, KeyParam: "soundId",
+	{Kind: "sound", Noun: "sound", Model: "Sound", IDField: "id", IDParams: []string{"soundId"}, KeyParam: "soundId",
 		IDDoc: "sound id"},
-	{Kind: "storedrecording", Model: "StoredRecording", IDField: "name", IDParams: []string{"destinationRecordingName", "recordingName"}, KeyParam: "recordingName", PathPrefix: "/recordings/stored/",
+	{Kind: "storedrecording", Noun: "stored recording", Model: "StoredRecording", IDField: "name", IDParams: []string{"destinationRecordingName", "recordingName"}, KeyParam: "recordingName", PathPrefix: "/recordings/stored/",
 		IDDoc: "recording name"},
-	{Kind: "variable", KeyParam: "variable",
+	{Kind: "variable", Noun: "Asterisk global variable", KeyParam: "variable",
 		IDDoc: "variable name (a channel variable's key also names the channel, see the kind table)"},
 }
 

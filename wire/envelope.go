@@ -23,6 +23,10 @@ const (
 	ClassCreate  Class = "create"
 )
 
+// RequestClasses lists the request classes: a server subscribes each at
+// every level (Subjects.Request).
+var RequestClasses = []Class{ClassGet, ClassData, ClassCommand, ClassCreate}
+
 // Request is a request envelope:
 //
 //	{"kind": "<Kind>", "key": <Key>, "<payload_field>": {...}, "params": {...}}

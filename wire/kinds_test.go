@@ -62,7 +62,7 @@ func TestTableAgainstOperations(t *testing.T) {
 			t.Errorf("%s: duplicate name", k.Name)
 		}
 		names[k.Name] = true
-		if !slices.Contains([]Class{ClassGet, ClassData, ClassCommand, ClassCreate}, k.Class) {
+		if !slices.Contains(RequestClasses, k.Class) {
 			t.Errorf("%s: class %q", k.Name, k.Class)
 		}
 		if k.Op == nil && k.Unbind && k.Generic { // DialogUnbind: our kind, no operation

@@ -56,6 +56,16 @@ func (r *Request) UnmarshalJSON(b []byte) error {
 	if len(t) == 0 || t[0] != '{' {
 		return badRequest("request is not a JSON object")
 	}
+	if handled, err := r.decodeFast(t); handled {
+		return err
+	}
+	return r.decodeMembers(t)
+}
+
+// decodeMembers decodes the members of the valid JSON object t with
+// encoding/json: the reference for decodeFast, and the path for what it
+// leaves aside.
+func (r *Request) decodeMembers(t []byte) error {
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(t, &fields); err != nil {
 		return badRequest("request: %v", err)
@@ -145,18 +155,14 @@ func depth(b []byte) int {
 // empty.
 func (r *Request) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
+	buf.Grow(128)
 	buf.WriteString(`{"kind":`)
-	kind, _ := json.Marshal(r.Kind)
-	buf.Write(kind)
+	buf.Write(appendString(buf.AvailableBuffer(), r.Kind))
 	buf.WriteString(`,"key":`)
 	if r.Key == nil {
 		buf.WriteString("null")
 	} else {
-		k, err := json.Marshal(r.Key)
-		if err != nil {
-			return nil, err
-		}
-		buf.Write(k)
+		buf.Write(r.Key.appendJSON(buf.AvailableBuffer()))
 	}
 	names := make([]string, 0, len(r.Payload))
 	for name := range r.Payload {

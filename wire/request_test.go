@@ -111,26 +111,6 @@ func TestSubjects(t *testing.T) {
 			t.Errorf("got %q, want %q", c.got, c.want)
 		}
 	}
-	parse := []struct {
-		subj      string
-		class     Class
-		app, node string
-		ok        bool
-	}{
-		{"test123.get", ClassGet, "", "", true},
-		{"test123.data.demo", ClassData, "demo", "", true},
-		{"test123.create.demo.02:fc:00:00:00:01", ClassCreate, "demo", "02:fc:00:00:00:01", true},
-		{"test123.event.demo.n", "", "", "", false},
-		{"ari.get", "", "", "", false},
-		{"test123.get.", "", "", "", false},
-		{"test123.ping", "", "", "", false},
-	}
-	for _, c := range parse {
-		class, app, node, ok := s.ParseRequest(c.subj)
-		if class != c.class || app != c.app || node != c.node || ok != c.ok {
-			t.Errorf("ParseRequest(%q) = %q %q %q %v", c.subj, class, app, node, ok)
-		}
-	}
 	for tok, ok := range map[string]bool{"demo": true, "02:fc:00:00:00:01": true, "": false, "a.b": false, "a*": false, ">": false, "a b": false} {
 		if ValidToken(tok) != ok {
 			t.Errorf("ValidToken(%q) != %v", tok, ok)

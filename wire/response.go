@@ -187,7 +187,7 @@ func (k *Kind) shapeData(base Key, params ari.Params, body []byte) (*Response, e
 			if id == "" {
 				id = k.entityID(params, base)
 			}
-			kb, _ := json.Marshal(k.resultKey(base, id))
+			kb := k.resultKey(base, id).appendJSON(make([]byte, 0, 128)) // as json.Marshal writes it, without its reflection
 			entity = injectKey(body, kb)
 		}
 	}
@@ -356,12 +356,26 @@ func (r *Response) Entity(field string) (json.RawMessage, bool) {
 	if r == nil || len(r.Data) == 0 {
 		return nil, false
 	}
-	var m map[string]json.RawMessage
-	if json.Unmarshal(r.Data, &m) != nil {
+	d := bytes.TrimSpace(r.Data)
+	if len(d) == 0 || d[0] != '{' || !gjson.ValidBytes(d) {
 		return nil, false
 	}
-	v, ok := m[field]
-	if !ok || string(v) == "null" {
+	var v json.RawMessage
+	found := false
+	if !topMembers(d, func(name string, m gjson.Result) {
+		if name == field {
+			v, found = d[m.Index:m.Index+len(m.Raw)], m.Type != gjson.Null
+		}
+	}) {
+		// A name only encoding/json's matching rules resolve.
+		var m map[string]json.RawMessage
+		if json.Unmarshal(r.Data, &m) != nil {
+			return nil, false
+		}
+		v, found = m[field]
+		found = found && string(v) != "null"
+	}
+	if !found {
 		return nil, false
 	}
 	return v, true
@@ -393,6 +407,10 @@ func DecodeResponse(data []byte) (*Response, error) {
 		return nil, badRequest("response nested too deeply")
 	}
 	r := new(Response)
+	if t := bytes.TrimSpace(data); len(t) > 0 && t[0] == '{' && r.decodeFast(t) {
+		return r, nil
+	}
+	*r = Response{}
 	if err := json.Unmarshal(data, r); err != nil {
 		return nil, badRequest("response: %v", typeErr(err))
 	}

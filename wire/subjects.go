@@ -69,36 +69,6 @@ func (s Subjects) Request(class Class, app, node string) string {
 	return sub
 }
 
-// ParseRequest splits a request subject into its class, app and node
-// ("" for the levels it does not have). ok is false when subject is not a
-// request subject under this prefix.
-func (s Subjects) ParseRequest(subject string) (class Class, app, node string, ok bool) {
-	rest, found := strings.CutPrefix(subject, s.p())
-	if !found {
-		return "", "", "", false
-	}
-	parts := strings.SplitN(rest, ".", 3)
-	switch Class(parts[0]) {
-	case ClassGet, ClassData, ClassCommand, ClassCreate:
-	default:
-		return "", "", "", false
-	}
-	class = Class(parts[0])
-	if len(parts) > 1 {
-		app = parts[1]
-		if app == "" {
-			return "", "", "", false
-		}
-	}
-	if len(parts) > 2 {
-		node = parts[2]
-		if node == "" {
-			return "", "", "", false
-		}
-	}
-	return class, app, node, true
-}
-
 // ValidToken reports whether s can be one token of a subject (an app name,
 // a dialog id): non-empty, without '.', wildcards or white space. Node ids
 // (Asterisk entity ids such as "02:fc:00:00:00:01") are valid tokens.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"regexp"
@@ -15,9 +14,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/ariproxy/ari-proxy/arisim"
-	"github.com/ariproxy/ari-proxy/bus/natsbus"
-	"github.com/ariproxy/ari-proxy/internal/sharedtest"
+	"github.com/ariproxy/ari-proxy/internal/localstack"
 	"github.com/ariproxy/ari-proxy/wire"
 )
 
@@ -116,28 +113,21 @@ func dashboardMetrics(t *testing.T) []string {
 // Grafana dashboard queries is on /metrics, and that docs/operations.md
 // explains every ariproxy_ metric the server exports.
 func TestDashboardMetricsExist(t *testing.T) {
-	sim := arisim.New(arisim.Config{User: "u", Password: "pw", EntityID: "02:fc:00:00:00:0d"})
-	t.Cleanup(func() { sim.Close() })
-	if _, err := sim.Listen("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	busAddr := sharedtest.FreeAddr(t)
+	sim := localstack.StartSim(t, "02:fc:00:00:00:0d")
+	_, busURL := localstack.StartNATS(t)
+	prefix := localstack.Prefix()
 	w := start(t, command(t, []string{
-		"ARI_APPLICATION=demo", "ARI_USERNAME=u", "ARI_PASSWORD=pw",
+		"ARI_APPLICATION=demo", "ARI_USERNAME=" + localstack.SimUser, "ARI_PASSWORD=" + localstack.SimPassword,
 		"ARI_HTTP_URL=" + sim.URL(), "ARI_WEBSOCKET_URL=" + sim.WebSocketURL(),
-		"MESSAGEBUS_URL=embedded://" + busAddr, "ARI_PROXY_LOG_FORMAT=json",
+		"MESSAGEBUS_URL=" + busURL, "ARI_PROXY_PREFIX=" + prefix, "ARI_PROXY_LOG_FORMAT=json",
 	}, "--metrics-addr", "127.0.0.1:0"))
 	metricsURL, _ := w.wait(t, "metrics listening", 30*time.Second)["url"].(string)
 	node, _ := w.wait(t, "ready", 30*time.Second)["node"].(string)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	b, err := natsbus.Connect(ctx, "nats://"+busAddr, natsbus.WithLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	subj := wire.NewSubjects("")
+	b := localstack.Connect(t, busURL)
+	subj := wire.NewSubjects(prefix)
 	for _, req := range []string{`{"kind":"AsteriskInfo","key":{}}`, `not a request`} {
 		if err := b.RequestMany(ctx, subj.Request(wire.ClassData, "demo", node), []byte(req), func([]byte) bool { return false }); err != nil {
 			t.Fatalf("request %s: %v", req, err)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,18 +10,19 @@ import (
 	"time"
 
 	"github.com/ariproxy/ari-proxy/arisim"
+	"github.com/ariproxy/ari-proxy/internal/localstack"
 )
 
 // TestServeHints: the mistakes whose fix is obvious say the fix, in one
 // line each, while the server keeps retrying.
 func TestServeHints(t *testing.T) {
-	sim := arisim.New(arisim.Config{User: "u", Password: "right-pw", EntityID: "02:fc:00:00:00:07"})
-	t.Cleanup(func() { sim.Close() })
-	ln, err := sim.Listen("127.0.0.1:0")
+	sim := localstack.StartSimConfig(t, arisim.Config{User: "u", Password: "right-pw", EntityID: "02:fc:00:00:00:07"})
+	simURL, err := url.Parse(sim.URL())
 	if err != nil {
 		t.Fatal(err)
 	}
-	hostport := ln.Addr().String()
+	hostport := simURL.Host
+	_, busURL := localstack.StartNATS(t)
 	tests := []struct {
 		name string
 		env  []string
@@ -40,7 +42,7 @@ func TestServeHints(t *testing.T) {
 			env := append([]string{
 				"ARI_APPLICATION=demo", "ARI_USERNAME=u", "ARI_PASSWORD=right-pw",
 				"ARI_HTTP_URL=" + sim.URL(), "ARI_WEBSOCKET_URL=" + sim.WebSocketURL(),
-				"MESSAGEBUS_URL=embedded://127.0.0.1:0",
+				"MESSAGEBUS_URL=" + busURL, "ARI_PROXY_PREFIX=" + localstack.Prefix(),
 			}, tt.env...)
 			w := start(t, command(t, env))
 			deadline := time.Now().Add(20 * time.Second)
@@ -111,15 +113,12 @@ func TestEmbeddedPortInUse(t *testing.T) {
 
 // TestServeNodeID: ARI_PROXY_NODE_ID replaces the entity id as the node.
 func TestServeNodeID(t *testing.T) {
-	sim := arisim.New(arisim.Config{User: "u", Password: "pw", EntityID: "02:fc:00:00:00:07"})
-	t.Cleanup(func() { sim.Close() })
-	if _, err := sim.Listen("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
+	sim := localstack.StartSim(t, "02:fc:00:00:00:07")
+	_, busURL := localstack.StartNATS(t)
 	w := start(t, command(t, []string{
-		"ARI_APPLICATION=demo", "ARI_USERNAME=u", "ARI_PASSWORD=pw", "ARI_PROXY_NODE_ID=pbx-7",
+		"ARI_APPLICATION=demo", "ARI_USERNAME=" + localstack.SimUser, "ARI_PASSWORD=" + localstack.SimPassword, "ARI_PROXY_NODE_ID=pbx-7",
 		"ARI_HTTP_URL=" + sim.URL(), "ARI_WEBSOCKET_URL=" + sim.WebSocketURL(),
-		"MESSAGEBUS_URL=embedded://127.0.0.1:0", "ARI_PROXY_LOG_FORMAT=json",
+		"MESSAGEBUS_URL=" + busURL, "ARI_PROXY_PREFIX=" + localstack.Prefix(), "ARI_PROXY_LOG_FORMAT=json",
 	}))
 	if rec := w.wait(t, "ready", 30*time.Second); rec["node"] != "pbx-7" {
 		t.Errorf("ready node = %v, want pbx-7", rec["node"])

@@ -355,11 +355,7 @@ func TestServe(t *testing.T) {
 // broker.
 func TestRabbitMQ(t *testing.T) {
 	url := bustest.RabbitMQURL(t)
-	sim := arisim.New(arisim.Config{User: "u", Password: "pw-not-shown", EntityID: "02:fc:00:00:00:08"})
-	t.Cleanup(func() { sim.Close() })
-	if _, err := sim.Listen("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
+	sim := localstack.StartSimConfig(t, arisim.Config{User: "u", Password: "pw-not-shown", EntityID: "02:fc:00:00:00:08"})
 	w := start(t, command(t, []string{
 		"ARI_APPLICATION=demo", "ARI_USERNAME=u", "ARI_PASSWORD=pw-not-shown",
 		"ARI_HTTP_URL=" + sim.URL(), "ARI_WEBSOCKET_URL=" + sim.WebSocketURL(),

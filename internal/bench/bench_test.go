@@ -4,11 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ariproxy/ari-proxy/arisim"
+	"github.com/ariproxy/ari-proxy/bus/natsserver"
 )
 
 // TestRun runs every scenario with tiny sizes and checks that each figure
@@ -17,8 +22,8 @@ import (
 func TestRun(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	opts := Options{Duration: 200 * time.Millisecond, Concurrency: 2, Events: 2000, Calls: 20,
-		Progress: func(step string) { t.Log(step) }}
+	opts := Smoke()
+	opts.Progress = func(step string) { t.Log(step) }
 	if os.Getenv("ARIPROXY_TEST_LOG") != "" {
 		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
@@ -37,21 +42,27 @@ func TestRun(t *testing.T) {
 	}
 	checkEvents(t, rep.Simulator.Events)
 
-	if len(rep.Requests) != 2 {
+	if len(rep.BusRTT) != 2 {
+		t.Fatalf("bus round trips: %+v", rep.BusRTT)
+	}
+	for _, r := range rep.BusRTT {
+		checkRate(t, r)
+	}
+	if len(rep.Requests) != 4 {
 		t.Fatalf("request comparisons: %+v", rep.Requests)
 	}
 	for _, c := range rep.Requests {
 		checkRate(t, c.Direct)
 		checkRate(t, c.Proxied)
-		if c.Ratio <= 0 || c.LatencyRatio <= 0 {
-			t.Errorf("%s: ratio %v, latency ratio %v", c.Name, c.Ratio, c.LatencyRatio)
+		if c.Ratio <= 0 || c.LatencyRatio <= 0 || c.ServerCPUMicros <= 0 {
+			t.Errorf("%s: ratio %v, latency ratio %v, CPU %v us", c.Name, c.Ratio, c.LatencyRatio, c.ServerCPUMicros)
 		}
 	}
 
 	checkEvents(t, rep.Events.Direct)
 	checkEvents(t, rep.Events.Proxied)
 	checkEvents(t, rep.Events.ProxiedRaw)
-	if rep.Events.Ratio <= 0 || rep.Events.RatioRaw <= 0 {
+	if rep.Events.Ratio <= 0 || rep.Events.RatioRaw <= 0 || rep.Events.ServerCPUMicros <= 0 {
 		t.Errorf("events ratio %v", rep.Events.Ratio)
 	}
 
@@ -64,7 +75,28 @@ func TestRun(t *testing.T) {
 		t.Errorf("calls ratios %v, %v, paced at %v", rep.Calls.Ratio, rep.Calls.LatencyRatio, rep.Calls.PacedDirect.Rate)
 	}
 
-	if len(rep.Headroom) != 4 {
+	sc := rep.Scale
+	// BackToIdle is a figure (a target of the proxy server), not asserted.
+	if sc == nil || sc.Errors != 0 || sc.Active.Bindings < float64(opts.ScaleCalls) ||
+		sc.Idle.RSSBytes <= 0 || sc.Active.Goroutines <= sc.Idle.Goroutines {
+		t.Errorf("call scale: %+v", sc)
+	}
+	if len(rep.Scatter) != len(opts.ScatterServers) {
+		t.Fatalf("scatter: %+v", rep.Scatter)
+	}
+	for i, p := range rep.Scatter {
+		checkRate(t, p.Full)
+		checkRate(t, p.Partial)
+		if p.Servers != opts.ScatterServers[i] || p.Ratio <= 0 {
+			t.Errorf("scatter %+v", p)
+		}
+	}
+	if s := rep.Summary; s.LatencyRatio <= 0 || s.ThroughputRatio <= 0 || s.EventsPerSecond <= 0 ||
+		s.EventsRatio <= 0 || s.CallsRatio <= 0 || s.OverheadRTTs == 0 {
+		t.Errorf("summary %+v", s)
+	}
+
+	if len(rep.Headroom) != 6 {
 		t.Errorf("headroom: %+v", rep.Headroom)
 	}
 	for _, h := range rep.Headroom {
@@ -80,12 +112,26 @@ func TestRun(t *testing.T) {
 	if err := rep.WriteText(&text); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"GOMAXPROCS=", "1. Simulator alone", "2. Requests", "3. Events", "4. Calls", "headroom"} {
+	for _, want := range []string{"GOMAXPROCS=", "1. Bus round trip", "2. Simulator alone", "3. Requests", "4. Events",
+		"5. Calls", "6. Call scale", "7. Scatter-gather", "headroom", "Targets"} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("text report lacks %q:\n%s", want, text.String())
 		}
 	}
+	lines := strings.Split(strings.TrimSpace(text.String()), "\n")
+	last := regexp.MustCompile(`^bench: latency-ratio=[0-9.]+ throughput-ratio=[0-9.]+ events-per-sec=[0-9]+ overhead-rtts=-?[0-9.]+ events-ratio=[0-9.]+ calls-ratio=[0-9.]+$`)
+	if !last.MatchString(lines[len(lines)-1]) {
+		t.Errorf("last line %q", lines[len(lines)-1])
+	}
 	t.Log("\n" + text.String())
+
+	var svg bytes.Buffer
+	if err := rep.WriteSVG(&svg); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(svg.String(), "<svg") || !strings.Contains(svg.String(), "latency") {
+		t.Errorf("chart: %.200s", svg.String())
+	}
 
 	var js bytes.Buffer
 	if err := rep.WriteJSON(&js); err != nil {
@@ -134,12 +180,13 @@ func TestHeadroomWarns(t *testing.T) {
 	r := &Report{}
 	r.Simulator.REST = []Rate{{Name: "GET /channels/{id}", PerSecond: 1000}}
 	r.Simulator.Events = EventRate{Sent: 10, Received: 10, PerSecond: 100}
-	r.Requests = []Comparison{compare("data", Rate{PerSecond: 900}, Rate{PerSecond: 600})}
+	r.Requests = []Comparison{compare(nameChannelData, 8, Rate{PerSecond: 900}, Rate{PerSecond: 600})}
 	r.Events = EventComparison{Proxied: EventRate{Sent: 10, Received: 9, PerSecond: 10}}
 	r.Calls = CallComparison{Direct: CallStats{PerSecond: 50}, Proxied: CallStats{PerSecond: 20},
 		PacedDirect: CallStats{Calls: 3, Completed: 3}, PacedProxied: CallStats{Calls: 3, Completed: 3}}
 	r.finish()
-	want := map[string]bool{"data": false, "events": true, callsHeadroom: true}
+	dataName := nameChannelData + ", 8 in flight"
+	want := map[string]bool{dataName: false, "events": true, callsHeadroom: true}
 	for _, h := range r.Headroom {
 		if h.Ok != want[h.Name] {
 			t.Errorf("headroom %+v, want ok=%v", h, want[h.Name])
@@ -149,7 +196,7 @@ func TestHeadroomWarns(t *testing.T) {
 		t.Errorf("data headroom uses the simulator's best figure: %+v", h)
 	}
 	text := strings.Join(r.Warnings, "\n")
-	if !strings.Contains(text, "data: the simulator's capacity") || !strings.Contains(text, "received 9 of 10") ||
+	if !strings.Contains(text, dataName+": the simulator's capacity") || !strings.Contains(text, "received 9 of 10") ||
 		strings.Contains(text, "calls ") {
 		t.Errorf("warnings:\n%s", text)
 	}
@@ -185,10 +232,59 @@ func TestFull(t *testing.T) {
 
 func TestHeadroomBelowOne(t *testing.T) {
 	r := &Report{}
+	r.Simulator.REST = []Rate{{Name: "GET /channels/{id}", PerSecond: 1000}}
 	r.Simulator.Events = EventRate{Sent: 1, Received: 1, PerSecond: 50}
 	r.Events = EventComparison{Proxied: EventRate{Sent: 1, Received: 1, PerSecond: 80}}
 	r.finish()
 	if text := strings.Join(r.Warnings, "\n"); !strings.Contains(text, "events: the simulator's capacity (50/s) measured below the proxied figure (80/s)") {
 		t.Errorf("warnings:\n%s", text)
 	}
+}
+
+// TestRunExternal points the benchmark at an Asterisk of its own (a
+// simulator it did not start, reached as a real one through its URL) and
+// an external bus: the request and bus figures are measured, the rest is
+// reported as skipped.
+func TestRunExternal(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	sim := arisim.New(arisim.Config{User: "asterisk", Password: "secret", EntityID: "02:fc:00:00:ee:01"})
+	if _, err := sim.Listen("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	nats, err := natsserver.Start(ctx, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nats.Shutdown()
+
+	opts := Smoke()
+	opts.ARIURL, opts.ARIUser, opts.ARIPassword, opts.App = sim.URL(), "asterisk", "secret", "mine"
+	opts.BusURL = nats.ClientURL()
+	rep, err := Run(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Requests) != 2 || rep.Requests[0].Name != nameAsteriskInfo {
+		t.Fatalf("requests: %+v", rep.Requests)
+	}
+	for _, c := range rep.Requests {
+		checkRate(t, c.Direct)
+		checkRate(t, c.Proxied)
+	}
+	if s := rep.Summary; s.LatencyRatio <= 0 || s.ThroughputRatio <= 0 || s.OverheadRTTs == 0 || s.EventsPerSecond != 0 {
+		t.Errorf("summary %+v", s)
+	}
+	if len(rep.Skipped) == 0 || rep.Scale != nil || len(rep.Scatter) != 0 || rep.Settings.Bus != nats.ClientURL() {
+		t.Errorf("report: skipped %v, scale %v, scatter %v, bus %q", rep.Skipped, rep.Scale, rep.Scatter, rep.Settings.Bus)
+	}
+	var text bytes.Buffer
+	if err := rep.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.WriteSVG(io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	t.Log("\n" + text.String())
 }

@@ -37,8 +37,14 @@ type GatewayReport struct {
 	Requests Comparison `json:"requests"`
 	Direct   EventRate  `json:"events_direct"`
 	Gateway  EventRate  `json:"events_gateway"`
+	// Bus is the same flood counted by a bus subscriber through the
+	// proxy server (no gateway): what the gateway's input can be.
+	Bus EventRate `json:"events_bus"`
 	// EventRatio is gateway/direct events per second (neither decodes).
 	EventRatio float64 `json:"event_ratio"`
+	// GatewayShare is gateway/bus events per second: the gateway's own
+	// cost, the server's left out.
+	GatewayShare float64 `json:"gateway_share"`
 }
 
 // RunGateway starts NATS, the simulator, a proxy server and a gateway in
@@ -73,27 +79,28 @@ func RunGateway(ctx context.Context, opts Options) (*GatewayReport, error) {
 
 	tr := ariconn.NewTransport()
 	defer tr.CloseIdleConnections()
-	e := &env{opts: opts, sim: st.Sim, password: st.SimPassword, cli: cli,
+	e := &env{opts: opts, sim: st.Sim, app: AppProxied, cli: cli,
+		tgt:  target{httpURL: st.Sim.URL(), wsURL: st.Sim.WebSocketURL(), user: simUser, password: st.SimPassword, sim: st.Sim},
 		http: &http.Client{Transport: tr, Timeout: 10 * time.Second}}
 	chanID, err := st.Sim.InboundCall(AppProxied)
 	if err != nil {
 		return nil, fmt.Errorf("bench: placing the call to query: %w", err)
 	}
-	if err := e.waitProxied(ctx, chanID); err != nil {
+	if err := waitData(ctx, cli.Channel(chanID)); err != nil {
 		return nil, err
 	}
 	rep := &GatewayReport{}
 	opts.Progress("gateway: GET /channels/{id} direct")
-	direct, err := e.load(ctx, "direct ARI", e.direct("GET", "/channels/"+chanID, func() any { return new(json.RawMessage) }))
+	direct, err := e.load(ctx, "direct ARI", opts.Concurrency, e.direct("GET", "/channels/"+chanID, func() any { return new(json.RawMessage) }))
 	if err != nil {
 		return nil, err
 	}
 	opts.Progress("gateway: GET /channels/{id} through the gateway")
-	through, err := e.load(ctx, "through the gateway", e.httpOp("GET", base+"/ari/channels/"+chanID, gatewayUser, gatewayPassword, func() any { return new(json.RawMessage) }))
+	through, err := e.load(ctx, "through the gateway", opts.Concurrency, e.httpOp("GET", base+"/ari/channels/"+chanID, gatewayUser, gatewayPassword, func() any { return new(json.RawMessage) }))
 	if err != nil {
 		return nil, err
 	}
-	rep.Requests = compare("GET /channels/{id}", direct, through)
+	rep.Requests = compare("GET /channels/{id}", opts.Concurrency, direct, through)
 
 	opts.Progress("gateway: events direct")
 	if rep.Direct, err = e.floodDirect(ctx, "direct WebSocket", false); err != nil {
@@ -103,7 +110,12 @@ func RunGateway(ctx context.Context, opts Options) (*GatewayReport, error) {
 	if rep.Gateway, err = e.floodGateway(ctx, base); err != nil {
 		return nil, err
 	}
+	opts.Progress("gateway: events through the proxy to a bus subscriber")
+	if rep.Bus, err = e.floodProxiedRaw(ctx); err != nil {
+		return nil, err
+	}
 	rep.EventRatio = ratio(rep.Gateway.PerSecond, rep.Direct.PerSecond)
+	rep.GatewayShare = ratio(rep.Gateway.PerSecond, rep.Bus.PerSecond)
 	return rep, nil
 }
 
@@ -144,8 +156,10 @@ func (r *GatewayReport) WriteText(w io.Writer) error {
 	t.row(rq.Name+" p99 ms", lat(rq.Direct.Latency.P99), lat(rq.Proxied.Latency.P99), fmt.Sprintf("%.2f", ratio(rq.Proxied.Latency.P99, rq.Direct.Latency.P99)), "")
 	t.row("events/s", rate(r.Direct.PerSecond), rate(r.Gateway.PerSecond), fmt.Sprintf("%.2f", r.EventRatio),
 		verdict(r.EventRatio >= GatewayMinEventRatio, fmt.Sprintf(">= %.1f", GatewayMinEventRatio)))
+	t.row("events/s, bus subscriber through the proxy", "", rate(r.Bus.PerSecond), fmt.Sprintf("%.2f", r.GatewayShare), "gateway/bus: the gateway's own share")
 	t.Flush()
-	fmt.Fprintf(&b, "  events received: direct %d/%d, gateway %d/%d\n", r.Direct.Received, r.Direct.Sent, r.Gateway.Received, r.Gateway.Sent)
+	fmt.Fprintf(&b, "  events received: direct %d/%d, gateway %d/%d, bus %d/%d\n", r.Direct.Received, r.Direct.Sent,
+		r.Gateway.Received, r.Gateway.Sent, r.Bus.Received, r.Bus.Sent)
 	_, err := io.WriteString(w, b.String())
 	return err
 }

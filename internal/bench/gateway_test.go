@@ -19,7 +19,7 @@ func TestGatewaySection(t *testing.T) {
 	if rep.Requests.Direct.Ops == 0 || rep.Requests.Proxied.Ops == 0 || rep.Requests.Proxied.Errors != 0 {
 		t.Errorf("requests: %+v", rep.Requests)
 	}
-	if rep.Gateway.Received != rep.Gateway.Sent || rep.Direct.Received != rep.Direct.Sent {
+	if rep.Gateway.Received != rep.Gateway.Sent || rep.Direct.Received != rep.Direct.Sent || rep.Bus.Received != rep.Bus.Sent {
 		t.Errorf("events lost: direct %+v gateway %+v", rep.Direct, rep.Gateway)
 	}
 	var b strings.Builder

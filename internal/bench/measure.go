@@ -22,28 +22,103 @@ import (
 	"github.com/ariproxy/ari-proxy/wire"
 )
 
-// load runs op from Concurrency goroutines for Duration, after a short
-// warm-up that opens the connections, and returns its rate and latencies.
-// It fails only when no request succeeded.
-func (e *env) load(ctx context.Context, name string, op func(context.Context) error) (Rate, error) {
+// load runs op from c goroutines for Duration, after a short warm-up
+// that opens the connections, and returns its rate and latencies. It
+// fails only when no request succeeded.
+func (e *env) load(ctx context.Context, name string, c int, op func(context.Context) error) (Rate, error) {
 	warm := min(e.opts.Duration/10, 500*time.Millisecond)
-	if _, _, _, _, err := phase(ctx, e.opts.Concurrency, warm, op); err != nil {
+	if _, _, _, _, err := phase(ctx, c, warm, op); err != nil {
 		return Rate{}, err
 	}
-	lats, errs, first, elapsed, err := phase(ctx, e.opts.Concurrency, e.opts.Duration, op)
+	lats, errs, first, elapsed, err := phase(ctx, c, e.opts.Duration, op)
 	if err != nil {
 		return Rate{}, err
 	}
 	if len(lats) == 0 {
 		return Rate{}, fmt.Errorf("bench: %s: every request failed: %w", name, first)
 	}
-	r := Rate{Name: name, Ops: len(lats), Errors: errs, Seconds: elapsed.Seconds(),
+	r := Rate{Name: name, Concurrency: c, Ops: len(lats), Errors: errs, Seconds: elapsed.Seconds(),
 		PerSecond: float64(len(lats)) / elapsed.Seconds()}
 	r.Latency = summarize(lats)
 	if first != nil {
 		r.FirstError = first.Error()
 	}
 	return r, nil
+}
+
+// interleaveRounds is how many slices each measurement of an interleaved
+// comparison is cut into: a disturbance of a shared machine (another
+// job's burst) then hits every side alike, not the one measured at that
+// moment.
+const interleaveRounds = 6
+
+// namedOp is one side of an interleaved comparison.
+type namedOp struct {
+	name string
+	op   func(context.Context) error
+}
+
+// interleave measures ops for d each, from c goroutines, in
+// interleaveRounds rounds: each round runs every op for d/rounds, the
+// order rotating from round to round. With cpu set, it stores there the
+// proxy server's CPU time per request of ops[cpuOf] (microseconds).
+func (e *env) interleave(ctx context.Context, c int, d time.Duration, cpuOf int, ops []namedOp, cpu *float64) ([]Rate, error) {
+	warm := min(d/10, 500*time.Millisecond)
+	for _, o := range ops {
+		if _, _, _, _, err := phase(ctx, c, warm, o.op); err != nil {
+			return nil, err
+		}
+	}
+	type acc struct {
+		lats    []time.Duration
+		errs    int
+		first   error
+		elapsed time.Duration
+	}
+	accs := make([]acc, len(ops))
+	var cpuSeconds float64
+	slice := max(d/interleaveRounds, 10*time.Millisecond)
+	for round := range interleaveRounds {
+		for j := range ops {
+			i := (j + round) % len(ops)
+			var before Sample
+			if i == cpuOf && cpu != nil {
+				before = e.sampleProxy(ctx)
+			}
+			lats, errs, first, elapsed, err := phase(ctx, c, slice, ops[i].op)
+			if err != nil {
+				return nil, err
+			}
+			if i == cpuOf && cpu != nil {
+				if after := e.sampleProxy(ctx); after.CPUSeconds > 0 {
+					cpuSeconds += after.CPUSeconds - before.CPUSeconds
+				}
+			}
+			a := &accs[i]
+			a.lats = append(a.lats, lats...)
+			a.errs += errs
+			a.elapsed += elapsed
+			if a.first == nil {
+				a.first = first
+			}
+		}
+	}
+	out := make([]Rate, len(ops))
+	for i, a := range accs {
+		if len(a.lats) == 0 {
+			return nil, fmt.Errorf("bench: %s: every request failed: %w", ops[i].name, a.first)
+		}
+		r := Rate{Name: ops[i].name, Concurrency: c, Ops: len(a.lats), Errors: a.errs, Seconds: a.elapsed.Seconds(),
+			PerSecond: float64(len(a.lats)) / a.elapsed.Seconds(), Latency: summarize(a.lats)}
+		if a.first != nil {
+			r.FirstError = a.first.Error()
+		}
+		out[i] = r
+		if i == cpuOf && cpu != nil && cpuSeconds > 0 {
+			*cpu = cpuSeconds * 1e6 / float64(len(a.lats)+a.errs)
+		}
+	}
+	return out, nil
 }
 
 // phase runs op from c goroutines until d has passed and returns the
@@ -112,7 +187,7 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 // would, so that the comparison with the client library (which decodes)
 // is fair.
 func (e *env) direct(method, path string, into ...func() any) func(context.Context) error {
-	return e.httpOp(method, e.sim.URL()+path, simUser, e.password, into...)
+	return e.httpOp(method, e.tgt.httpURL+path, e.tgt.user, e.tgt.password, into...)
 }
 
 // httpOp is one HTTP request to u with Basic credentials; with into set
@@ -153,7 +228,7 @@ var appSeq atomic.Int64
 // until the simulator has registered it.
 func (e *env) dial(ctx context.Context) (*websocket.Conn, string, error) {
 	app := fmt.Sprintf("%s-%d", AppDirect, appSeq.Add(1))
-	q := url.Values{"app": {app}, "api_key": {simUser + ":" + e.password}}
+	q := url.Values{"app": {app}, "api_key": {e.tgt.user + ":" + e.tgt.password}}
 	conn, _, err := websocket.Dial(ctx, e.sim.WebSocketURL()+"?"+q.Encode(), nil)
 	if err != nil {
 		return nil, "", fmt.Errorf("bench: dialing the events WebSocket: %w", err)
@@ -266,7 +341,7 @@ func (e *env) floodProxied(ctx context.Context) (EventRate, error) {
 			cnt.add()
 		}
 	}()
-	return e.flood(ctx, "client Subscribe through the proxy", AppProxied, &cnt)
+	return e.flood(ctx, "client Subscribe through the proxy", e.app, &cnt)
 }
 
 // floodProxiedRaw floods the proxy's application; a plain bus
@@ -274,12 +349,12 @@ func (e *env) floodProxied(ctx context.Context) (EventRate, error) {
 // own capacity, not the client's.
 func (e *env) floodProxiedRaw(ctx context.Context) (EventRate, error) {
 	var cnt counter
-	sub, err := e.cli.Bus().Subscribe(wire.NewSubjects("").AllEvents(AppProxied), func(bus.Msg) { cnt.add() })
+	sub, err := e.cli.Bus().Subscribe(wire.NewSubjects("").AllEvents(e.app), func(bus.Msg) { cnt.add() })
 	if err != nil {
 		return EventRate{}, fmt.Errorf("bench: subscribe: %w", err)
 	}
 	defer sub.Unsubscribe()
-	return e.flood(ctx, "bus subscriber through the proxy (no decoding)", AppProxied, &cnt)
+	return e.flood(ctx, "bus subscriber through the proxy (no decoding)", e.app, &cnt)
 }
 
 // callRun collects what the handlers of one calls measurement saw.
@@ -430,7 +505,7 @@ func (e *env) directCalls(ctx context.Context) (*callApp, error) {
 // proxiedCalls starts a client Listen through the proxy that answers and
 // hangs up each new call.
 func (e *env) proxiedCalls(ctx context.Context) (*callApp, error) {
-	a := &callApp{name: "client Listen through the proxy", app: AppProxied}
+	a := &callApp{name: "client Listen through the proxy", app: e.app}
 	a.current.Store(&callRun{})
 	lctx, cancel := context.WithCancel(ctx)
 	// Listen returns once its subscription is active on the bus.

@@ -19,48 +19,94 @@ import (
 
 // handleSpec describes a handle type: an entity named by a key, whose
 // operations are the ARI operations addressed by the key's parameters.
+// Every field is derived from the entity's row in wire's table and from
+// the operations and kinds that address it (handlesOf).
 type handleSpec struct {
-	Name       string   // ChannelHandle is Name+"Handle"; the Client constructor is Name
+	Name       string   // ChannelHandle is Name+"Handle"; the Client constructor is Name: the entity's Model, else its kind
 	Kind       string   // key kind on the wire
-	Params     []string // ARI parameters the key id stands for, joined with "/": the entity's KeyParam (wire.Entities)
-	Args       []string // constructor argument names, one per param
-	PathPrefix string   // operations must have a path starting with it
-	Resource   string   // operations must belong to this resource ("" any)
+	Params     []string // ARI parameters the key id stands for, joined with "/": the entity's KeyParam
+	Args       []string // constructor argument names, one per param: "id" or "name" for one, the parameters for several
+	PathPrefix string   // operations must have a path starting with it: the paths of the kinds keyed by Params
 	Query      bool     // the key parameter is a query parameter (asterisk variables)
-	Strip      string   // prefix of v5 kind names, stripped to name methods
-	Noun       string   // for doc comments
+	Subscribe  string   // v5 kind binding one entity to a dialog without an ARI call ("" none): the handle's event Subscribe
+	Noun       string   // for doc comments: the entity's Noun
 }
 
-// handles is the mapping of the brief: the primary (first) path parameter
-// of an operation names its handle. Which parameters those are is the
-// entity table's (wire.Entities) to say.
-var handles = withKeyParams([]*handleSpec{
-	{Name: "Channel", Kind: "channel", Args: []string{"id"}, PathPrefix: "/channels/", Strip: "Channel", Noun: "channel"},
-	{Name: "Bridge", Kind: "bridge", Args: []string{"id"}, PathPrefix: "/bridges/", Strip: "Bridge", Noun: "bridge"},
-	{Name: "Playback", Kind: "playback", Args: []string{"id"}, PathPrefix: "/playbacks/", Strip: "Playback", Noun: "playback"},
-	{Name: "LiveRecording", Kind: "liverecording", Args: []string{"name"}, PathPrefix: "/recordings/live/", Strip: "RecordingLive", Noun: "live recording"},
-	{Name: "StoredRecording", Kind: "storedrecording", Args: []string{"name"}, PathPrefix: "/recordings/stored/", Strip: "RecordingStored", Noun: "stored recording"},
-	{Name: "DeviceState", Kind: "devicestate", Args: []string{"name"}, PathPrefix: "/deviceStates/", Strip: "DeviceState", Noun: "device state"},
-	{Name: "Mailbox", Kind: "mailbox", Args: []string{"name"}, PathPrefix: "/mailboxes/", Strip: "Mailbox", Noun: "mailbox"},
-	{Name: "Endpoint", Kind: "endpoint", Args: []string{"tech", "resource"}, PathPrefix: "/endpoints/", Strip: "Endpoint", Noun: "endpoint"},
-	{Name: "Sound", Kind: "sound", Args: []string{"id"}, PathPrefix: "/sounds/", Strip: "Sound", Noun: "sound"},
-	{Name: "Application", Kind: "application", Args: []string{"name"}, PathPrefix: "/applications/", Strip: "Application", Noun: "Stasis application"},
-	{Name: "Module", Kind: "module", Args: []string{"name"}, PathPrefix: "/asterisk/modules/", Strip: "AsteriskModule", Noun: "Asterisk module"},
-	{Name: "LogChannel", Kind: "logging", Args: []string{"name"}, PathPrefix: "/asterisk/logging/", Strip: "AsteriskLogging", Noun: "Asterisk log channel"},
-	{Name: "Variable", Kind: "variable", Args: []string{"name"}, PathPrefix: "/asterisk/variable", Resource: "asterisk", Query: true, Strip: "AsteriskVariable", Noun: "Asterisk global variable"},
-	{Name: "Config", Kind: "config", Args: []string{"configClass", "objectType", "id"}, PathPrefix: "/asterisk/config/dynamic/", Strip: "AsteriskConfig", Noun: "dynamic configuration object"},
-})
+// handles are the entities of wire's table that operations address by a
+// key (those with a KeyParam), one handle each: adding an entity row is
+// all a new handle takes.
+var handles = mustHandles(handlesOf(wire.Entities(), ari.Operations[:], wire.Kinds()))
 
-// withKeyParams gives each handle the key parameters of its entity.
-func withKeyParams(hs []*handleSpec) []*handleSpec {
-	for _, h := range hs {
-		e := wire.EntityOf(h.Kind)
-		if e == nil || e.KeyParam == "" {
-			panic("clientgen: handle " + h.Name + ": no entity " + h.Kind + " with a key parameter in wire's table")
-		}
-		h.Params = strings.Split(e.KeyParam, "/")
+func mustHandles(hs []*handleSpec, err error) []*handleSpec {
+	if err != nil {
+		panic("clientgen: " + err.Error())
 	}
 	return hs
+}
+
+// handlesOf derives the handles from the entity table: the path prefix
+// (or query parameter) by which operations address each entity comes
+// from the operations whose wire kind keys that entity by its KeyParam.
+func handlesOf(es []*wire.Entity, ops []ari.Operation, kinds []*wire.Kind) ([]*handleSpec, error) {
+	var hs []*handleSpec
+	for _, e := range es {
+		if e.KeyParam == "" {
+			continue
+		}
+		h := &handleSpec{Name: e.Model, Kind: e.Kind, Params: strings.Split(e.KeyParam, "/"), Noun: e.Noun}
+		if h.Name == "" {
+			h.Name = exported(e.Kind)
+		}
+		switch {
+		case len(h.Params) > 1:
+			h.Args = h.Params
+		case e.IDField == "id":
+			h.Args = []string{"id"}
+		default:
+			h.Args = []string{"name"}
+		}
+		if h.Noun == "" {
+			return nil, fmt.Errorf("entity %s: no Noun for the %sHandle's docs", e.Kind, h.Name)
+		}
+		var query string
+		for i := range ops {
+			op := &ops[i]
+			k := wire.KindOf(op.Ident)
+			if op.WebSocket || k == nil || k.KeyKind != e.Kind || k.KeyParam != e.KeyParam {
+				continue
+			}
+			p := op.Param(h.Params[0])
+			switch {
+			case p == nil:
+			case p.In == ari.InPath:
+				prefix, _, ok := strings.Cut(op.Path, "{"+p.Name+"}")
+				if !ok {
+					return nil, fmt.Errorf("%s: path %s lacks {%s}", op.ID, op.Path, p.Name)
+				}
+				if h.PathPrefix != "" && h.PathPrefix != prefix {
+					return nil, fmt.Errorf("entity %s: addressed under %s and %s", e.Kind, h.PathPrefix, prefix)
+				}
+				h.PathPrefix = prefix
+			case p.Required && (query == "" || query == op.Path):
+				query = op.Path
+			case p.Required:
+				return nil, fmt.Errorf("entity %s: addressed by query on %s and %s", e.Kind, query, op.Path)
+			}
+		}
+		if h.PathPrefix == "" {
+			h.PathPrefix, h.Query = query, true
+		}
+		if h.PathPrefix == "" {
+			return nil, fmt.Errorf("entity %s: no operation addresses it by %s", e.Kind, e.KeyParam)
+		}
+		for _, k := range kinds {
+			if k.Op == nil && !k.Unbind && k.KeyKind == e.Kind && strings.HasSuffix(k.Name, "Subscribe") {
+				h.Subscribe = k.Name
+			}
+		}
+		hs = append(hs, h)
+	}
+	return hs, nil
 }
 
 // collSpec is a collection type: the operations of one ARI resource that
@@ -174,9 +220,6 @@ func handleFor(op *ari.Operation) *handleSpec {
 		}
 	}
 	for _, h := range handles {
-		if h.Resource != "" && h.Resource != op.Resource {
-			continue
-		}
 		if !strings.HasPrefix(op.Path+"/", h.PathPrefix) && op.Path != strings.TrimSuffix(h.PathPrefix, "/") {
 			continue
 		}
@@ -200,8 +243,8 @@ func build(models map[string]bool) (*api, error) {
 	for _, h := range handles {
 		// A v5 kind that subscribes one resource to a dialog, with no ARI
 		// call, gives the handle an event Subscribe.
-		if k, ok := wire.LookupKind(h.Strip + "Subscribe"); ok && k.Op == nil {
-			a.subs[h.Name] = k.Name
+		if h.Subscribe != "" {
+			a.subs[h.Name] = h.Subscribe
 			names[h.Name+"Handle"] = map[string]string{"Subscribe": "(events)"}
 		}
 	}

@@ -1,6 +1,6 @@
 // Command clientgen writes the typed API of package client from the ARI
 // operation table (ari.Operations) and the bus kind table
-// (wire.KindForOp): one handle type per ARI resource, one method per
+// (wire.KindOf) and the entity table (wire.Entities): one handle type per entity with a key, one method per
 // operation, one parameter struct per operation with parameters. It also
 // writes a test table that calls every generated method.
 //
