@@ -28,19 +28,9 @@ import (
 // three instances, routing, the conference layer and the README example.
 // Without npm it skips; under CI=true that is a failure.
 func TestNodeSDK(t *testing.T) {
-	for _, tool := range []string{"node", "npm"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			sharedtest.SkipOrFail(t, "the Node SDK suite (sdk/node) needs %s on PATH", tool)
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
-	defer cancel()
+	ctx := needNode(t)
 
-	if _, err := os.Stat("node_modules"); err != nil {
-		run(ctx, t, nil, "npm", "ci", "--no-audit", "--no-fund")
-	}
-	run(ctx, t, nil, "npm", "run", "--silent", "build")
-	run(ctx, t, nil, "npm", "run", "--silent", "build:test")
+	build(ctx, t)
 	run(ctx, t, nil, "npm", "run", "--silent", "docs:check")
 
 	env := startDev(ctx, t)
@@ -60,13 +50,7 @@ var rabbitMQSuite = []string{"build/test/integration/operations.test.js", "build
 // with two nodes, and the SDK's amqplib transport. Without
 // rabbitmq-server it skips; under CI=true that is a failure.
 func TestNodeSDKRabbitMQ(t *testing.T) {
-	for _, tool := range []string{"node", "npm"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			sharedtest.SkipOrFail(t, "the Node SDK suite (sdk/node) needs %s on PATH", tool)
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
-	defer cancel()
+	ctx := needNode(t)
 	broker, err := rabbitmqd.Start(ctx)
 	if errors.Is(err, rabbitmqd.ErrNotInstalled) {
 		sharedtest.SkipOrFail(t, "the Node SDK suite on RabbitMQ needs rabbitmq-server: %v", err)
@@ -75,11 +59,7 @@ func TestNodeSDKRabbitMQ(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(broker.Stop)
-	if _, err := os.Stat("node_modules"); err != nil {
-		run(ctx, t, nil, "npm", "ci", "--no-audit", "--no-fund")
-	}
-	run(ctx, t, nil, "npm", "run", "--silent", "build")
-	run(ctx, t, nil, "npm", "run", "--silent", "build:test")
+	build(ctx, t)
 	env := startDev(ctx, t, "--bus", broker.URL())
 	if !slices.ContainsFunc(env, func(v string) bool { return strings.HasPrefix(v, "MESSAGEBUS_URL=amqp://") }) {
 		t.Fatalf("ari-proxy dev --bus %s printed no amqp:// MESSAGEBUS_URL: %q", broker.URL(), env)
@@ -100,6 +80,31 @@ func runSuite(ctx context.Context, t *testing.T, env []string, paths ...string) 
 	if m := regexp.MustCompile(`(?m)^# skipped (\d+)$`).FindSubmatch(out); m != nil && string(m[1]) != "0" {
 		t.Errorf("node --test skipped %s tests:\n%s", m[1], out)
 	}
+}
+
+// needNode skips (fails under CI=true) without node and npm; it returns
+// the test's deadline.
+func needNode(t *testing.T) context.Context {
+	t.Helper()
+	for _, tool := range []string{"node", "npm"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			sharedtest.SkipOrFail(t, "the Node SDK suite (sdk/node) needs %s on PATH", tool)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// build installs the packages when node_modules is absent and builds the
+// SDK and its tests.
+func build(ctx context.Context, t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat("node_modules"); err != nil {
+		run(ctx, t, nil, "npm", "ci", "--no-audit", "--no-fund")
+	}
+	run(ctx, t, nil, "npm", "run", "--silent", "build")
+	run(ctx, t, nil, "npm", "run", "--silent", "build:test")
 }
 
 func command(ctx context.Context, env []string, name string, args ...string) *exec.Cmd {
