@@ -10,10 +10,26 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ariproxy/ari-proxy/arisim"
 	"github.com/ariproxy/ari-proxy/internal/localstack"
 	"github.com/ariproxy/ari-proxy/proxy"
 	"github.com/ariproxy/ari-proxy/wire"
 )
+
+// unstarted builds, without running it, a server for app in front of sim
+// on a fresh NATS: the probes' answers before and after Run are the test.
+func unstarted(t *testing.T, sim *arisim.Sim) *proxy.Server {
+	t.Helper()
+	_, url := localstack.StartNATS(t)
+	srv, err := proxy.New(proxy.Config{
+		Applications: []string{app}, ARI: localstack.ARIConfig(sim),
+		Bus: localstack.Connect(t, url), Prefix: localstack.Prefix(), Logger: localstack.Logger(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv
+}
 
 // probes serves srv's health handler and returns a function that GETs a
 // path and returns its status and body.
@@ -88,16 +104,9 @@ func TestProbesReadyThenAsteriskDown(t *testing.T) {
 // TestProbesNodeUnknown: a server whose Asterisk never answered does not
 // know its node; /readyz says so until Asterisk answers.
 func TestProbesNodeUnknown(t *testing.T) {
-	_, url := localstack.StartNATS(t)
 	sim := localstack.StartSim(t, node1)
 	sim.RefuseConnections(time.Hour)
-	srv, err := proxy.New(proxy.Config{
-		Applications: []string{app}, ARI: localstack.ARIConfig(sim),
-		Bus: localstack.Connect(t, url), Prefix: localstack.Prefix(), Logger: localstack.Logger(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := unstarted(t, sim)
 	get := probes(t, srv)
 	wantProbes(t, get, http.StatusServiceUnavailable, "not started")
 
@@ -135,15 +144,7 @@ func TestProbesBusDown(t *testing.T) {
 // TestProbesShuttingDown: once Run's context ends /readyz answers 503
 // "shutting down" (while requests in flight finish), /livez still 200.
 func TestProbesShuttingDown(t *testing.T) {
-	_, url := localstack.StartNATS(t)
-	sim := localstack.StartSim(t, node1)
-	srv, err := proxy.New(proxy.Config{
-		Applications: []string{app}, ARI: localstack.ARIConfig(sim),
-		Bus: localstack.Connect(t, url), Prefix: localstack.Prefix(), Logger: localstack.Logger(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := unstarted(t, localstack.StartSim(t, node1))
 	get := probes(t, srv)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
