@@ -109,13 +109,18 @@ func SkipOrFail(tb testing.TB, format string, args ...any) {
 	if os.Getenv("CI") == "true" {
 		tb.Fatalf("%s (CI=true: a skip is a failure)", msg)
 	}
-	line := fmt.Sprintf("SKIP %s: %s\n", tb.Name(), msg)
+	notice(fmt.Sprintf("SKIP %s: %s\n", tb.Name(), msg))
+	tb.Skip("skipping: " + msg)
+}
+
+// notice shows a skip line on the terminal, when there is one, and on
+// stderr. A variable so that this package's own test stays quiet.
+var notice = func(line string) {
 	if tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
 		_, _ = tty.WriteString(line)
 		_ = tty.Close()
 	}
 	fmt.Fprint(os.Stderr, line)
-	tb.Skip("skipping: " + msg)
 }
 
 // ReadJSONL decodes every non-blank line of a JSON Lines file (lines up to

@@ -1,6 +1,7 @@
 package sharedtest
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,15 +25,49 @@ func TestFindAbsent(t *testing.T) {
 	}
 }
 
+// stopTB records how SkipOrFail ends a test: Skip and Fatalf stop the
+// caller as the testing package's do (here by a panic the test recovers).
+type stopTB struct {
+	testing.TB
+	how, msg string
+}
+
+type stopped struct{}
+
+func (s *stopTB) Helper()      {}
+func (s *stopTB) Name() string { return "TestFake" }
+func (s *stopTB) Skip(args ...any) {
+	s.how, s.msg = "skip", fmt.Sprint(args...)
+	panic(stopped{})
+}
+func (s *stopTB) Fatalf(format string, args ...any) {
+	s.how, s.msg = "fatal", fmt.Sprintf(format, args...)
+	panic(stopped{})
+}
+
+// TestPathSkipsWhenAbsent: missing reference data skips the test with a
+// message naming the path, except under CI (CI=true), where it fails.
 func TestPathSkipsWhenAbsent(t *testing.T) {
-	var skipped bool
-	t.Run("absent", func(t *testing.T) {
-		defer func() { skipped = t.Skipped() }()
-		Path(t, "no", "such", "dir")
-		t.Error("Path did not skip")
-	})
-	if !skipped {
-		t.Error("Path(absent) did not skip the test")
+	var notices []string
+	defer func(n func(string)) { notice = n }(notice)
+	notice = func(line string) { notices = append(notices, line) }
+	for _, tc := range []struct{ ci, want string }{{"", "skip"}, {"true", "fatal"}} {
+		t.Setenv("CI", tc.ci)
+		tb := &stopTB{TB: t}
+		func() {
+			defer func() {
+				if r := recover(); r != nil && r != (stopped{}) {
+					panic(r)
+				}
+			}()
+			Path(tb, "no", "such", "dir")
+		}()
+		if tb.how != tc.want || !strings.Contains(tb.msg, "../shared/no/such/dir is absent") {
+			t.Errorf("CI=%q: Path(absent) ended the test by %q with %q, want %s naming the path", tc.ci, tb.how, tb.msg, tc.want)
+		}
+	}
+	if len(notices) != 1 || !strings.HasPrefix(notices[0], "SKIP TestFake: ") {
+		t.Errorf("skip notices %q, want one for the skip (none for the CI failure)", notices)
 	}
 }
 
