@@ -17,7 +17,7 @@ func transcripts(t testing.TB) map[string][]transcriptLine {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join(sharedtest.Path(t, "ari", "transcripts"), "*.jsonl"))
 	if err != nil || len(files) == 0 {
-		t.Skipf("no transcripts found (%v)", err)
+		sharedtest.SkipOrFail(t, "no transcripts found (%v)", err)
 	}
 	out := map[string][]transcriptLine{}
 	for _, f := range files {

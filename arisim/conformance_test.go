@@ -967,11 +967,11 @@ func replayTranscript(t *testing.T, tr transcript) []exchangeResult {
 func TestConformance(t *testing.T) {
 	dir := sharedtest.Find("ari", "transcripts")
 	if dir == "" {
-		t.Skip("skipping: ../shared/ari/transcripts not found next to the repo root (the Asterisk reference transcripts are needed for the conformance test)")
+		sharedtest.SkipOrFail(t, "../shared/ari/transcripts not found next to the repo root (the Asterisk reference transcripts are needed for the conformance test)")
 	}
 	files, err := filepath.Glob(filepath.Join(dir, "*.jsonl"))
 	if err != nil || len(files) == 0 {
-		t.Skipf("skipping: no transcripts in %s", dir)
+		sharedtest.SkipOrFail(t, "no transcripts in %s", dir)
 	}
 	sort.Strings(files)
 	accepted := loadAccepted(t)
@@ -1046,7 +1046,7 @@ func TestConformance(t *testing.T) {
 func TestConformanceDetectsDifferences(t *testing.T) {
 	dir := sharedtest.Find("ari", "transcripts")
 	if dir == "" {
-		t.Skip("skipping: ../shared/ari/transcripts not found next to the repo root")
+		sharedtest.SkipOrFail(t, "../shared/ari/transcripts not found next to the repo root")
 	}
 	tr, err := loadTranscript(t, filepath.Join(dir, "inbound_dialplan.jsonl"))
 	if err != nil {

@@ -22,7 +22,7 @@ import (
 func TestV5CompatCorpus(t *testing.T) {
 	path := sharedtest.Find("wire", "v5-corpus.jsonl")
 	if path == "" {
-		t.Skip("../shared/wire/v5-corpus.jsonl is absent: the v5 corpus cannot be read (TestV5CompatTestdata checks the copy in testdata)")
+		sharedtest.SkipOrFail(t, "../shared/wire/v5-corpus.jsonl is absent: the v5 corpus cannot be read (TestV5CompatTestdata checks the copy in testdata)")
 	}
 	bustest.ForEachTransport(t, func(t *testing.T, tr bustest.Transport) { checkV5Compat(t, tr, path) })
 }

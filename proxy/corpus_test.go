@@ -38,7 +38,7 @@ func TestV5CorpusSmall(t *testing.T) {
 func TestV5Corpus(t *testing.T) {
 	path := sharedtest.Find("wire", "v5-corpus.jsonl")
 	if path == "" {
-		t.Skip("skipping: ../shared/wire/v5-corpus.jsonl not found next to the repo root (the v5 corpus); TestV5CorpusSmall covers part of it")
+		sharedtest.SkipOrFail(t, "../shared/wire/v5-corpus.jsonl not found next to the repo root (the v5 corpus); TestV5CorpusSmall covers part of it")
 	}
 	bustest.ForEachTransport(t, func(t *testing.T, tr bustest.Transport) { replayCorpus(t, tr, path) })
 }

@@ -25,7 +25,7 @@ type exchange struct {
 func loadCorpus(t testing.TB, path string) []corpusMsg {
 	t.Helper()
 	if path == "" {
-		t.Skip("../shared (beside the repository root) not found: full v5 corpus not tested")
+		sharedtest.SkipOrFail(t, "../shared (beside the repository root) not found: full v5 corpus not tested")
 	}
 	return sharedtest.ReadJSONL[corpusMsg](t, path)
 }
