@@ -63,18 +63,21 @@ const (
 // Bus is a bus.Bus on a RabbitMQ connection that it re-establishes by
 // itself. It is safe for concurrent use.
 type Bus struct {
-	url  string
-	cfg  amqp.Config
-	o    options
-	log  *slog.Logger
-	m    *metrics
-	pub  *publisher
-	reqs chan struct{} // semaphore: channels of outstanding requests
+	url string
+	cfg amqp.Config
+	o   options
+	log *slog.Logger
+	m   *metrics
+	pub *publisher
+	// replies sends answers to requests (see replyPublisher).
+	replies replyPublisher
+	reqs    chan struct{} // semaphore: channels of outstanding requests
 
 	idleMu     sync.Mutex
 	idle       []*replyChan // reply channels to reuse, oldest first
 	corrPrefix string
 	corrSeq    atomic.Uint64
+	replyOpen  atomic.Int64 // reply channels opened (tests)
 
 	mu        sync.Mutex
 	conn      *amqp.Connection // nil while disconnected
@@ -215,6 +218,7 @@ func Connect(ctx context.Context, rawURL string, opts ...Option) (*Bus, error) {
 		closed:     make(chan struct{}),
 	}
 	b.pub = newPublisher(b)
+	b.replies.b = b
 	conn, err := b.dial(ctx)
 	switch {
 	case err == nil:

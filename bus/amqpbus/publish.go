@@ -45,6 +45,9 @@ func (b *Bus) PublishMsg(ctx context.Context, msg bus.Msg) error {
 		// request's correlation id if it had one.
 		m.key, m.pub.CorrelationId = splitReplyAddress(subject)
 		m.pub.ReplyTo = ""
+		if b.replies.publish(m) {
+			return nil
+		}
 	} else {
 		if err := checkSubject(subject, false); err != nil {
 			return fmt.Errorf("amqpbus: publish %q: %w", subject, err)
@@ -58,6 +61,64 @@ func (b *Bus) PublishMsg(ctx context.Context, msg bus.Msg) error {
 		return fmt.Errorf("amqpbus: publish %s: %w", subject, err)
 	}
 	return nil
+}
+
+// replyPublisher sends answers to requests at once, from the caller, on
+// a channel without publisher confirms: an answer is only worth its
+// requester's time, which a confirm round trip and the event queue would
+// cost it, and a requester without its answer times out whatever the
+// broker says. While no channel can be had (disconnected) answers take the
+// buffered way, as events do.
+type replyPublisher struct {
+	b    *Bus
+	mu   sync.Mutex
+	conn *amqp.Connection
+	ch   *amqp.Channel
+}
+
+// publish sends m on the reply channel of the current connection,
+// reporting false when it could not (m is then the caller's to queue).
+func (r *replyPublisher) publish(m outMsg) bool {
+	ch := r.channel()
+	if ch == nil {
+		return false
+	}
+	if err := ch.Publish(m.exchange, m.key, false, false, m.pub); err != nil {
+		r.mu.Lock()
+		if r.ch == ch {
+			r.ch, r.conn = nil, nil
+		}
+		r.mu.Unlock()
+		go ch.Close()
+		return false
+	}
+	return true
+}
+
+// channel returns the reply channel, opening one on the current
+// connection when there is none or it closed; nil while disconnected.
+func (r *replyPublisher) channel() *amqp.Channel {
+	r.b.mu.Lock()
+	conn := r.b.conn
+	r.b.mu.Unlock()
+	if conn == nil {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ch != nil && r.conn == conn && !r.ch.IsClosed() {
+		return r.ch
+	}
+	if r.ch != nil {
+		go r.ch.Close()
+		r.ch, r.conn = nil, nil
+	}
+	ch, err := conn.Channel()
+	if err != nil {
+		return nil
+	}
+	r.ch, r.conn = ch, conn
+	return ch
 }
 
 // outMsg is a message waiting to be sent.
