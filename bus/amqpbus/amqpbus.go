@@ -78,6 +78,7 @@ type Bus struct {
 	corrPrefix string
 	corrSeq    atomic.Uint64
 	replyOpen  atomic.Int64 // reply channels opened (tests)
+	wires      sync.Map     // *amqp.Connection -> its *corkConn
 
 	mu        sync.Mutex
 	conn      *amqp.Connection // nil while disconnected
@@ -239,6 +240,7 @@ func Connect(ctx context.Context, rawURL string, opts ...Option) (*Bus, error) {
 // dial opens a connection and declares the exchanges on it.
 func (b *Bus) dial(ctx context.Context) (*amqp.Connection, error) {
 	cfg := b.cfg
+	var wire *corkConn
 	cfg.Dial = func(network, addr string) (net.Conn, error) {
 		d := net.Dialer{Timeout: 30 * time.Second}
 		c, err := d.DialContext(ctx, network, addr)
@@ -252,12 +254,18 @@ func (b *Bus) dial(ctx context.Context) (*amqp.Connection, error) {
 		} else {
 			_ = c.SetDeadline(time.Now().Add(30 * time.Second))
 		}
-		return c, nil
+		wire = &corkConn{Conn: c}
+		return wire, nil
 	}
 	conn, err := amqp.DialConfig(b.url, cfg)
 	if err != nil {
 		return nil, err
 	}
+	b.wires.Store(conn, wire)
+	go func() {
+		<-conn.NotifyClose(make(chan *amqp.Error, 1))
+		b.wires.Delete(conn)
+	}()
 	ch, err := conn.Channel()
 	if err != nil {
 		conn.Close()

@@ -55,10 +55,7 @@ func (b *Bus) RequestMany(ctx context.Context, subject string, data []byte, coll
 	}
 	defer b.release(rc)
 	corr := b.nextCorrelation()
-	rc.used = true
-	err = rc.ch.PublishWithContext(ctx, exchangeOf(subject), subject, true, false,
-		amqp.Publishing{ReplyTo: directReplyTo, CorrelationId: corr, Body: data})
-	if err != nil {
+	if err := b.send(ctx, rc, subject, amqp.Publishing{ReplyTo: directReplyTo, CorrelationId: corr, Body: data}); err != nil {
 		return wrapErr("request "+subject, err)
 	}
 	got := 0
@@ -122,6 +119,7 @@ func (b *Bus) lostErr(subject string, ctx context.Context) error {
 // channel is reusable at once, whoever answered.
 type replyChan struct {
 	conn     *amqp.Connection
+	wire     *corkConn
 	ch       *amqp.Channel
 	tag      string // consumer tag of the current reply consumer
 	answers  <-chan amqp.Delivery
@@ -139,10 +137,12 @@ func (b *Bus) openReplyChan(conn *amqp.Connection) (*replyChan, error) {
 		return nil, err
 	}
 	b.replyOpen.Add(1)
+	wire, _ := b.wires.Load(conn) // nil once conn closed
 	// Returns of earlier requests may wait in returned (see drainReturns);
 	// room for a few keeps the connection's reader from ever blocking.
 	rc := &replyChan{conn: conn, ch: ch,
 		closed: ch.NotifyClose(make(chan *amqp.Error, 1)), returned: ch.NotifyReturn(make(chan amqp.Return, 4))}
+	rc.wire, _ = wire.(*corkConn)
 	rc.tag = b.nextConsumerTag()
 	rc.answers, err = ch.Consume(directReplyTo, rc.tag, true, false, false, false, nil)
 	if err != nil {
@@ -150,6 +150,23 @@ func (b *Bus) openReplyChan(conn *amqp.Connection) (*replyChan, error) {
 		return nil, err
 	}
 	return rc, nil
+}
+
+// send publishes a request on rc, after re-arming its reply consumer when
+// an earlier request used it; the frames go out in one write.
+func (b *Bus) send(ctx context.Context, rc *replyChan, subject string, pub amqp.Publishing) error {
+	if rc.wire != nil {
+		rc.wire.cork()
+		defer rc.wire.uncork()
+	}
+	if rc.used {
+		if err := b.rearm(rc); err != nil {
+			go rc.ch.Close()
+			return err
+		}
+	}
+	rc.used = true
+	return rc.ch.PublishWithContext(ctx, exchangeOf(subject), subject, true, false, pub)
 }
 
 // rearm replaces the reply consumer of a channel that served a request,
@@ -182,8 +199,8 @@ func (rc *replyChan) drainReturns() {
 	}
 }
 
-// replyChannel returns a reply channel on conn, ready for a request: an
-// idle one, re-armed, else a new one.
+// replyChannel returns a reply channel on conn: an idle one, else a new
+// one.
 func (b *Bus) replyChannel(conn *amqp.Connection) (*replyChan, error) {
 	for {
 		b.idleMu.Lock()
@@ -198,13 +215,8 @@ func (b *Bus) replyChannel(conn *amqp.Connection) (*replyChan, error) {
 			return b.openReplyChan(conn)
 		}
 		if rc.conn == conn && !rc.ch.IsClosed() {
-			if !rc.used {
-				return rc, nil
-			}
 			rc.drainReturns()
-			if err := b.rearm(rc); err == nil {
-				return rc, nil
-			}
+			return rc, nil
 		}
 		go rc.ch.Close() // of a lost connection, or broken
 	}
