@@ -266,7 +266,8 @@ func (p *publisher) run() {
 		queue := make(chan inflight, p.b.o.maxInflight)
 		unconfirmed := make(chan []outMsg, 1)
 		go p.confirm(ch, queue, unconfirmed)
-		closeErr := p.send(ch, queue, chClosed)
+		wire, _ := p.b.wires.Load(conn) // nil once conn closed
+		closeErr := p.send(ch, asCork(wire), queue, chClosed)
 		close(queue)
 		again := <-unconfirmed
 		if closeErr == nil && !p.b.isDone() {
@@ -296,23 +297,49 @@ func (p *publisher) run() {
 }
 
 // send publishes batches on ch until it closes (returning the broker's
-// reason when it gave one) or the Bus closes.
-func (p *publisher) send(ch *amqp.Channel, queue chan<- inflight, chClosed <-chan *amqp.Error) *amqp.Error {
+// reason when it gave one) or the Bus closes. A batch goes out in one
+// write (wire corked), except when the confirms fall behind: then what
+// was held back is sent before waiting for them.
+func (p *publisher) send(ch *amqp.Channel, wire *corkConn, queue chan<- inflight, chClosed <-chan *amqp.Error) *amqp.Error {
 	for {
 		var closeErr *amqp.Error
 		batch, ok := p.take(chClosed, &closeErr)
 		if !ok {
 			return closeErr
 		}
-		for i, m := range batch {
-			dc, err := ch.PublishWithDeferredConfirm(m.exchange, m.key, false, false, m.pub)
-			if err != nil {
-				p.requeue(batch[i:])
-				return nil
-			}
-			queue <- inflight{m, dc}
+		if !p.publish(ch, wire, batch, queue) {
+			return nil
 		}
 	}
+}
+
+// publish sends batch on ch, reporting false (and queueing again what
+// was not sent) when ch failed.
+func (p *publisher) publish(ch *amqp.Channel, wire *corkConn, batch []outMsg, queue chan<- inflight) bool {
+	if wire != nil {
+		wire.cork()
+		defer wire.uncork()
+	}
+	for i, m := range batch {
+		dc, err := ch.PublishWithDeferredConfirm(m.exchange, m.key, false, false, m.pub)
+		if err != nil {
+			p.requeue(batch[i:])
+			return false
+		}
+		select {
+		case queue <- inflight{m, dc}:
+		default:
+			// The confirms of what is held back cannot come: send it first.
+			if wire != nil {
+				wire.uncork()
+			}
+			queue <- inflight{m, dc}
+			if wire != nil {
+				wire.cork()
+			}
+		}
+	}
+	return true
 }
 
 // confirm waits for each confirm in order; it hands back, once queue is

@@ -142,7 +142,7 @@ func (b *Bus) openReplyChan(conn *amqp.Connection) (*replyChan, error) {
 	// room for a few keeps the connection's reader from ever blocking.
 	rc := &replyChan{conn: conn, ch: ch,
 		closed: ch.NotifyClose(make(chan *amqp.Error, 1)), returned: ch.NotifyReturn(make(chan amqp.Return, 4))}
-	rc.wire, _ = wire.(*corkConn)
+	rc.wire = asCork(wire)
 	rc.tag = b.nextConsumerTag()
 	rc.answers, err = ch.Consume(directReplyTo, rc.tag, true, false, false, false, nil)
 	if err != nil {

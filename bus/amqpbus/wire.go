@@ -54,3 +54,9 @@ func (c *corkConn) uncork() {
 		_ = c.Conn.Close()
 	}
 }
+
+// asCork is the *corkConn in v (from Bus.wires), or nil.
+func asCork(v any) *corkConn {
+	c, _ := v.(*corkConn)
+	return c
+}
