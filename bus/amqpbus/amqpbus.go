@@ -14,16 +14,18 @@
 //     takes each message;
 //   - a request is published with mandatory set (an unroutable one comes
 //     back: bus.ErrNoResponders) and its answers come by direct reply-to
-//     on a channel of its own, since v5 servers set no correlation id.
+//     on a channel of its own with a reply address of its own, since v5
+//     servers set no correlation id.
 //
 // Faults are survived without the caller: the connection is re-dialled
 // with capped backoff, exchanges re-declared and every subscription
 // re-subscribed; requests waiting when the connection drops fail with
 // bus.ErrNotConnected; messages published while disconnected wait in a
-// bounded buffer and are sent after reconnecting. Every message is
-// published with publisher confirms: one the broker refuses is logged and
-// counted, one unconfirmed when the channel died is sent again (so a
-// subscriber may see it twice, never zero times).
+// bounded buffer and are sent after reconnecting. Every message but an
+// answer to a request is published with publisher confirms: one the
+// broker refuses is logged and counted, one unconfirmed when the channel
+// died is sent again (so a subscriber may see it twice, never zero
+// times). Answers go out at once on a channel without confirms.
 package amqpbus
 
 import (

@@ -21,7 +21,9 @@ import (
 // the connection is down messages wait (up to WithBuffer's bound; past
 // it Publish drops the message, counts it and says so). Events are
 // persistent, so a broker restart does not lose those already queued
-// for a subscriber.
+// for a subscriber. An answer to a request (subject a reply address) is
+// sent at once instead, without a confirm, and takes the queue only while
+// disconnected.
 func (b *Bus) Publish(ctx context.Context, subject, reply string, data []byte) error {
 	return b.PublishMsg(ctx, bus.Msg{Subject: subject, Reply: reply, Data: data})
 }
