@@ -117,6 +117,7 @@ type Server struct {
 	timeout       time.Duration
 	maxBytes      int
 	sem           chan struct{}
+	work          chan job // unbuffered: to a worker parked waiting for one
 	stopWait      time.Duration
 
 	node    atomic.Pointer[string]
@@ -208,6 +209,7 @@ func New(cfg Config) (*Server, error) {
 		timeout:       orDefault(cfg.RequestTimeout, DefaultRequestTimeout),
 		maxBytes:      orDefault(cfg.MaxRequestBytes, DefaultMaxRequestBytes),
 		sem:           make(chan struct{}, orDefault(cfg.MaxConcurrent, DefaultMaxConcurrent)),
+		work:          make(chan job),
 		stopWait:      orDefault(cfg.ShutdownTimeout, DefaultShutdownTimeout),
 		ready:         make(chan struct{}),
 		stopping:      make(chan struct{}),
@@ -370,8 +372,12 @@ func (s *Server) drain(subs []bus.Subscription) {
 	wg.Wait()
 }
 
-// cancelWork cancels the ARI calls still in flight (they end runCtx).
-func (s *Server) cancelWork() { s.stopCalls() }
+// cancelWork cancels the ARI calls still in flight (they end runCtx, and
+// ariconn cuts the calls on the wire).
+func (s *Server) cancelWork() {
+	s.stopCalls()
+	s.conn.AbortCalls()
+}
 
 // refuse answers a request the server will not serve because it is
 // stopping.
