@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -20,12 +21,13 @@ func BenchmarkRequest(b *testing.B) {
 	cli := connectB(b, url)
 	respond(b, connectB(b, url), p+"get.app")
 	ctx := context.Background()
-	b.ResetTimer()
+	cpu := startCPU(b)
 	for b.Loop() {
 		if err := cli.RequestMany(ctx, p+"get.app", []byte("q"), func([]byte) bool { return false }); err != nil {
 			b.Fatal(err)
 		}
 	}
+	cpu.report(b.N)
 }
 
 // BenchmarkEvents is the throughput of events from one publisher to one
@@ -40,7 +42,7 @@ func BenchmarkEvents(b *testing.B) {
 	}
 	payload := make([]byte, 600)
 	ctx := context.Background()
-	b.ResetTimer()
+	cpu := startCPU(b)
 	start := time.Now()
 	n := 0
 	for b.Loop() {
@@ -53,6 +55,7 @@ func BenchmarkEvents(b *testing.B) {
 		time.Sleep(time.Millisecond)
 	}
 	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "events/s")
+	cpu.report(n)
 }
 
 // BenchmarkRequestPaced is the latency of requests a millisecond apart
@@ -86,4 +89,41 @@ func respond(b *testing.B, srv *amqpbus.Bus, subject string) {
 	}); err != nil {
 		b.Fatal(err)
 	}
+}
+
+// cpuMeter measures the CPU time of this process (the benchmark's
+// clients and servers) and of the broker, reported per operation: far
+// steadier than the time per operation on a shared machine.
+type cpuMeter struct {
+	b             *testing.B
+	self, broker  time.Duration
+	brokerUnknown bool
+}
+
+func startCPU(b *testing.B) *cpuMeter {
+	m := &cpuMeter{b: b, self: selfCPU()}
+	t, err := bustest.RabbitMQBroker(b).CPUTime()
+	m.broker, m.brokerUnknown = t, err != nil
+	b.ResetTimer()
+	return m
+}
+
+// report adds client-us/op and broker-us/op for n operations.
+func (m *cpuMeter) report(n int) {
+	m.b.StopTimer()
+	if n == 0 {
+		return
+	}
+	m.b.ReportMetric(float64((selfCPU()-m.self).Microseconds())/float64(n), "client-us/op")
+	if t, err := bustest.RabbitMQBroker(m.b).CPUTime(); err == nil && !m.brokerUnknown {
+		m.b.ReportMetric(float64((t-m.broker).Microseconds())/float64(n), "broker-us/op")
+	}
+}
+
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
