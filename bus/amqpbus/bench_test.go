@@ -2,6 +2,7 @@ package amqpbus_test
 
 import (
 	"context"
+	"runtime"
 	"slices"
 	"sync/atomic"
 	"syscall"
@@ -16,17 +17,32 @@ import (
 
 // BenchmarkRequest is one request/reply round trip through the broker.
 func BenchmarkRequest(b *testing.B) {
-	url := bustest.RabbitMQURL(b)
-	p := localstack.Prefix()
-	cli := connectB(b, url)
-	respond(b, connectB(b, url), p+"get.app")
+	cli, subject := requester(b)
 	ctx := context.Background()
 	cpu := startCPU(b)
 	for b.Loop() {
-		if err := cli.RequestMany(ctx, p+"get.app", []byte("q"), func([]byte) bool { return false }); err != nil {
+		if err := cli.RequestMany(ctx, subject, []byte("q"), func([]byte) bool { return false }); err != nil {
 			b.Fatal(err)
 		}
 	}
+	cpu.report(b.N)
+}
+
+// BenchmarkRequest8 is BenchmarkRequest with 8 requests in flight at
+// once (the bench's latency concurrency), from one connection.
+func BenchmarkRequest8(b *testing.B) {
+	cli, subject := requester(b)
+	ctx := context.Background()
+	b.SetParallelism((8 + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+	cpu := startCPU(b)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := cli.RequestMany(ctx, subject, []byte("q"), func([]byte) bool { return false }); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 	cpu.report(b.N)
 }
 
@@ -80,6 +96,15 @@ func BenchmarkRequestPaced(b *testing.B) {
 	}
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-us")
+}
+
+// requester is a requester's connection and the subject an echo
+// responder on a connection of its own answers.
+func requester(b *testing.B) (*amqpbus.Bus, string) {
+	url := bustest.RabbitMQURL(b)
+	subject := localstack.Prefix() + "get.app"
+	respond(b, connectB(b, url), subject)
+	return connectB(b, url), subject
 }
 
 // respond answers every request on subject with "ok".
