@@ -163,7 +163,7 @@ func (e *env) callScale(ctx context.Context, rep *Report) error {
 		if settled && rssBack {
 			break
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(250 * time.Millisecond) // each sample is a /metrics scrape of the server: not too often
 	}
 	cs := CallScale{Calls: n, UpSeconds: up.Seconds(), Idle: idle, Before: before, Active: active, After: after,
 		BackToIdle: settled, RSSBackToIdle: rssBack, Errors: errs}
