@@ -381,12 +381,16 @@ func (b *Bus) PublishMsg(ctx context.Context, m bus.Msg) error {
 	return nil
 }
 
+// toNATS is the NATS message of m. It keeps nothing of m.Header (the
+// values are copied into one slice, one allocation for all).
 func toNATS(m bus.Msg) *nats.Msg {
 	nm := &nats.Msg{Subject: m.Subject, Reply: m.Reply, Data: m.Data}
 	if len(m.Header) > 0 {
 		nm.Header = make(nats.Header, len(m.Header))
+		vals := make([]string, 0, len(m.Header))
 		for k, v := range m.Header {
-			nm.Header[k] = []string{v}
+			vals = append(vals, v)
+			nm.Header[k] = vals[len(vals)-1 : len(vals) : len(vals)]
 		}
 	}
 	return nm
