@@ -4,6 +4,7 @@
 package ariconn
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/base64"
