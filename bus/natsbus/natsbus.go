@@ -375,10 +375,44 @@ func (b *Bus) PublishMsg(ctx context.Context, m bus.Msg) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := b.nc.PublishMsg(toNATS(m)); err != nil {
+	nm := nats.Msg{Subject: m.Subject, Reply: m.Reply, Data: m.Data}
+	var h *natsHeader
+	if len(m.Header) > 0 {
+		// nats.go encodes the headers before PublishMsg returns: a
+		// pooled map serves, instead of one made per message.
+		h = headerPool.Get().(*natsHeader)
+		nm.Header = h.fill(m.Header)
+	}
+	err := b.nc.PublishMsg(&nm)
+	if h != nil {
+		headerPool.Put(h)
+	}
+	if err != nil {
 		return wrapErr("publish "+m.Subject, err)
 	}
 	return nil
+}
+
+// natsHeader is a reusable nats.Header with room for its values.
+type natsHeader struct {
+	h    nats.Header
+	vals []string
+}
+
+var headerPool = sync.Pool{New: func() any { return &natsHeader{h: nats.Header{}} }}
+
+// fill makes h hold exactly the headers of hdr and returns it.
+func (h *natsHeader) fill(hdr map[string]string) nats.Header {
+	clear(h.h)
+	if cap(h.vals) < len(hdr) {
+		h.vals = make([]string, len(hdr))
+	}
+	h.vals = h.vals[:0]
+	for k, v := range hdr {
+		h.vals = append(h.vals, v)
+		h.h[k] = h.vals[len(h.vals)-1 : len(h.vals) : len(h.vals)]
+	}
+	return h.h
 }
 
 // toNATS is the NATS message of m. It keeps nothing of m.Header (the
