@@ -375,16 +375,18 @@ func (b *Bus) PublishMsg(ctx context.Context, m bus.Msg) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	nm := nats.Msg{Subject: m.Subject, Reply: m.Reply, Data: m.Data}
-	var h *natsHeader
-	if len(m.Header) > 0 {
-		// nats.go encodes the headers before PublishMsg returns: a
-		// pooled map serves, instead of one made per message.
-		h = headerPool.Get().(*natsHeader)
-		nm.Header = h.fill(m.Header)
-	}
-	err := b.nc.PublishMsg(&nm)
-	if h != nil {
+	var err error
+	switch {
+	// Requests and replies carry no headers: skip building a nats.Msg.
+	case len(m.Header) == 0 && m.Reply == "":
+		err = b.nc.Publish(m.Subject, m.Data)
+	case len(m.Header) == 0:
+		err = b.nc.PublishRequest(m.Subject, m.Reply, m.Data)
+	default:
+		// Events: nats.go encodes the headers before PublishMsg returns,
+		// so a pooled map serves instead of one made per message.
+		h := headerPool.Get().(*natsHeader)
+		err = b.nc.PublishMsg(&nats.Msg{Subject: m.Subject, Reply: m.Reply, Header: h.fill(m.Header), Data: m.Data})
 		headerPool.Put(h)
 	}
 	if err != nil {
@@ -588,7 +590,7 @@ func (b *Bus) RequestMany(ctx context.Context, subject string, data []byte, coll
 	w := &waiter{signal: make(chan struct{}, 1)}
 	token := mux.add(w)
 	defer mux.remove(token)
-	if err := b.nc.PublishMsg(&nats.Msg{Subject: subject, Reply: mux.prefix + token, Data: data}); err != nil {
+	if err := b.nc.PublishRequest(subject, mux.prefix+token, data); err != nil {
 		return wrapErr("request "+subject, err)
 	}
 	for first := true; ; {
