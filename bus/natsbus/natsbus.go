@@ -403,8 +403,23 @@ type natsHeader struct {
 
 var headerPool = sync.Pool{New: func() any { return &natsHeader{h: nats.Header{}} }}
 
-// fill makes h hold exactly the headers of hdr and returns it.
+// fill makes h hold exactly the headers of hdr and returns it. The names
+// of a publisher's headers rarely change: then only the values are set.
 func (h *natsHeader) fill(hdr map[string]string) nats.Header {
+	if len(h.h) == len(hdr) {
+		same := true
+		for k, v := range hdr {
+			vs, ok := h.h[k]
+			if !ok {
+				same = false
+				break
+			}
+			vs[0] = v
+		}
+		if same {
+			return h.h
+		}
+	}
 	clear(h.h)
 	if cap(h.vals) < len(hdr) {
 		h.vals = make([]string, len(hdr))
