@@ -180,7 +180,7 @@ func (s *Subscription) offer(m bus.Msg) bool {
 		s.c.core.log.Debug("ignoring undecodable event", "subject", m.Subject, "err", err)
 		return true
 	}
-	s.c.core.locs.event(ev) // an ended resource's node is forgotten
+	s.c.core.locs.event(ev) // what it shows of where resources are (locations.go)
 	if s.types != nil && !s.types[ev.EventType()] {
 		return true
 	}

@@ -139,11 +139,19 @@ func (l *locations) size() int {
 	return len(l.nodes)
 }
 
-// event drops the resource an event of a subscription ends, if it was
-// learned on the event's node. Only end events are read further than
-// their type.
+// event learns the node of the channel a StasisStart brings and drops
+// the resource an end event ends, if it was learned on the event's node.
+// Other events are not read further than their type: this runs for every
+// event a subscription of the client decodes.
 func (l *locations) event(ev ari.Event) {
-	if l.max == 0 || !endsLearnable[ev.EventType()] {
+	if l.max == 0 {
+		return
+	}
+	if ss, ok := ev.(*ari.StasisStart); ok {
+		l.learn(wire.Ref{Kind: "channel", ID: ss.Channel.ID}, ss.AsteriskID)
+		return
+	}
+	if !endsLearnable[ev.EventType()] {
 		return
 	}
 	_, ended := wire.EventResources(nil, ev.EventType(), ev.RawJSON())

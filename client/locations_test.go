@@ -398,3 +398,69 @@ func TestLearnedManyServers(t *testing.T) {
 		}
 	}
 }
+
+// TestScatterFirstSuccess: a cold partial key returns with the first
+// server that has the resource, without waiting for a slow one's not
+// found; a not found is final only when every server said so, so a
+// resource on the slow server is found, not missed.
+func TestScatterFirstSuccess(t *testing.T) {
+	const latency = 1500 * time.Millisecond
+	e := newEnv(t, 3, arisim.Config{TimeScale: 0.01})
+	cold := e.client(t, WithTimeout(5*time.Second), WithLocationCache(0))
+	ctx := t.Context()
+	fast, err := e.sims[0].InboundCall(e.app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow, err := e.sims[2].InboundCall(e.app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.sims[2].SetLatency(latency)
+	defer e.sims[2].SetLatency(0)
+
+	start := time.Now()
+	if _, err := cold.Channel(fast).Get(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d >= latency/2 {
+		t.Errorf("found on a fast server in %v: waited for the slow one", d)
+	}
+	start = time.Now()
+	d, err := cold.Channel(slow).Get(ctx)
+	if err != nil || d.ID != slow {
+		t.Fatalf("channel of the slow server: %v", err)
+	}
+	if d := time.Since(start); d < latency {
+		t.Errorf("answered in %v, before the slow server could", d)
+	}
+}
+
+// TestLearnedFromListen: the StasisStart a Listen hands over tells where
+// the call is; a partial key for it then goes to that node.
+func TestLearnedFromListen(t *testing.T) {
+	e := newEnv(t, 2, arisim.Config{TimeScale: 0.01})
+	c := e.client(t)
+	ctx := t.Context()
+	got := make(chan string, 1)
+	l, err := c.Listen(ctx, func(ctx context.Context, h *ChannelHandle, _ *ari.StasisStart) { got <- h.ID() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	id, err := e.sims[1].InboundCall(e.app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case h := <-got:
+		if h != id {
+			t.Fatalf("handled %s, placed %s", h, id)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no call")
+	}
+	if n := c.core.locs.node(wire.Ref{Kind: "channel", ID: id}); n != nodeID(1) {
+		t.Errorf("listened call known on %q, want %s", n, nodeID(1))
+	}
+}
