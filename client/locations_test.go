@@ -263,18 +263,7 @@ func TestLearnedNodeLeft(t *testing.T) { bustest.ForEachTransport(t, testLearned
 func testLearnedNodeLeft(t *testing.T, tr bustest.Transport) {
 	const timeout = 3 * time.Second
 	e := newEnvOn(t, tr, 1, arisim.Config{TimeScale: 0.01})
-	sim := localstack.StartSimConfig(t, arisim.Config{TimeScale: 0.01, EntityID: nodeID(1)})
-	srv, err := proxy.New(proxy.Config{Applications: []string{e.app}, ARI: localstack.ARIConfig(sim),
-		Bus: localstack.ConnectBus(t, e.url), Prefix: e.prefix, Logger: localstack.Logger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop, err := localstack.Serve(context.Background(), srv, localstack.StartTimeout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = stop(localstack.StartTimeout) })
-	e.servers = append(e.servers, srv)
+	stop := e.addStoppable(t, 1)
 	c := e.client(t, WithTimeout(timeout))
 	ctx := t.Context()
 
@@ -290,7 +279,7 @@ func testLearnedNodeLeft(t *testing.T, tr bustest.Transport) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	_, err = c.Channel(ids[1]).Get(ctx)
+	_, err := c.Channel(ids[1]).Get(ctx)
 	if !errors.Is(err, ErrNotFound) {
 		t.Fatalf("channel of the gone node: %v, want ErrNotFound", err)
 	}
@@ -463,4 +452,24 @@ func TestLearnedFromListen(t *testing.T) {
 	if n := c.core.locs.node(wire.Ref{Kind: "channel", ID: id}); n != nodeID(1) {
 		t.Errorf("listened call known on %q, want %s", n, nodeID(1))
 	}
+}
+
+// addStoppable adds to e a server for the node'th simulator (started
+// here) that serves e's application only and that the test can stop
+// (stop is also run on cleanup).
+func (e *env) addStoppable(t *testing.T, node int) (stop func(time.Duration) error) {
+	t.Helper()
+	sim := localstack.StartSimConfig(t, arisim.Config{TimeScale: 0.01, EntityID: nodeID(node)})
+	srv, err := proxy.New(proxy.Config{Applications: []string{e.app}, ARI: localstack.ARIConfig(sim),
+		Bus: localstack.ConnectBus(t, e.url), Prefix: e.prefix, Logger: localstack.Logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop, err = localstack.Serve(context.Background(), srv, localstack.StartTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = stop(localstack.StartTimeout) })
+	e.servers = append(e.servers, srv)
+	return stop
 }
