@@ -55,7 +55,9 @@ func (c *Client) call(ctx context.Context, op ari.OpID, key Key, params ari.Para
 func (c *Client) callKind(ctx context.Context, k *wire.Kind, key Key, params ari.Params) (*wire.Response, error) {
 	key = c.fillKey(key)
 	co := c.core
-	if key.Node == "" && key.ID != "" && key.Kind == k.KeyKind && !k.KeyRef {
+	// Kinds that call no ARI (stage, subscribe, unbind) are answered by
+	// every server without asking Asterisk: they stay with every server.
+	if key.Node == "" && key.ID != "" && key.App != "" && key.Kind == k.KeyKind && !k.KeyRef && k.Op != nil && !k.Stage && !k.Unbind {
 		ref := wire.Ref{Kind: key.Kind, ID: key.ID}
 		if node := co.locs.node(ref); node != "" {
 			if co.servers.serves(node, key.App) {
