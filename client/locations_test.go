@@ -473,3 +473,68 @@ func (e *env) addStoppable(t *testing.T, node int) (stop func(time.Duration) err
 	e.servers = append(e.servers, srv)
 	return stop
 }
+
+// TestLocationsNodeLeft: a node that leaves the members takes what was
+// learned of it along.
+func TestLocationsNodeLeft(t *testing.T) {
+	s := newServers(30 * time.Millisecond)
+	l := newLocations(10)
+	s.onLeft = l.forgetNode
+	s.seen("n1", "demo")
+	s.seen("n2", "demo")
+	s.check()
+	l.learn(wire.Ref{Kind: "channel", ID: "a"}, "n1")
+	l.learn(wire.Ref{Kind: "channel", ID: "b"}, "n2")
+	if !s.serves("n1", "demo") || s.serves("n1", "other") || s.serves("n3", "demo") {
+		t.Fatal("serves")
+	}
+	time.Sleep(50 * time.Millisecond)
+	s.seen("n2", "demo")
+	s.check()
+	if s.serves("n1", "demo") || l.node(wire.Ref{Kind: "channel", ID: "a"}) != "" || l.node(wire.Ref{Kind: "channel", ID: "b"}) != "n2" {
+		t.Errorf("after n1 left: serves %v, a on %q, b on %q", s.serves("n1", "demo"),
+			l.node(wire.Ref{Kind: "channel", ID: "a"}), l.node(wire.Ref{Kind: "channel", ID: "b"}))
+	}
+	s.gone("n2", "demo")
+	if s.serves("n2", "demo") || l.node(wire.Ref{Kind: "channel", ID: "b"}) != "" {
+		t.Error("gone: still served or known")
+	}
+}
+
+// TestLearnedNodeTimesOut: the learned node does not answer in time. The
+// request fails with ErrTimeout and is not sent again to every server
+// (the node may have acted on it: a command must not run twice); the
+// entry is dropped, so the next request asks every server.
+func TestLearnedNodeTimesOut(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	e := newEnv(t, 2, arisim.Config{TimeScale: 0.01})
+	c := e.client(t, WithTimeout(timeout))
+	sn := sniff(t, e.url, e.prefix)
+	ctx := t.Context()
+	id, err := e.sims[1].InboundCall(e.app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Channel(id).Get(ctx); err != nil { // learned
+		t.Fatal(err)
+	}
+	e.sims[1].SetLatency(2 * timeout)
+	if err := c.Channel(id).Answer(ctx); !errors.Is(err, ErrTimeout) {
+		t.Fatalf("answer on a stuck node: %v, want ErrTimeout", err)
+	}
+	time.Sleep(100 * time.Millisecond) // the sniffer's copies
+	if got := sn.subjectsOf("ChannelAnswer", id); len(got) != 1 || got[0] != wire.NewSubjects(e.prefix).Request(wire.ClassCommand, e.app, nodeID(1)) {
+		t.Errorf("answer sent to %v, want its node once", got)
+	}
+	if c.core.locs.node(wire.Ref{Kind: "channel", ID: id}) != "" {
+		t.Error("the stuck node is still where the channel is known")
+	}
+	e.sims[1].SetLatency(0)
+	time.Sleep(2 * timeout) // the stuck answer comes and goes
+	if _, err := c.Channel(id).Get(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if c.core.locs.node(wire.Ref{Kind: "channel", ID: id}) != nodeID(1) {
+		t.Error("not learned again")
+	}
+}
