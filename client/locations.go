@@ -47,12 +47,6 @@ func newLocations(max int) *locations {
 	return &locations{max: max, nodes: make(map[wire.Ref]located)}
 }
 
-// learnable reports whether entities of key kind kind are learned.
-func learnable(kind string) bool {
-	e := wire.EntityOf(kind)
-	return e != nil && e.Created
-}
-
 // endsLearnable is the set of event types that end a learnable entity.
 var endsLearnable = func() map[string]bool {
 	m := map[string]bool{}
@@ -78,18 +72,26 @@ func (l *locations) node(ref wire.Ref) string {
 
 // learn records that node has ref.
 func (l *locations) learn(ref wire.Ref, node string) {
-	if l.max == 0 || ref.ID == "" || node == "" || !learnable(ref.Kind) {
+	if l.max == 0 || ref.ID == "" || node == "" {
+		return
+	}
+	e := wire.EntityOf(ref.Kind)
+	if e == nil || !e.Created {
 		return
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if e, ok := l.nodes[ref]; ok {
-		if e.node != node {
-			e.node = node
-			l.nodes[ref] = e
+	if cur, ok := l.nodes[ref]; ok {
+		if cur.node != node {
+			cur.node = strings.Clone(node)
+			l.nodes[ref] = cur
 		}
 		return
 	}
+	// Copies: the strings of a decoded reply share its whole buffer,
+	// which an entry must not keep alive.
+	ref = wire.Ref{Kind: e.Kind, ID: strings.Clone(ref.ID)}
+	node = strings.Clone(node)
 	slot := l.next
 	if slot < len(l.ring) {
 		// The slot's previous key is evicted, unless it was forgotten and
