@@ -178,6 +178,7 @@ func (s *Subscription) offer(m bus.Msg) bool {
 	if !wanted {
 		return true
 	}
+	s.c.core.locs.event(ev) // what it shows of where resources are (locations.go)
 	if s.dialog != "" && s.seenCopy(m.Data) {
 		return true // the same event, as another application got it
 	}
