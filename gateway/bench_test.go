@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -21,6 +22,7 @@ import (
 	"github.com/ariproxy/ari-proxy/bus"
 	"github.com/ariproxy/ari-proxy/client"
 	"github.com/ariproxy/ari-proxy/gateway"
+	"github.com/ariproxy/ari-proxy/internal/arihttp"
 	"github.com/ariproxy/ari-proxy/internal/localstack"
 )
 
@@ -161,6 +163,77 @@ func countMessages(conn *websocket.Conn, cnt *atomic.Int64) {
 			cnt.Add(1)
 		}
 	}()
+}
+
+// BenchmarkRequestRatio measures the three sides of BenchmarkRequest
+// interleaved, in rounds of b.N/10 requests each, so that a burst of
+// another job on the machine hits every side alike, and reports each
+// side's CPU per request and the gateway's against the others.
+func BenchmarkRequestRatio(b *testing.B) {
+	bs := startBench(b)
+	key := client.Key{Kind: "channel", ID: bs.chanID, App: benchApp, Node: nodeA}
+	sides := []func() error{
+		bs.get(bs.st.Sim.URL()+"/channels/"+bs.chanID, localstack.DefaultSimUser, bs.st.SimPassword),
+		func() error {
+			_, err := bs.cli.DoExact(context.Background(), ari.OpChannelsGet, key, ari.Params{"channelId": bs.chanID})
+			return err
+		},
+		bs.get(bs.base+"/ari/channels/"+bs.chanID, user, pass),
+	}
+	// The floor of any HTTP front: the same client against a net/http
+	// server answering the channel's body at once, headers as the
+	// gateway's.
+	req, _ := http.NewRequest("GET", bs.st.Sim.URL()+"/channels/"+bs.chanID, nil)
+	req.SetBasicAuth(localstack.DefaultSimUser, bs.st.SimPassword)
+	res, err := bs.http.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	fixed := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arihttp.Write(w, "bench", 200, nil, "", body)
+	})}
+	go fixed.Serve(ln)
+	defer fixed.Close()
+	sides = append(sides, bs.get("http://"+ln.Addr().String()+"/ari/channels/"+bs.chanID, user, pass))
+	var cpu [4]time.Duration
+	per := max(b.N/10, 50)
+	b.ResetTimer()
+	for round := range 10 {
+		for j := range sides {
+			i := (j + round) % len(sides)
+			start := cpuNow()
+			var wg sync.WaitGroup
+			var next atomic.Int64
+			for range 8 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for next.Add(1) <= int64(per) {
+						if err := sides[i](); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			cpu[i] += cpuNow() - start
+		}
+	}
+	n := float64(10 * per)
+	us := func(d time.Duration) float64 { return float64(d.Microseconds()) / n }
+	b.ReportMetric(us(cpu[0]), "direct-cpu-us/op")
+	b.ReportMetric(us(cpu[1]), "proxied-cpu-us/op")
+	b.ReportMetric(us(cpu[2]), "gateway-cpu-us/op")
+	b.ReportMetric(us(cpu[2]-cpu[1]), "gateway-own-cpu-us/op")
+	b.ReportMetric(us(cpu[3]), "http-hop-cpu-us/op")
+	b.ReportMetric(float64(cpu[2])/float64(cpu[0]), "gateway/direct")
 }
 
 // BenchmarkEvents floods b.N events: counted by a WebSocket reader
