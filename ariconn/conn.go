@@ -4,8 +4,8 @@
 package ariconn
 
 import (
-	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -33,8 +33,10 @@ type Config struct {
 	Password     string
 	Applications []string // Stasis applications to register on the WebSocket
 	SubscribeAll bool
-	HTTPClient   *http.Client // nil: a client with sane timeouts and keep-alive
-	Logger       *slog.Logger // nil: slog.Default()
+	// TLSConfig is used for https:// and wss:// URLs; nil: the system's
+	// roots and Go's defaults.
+	TLSConfig *tls.Config
+	Logger    *slog.Logger // nil: slog.Default()
 
 	// PingInterval is how often Run pings Asterisk on the WebSocket to
 	// notice a connection that died silently (host gone, no TCP reset);
@@ -79,10 +81,11 @@ type Response struct {
 // use; Run must not be called again while it runs.
 type Conn struct {
 	cfg     Config
-	base    string // HTTPURL without trailing slash or user info
-	wsURL   string // WebSocketURL with the app and subscribeAll query
-	wsLog   string // wsURL safe to log
-	client  *http.Client
+	base    string       // HTTPURL without trailing slash or user info
+	wsURL   string       // WebSocketURL with the app and subscribeAll query
+	wsLog   string       // wsURL safe to log
+	client  *http.Client // the WebSocket dial
+	rest    *rest        // REST calls
 	log     *slog.Logger
 	running atomic.Bool
 	// auth is the Authorization header value, made once rather than per
@@ -153,10 +156,10 @@ func New(cfg Config) (*Conn, error) {
 	c.wsURL = wu.String()
 	c.wsLog = wu.Scheme + "://" + wu.Host + wu.Path
 
-	c.client = cfg.HTTPClient
-	if c.client == nil {
-		c.client = &http.Client{Transport: NewTransport()}
-	}
+	tr := NewTransport()
+	tr.TLSClientConfig = cfg.TLSConfig
+	c.client = &http.Client{Transport: tr}
+	c.rest = newREST(hu, c.auth, cfg.TLSConfig)
 	c.log = cfg.Logger
 	if c.log == nil {
 		c.log = slog.Default()
@@ -165,8 +168,9 @@ func New(cfg Config) (*Conn, error) {
 	return c, nil
 }
 
-// NewTransport returns the HTTP transport a Conn uses when Config has no
-// HTTPClient: keep-alive with room for many concurrent calls, idle
+// NewTransport returns the net/http transport a Conn dials the events
+// WebSocket with, also what a Go application calling ARI directly would
+// use (the benchmarks' direct side): keep-alive with room for many concurrent calls, idle
 // connections dropped before Asterisk's own keep-alive timeout (15 s by
 // default) so that a reused connection is not one Asterisk just closed,
 // and at most 64 connections, below Asterisk's session limit (100).
@@ -202,60 +206,14 @@ func (c *Conn) Do(ctx context.Context, op *ari.Operation, params ari.Params) (*R
 	if err != nil {
 		return nil, fmt.Errorf("ariconn: %w", err)
 	}
-	return c.do(ctx, op.Method, path, query, body)
+	return c.rest.do(ctx, op.Method, path, query.Encode(), body)
 }
 
-func (c *Conn) do(ctx context.Context, method, path string, query url.Values, body []byte) (*Response, error) {
-	u := c.base + path
-	if len(query) > 0 {
-		u += "?" + query.Encode()
-	}
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, rd)
-	if err != nil {
-		return nil, fmt.Errorf("ariconn: %s %s: %w", method, path, err)
-	}
-	if c.auth != "" {
-		req.Header["Authorization"] = []string{c.auth}
-	}
-	if body != nil {
-		req.Header["Content-Type"] = jsonHeader
-	}
-	req.Header["Accept"] = jsonHeader
-	resp, err := c.client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("ariconn: %s %s: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	data, err := readBody(resp)
-	if err != nil {
-		return nil, fmt.Errorf("ariconn: %s %s: reading answer: %w", method, path, err)
-	}
-	if len(data) > MaxResponseSize {
-		return nil, fmt.Errorf("ariconn: %s %s: answer larger than %d bytes", method, path, MaxResponseSize)
-	}
-	return &Response{Status: resp.StatusCode, Body: data}, nil
-}
-
-// jsonHeader is the value of the Accept and Content-Type headers (header
-// maps keep the slice; nothing modifies it).
-var jsonHeader = []string{"application/json"}
-
-// readBody reads an answer of at most MaxResponseSize+1 bytes, in one
-// allocation when the length is announced (Asterisk always announces it).
-func readBody(resp *http.Response) ([]byte, error) {
-	if n := resp.ContentLength; n >= 0 && n <= MaxResponseSize {
-		data := make([]byte, n)
-		if _, err := io.ReadFull(resp.Body, data); err != nil {
-			return nil, err
-		}
-		return data, nil
-	}
-	return io.ReadAll(io.LimitReader(resp.Body, MaxResponseSize+1))
-}
+// AbortCalls cuts every REST call in flight: each fails at once with an
+// I/O error. Do follows its context's deadline but cannot abandon one call
+// when its context is cancelled; a server stopping past its bound calls
+// this instead.
+func (c *Conn) AbortCalls() { c.rest.abort() }
 
 // Ping asks Asterisk whether it is there (GET /asterisk/ping). It returns
 // nil on a 2xx answer, an error wrapping ErrUnauthorized on 401 and one

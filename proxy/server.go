@@ -370,8 +370,12 @@ func (s *Server) drain(subs []bus.Subscription) {
 	wg.Wait()
 }
 
-// cancelWork cancels the ARI calls still in flight (they end runCtx).
-func (s *Server) cancelWork() { s.stopCalls() }
+// cancelWork cancels the ARI calls still in flight (they end runCtx, and
+// ariconn cuts the calls on the wire).
+func (s *Server) cancelWork() {
+	s.stopCalls()
+	s.conn.AbortCalls()
+}
 
 // refuse answers a request the server will not serve because it is
 // stopping.
