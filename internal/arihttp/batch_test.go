@@ -16,16 +16,26 @@ import (
 	"github.com/coder/websocket"
 )
 
-// batchServer serves one batched WebSocket and hands its connection and
-// Batch to the test.
-func batchServer(t *testing.T) (url string, got <-chan [2]any) {
+// batchPair serves one batched WebSocket, dials it and returns the
+// client's end and the server's connection and Batch.
+func batchPair(t *testing.T, ctx context.Context) (client, ws *websocket.Conn, b *Batch) {
 	t.Helper()
-	ch := make(chan [2]any, 1)
+	type server struct {
+		ws *websocket.Conn
+		b  *Batch
+	}
+	ch := make(chan server, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ServeBatchedWebSocket(w, r, "", func(ws *websocket.Conn, b *Batch) { ch <- [2]any{ws, b} })
+		ServeBatchedWebSocket(w, r, "", func(ws *websocket.Conn, b *Batch) { ch <- server{ws, b} })
 	}))
 	t.Cleanup(srv.Close)
-	return "ws" + strings.TrimPrefix(srv.URL, "http"), ch
+	client, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.CloseNow() })
+	s := <-ch
+	return client, s.ws, s.b
 }
 
 // TestBatchOrder: messages written in batches (several held writes,
@@ -35,15 +45,8 @@ func batchServer(t *testing.T) (url string, got <-chan [2]any) {
 func TestBatchOrder(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	u, got := batchServer(t)
-	client, _, err := websocket.Dial(ctx, u, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.CloseNow()
+	client, ws, b := batchPair(t, ctx)
 	client.SetReadLimit(-1)
-	pair := <-got
-	ws, b := pair[0].(*websocket.Conn), pair[1].(*Batch)
 
 	var want [][]byte
 	for i := range 3000 {
@@ -110,14 +113,7 @@ func TestBatchOrder(t *testing.T) {
 func TestBatchStuckReader(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	u, got := batchServer(t)
-	client, _, err := websocket.Dial(ctx, u, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.CloseNow()
-	pair := <-got
-	ws, b := pair[0].(*websocket.Conn), pair[1].(*Batch)
+	_, ws, b := batchPair(t, ctx)
 	big := bytes.Repeat([]byte("x"), 1<<20)
 	start := time.Now()
 	var werr error
