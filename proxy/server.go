@@ -117,6 +117,7 @@ type Server struct {
 	timeout       time.Duration
 	maxBytes      int
 	sem           chan struct{}
+	work          chan job // unbuffered: to a worker parked waiting for one
 	stopWait      time.Duration
 
 	node    atomic.Pointer[string]
@@ -208,6 +209,7 @@ func New(cfg Config) (*Server, error) {
 		timeout:       orDefault(cfg.RequestTimeout, DefaultRequestTimeout),
 		maxBytes:      orDefault(cfg.MaxRequestBytes, DefaultMaxRequestBytes),
 		sem:           make(chan struct{}, orDefault(cfg.MaxConcurrent, DefaultMaxConcurrent)),
+		work:          make(chan job),
 		stopWait:      orDefault(cfg.ShutdownTimeout, DefaultShutdownTimeout),
 		ready:         make(chan struct{}),
 		stopping:      make(chan struct{}),

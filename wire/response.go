@@ -187,33 +187,39 @@ func (k *Kind) shapeData(base Key, params ari.Params, body []byte) (*Response, e
 			if id == "" {
 				id = k.entityID(params, base)
 			}
-			kb := k.resultKey(base, id).appendJSON(make([]byte, 0, 128)) // as json.Marshal writes it, without its reflection
-			entity = injectKey(body, kb)
+			// One allocation for the whole data member: {"<field>":{"key":...,<body members>}}.
+			d := make([]byte, 0, len(res.DataField)+len(body)+256)
+			d = appendDataOpen(d, res.DataField)
+			d = injectKey(d, body, k.resultKey(base, id))
+			r.Data = append(d, '}')
+			return r, nil
 		}
 	}
-	var d bytes.Buffer
-	n, _ := json.Marshal(res.DataField)
-	d.WriteByte('{')
-	d.Write(n)
-	d.WriteByte(':')
-	d.Write(entity)
-	d.WriteByte('}')
-	r.Data = d.Bytes()
+	d := make([]byte, 0, len(res.DataField)+len(entity)+8)
+	d = appendDataOpen(d, res.DataField)
+	d = append(d, entity...)
+	r.Data = append(d, '}')
 	return r, nil
+}
+
+// appendDataOpen appends `{"<field>":` to dst.
+func appendDataOpen(dst []byte, field string) []byte {
+	dst = append(dst, '{')
+	dst = appendString(dst, field)
+	return append(dst, ':')
 }
 
 // injectKey writes "key" as the first field of the JSON object obj (valid,
 // trimmed), keeping the rest of its bytes as they are.
-func injectKey(obj, key []byte) []byte {
+func injectKey(dst, obj []byte, key *Key) []byte {
 	inner := bytes.TrimSpace(obj[1 : len(obj)-1])
-	out := make([]byte, 0, len(obj)+len(key)+8)
-	out = append(out, `{"key":`...)
-	out = append(out, key...)
+	dst = append(dst, `{"key":`...)
+	dst = key.appendJSON(dst) // as json.Marshal writes it, without its reflection
 	if len(inner) > 0 {
-		out = append(out, ',')
-		out = append(out, inner...)
+		dst = append(dst, ',')
+		dst = append(dst, inner...)
 	}
-	return append(out, '}')
+	return append(dst, '}')
 }
 
 // idOf reads the id of an entity: the string field idField, or "a/b" for

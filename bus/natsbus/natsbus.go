@@ -375,7 +375,17 @@ func (b *Bus) PublishMsg(ctx context.Context, m bus.Msg) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := b.nc.PublishMsg(toNATS(m)); err != nil {
+	var err error
+	switch {
+	// Requests and replies carry no headers: skip building a nats.Msg.
+	case len(m.Header) == 0 && m.Reply == "":
+		err = b.nc.Publish(m.Subject, m.Data)
+	case len(m.Header) == 0:
+		err = b.nc.PublishRequest(m.Subject, m.Reply, m.Data)
+	default:
+		err = b.nc.PublishMsg(toNATS(m))
+	}
+	if err != nil {
 		return wrapErr("publish "+m.Subject, err)
 	}
 	return nil
@@ -550,7 +560,7 @@ func (b *Bus) RequestMany(ctx context.Context, subject string, data []byte, coll
 	w := &waiter{signal: make(chan struct{}, 1)}
 	token := mux.add(w)
 	defer mux.remove(token)
-	if err := b.nc.PublishMsg(&nats.Msg{Subject: subject, Reply: mux.prefix + token, Data: data}); err != nil {
+	if err := b.nc.PublishRequest(subject, mux.prefix+token, data); err != nil {
 		return wrapErr("request "+subject, err)
 	}
 	for first := true; ; {
