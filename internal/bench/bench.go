@@ -80,6 +80,9 @@ const (
 	// its idle goroutines and bindings after the scale calls ended: longer
 	// than the ARI transport keeps idle connections (10 s).
 	settleTimeout = 15 * time.Second
+	// rssSlack is how far above its idle RSS the server may stay and still
+	// count as back to idle after the calls.
+	rssSlack = 0.10
 )
 
 // The paced calls measurement: at most maxPacedCalls calls (a fifth of
@@ -179,6 +182,7 @@ func Smoke() Options {
 // proxy server in front of it for the proxied application, and a client
 // of the proxy.
 type env struct {
+	idle  Sample // the proxy server at the start, before any load
 	opts  Options
 	bus   *benchBus
 	tgt   target
@@ -284,6 +288,10 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	if err := waitData(ctx, e.cli.Channel(chanID)); err != nil {
 		return nil, err
+	}
+	// The server idle: started, one call up, nothing measured yet.
+	if e.idle, err = e.proxy.sample(ctx); err != nil {
+		return nil, fmt.Errorf("bench: sampling the idle server: %w", err)
 	}
 	if err := e.simulatorAlone(ctx, rep, chanID); err != nil {
 		return nil, err

@@ -189,12 +189,15 @@ type CallComparison struct {
 type CallScale struct {
 	Calls      int     `json:"calls"`
 	UpSeconds  float64 `json:"up_seconds"` // until every call was answered
-	Idle       Sample  `json:"idle"`
+	Idle       Sample  `json:"idle"`       // at the start of the run, before any load
+	Before     Sample  `json:"before"`     // right before the calls, after the other sections
 	Active     Sample  `json:"active"`
 	After      Sample  `json:"after"`
-	BackToIdle bool    `json:"back_to_idle"`
-	Errors     int     `json:"errors"`
-	FirstError string  `json:"first_error,omitempty"`
+	BackToIdle bool    `json:"back_to_idle"` // goroutines and bindings back to Before's
+	// RSSBackToIdle: RSS back within rssSlack of Idle's within the settle time.
+	RSSBackToIdle bool   `json:"rss_back_to_idle"`
+	Errors        int    `json:"errors"`
+	FirstError    string `json:"first_error,omitempty"`
 }
 
 // ScatterPoint is channel data latency, one request at a time, with a
@@ -324,6 +327,7 @@ func (r *Report) summarize() {
 		at("proxy server RSS idle, MiB", sc.Idle.RSSMB(), "< 30", sc.Idle.RSSMB() < 30)
 		at(fmt.Sprintf("proxy server RSS with %d calls, MiB", sc.Calls), sc.Active.RSSMB(), "< 100", sc.Active.RSSMB() < 100)
 		at("goroutines and bindings back to idle after the calls", b2f(sc.BackToIdle), "1 (yes)", sc.BackToIdle)
+		at("proxy server RSS back to idle after the calls", b2f(sc.RSSBackToIdle), "1 (yes)", sc.RSSBackToIdle)
 	}
 }
 
@@ -495,12 +499,13 @@ func (r *Report) WriteText(w io.Writer) error {
 		for _, x := range []struct {
 			name string
 			s    Sample
-		}{{"idle", sc.Idle}, {fmt.Sprintf("%d calls up", sc.Calls), sc.Active}, {"after they ended", sc.After}} {
+		}{{"idle (at the start)", sc.Idle}, {"before the calls", sc.Before}, {fmt.Sprintf("%d calls up", sc.Calls), sc.Active}, {"after they ended", sc.After}} {
 			row(x.name, fmt.Sprintf("%.1f", x.s.RSSMB()), fmt.Sprintf("%.1f", x.s.HeapBytes/(1<<20)),
 				fmt.Sprintf("%.0f", x.s.Goroutines), fmt.Sprintf("%.0f", x.s.Bindings))
 		}
 		tw.Flush()
-		fmt.Fprintf(&b, "  goroutines and bindings back to idle: %v\n", sc.BackToIdle)
+		fmt.Fprintf(&b, "  goroutines and bindings back to before the calls: %v; RSS back to idle (within %.0f %%): %v\n",
+			sc.BackToIdle, rssSlack*100, sc.RSSBackToIdle)
 	}
 
 	if len(r.Scatter) > 0 {

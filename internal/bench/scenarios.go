@@ -65,10 +65,11 @@ func (e *env) startEcho(ctx context.Context) (op func(context.Context) error, st
 func (e *env) callScale(ctx context.Context, rep *Report) error {
 	n := e.opts.ScaleCalls
 	e.opts.Progress(fmt.Sprintf("call scale: %d calls up at once", n))
-	idle, err := e.proxy.sample(ctx)
+	before, err := e.proxy.sample(ctx)
 	if err != nil {
 		return fmt.Errorf("bench: call scale: %w", err)
 	}
+	idle := e.idle
 	var (
 		answered atomic.Int64
 		finished atomic.Int64 // handlers returned
@@ -147,23 +148,25 @@ func (e *env) callScale(ctx context.Context, rep *Report) error {
 		time.Sleep(5 * time.Millisecond)
 	}
 	stopListen()
-	// Wait until the server is back to its idle goroutines and bindings;
-	// the memory is sampled then, whatever it is.
-	after, settled := active, false
+	// Wait until the server is back to the goroutines and bindings it had
+	// before the calls, and its RSS to within rssSlack of its idle RSS;
+	// the memory is sampled then, or at the deadline, whatever it is.
+	after, settled, rssBack := active, false, false
 	deadline := time.Now().Add(settleTimeout)
 	for time.Now().Before(deadline) {
 		after, err = e.proxy.sample(ctx)
 		if err != nil {
 			return fmt.Errorf("bench: call scale: %w", err)
 		}
-		if after.Bindings <= idle.Bindings && after.Goroutines <= idle.Goroutines {
-			settled = true
+		settled = after.Bindings <= before.Bindings && after.Goroutines <= before.Goroutines
+		rssBack = after.RSSBytes <= idle.RSSBytes*(1+rssSlack)
+		if settled && rssBack {
 			break
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(250 * time.Millisecond) // each sample is a /metrics scrape of the server: not too often
 	}
-	cs := CallScale{Calls: n, UpSeconds: up.Seconds(), Idle: idle, Active: active, After: after,
-		BackToIdle: settled, Errors: errs}
+	cs := CallScale{Calls: n, UpSeconds: up.Seconds(), Idle: idle, Before: before, Active: active, After: after,
+		BackToIdle: settled, RSSBackToIdle: rssBack, Errors: errs}
 	if first != nil {
 		cs.FirstError = first.Error()
 	}

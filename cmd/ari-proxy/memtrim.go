@@ -1,0 +1,81 @@
+//go:build unix
+
+package main
+
+import (
+	"context"
+	"log/slog"
+	"runtime/debug"
+	"syscall"
+	"time"
+)
+
+// Returning memory after a burst. With the server's GC target
+// (defaultGCPercent) the heap may peak at a few times its live size under
+// load, and Go gives freed memory back to the OS only gradually: a server
+// that went quiet would keep its peak for minutes. trimWhenIdle gives it
+// back once, when the process has gone from busy to idle.
+const (
+	trimTick = time.Second
+	// busyCPU and idleCPU are the shares of one CPU over a tick above
+	// which the process counts as busy, and below which as idle (a
+	// Prometheus scrape or a few calls a second stay well below).
+	busyCPU   = 0.30
+	idleCPU   = 0.10
+	idleTicks = 2 // idle this many ticks in a row after being busy: trim
+)
+
+// trimWhenIdle runs until ctx ends.
+func trimWhenIdle(ctx context.Context, log *slog.Logger) {
+	t := time.NewTicker(trimTick)
+	defer t.Stop()
+	tr := &idleTrimmer{cpu: cpuSeconds, trim: func() {
+		debug.FreeOSMemory()
+		log.Debug("idle after a burst: memory returned to the OS")
+	}}
+	tr.last = tr.cpu()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			tr.tick(trimTick)
+		}
+	}
+}
+
+// idleTrimmer decides, tick by tick, when the process went from busy to
+// idle.
+type idleTrimmer struct {
+	cpu   func() float64 // CPU seconds used so far
+	trim  func()
+	last  float64
+	busy  bool
+	quiet int
+}
+
+// tick takes the CPU used over the last d and trims on the idleTicks-th
+// idle tick after a busy one.
+func (t *idleTrimmer) tick(d time.Duration) {
+	now := t.cpu()
+	share := (now - t.last) / d.Seconds()
+	t.last = now
+	switch {
+	case share > busyCPU:
+		t.busy, t.quiet = true, 0
+	case t.busy && share < idleCPU:
+		if t.quiet++; t.quiet >= idleTicks {
+			t.busy, t.quiet = false, 0
+			t.trim()
+		}
+	}
+}
+
+// cpuSeconds is the CPU time the process used so far (user and system).
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
