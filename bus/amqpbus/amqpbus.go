@@ -14,16 +14,18 @@
 //     takes each message;
 //   - a request is published with mandatory set (an unroutable one comes
 //     back: bus.ErrNoResponders) and its answers come by direct reply-to
-//     on a channel of its own, since v5 servers set no correlation id.
+//     on a channel of its own with a reply address of its own, since v5
+//     servers set no correlation id.
 //
 // Faults are survived without the caller: the connection is re-dialled
 // with capped backoff, exchanges re-declared and every subscription
 // re-subscribed; requests waiting when the connection drops fail with
 // bus.ErrNotConnected; messages published while disconnected wait in a
-// bounded buffer and are sent after reconnecting. Every message is
-// published with publisher confirms: one the broker refuses is logged and
-// counted, one unconfirmed when the channel died is sent again (so a
-// subscriber may see it twice, never zero times).
+// bounded buffer and are sent after reconnecting. Every message but an
+// answer to a request is published with publisher confirms: one the
+// broker refuses is logged and counted, one unconfirmed when the channel
+// died is sent again (so a subscriber may see it twice, never zero
+// times). Answers go out at once on a channel without confirms.
 package amqpbus
 
 import (
@@ -63,18 +65,22 @@ const (
 // Bus is a bus.Bus on a RabbitMQ connection that it re-establishes by
 // itself. It is safe for concurrent use.
 type Bus struct {
-	url  string
-	cfg  amqp.Config
-	o    options
-	log  *slog.Logger
-	m    *metrics
-	pub  *publisher
-	reqs chan struct{} // semaphore: channels of outstanding requests
+	url string
+	cfg amqp.Config
+	o   options
+	log *slog.Logger
+	m   *metrics
+	pub *publisher
+	// replies sends answers to requests (see replyPublisher).
+	replies replyPublisher
+	reqs    chan struct{} // semaphore: channels of outstanding requests
 
 	idleMu     sync.Mutex
 	idle       []*replyChan // reply channels to reuse, oldest first
 	corrPrefix string
 	corrSeq    atomic.Uint64
+	replyOpen  atomic.Int64 // reply channels opened (tests)
+	wires      sync.Map     // *amqp.Connection -> its *corkConn
 
 	mu        sync.Mutex
 	conn      *amqp.Connection // nil while disconnected
@@ -215,6 +221,7 @@ func Connect(ctx context.Context, rawURL string, opts ...Option) (*Bus, error) {
 		closed:     make(chan struct{}),
 	}
 	b.pub = newPublisher(b)
+	b.replies.b = b
 	conn, err := b.dial(ctx)
 	switch {
 	case err == nil:
@@ -235,6 +242,7 @@ func Connect(ctx context.Context, rawURL string, opts ...Option) (*Bus, error) {
 // dial opens a connection and declares the exchanges on it.
 func (b *Bus) dial(ctx context.Context) (*amqp.Connection, error) {
 	cfg := b.cfg
+	var wire *corkConn
 	cfg.Dial = func(network, addr string) (net.Conn, error) {
 		d := net.Dialer{Timeout: 30 * time.Second}
 		c, err := d.DialContext(ctx, network, addr)
@@ -248,12 +256,18 @@ func (b *Bus) dial(ctx context.Context) (*amqp.Connection, error) {
 		} else {
 			_ = c.SetDeadline(time.Now().Add(30 * time.Second))
 		}
-		return c, nil
+		wire = &corkConn{Conn: c}
+		return wire, nil
 	}
 	conn, err := amqp.DialConfig(b.url, cfg)
 	if err != nil {
 		return nil, err
 	}
+	b.wires.Store(conn, wire)
+	go func() {
+		<-conn.NotifyClose(make(chan *amqp.Error, 1))
+		b.wires.Delete(conn)
+	}()
 	ch, err := conn.Channel()
 	if err != nil {
 		conn.Close()

@@ -1,6 +1,7 @@
 package amqpbus_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -406,6 +407,7 @@ func TestTLS(t *testing.T) {
 func TestV5Replies(t *testing.T) {
 	url := bustest.RabbitMQURL(t)
 	p := localstack.Prefix()
+	cli := connect(t, url) // declares the exchanges
 	conn, err := amqp.Dial(url)
 	if err != nil {
 		t.Fatal(err)
@@ -441,7 +443,6 @@ func TestV5Replies(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	cli := connect(t, url)
 	for i := range 20 {
 		q := fmt.Sprintf("q%d", i)
 		var got []string
@@ -460,5 +461,134 @@ func TestV5Replies(t *testing.T) {
 			}
 		}
 		time.Sleep(30 * time.Millisecond) // late answers of earlier requests keep coming
+	}
+}
+
+// TestLateV5AnswerAfterReuse: a v5-style server's answer (no correlation
+// id) that comes after its request timed out, while the next request
+// waits on the same reply channel, does not reach that request: each
+// request has a reply address of its own.
+func TestLateV5AnswerAfterReuse(t *testing.T) {
+	url := bustest.RabbitMQURL(t)
+	p := localstack.Prefix()
+	cli := connect(t, url) // declares the exchanges
+	conn, err := amqp.Dial(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := ch.QueueDeclare("", false, true, true, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.QueueBind(q.Name, p+"data.app", amqpbus.ExchangeRequest, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	reqs, err := ch.Consume(q.Name, "", true, false, false, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var late atomic.Int64 // late answers sent
+	go func() {
+		for d := range reqs {
+			wait := 300 * time.Millisecond
+			if bytes.HasPrefix(d.Body, []byte("late")) {
+				wait = 100 * time.Millisecond
+			}
+			time.AfterFunc(wait, func() {
+				_ = ch.Publish("", d.ReplyTo, false, false, amqp.Publishing{Body: d.Body})
+				if bytes.HasPrefix(d.Body, []byte("late")) {
+					late.Add(1)
+				}
+			})
+		}
+	}()
+	for i := range 5 {
+		// Times out before its answer comes...
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+		err := cli.RequestMany(ctx, p+"data.app", fmt.Appendf(nil, "late%d", i), func([]byte) bool { return false })
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("late request %d: %v, want a timeout", i, err)
+		}
+		// ... which comes while this one waits, on the same channel.
+		want := fmt.Sprintf("slow%d", i)
+		var got []string
+		ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
+		err = cli.RequestMany(ctx, p+"data.app", []byte(want), func(r []byte) bool {
+			got = append(got, string(r))
+			return false
+		})
+		cancel()
+		if err != nil {
+			t.Fatalf("request %s: %v", want, err)
+		}
+		if len(got) != 1 || got[0] != want {
+			t.Fatalf("request %s got %q: another request's answer", want, got)
+		}
+	}
+	if n := late.Load(); n != 5 {
+		t.Fatalf("%d late answers sent, want 5 (the test did not test)", n)
+	}
+	if n := amqpbus.ReplyChannels(cli); n != 1 {
+		t.Fatalf("%d reply channels opened for sequential requests, want 1", n)
+	}
+}
+
+// TestReplyChannelClosed: the channel answers go out on closes (as a
+// channel error would close it); the next answers still arrive, on a new
+// one or by the buffered way.
+func TestReplyChannelClosed(t *testing.T) {
+	url := bustest.RabbitMQURL(t)
+	p := localstack.Prefix()
+	srv, cli := connect(t, url), connect(t, url)
+	if _, err := srv.Subscribe(p+"get.app", func(m bus.Msg) {
+		_ = srv.Publish(context.Background(), m.Reply, "", m.Data)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		if i%4 == 1 {
+			amqpbus.CloseReplyPublisher(srv)
+		}
+		want := fmt.Sprintf("q%d", i)
+		var got string
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := cli.RequestMany(ctx, p+"get.app", []byte(want), func(r []byte) bool { got = string(r); return false })
+		cancel()
+		if err != nil || got != want {
+			t.Fatalf("request %d after the reply channel closed: %q, %v", i, got, err)
+		}
+	}
+}
+
+// TestFewInflight: with room for fewer unconfirmed messages than a batch
+// holds, a flood still arrives whole and in order (the batch's held-back
+// frames go out before the publisher waits for their confirms).
+func TestFewInflight(t *testing.T) {
+	url := bustest.RabbitMQURL(t)
+	p := localstack.Prefix()
+	pub, sub := connect(t, url, amqpbus.WithBuffer(100000, 5)), connect(t, url)
+	var c collector
+	if _, err := sub.Subscribe(p+"event.app.>", c.handle); err != nil {
+		t.Fatal(err)
+	}
+	const n = 1000
+	for i := range n {
+		if err := pub.Publish(context.Background(), p+"event.app.n1", "", fmt.Appendf(nil, "%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "every message", 30*time.Second, func() bool { return c.distinct() == n })
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, m := range c.msgs[:n] {
+		if string(m.Data) != fmt.Sprint(i) {
+			t.Fatalf("message %d is %q: out of order", i, m.Data)
+		}
 	}
 }

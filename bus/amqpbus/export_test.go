@@ -20,3 +20,17 @@ var (
 	BindingKey   = bindingKey
 	CheckSubject = checkSubject
 )
+
+// ReplyChannels is how many reply channels b opened.
+func ReplyChannels(b *Bus) int64 { return b.replyOpen.Load() }
+
+// CloseReplyPublisher closes the channel b sends answers on, from the
+// client side, as a channel error would.
+func CloseReplyPublisher(b *Bus) {
+	b.replies.mu.Lock()
+	ch := b.replies.ch
+	b.replies.mu.Unlock()
+	if ch != nil {
+		ch.Close()
+	}
+}

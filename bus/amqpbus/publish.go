@@ -21,7 +21,9 @@ import (
 // the connection is down messages wait (up to WithBuffer's bound; past
 // it Publish drops the message, counts it and says so). Events are
 // persistent, so a broker restart does not lose those already queued
-// for a subscriber.
+// for a subscriber. An answer to a request (subject a reply address) is
+// sent at once instead, without a confirm, and takes the queue only while
+// disconnected.
 func (b *Bus) Publish(ctx context.Context, subject, reply string, data []byte) error {
 	return b.PublishMsg(ctx, bus.Msg{Subject: subject, Reply: reply, Data: data})
 }
@@ -45,6 +47,9 @@ func (b *Bus) PublishMsg(ctx context.Context, msg bus.Msg) error {
 		// request's correlation id if it had one.
 		m.key, m.pub.CorrelationId = splitReplyAddress(subject)
 		m.pub.ReplyTo = ""
+		if b.replies.publish(m) {
+			return nil
+		}
 	} else {
 		if err := checkSubject(subject, false); err != nil {
 			return fmt.Errorf("amqpbus: publish %q: %w", subject, err)
@@ -58,6 +63,64 @@ func (b *Bus) PublishMsg(ctx context.Context, msg bus.Msg) error {
 		return fmt.Errorf("amqpbus: publish %s: %w", subject, err)
 	}
 	return nil
+}
+
+// replyPublisher sends answers to requests at once, from the caller, on
+// a channel without publisher confirms: an answer is only worth its
+// requester's time, which a confirm round trip and the event queue would
+// cost it, and a requester without its answer times out whatever the
+// broker says. While no channel can be had (disconnected) answers take the
+// buffered way, as events do.
+type replyPublisher struct {
+	b    *Bus
+	mu   sync.Mutex
+	conn *amqp.Connection
+	ch   *amqp.Channel
+}
+
+// publish sends m on the reply channel of the current connection,
+// reporting false when it could not (m is then the caller's to queue).
+func (r *replyPublisher) publish(m outMsg) bool {
+	ch := r.channel()
+	if ch == nil {
+		return false
+	}
+	if err := ch.Publish(m.exchange, m.key, false, false, m.pub); err != nil {
+		r.mu.Lock()
+		if r.ch == ch {
+			r.ch, r.conn = nil, nil
+		}
+		r.mu.Unlock()
+		go ch.Close()
+		return false
+	}
+	return true
+}
+
+// channel returns the reply channel, opening one on the current
+// connection when there is none or it closed; nil while disconnected.
+func (r *replyPublisher) channel() *amqp.Channel {
+	r.b.mu.Lock()
+	conn := r.b.conn
+	r.b.mu.Unlock()
+	if conn == nil {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ch != nil && r.conn == conn && !r.ch.IsClosed() {
+		return r.ch
+	}
+	if r.ch != nil {
+		go r.ch.Close()
+		r.ch, r.conn = nil, nil
+	}
+	ch, err := conn.Channel()
+	if err != nil {
+		return nil
+	}
+	r.ch, r.conn = ch, conn
+	return ch
 }
 
 // outMsg is a message waiting to be sent.
@@ -205,7 +268,8 @@ func (p *publisher) run() {
 		queue := make(chan inflight, p.b.o.maxInflight)
 		unconfirmed := make(chan []outMsg, 1)
 		go p.confirm(ch, queue, unconfirmed)
-		closeErr := p.send(ch, queue, chClosed)
+		wire, _ := p.b.wires.Load(conn) // nil once conn closed
+		closeErr := p.send(ch, asCork(wire), queue, chClosed)
 		close(queue)
 		again := <-unconfirmed
 		if closeErr == nil && !p.b.isDone() {
@@ -235,23 +299,49 @@ func (p *publisher) run() {
 }
 
 // send publishes batches on ch until it closes (returning the broker's
-// reason when it gave one) or the Bus closes.
-func (p *publisher) send(ch *amqp.Channel, queue chan<- inflight, chClosed <-chan *amqp.Error) *amqp.Error {
+// reason when it gave one) or the Bus closes. A batch goes out in one
+// write (wire corked), except when the confirms fall behind: then what
+// was held back is sent before waiting for them.
+func (p *publisher) send(ch *amqp.Channel, wire *corkConn, queue chan<- inflight, chClosed <-chan *amqp.Error) *amqp.Error {
 	for {
 		var closeErr *amqp.Error
 		batch, ok := p.take(chClosed, &closeErr)
 		if !ok {
 			return closeErr
 		}
-		for i, m := range batch {
-			dc, err := ch.PublishWithDeferredConfirm(m.exchange, m.key, false, false, m.pub)
-			if err != nil {
-				p.requeue(batch[i:])
-				return nil
-			}
-			queue <- inflight{m, dc}
+		if !p.publish(ch, wire, batch, queue) {
+			return nil
 		}
 	}
+}
+
+// publish sends batch on ch, reporting false (and queueing again what
+// was not sent) when ch failed.
+func (p *publisher) publish(ch *amqp.Channel, wire *corkConn, batch []outMsg, queue chan<- inflight) bool {
+	if wire != nil {
+		wire.cork()
+		defer wire.uncork()
+	}
+	for i, m := range batch {
+		dc, err := ch.PublishWithDeferredConfirm(m.exchange, m.key, false, false, m.pub)
+		if err != nil {
+			p.requeue(batch[i:])
+			return false
+		}
+		select {
+		case queue <- inflight{m, dc}:
+		default:
+			// The confirms of what is held back cannot come: send it first.
+			if wire != nil {
+				wire.uncork()
+			}
+			queue <- inflight{m, dc}
+			if wire != nil {
+				wire.cork()
+			}
+		}
+	}
+	return true
 }
 
 // confirm waits for each confirm in order; it hands back, once queue is

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
@@ -18,12 +17,10 @@ import (
 // broker (it is published mandatory): bus.ErrNoResponders.
 //
 // Answers come by direct reply-to on a channel that serves this request
-// alone while it is outstanding. v5 servers answer without a correlation
-// id, so only the channel tells whose answer that is: a channel on which
-// such an answer came is closed afterwards, never reused. Our servers
-// echo the request's correlation id; a channel that saw only those goes
-// back to a pool after a quarantine with no late answer, and an answer
-// with another request's id is dropped. At most DefaultMaxRequests
+// alone while it is outstanding, with a reply address of its own: v5
+// servers answer without a correlation id, so only the address tells
+// whose answer that is (see replyChan). Channels are kept for the next
+// requests, their reply consumers set up. At most DefaultMaxRequests
 // requests are outstanding at once (a connection has about 2000
 // channels); more wait for a slot within ctx. While disconnected, a
 // request fails at once with bus.ErrNotConnected.
@@ -58,10 +55,7 @@ func (b *Bus) RequestMany(ctx context.Context, subject string, data []byte, coll
 	}
 	defer b.release(rc)
 	corr := b.nextCorrelation()
-	err = rc.ch.PublishWithContext(ctx, exchangeOf(subject), subject, true, false,
-		amqp.Publishing{ReplyTo: directReplyTo, CorrelationId: corr, Body: data})
-	if err != nil {
-		rc.tainted = true
+	if err := b.send(ctx, rc, subject, amqp.Publishing{ReplyTo: directReplyTo, CorrelationId: corr, Body: data}); err != nil {
 		return wrapErr("request "+subject, err)
 	}
 	got := 0
@@ -72,12 +66,8 @@ func (b *Bus) RequestMany(ctx context.Context, subject string, data []byte, coll
 			if !ok {
 				return b.lostErr(subject, ctx)
 			}
-			switch d.CorrelationId {
-			case corr:
-			case "":
-				rc.tainted = true // a v5 server's: the channel is this request's only
-			default:
-				continue // late, to an earlier request on this channel
+			if d.CorrelationId != corr && d.CorrelationId != "" {
+				continue // not ours (the broker gives each request its own address)
 			}
 			got++
 			if !collect(d.Body) {
@@ -119,32 +109,42 @@ func (b *Bus) lostErr(subject string, ctx context.Context) error {
 
 // replyChan is a channel consuming direct reply-to, serving one request
 // at a time.
+//
+// Before each request after its first, the channel's reply consumer is
+// cancelled and made anew (both without waiting for the broker: the
+// channel processes them in order, before the request's publish). The
+// broker then gives the request a new reply address and drops whatever
+// is sent to the old one, so a late answer to an earlier request, even a
+// v5 server's without a correlation id, never reaches the next one; the
+// channel is reusable at once, whoever answered.
 type replyChan struct {
 	conn     *amqp.Connection
+	wire     *corkConn
 	ch       *amqp.Channel
+	tag      string // consumer tag of the current reply consumer
 	answers  <-chan amqp.Delivery
 	closed   chan *amqp.Error
 	returned chan amqp.Return
-	tainted  bool      // an answer without correlation id came: never reuse
-	readyAt  time.Time // end of the quarantine after its last request
+	used     bool // a request was published with the current consumer
 }
 
-// Reply channel pool: a channel is reused once replyQuarantine passed
-// after its request with no late answer; at most maxIdleReplyChannels
-// wait.
-const (
-	replyQuarantine      = 200 * time.Millisecond
-	maxIdleReplyChannels = 512
-)
+// maxIdleReplyChannels bounds the reply channels kept for reuse.
+const maxIdleReplyChannels = 512
 
-func openReplyChan(conn *amqp.Connection) (*replyChan, error) {
+func (b *Bus) openReplyChan(conn *amqp.Connection) (*replyChan, error) {
 	ch, err := conn.Channel()
 	if err != nil {
 		return nil, err
 	}
+	b.replyOpen.Add(1)
+	wire, _ := b.wires.Load(conn) // nil once conn closed
+	// Returns of earlier requests may wait in returned (see drainReturns);
+	// room for a few keeps the connection's reader from ever blocking.
 	rc := &replyChan{conn: conn, ch: ch,
-		closed: ch.NotifyClose(make(chan *amqp.Error, 1)), returned: ch.NotifyReturn(make(chan amqp.Return, 1))}
-	rc.answers, err = ch.Consume(directReplyTo, "", true, false, false, false, nil)
+		closed: ch.NotifyClose(make(chan *amqp.Error, 1)), returned: ch.NotifyReturn(make(chan amqp.Return, 4))}
+	rc.wire = asCork(wire)
+	rc.tag = b.nextConsumerTag()
+	rc.answers, err = ch.Consume(directReplyTo, rc.tag, true, false, false, false, nil)
 	if err != nil {
 		ch.Close()
 		return nil, err
@@ -152,33 +152,80 @@ func openReplyChan(conn *amqp.Connection) (*replyChan, error) {
 	return rc, nil
 }
 
-// replyChannel returns a reply channel on conn: the oldest idle one past
-// its quarantine that got no late answer, else a new one.
+// send publishes a request on rc, after re-arming its reply consumer when
+// an earlier request used it; the frames go out in one write.
+func (b *Bus) send(ctx context.Context, rc *replyChan, subject string, pub amqp.Publishing) error {
+	if rc.wire != nil {
+		rc.wire.cork()
+		defer rc.wire.uncork()
+	}
+	if rc.used {
+		if err := b.rearm(rc); err != nil {
+			go rc.ch.Close()
+			return err
+		}
+	}
+	rc.used = true
+	return rc.ch.PublishWithContext(ctx, exchangeOf(subject), subject, true, false, pub)
+}
+
+// rearm replaces the reply consumer of a channel that served a request,
+// without a round trip (see replyChan).
+func (b *Bus) rearm(rc *replyChan) error {
+	if err := rc.ch.Cancel(rc.tag, true); err != nil {
+		return err
+	}
+	// The old deliveries channel closes once amqp091 has handed over what
+	// it buffered: late answers, dropped here.
+	for range rc.answers {
+	}
+	rc.tag = b.nextConsumerTag()
+	answers, err := rc.ch.Consume(directReplyTo, rc.tag, true, false, false, true, nil)
+	if err != nil {
+		return err
+	}
+	rc.answers, rc.used = answers, false
+	return nil
+}
+
+// drainReturns drops returns of earlier requests.
+func (rc *replyChan) drainReturns() {
+	for {
+		select {
+		case <-rc.returned:
+		default:
+			return
+		}
+	}
+}
+
+// replyChannel returns a reply channel on conn: an idle one, else a new
+// one.
 func (b *Bus) replyChannel(conn *amqp.Connection) (*replyChan, error) {
-	now := time.Now()
 	for {
 		b.idleMu.Lock()
 		var rc *replyChan
-		if len(b.idle) > 0 && !b.idle[0].readyAt.After(now) {
-			rc = b.idle[0]
-			b.idle = b.idle[1:]
+		if n := len(b.idle); n > 0 {
+			rc = b.idle[n-1]
+			b.idle[n-1] = nil
+			b.idle = b.idle[:n-1]
 		}
 		b.idleMu.Unlock()
 		if rc == nil {
-			return openReplyChan(conn)
+			return b.openReplyChan(conn)
 		}
-		if rc.conn == conn && !rc.ch.IsClosed() && len(rc.answers) == 0 && len(rc.returned) == 0 {
+		if rc.conn == conn && !rc.ch.IsClosed() {
+			rc.drainReturns()
 			return rc, nil
 		}
-		go rc.ch.Close() // late answer, or of a lost connection
+		go rc.ch.Close() // of a lost connection, or broken
 	}
 }
 
 // release puts rc back in the pool, or closes it (without waiting for
 // the broker: not on the request's time).
 func (b *Bus) release(rc *replyChan) {
-	if !rc.tainted && !rc.ch.IsClosed() && !b.isDone() {
-		rc.readyAt = time.Now().Add(replyQuarantine)
+	if !rc.ch.IsClosed() && !b.isDone() {
 		b.idleMu.Lock()
 		if len(b.idle) < maxIdleReplyChannels {
 			b.idle = append(b.idle, rc)
@@ -190,6 +237,11 @@ func (b *Bus) release(rc *replyChan) {
 		}
 	}
 	go rc.ch.Close()
+}
+
+// nextConsumerTag is a consumer tag unique in this Bus.
+func (b *Bus) nextConsumerTag() string {
+	return "reply." + b.nextCorrelation()
 }
 
 // nextCorrelation is a correlation id unique in this Bus.

@@ -16,9 +16,14 @@ import (
 // declares (then a random suffix), so that permissions can name them.
 const SubscriptionQueuePrefix = "ari-sub."
 
-// ackBatch is how many deliveries one ack confirms at most: acking each
-// one costs a frame, acking rarely keeps the broker's prefetch window full.
-const ackBatch = 64
+// Acks are batched: acking each delivery costs a frame and broker work,
+// acking rarely fills the broker's prefetch window. One ack confirms at
+// most ackBatch deliveries, and none waits longer than ackDelay (a
+// delivery unacked when the connection drops comes again: at least once).
+const (
+	ackBatch = 64
+	ackDelay = 5 * time.Millisecond
+)
 
 // Subscribe calls h for every message on subject (NATS wildcards
 // allowed), sequentially and in delivery order. The subscription's queue
@@ -200,29 +205,60 @@ func (s *subscription) loop(deliveries <-chan amqp.Delivery) {
 }
 
 // consume hands each delivery to the handler and acks in batches, until
-// the channel closes.
+// the channel closes: after ackBatch deliveries, or ackDelay after the
+// first unacked one, whichever comes first.
 func (s *subscription) consume(deliveries <-chan amqp.Delivery) {
-	n := 0
-	for d := range deliveries {
-		subject := d.RoutingKey
-		if subject == "" && isFanout(d.Exchange) {
-			// A publisher that gives fanouts no routing key: the
-			// exchange is all that tells what it is.
-			subject = s.subject
-		}
-		if matchSubject(s.subject, subject) {
-			s.hmu.Lock()
-			if s.ctx.Err() == nil {
-				s.h(bus.Msg{Subject: subject, Reply: replyAddress(d.ReplyTo, d.CorrelationId), Header: headers(d.Headers), Data: d.Body})
-			}
-			s.hmu.Unlock()
-		}
-		n++
-		if n >= ackBatch || len(deliveries) == 0 {
-			_ = d.Ack(true)
-			n = 0
+	var (
+		last    amqp.Delivery
+		unacked int
+		timer   = time.NewTimer(ackDelay)
+		armed   = true
+	)
+	defer timer.Stop()
+	ack := func() {
+		if unacked > 0 {
+			_ = last.Ack(true)
+			unacked = 0
 		}
 	}
+	for {
+		select {
+		case d, ok := <-deliveries:
+			if !ok {
+				return // the channel closed: its unacked deliveries come again
+			}
+			s.deliver(d)
+			last = d
+			unacked++
+			if unacked >= ackBatch {
+				ack()
+			} else if !armed {
+				timer.Reset(ackDelay)
+				armed = true
+			}
+		case <-timer.C:
+			armed = false
+			ack()
+		}
+	}
+}
+
+// deliver hands d to the handler when it matches the subscription.
+func (s *subscription) deliver(d amqp.Delivery) {
+	subject := d.RoutingKey
+	if subject == "" && isFanout(d.Exchange) {
+		// A publisher that gives fanouts no routing key: the
+		// exchange is all that tells what it is.
+		subject = s.subject
+	}
+	if !matchSubject(s.subject, subject) {
+		return
+	}
+	s.hmu.Lock()
+	if s.ctx.Err() == nil {
+		s.h(bus.Msg{Subject: subject, Reply: replyAddress(d.ReplyTo, d.CorrelationId), Header: headers(d.Headers), Data: d.Body})
+	}
+	s.hmu.Unlock()
 }
 
 // headers are a delivery's AMQP headers as bus headers (nil for none);

@@ -91,6 +91,7 @@ Flags:
 	}
 	defer stopBus()
 	opts.BusURL, opts.ARIURL, opts.ARIUser, opts.ARIPassword, opts.App = busURL, *ariURL, *ariUser, *ariPassword, *app
+	opts.BusNote = busf.note(ctx)
 	if opts.ARIURL != "" && opts.ARIPassword == "" {
 		opts.ARIPassword = os.Getenv("ARI_PASSWORD")
 	}

@@ -15,12 +15,14 @@ import (
 type busFlags struct {
 	url      *string
 	rabbitmq *bool
+	broker   **rabbitmqd.Broker // the private broker open started, if any
 }
 
 func addBusFlags(fs *flag.FlagSet) busFlags {
 	return busFlags{
 		url:      fs.String("bus", "", "bus URL to run on (nats://..., amqp://user:pass@host:5672/); default: an embedded NATS server"),
 		rabbitmq: fs.Bool("rabbitmq", false, "start a private rabbitmq-server (the Debian package) on a free loopback port and run on it"),
+		broker:   new(*rabbitmqd.Broker),
 	}
 }
 
@@ -44,5 +46,15 @@ func (f busFlags) open(ctx context.Context) (url string, stop func(), err error)
 	if err != nil {
 		return "", nil, err
 	}
+	*f.broker = b
 	return b.URL(), b.Stop, nil
+}
+
+// note describes the private broker open started (version, settings),
+// "" without one.
+func (f busFlags) note(ctx context.Context) string {
+	if *f.broker == nil {
+		return ""
+	}
+	return "private " + (*f.broker).Settings(ctx)
 }

@@ -120,6 +120,10 @@ type Options struct {
 	// BusURL is an external bus (nats://, amqp://...) every connection of
 	// the run uses; "" starts an embedded NATS server.
 	BusURL string
+	// BusNote, when set, says more about the bus than its URL for the
+	// report: the broker's version and settings (for the private
+	// RabbitMQ of ari-proxy bench --rabbitmq, rabbitmqd's Settings).
+	BusNote string
 	// ARIURL, when set, is the REST base URL of a real Asterisk
 	// (http://host:8088/ari) to measure instead of the simulator, with
 	// ARIUser and ARIPassword, through a proxy server for App. The

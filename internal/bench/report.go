@@ -267,7 +267,7 @@ const callsHeadroom = "calls (simulator: the direct application's rate)"
 func newReport(o Options) *Report {
 	return &Report{Date: time.Now().UTC().Truncate(time.Second), Machine: machine(),
 		Settings: Settings{Duration: o.Duration.String(), Concurrency: o.Concurrency, HighConcurrency: o.HighConcurrency,
-			Events: o.Events, Calls: o.Calls, ScaleCalls: o.ScaleCalls, ScatterServers: o.ScatterServers, Bus: busName(o.BusURL)}}
+			Events: o.Events, Calls: o.Calls, ScaleCalls: o.ScaleCalls, ScatterServers: o.ScatterServers, Bus: busName(o.BusURL, o.BusNote)}}
 }
 
 // comparison returns the request comparison of name at concurrency c.
@@ -617,9 +617,13 @@ func (t *table) Flush() {
 }
 
 // busName names the bus of a run for the report.
-func busName(url string) string {
-	if url == "" {
-		return "embedded NATS"
+func busName(url, note string) string {
+	name := "embedded NATS"
+	if url != "" {
+		name = busdial.RedactURL(url)
 	}
-	return busdial.RedactURL(url)
+	if note != "" {
+		name += " (" + note + ")"
+	}
+	return name
 }

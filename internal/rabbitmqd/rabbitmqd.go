@@ -205,6 +205,65 @@ func (b *Broker) Ctl(ctx context.Context, args ...string) (string, error) {
 	return string(out), nil
 }
 
+// Settings describes how the broker runs, for a benchmark's report: its
+// version and what configures it. Start gives it nothing beyond its
+// listener, node name and directories (and the TLS listener of
+// Options.TLS), so unless the environment sets one of the variables
+// below it runs as Debian's package ships it (Erlang flags included:
+// schedulers without busy waiting, +sbwt none).
+func (b *Broker) Settings(ctx context.Context) string {
+	version := "unknown version"
+	cmd := exec.CommandContext(ctx, "rabbitmqctl", "-q", "version")
+	cmd.Env = append(os.Environ(), "HOME="+rabbitHome())
+	if out, err := cmd.Output(); err == nil {
+		version = strings.TrimSpace(string(out))
+	}
+	var set []string
+	for _, v := range tuningEnv {
+		if val, ok := os.LookupEnv(v); ok {
+			set = append(set, v+"="+val)
+		}
+	}
+	for _, f := range systemConfig {
+		if data, err := os.ReadFile(f); err == nil && hasSettings(string(data)) {
+			set = append(set, f)
+		}
+	}
+	if b.TLSPort != 0 {
+		set = append(set, "a TLS listener")
+	}
+	if len(set) == 0 {
+		return "rabbitmq-server " + version + ", the package's default settings"
+	}
+	return "rabbitmq-server " + version + " with " + strings.Join(set, ", ")
+}
+
+// tuningEnv are the environment variables through which an operator
+// changes a broker's settings (rabbitmq-env.conf names them without the
+// RABBITMQ_ prefix); the broker Start runs inherits them.
+var tuningEnv = []string{
+	"RABBITMQ_CONFIG_FILE", "RABBITMQ_CONFIG_FILES", "RABBITMQ_ADVANCED_CONFIG_FILE",
+	"RABBITMQ_SERVER_ERL_ARGS", "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS", "RABBITMQ_SCHEDULER_BIND_TYPE",
+	"RABBITMQ_DISTRIBUTION_BUFFER_SIZE", "RABBITMQ_MAX_NUMBER_OF_PROCESSES", "RABBITMQ_MAX_NUMBER_OF_ATOMS",
+}
+
+// systemConfig are the files of the system's broker that a broker Start
+// runs reads too, unless the environment names others.
+var systemConfig = []string{"/etc/rabbitmq/rabbitmq.conf", "/etc/rabbitmq/advanced.config", "/etc/rabbitmq/rabbitmq-env.conf"}
+
+// hasSettings reports whether a configuration file sets anything (lines
+// other than comments and blanks; Debian ships rabbitmq-env.conf with
+// comments only).
+func hasSettings(text string) bool {
+	for line := range strings.Lines(text) {
+		line = strings.TrimSpace(line)
+		if line != "" && !strings.HasPrefix(line, "#") && !strings.HasPrefix(line, "%") {
+			return true
+		}
+	}
+	return false
+}
+
 // Restart stops the broker's application and starts it again (every
 // connection drops, transient queues and messages are lost, durable ones
 // stay), waiting until it accepts connections.
