@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/tidwall/gjson"
 )
@@ -34,12 +36,25 @@ var ErrInvalidEvent = errors.New("ari: invalid event")
 // "type", or does not fit the struct of its type gives an error wrapping
 // ErrInvalidEvent.
 func DecodeEvent(raw []byte) (Event, error) {
+	ev, _, err := DecodeEventIf(raw, nil)
+	return ev, err
+}
+
+// DecodeEventIf is DecodeEvent for a receiver that drops some events by
+// their type or bytes: it reads the type once, asks want (nil: every
+// event is wanted) and decodes only a wanted event. It returns a nil
+// Event and wanted false for an event want refused; an event whose type
+// cannot be read is an error, whatever want says.
+func DecodeEventIf(raw []byte, want func(typ string, raw []byte) bool) (ev Event, wanted bool, err error) {
 	raw = bytes.TrimSpace(raw) // as json.Unmarshal hands it to UnmarshalJSON
 	typ, err := eventType(raw)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidEvent, err)
+		return nil, false, fmt.Errorf("%w: %w", ErrInvalidEvent, err)
 	}
-	var ev Event = new(UnknownEvent)
+	if want != nil && !want(typ, raw) {
+		return nil, false, nil
+	}
+	ev = new(UnknownEvent)
 	if mk, ok := eventTypes[typ]; ok {
 		ev = mk()
 	}
@@ -47,9 +62,9 @@ func DecodeEvent(raw []byte) (Event, error) {
 	// scan raw once more only to hand it over whole. unmarshalKeep's own
 	// json.Unmarshal still validates everything.
 	if err := ev.(json.Unmarshaler).UnmarshalJSON(raw); err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrInvalidEvent, typ, err)
+		return nil, true, fmt.Errorf("%w: %s: %w", ErrInvalidEvent, typ, err)
 	}
-	return ev, nil
+	return ev, true, nil
 }
 
 var (
@@ -64,11 +79,22 @@ func EventType(raw []byte) (string, error) {
 	return eventType(bytes.TrimSpace(raw))
 }
 
+// typeNames maps each event type of the spec to itself: eventType returns
+// these constants rather than copies.
+var typeNames = func() map[string]string {
+	m := make(map[string]string, len(eventTypes))
+	for t := range eventTypes {
+		m[t] = t
+	}
+	return m
+}()
+
 // eventType reads the "type" member of the event object raw without
 // decoding anything else; raw is validated later, by the decode into the
-// event's struct.
+// event's struct. The result never points into raw.
 func eventType(raw []byte) (string, error) {
-	obj := gjson.ParseBytes(raw)
+	// Read in place: only the type is kept, as a constant or a copy.
+	obj := gjson.Parse(unsafe.String(unsafe.SliceData(raw), len(raw)))
 	if !obj.IsObject() {
 		return "", errNotObject
 	}
@@ -85,7 +111,10 @@ func eventType(raw []byte) (string, error) {
 	case t.Type != gjson.String:
 		return "", errTypeNotText
 	}
-	typ := t.Str
+	if c, ok := typeNames[t.Str]; ok {
+		return c, nil
+	}
+	typ := strings.Clone(t.Str)
 	if !utf8.ValidString(typ) {
 		json.Unmarshal([]byte(t.Raw), &typ) // invalid bytes become U+FFFD, as in the struct decode
 	}

@@ -4,6 +4,7 @@
 package ariconn
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/base64"
@@ -374,8 +375,15 @@ func (c *Conn) read(ctx context.Context, ws *websocket.Conn, handle func([]byte)
 			}
 		}()
 	}
+	// Reads get a context that never ends and the connection is closed
+	// when rctx ends instead: for a context that can end, the WebSocket
+	// library arms and disarms a watch on it for every frame it reads
+	// (two per event), which costs more than the rest of the read.
+	stop := context.AfterFunc(rctx, func() { _ = ws.CloseNow() })
+	defer stop()
+	var m messageReader
 	for {
-		_, data, err := ws.Read(rctx)
+		data, err := m.next(ws)
 		if err != nil {
 			if cause := context.Cause(rctx); cause != nil && ctx.Err() == nil {
 				return cause
@@ -384,6 +392,44 @@ func (c *Conn) read(ctx context.Context, ws *websocket.Conn, handle func([]byte)
 		}
 		handle(data)
 	}
+}
+
+// messageReader reads whole WebSocket messages through a scratch buffer
+// it keeps, so that each message costs one allocation of its exact size
+// (io.ReadAll, as websocket.Conn.Read uses, starts at 512 bytes and grows
+// by copying).
+type messageReader struct{ scratch []byte }
+
+// keptScratch is the largest scratch buffer kept between messages.
+const keptScratch = 1 << 20
+
+// next returns the next data message of ws, a new slice.
+func (m *messageReader) next(ws *websocket.Conn) ([]byte, error) {
+	_, r, err := ws.Reader(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	buf := m.scratch[:0]
+	if cap(buf) == 0 {
+		buf = make([]byte, 0, 4096)
+	}
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if cap(buf) <= keptScratch {
+		m.scratch = buf
+	}
+	return bytes.Clone(buf), nil
 }
 
 func (c *Conn) pingInterval() time.Duration {

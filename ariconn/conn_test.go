@@ -401,3 +401,46 @@ func TestBackoff(t *testing.T) {
 		}
 	}
 }
+
+// Messages of every size come whole and each in a slice of its own, which
+// handle may keep: the reader's scratch buffer grows and is reused.
+func TestRunMessageSizes(t *testing.T) {
+	sizes := []int{0, 1, 200, 4095, 4096, 4097, 70000, 10, 3 << 20, 5}
+	msg := func(i, n int) []byte { return bytes.Repeat([]byte{byte('a' + i)}, n) }
+	srv := newWSServer(t, func(_ int, c *websocket.Conn) {
+		ctx := c.CloseRead(context.Background())
+		for i, n := range sizes {
+			if err := c.Write(ctx, websocket.MessageText, msg(i, n)); err != nil {
+				return
+			}
+		}
+		<-ctx.Done()
+	})
+	c, err := New(Config{HTTPURL: srv.URL + "/ari", Username: "proxy", Password: "pw", Applications: []string{"demo"}, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	got := make(chan []byte, len(sizes))
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx, func(raw []byte) { got <- raw }, nil) }()
+	var kept [][]byte
+	for range sizes {
+		select {
+		case raw := <-got:
+			kept = append(kept, raw)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%d of %d messages", len(kept), len(sizes))
+		}
+	}
+	for i, n := range sizes {
+		if !bytes.Equal(kept[i], msg(i, n)) {
+			t.Fatalf("message %d: %d bytes, want %d of %c", i, len(kept[i]), n, rune('a'+i))
+		}
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run = %v", err)
+	}
+}

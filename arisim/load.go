@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ariproxy/ari-proxy/ari"
 )
 
 // ErrNoApplication is returned when a load function targets an
@@ -191,7 +194,12 @@ func (s *Sim) Flood(ctx context.Context, app string, n int) error {
 	conn, eid := a.conn, s.eid
 	s.mu.Unlock()
 	const high = 4096
+	// What does not change from one event to the next is made once.
 	prefix := []byte(`{"type":"ChannelUserevent","timestamp":"`)
+	suffix := append([]byte(`","eventname":"Flood"},"asterisk_id":`), jsonString(eid)...)
+	suffix = append(suffix, `,"application":`...)
+	suffix = append(suffix, jsonString(app)...)
+	suffix = append(suffix, '}')
 	for i := 0; i < n; i++ {
 		if i%256 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -200,14 +208,10 @@ func (s *Sim) Flood(ctx context.Context, app string, n int) error {
 		}
 		msg := make([]byte, 0, 200)
 		msg = append(msg, prefix...)
-		msg = append(msg, stamp(now())...)
+		msg = now().AppendFormat(msg, ari.TimeLayout)
 		msg = append(msg, `","eventname":"Flood","userevent":{"seq":"`...)
-		msg = fmt.Appendf(msg, "%d", i)
-		msg = append(msg, `","eventname":"Flood"},"asterisk_id":`...)
-		msg = append(msg, jsonString(eid)...)
-		msg = append(msg, `,"application":`...)
-		msg = append(msg, jsonString(app)...)
-		msg = append(msg, '}')
+		msg = strconv.AppendInt(msg, int64(i), 10)
+		msg = append(msg, suffix...)
 		if !conn.enqueueWait(msg, high) {
 			return fmt.Errorf("arisim: flood: websocket of %q closed", app)
 		}

@@ -192,6 +192,11 @@ func (s *Sim) finishRecording(rec *liveRecording, release bool) {
 	s.cancel(rec.timer)
 	rec.timer = nil
 	length := s.recorded(rec)
+	if max := time.Duration(rec.maxDuration) * time.Second; max > 0 && length > max {
+		// Asterisk stops writing at maxDurationSeconds of audio: a timer
+		// that fired late (a busy machine) must not make it longer.
+		length = max
+	}
 	rec.state = "done"
 	rec.duration = int(length / time.Second)
 	s.emit(s.evRecording("RecordingFinished", rec))

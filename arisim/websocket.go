@@ -20,6 +20,7 @@ import (
 type wsConn struct {
 	s     *Sim
 	ws    *websocket.Conn
+	bc    *batchConn // the connection under ws; nil when not ours (TLS)
 	limit int
 
 	mu     sync.Mutex
@@ -97,16 +98,39 @@ func (c *wsConn) writer() {
 		c.queue = nil
 		c.cond.Broadcast()
 		c.mu.Unlock()
+		if err := c.write(ws, batch); err != nil {
+			c.shutdown()
+			return
+		}
+	}
+}
+
+// write writes a batch of events, in order. On our own connections the
+// batch leaves in few system calls (batchConn), each bounded by its
+// deadline; else each event has 10 s to be written.
+func (c *wsConn) write(ws *websocket.Conn, batch [][]byte) error {
+	if c.bc == nil {
 		for _, m := range batch {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			err := ws.Write(ctx, websocket.MessageText, m)
 			cancel()
 			if err != nil {
-				c.shutdown()
-				return
+				return err
 			}
 		}
+		return nil
 	}
+	c.bc.hold(true)
+	defer c.bc.hold(false)
+	for i, m := range batch {
+		if i == len(batch)-1 {
+			c.bc.hold(false) // the last one sends the batch
+		}
+		if err := ws.Write(context.Background(), websocket.MessageText, m); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // shutdown closes the connection abruptly (no close handshake wait).
@@ -124,6 +148,9 @@ func (c *wsConn) shutdown() {
 // attach gives the connection its socket once the handshake is done; the
 // writer starts on what was queued before.
 func (c *wsConn) attach(ws *websocket.Conn) {
+	if c.bc != nil {
+		c.bc.startEvents()
+	}
 	c.mu.Lock()
 	c.ws = ws
 	closed := c.closed
@@ -165,7 +192,7 @@ func (s *Sim) serveEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	subAll := astTrue(r.URL.Query().Get("subscribeAll"))
-	conn := &wsConn{s: s, limit: s.qlimit, done: make(chan struct{})}
+	conn := &wsConn{s: s, bc: connOf(r.Context()), limit: s.qlimit, done: make(chan struct{})}
 	conn.init()
 
 	// Register before the handshake, as ari_websockets.c does in

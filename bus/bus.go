@@ -61,7 +61,7 @@ type Bus interface {
 	// Publish sends data to subject; reply, when not empty, is where answers go.
 	Publish(ctx context.Context, subject, reply string, data []byte) error
 	// PublishMsg is Publish with headers: it sends m.Subject, m.Reply,
-	// m.Header and m.Data.
+	// m.Header and m.Data. It does not keep m.Header once it returns.
 	PublishMsg(ctx context.Context, m Msg) error
 	// Subscribe delivers every message on subject (wildcards allowed). When
 	// connected, the subscription is active on the bus when it returns.

@@ -47,9 +47,49 @@ func (c *Client) call(ctx context.Context, op ari.OpID, key Key, params ari.Para
 	return c.callKind(ctx, k, key, params)
 }
 
-// callKind sends a request of kind k.
+// callKind sends a request of kind k. A partial key (no node) for a
+// resource whose node the client has learned goes to that node only;
+// when that node answers that it has no such resource, or no server
+// answers for it there, the request goes to every server as for a
+// resource never seen (see locations).
 func (c *Client) callKind(ctx context.Context, k *wire.Kind, key Key, params ari.Params) (*wire.Response, error) {
 	key = c.fillKey(key)
+	co := c.core
+	// Kinds that call no ARI (stage, subscribe, unbind) are answered by
+	// every server without asking Asterisk: they stay with every server.
+	if key.Node == "" && key.ID != "" && key.App != "" && key.Kind == k.KeyKind && !k.KeyRef && k.Op != nil && !k.Stage && !k.Unbind {
+		ref := wire.Ref{Kind: key.Kind, ID: key.ID}
+		if node := co.locs.node(ref); node != "" {
+			if co.servers.serves(node, key.App) {
+				routed := key
+				routed.Node = node
+				resp, err := c.callKey(ctx, k, routed, params)
+				switch {
+				case errors.Is(err, bus.ErrNotConnected):
+					return resp, err // the bus is away, not the resource
+				case errors.Is(err, ErrNotFound), errors.Is(err, ErrUnavailable):
+					// Gone from there (hung up, or the id now names a
+					// resource elsewhere), or the node is: ask everyone.
+					co.locs.forget(ref, node)
+				case errors.Is(err, ErrTimeout):
+					// No second try: the node may have acted. The next
+					// request asks everyone.
+					co.locs.forget(ref, node)
+					return resp, err
+				default:
+					return resp, err
+				}
+			} else {
+				co.locs.forget(ref, node)
+			}
+		}
+	}
+	return c.callKey(ctx, k, key, params)
+}
+
+// callKey sends a request of kind k about key, filled, as it is: to the
+// key's node, or to every server when it names none.
+func (c *Client) callKey(ctx context.Context, k *wire.Kind, key Key, params ari.Params) (*wire.Response, error) {
 	if key.Node == "" && key.ID != "" && actsOnExisting(k, key) {
 		// A create class request goes to one server of the application, any
 		// of them: find first the node that has the entity it acts on
@@ -74,6 +114,9 @@ func (c *Client) callKind(ctx context.Context, k *wire.Kind, key Key, params ari
 		return nil, fmt.Errorf("client: %s: %w", k.Name, err)
 	}
 	resp, err := c.send(ctx, k.Class, req, k.Result.Shape == wire.ShapeKeys)
+	if err == nil {
+		c.core.locs.learnReply(k, key, resp)
+	}
 	if returned && resp != nil && resp.Key != nil && resp.Key.Dialog == key.Dialog {
 		// The handle does not carry the return dialog: its requests would
 		// bind what they touch to it for nothing.
@@ -198,6 +241,11 @@ func (c *Client) sendRaw(ctx context.Context, class wire.Class, req *wire.Reques
 		// Fail fast: the bus is away, no answer can come before it is back.
 		return nil, fmt.Errorf("client: %s %s: bus reconnecting: %w", req.Kind, describe(key), errors.Join(ErrUnavailable, err))
 	case errors.Is(err, bus.ErrNoResponders):
+		if key.Node != "" && key.App != "" && class != wire.ClassCreate {
+			// Nobody listens on the node's subject: its server is gone,
+			// whatever its last announcement says.
+			co.servers.gone(key.Node, key.App)
+		}
 		return nil, fmt.Errorf("client: %s %s: no server on %s: %w", req.Kind, describe(key), subject, ErrUnavailable)
 	case errors.Is(err, bus.ErrClosed):
 		return nil, fmt.Errorf("client: %s: %w", req.Kind, errors.Join(ErrClosed, err))

@@ -78,6 +78,8 @@ type options struct {
 	onGap         func(*Subscription, Gap)
 	durable       bool
 	ackWait       time.Duration
+	locations     int
+	locationsSet  bool
 }
 
 // WithApplication sets the Stasis application the client works for
@@ -140,6 +142,19 @@ func WithDiscoveryWait(d time.Duration) Option { return func(o *options) { o.dis
 // announcement (default DefaultServerTTL).
 func WithServerTTL(d time.Duration) Option { return func(o *options) { o.serverTTL = d } }
 
+// WithLocationCache sets how many resources (channels, bridges,
+// playbacks, live recordings) the client remembers the node of, from the
+// replies it has had (default DefaultLocationCache; 0 or less: none). A
+// request with a partial key (no node) for a resource it remembers goes
+// to that node only, instead of to every server of the application; when
+// that node answers not found or has gone, the request goes to every
+// server. What is remembered is forgotten on the resource's end event
+// (when a subscription of the client sees it), when the node leaves, and
+// the oldest first when the cache is full.
+func WithLocationCache(n int) Option {
+	return func(o *options) { o.locations, o.locationsSet = n, true }
+}
+
 // core is what a root client and the clients derived from it share: the
 // bus connection and what is known about the servers.
 type core struct {
@@ -149,6 +164,7 @@ type core struct {
 	timeout  time.Duration
 	log      *slog.Logger
 	servers  *servers
+	locs     *locations // the node of resources seen
 	annSub   bus.Subscription
 	ret      *returnPath
 	stop     chan struct{} // closed when the root closes
@@ -203,6 +219,9 @@ func New(ctx context.Context, opts ...Option) (*Client, error) {
 	if o.discoveryWait == 0 {
 		o.discoveryWait = DefaultDiscoveryWait
 	}
+	if !o.locationsSet {
+		o.locations = DefaultLocationCache
+	}
 	log := o.logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -237,12 +256,14 @@ func New(ctx context.Context, opts ...Option) (*Client, error) {
 		timeout:  o.timeout,
 		log:      log.With("component", "ari-client"),
 		servers:  newServers(o.serverTTL),
+		locs:     newLocations(o.locations),
 		ret:      newReturnPath(),
 		stop:     make(chan struct{}),
 		onGap:    o.onGap,
 		durable:  o.durable,
 		ackWait:  o.ackWait,
 	}
+	co.servers.onLeft = co.locs.forgetNode
 	c := &Client{core: co, app: o.app, node: o.node, dialog: o.dialog, done: make(chan struct{})}
 
 	sub, err := b.Subscribe(co.subjects.Announce(), co.onAnnounce)

@@ -124,15 +124,17 @@ func testCluster(t *testing.T, tr bustest.Transport) {
 	})
 
 	t.Run("partial key finds the node that has it", func(t *testing.T) {
+		// A client that learns nothing: every partial key scatters.
+		cold := e.client(t, WithTimeout(timeout), WithLocationCache(0))
 		for i, id := range ids {
-			d, err := c.Channel(id).Get(ctx)
+			d, err := cold.Channel(id).Get(ctx)
 			if err != nil {
 				t.Fatalf("%s: %v", id, err)
 			}
 			if d.ID != id {
 				t.Errorf("data of %s, want %s", d.ID, id)
 			}
-			if err := c.Channel(id).Answer(ctx); err != nil {
+			if err := cold.Channel(id).Answer(ctx); err != nil {
 				t.Errorf("answer %s (node %d) with a partial key: %v", id, i, err)
 			}
 		}
@@ -140,6 +142,23 @@ func testCluster(t *testing.T, tr bustest.Transport) {
 		waitFor(t, "sniffer", func() bool { return len(sn.subjectsOf("ChannelData", ids[0])) > 0 })
 		if got := sn.subjectsOf("ChannelData", ids[0]); len(got) != 1 || got[0] != sub(wire.ClassData, "") {
 			t.Errorf("partial key went to %v", got)
+		}
+	})
+
+	t.Run("partial key of a learned channel goes to its node", func(t *testing.T) {
+		// c created the channels: their replies named the nodes.
+		// The requests of the subtests above: cold, and full and wrong node for ids[1].
+		earlier := []int{1, 3, 1}
+		for i, id := range ids {
+			waitFor(t, "sniffer", func() bool { return len(sn.subjectsOf("ChannelData", id)) == earlier[i] })
+			before := earlier[i]
+			if _, err := c.Channel(id).Get(ctx); err != nil {
+				t.Fatalf("%s: %v", id, err)
+			}
+			waitFor(t, "sniffer", func() bool { return len(sn.subjectsOf("ChannelData", id)) > before })
+			if got := sn.subjectsOf("ChannelData", id); got[len(got)-1] != sub(wire.ClassData, nodeID(i)) {
+				t.Errorf("learned partial key of node %d went to %v", i, got)
+			}
 		}
 	})
 

@@ -46,6 +46,16 @@
 // go to one server of the application (the servers share them in a queue
 // group), or to the node of WithNode.
 //
+// The client remembers the node of the channels, bridges, playbacks and
+// live recordings it has seen (in a reply, a list, a create's answer, a
+// StasisStart), so a partial key for one of them goes to that node only,
+// as a full key does; when that node answers not found (the resource has
+// gone, or its id now names one elsewhere) or nobody answers there any
+// more (its server has gone), the request goes to every server as for an
+// id never seen. A timeout is not retried elsewhere: the node may have
+// acted. What is remembered is dropped on the resource's end event, a
+// hangup, the node leaving, and the oldest first beyond WithLocationCache.
+//
 // # Errors
 //
 // An error reply is a *Error (code, ARI status, Asterisk's detail, node)

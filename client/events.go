@@ -167,25 +167,18 @@ func (s *Subscription) offer(m bus.Msg) bool {
 	if !s.checkSeq(m) {
 		return true // a copy or a latecomer: delivering it would break the order
 	}
-	// The cheap test first: most events of a busy application are for
+	// The cheap tests first: most events of a busy application are for
 	// other subscriptions, and decoding one costs far more than reading
-	// its type.
-	if s.types != nil {
-		if typ, err := ari.EventType(m.Data); err == nil && !s.types[typ] {
-			return true
-		}
-	}
-	ev, err := ari.DecodeEvent(m.Data)
+	// its type (read once, for the filter and the decode).
+	ev, wanted, err := ari.DecodeEventIf(m.Data, s.wants)
 	if err != nil {
 		s.c.core.log.Debug("ignoring undecodable event", "subject", m.Subject, "err", err)
 		return true
 	}
-	if s.types != nil && !s.types[ev.EventType()] {
+	if !wanted {
 		return true
 	}
-	if s.watch.ID != "" && !s.names(ev.EventType(), m.Data) {
-		return true // bound to the dialog with the resource but about something else
-	}
+	s.c.core.locs.event(ev) // what it shows of where resources are (locations.go)
 	if s.dialog != "" && s.seenCopy(m.Data) {
 		return true // the same event, as another application got it
 	}
@@ -200,6 +193,17 @@ func (s *Subscription) offer(m bus.Msg) bool {
 	case <-s.done:
 		return false
 	}
+}
+
+// wants reports whether s delivers the event raw of type typ, as far as
+// its type and, for a resource subscription, the resources it names
+// tell: bound to the dialog with the resource, an event may be about
+// something else.
+func (s *Subscription) wants(typ string, raw []byte) bool {
+	if s.types != nil && !s.types[typ] {
+		return false
+	}
+	return s.watch.ID == "" || s.names(typ, raw)
 }
 
 // names reports whether the event raw of type typ names the watched

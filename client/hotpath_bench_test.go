@@ -1,6 +1,7 @@
 package client
 
 import (
+	"strconv"
 	"testing"
 
 	"github.com/ariproxy/ari-proxy/ari"
@@ -47,17 +48,41 @@ func BenchmarkDeliver(b *testing.B) {
 	benchDeliver(b, "ChannelUserevent")
 }
 
+// BenchmarkDeliverOtherResource: an event on the dialog of a resource
+// subscription (ChannelSubscribe) that names another resource bound to
+// the dialog: dropped before it is decoded.
+func BenchmarkDeliverOtherResource(b *testing.B) {
+	benchDeliverTo(b, func(s *Subscription) {
+		s.dialog = "d1"
+		s.watch.Kind, s.watch.ID = "channel", "other-channel"
+	}, stasisStartEvent)
+}
+
+// stasisStartEvent is a StasisStart of channel c-500.
+var stasisStartEvent = []byte(`{"type":"StasisStart","timestamp":"2026-11-22T02:39:35.083+0000","args":[],"channel":{"id":"c-500","name":"PJSIP/1001-00000001","state":"Up","protocol_id":"","caller":{"name":"Alice","number":"1001"},"connected":{"name":"","number":""},"accountcode":"","dialplan":{"context":"default","exten":"100","priority":3,"app_name":"Stasis","app_data":"bench"},"creationtime":"2026-11-22T02:39:35.083+0000","language":"en"},"asterisk_id":"02:fc:00:00:be:01","application":"bench"}`)
+
 func benchDeliver(b *testing.B, types ...string) {
+	benchDeliverTo(b, nil, floodEvent, types...)
+}
+
+func benchDeliverTo(b *testing.B, setup func(*Subscription), event []byte, types ...string) {
 	c := &Client{core: &core{}, done: make(chan struct{})}
 	s := c.newSubscription(types)
+	if setup != nil {
+		setup(s)
+	}
 	go func() {
 		for range s.ch {
 		}
 	}()
-	m := bus.Msg{Subject: "ari.event.bench.n", Data: floodEvent}
+	// Sequence headers as a server sends them, counting up.
+	hdr := map[string]string{bus.HeaderEpoch: "e1"}
+	n := 0
 	b.ReportAllocs()
 	for b.Loop() {
-		s.deliver(m)
+		n++
+		hdr[bus.HeaderSeq] = strconv.Itoa(n)
+		s.deliver(bus.Msg{Subject: "ari.event.bench.n", Header: hdr, Data: event})
 	}
 	b.StopTimer()
 	close(s.ch)

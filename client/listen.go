@@ -149,6 +149,7 @@ func (l *Listener) take(m bus.Msg, finish func(taken bool)) {
 		return
 	}
 	h := l.c.ChannelFromKey(Key{Kind: "channel", ID: ss.Channel.ID, Node: ss.AsteriskID, App: ss.Application})
+	l.c.core.locs.event(ev) // its node: a partial key for the call goes there
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()

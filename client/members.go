@@ -227,6 +227,9 @@ func (s *servers) notifyLocked() {
 		if _, ok := cur[node]; !ok {
 			evs = append(evs, MemberEvent{Type: MemberLeft, Member: p})
 			delete(s.down, node)
+			if s.onLeft != nil {
+				s.onLeft(node)
+			}
 		}
 	}
 	s.reported = make(map[string]Member, len(cur))

@@ -21,6 +21,8 @@ type servers struct {
 	down     map[string]time.Time // node -> when it answered unavailable
 	reported map[string]Member    // members as last reported to watchers
 	watchers []*memberWatch
+	// onLeft, when set, is told of each node that left, s.mu held.
+	onLeft func(node string)
 }
 
 type serverID struct{ node, app string }
@@ -141,4 +143,25 @@ func (s *servers) forgetSilent(app string, answered map[string]bool, since time.
 		s.notifyLocked()
 	}
 	return out
+}
+
+// serves reports whether node's server for app is known and available: a
+// request for app sent to node alone should be answered.
+func (s *servers) serves(node, app string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.last[serverID{node, app}]
+	return ok && time.Since(t) <= s.ttl && !s.down[node].After(t)
+}
+
+// gone forgets node's server for app: a request to it found nobody
+// listening on its subject.
+func (s *servers) gone(node, app string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.last[serverID{node, app}]; !ok {
+		return
+	}
+	delete(s.last, serverID{node, app})
+	s.notifyLocked()
 }

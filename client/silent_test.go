@@ -12,7 +12,6 @@ import (
 	"github.com/ariproxy/ari-proxy/bus"
 	"github.com/ariproxy/ari-proxy/internal/bustest"
 	"github.com/ariproxy/ari-proxy/internal/localstack"
-	"github.com/ariproxy/ari-proxy/proxy"
 	"github.com/ariproxy/ari-proxy/wire"
 )
 
@@ -28,23 +27,7 @@ func testDeadServerForgotten(t *testing.T, tr bustest.Transport) {
 
 	// The third server runs under the test's control, to be stopped
 	// without announcing anything (as if its process died).
-	sim := localstack.StartSimConfig(t, arisim.Config{TimeScale: 0.01, EntityID: nodeID(2)})
-	srv, err := proxy.New(proxy.Config{
-		Applications: []string{e.app},
-		ARI:          localstack.ARIConfig(sim),
-		Bus:          localstack.ConnectBus(t, e.url),
-		Prefix:       e.prefix,
-		Logger:       localstack.Logger(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop, err := localstack.Serve(context.Background(), srv, localstack.StartTimeout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = stop(localstack.StartTimeout) })
-	e.servers = append(e.servers, srv)
+	stop := e.addStoppable(t, 2)
 
 	c := e.client(t, WithTimeout(timeout))
 	ctx := t.Context()

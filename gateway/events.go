@@ -58,7 +58,15 @@ type feed struct {
 	conns    []*wsConn
 	sub      bus.Subscription
 	listener *client.Listener
+	release  func() // of the application's client
 	next     int
+}
+
+// stop ends the feed's subscriptions.
+func (f *feed) stop() {
+	_ = f.listener.Close()
+	_ = f.sub.Unsubscribe()
+	f.release()
 }
 
 type eventHub struct {
@@ -102,8 +110,7 @@ func (h *eventHub) close() {
 		c.shutdown()
 	}
 	for _, f := range feeds {
-		_ = f.listener.Close()
-		_ = f.sub.Unsubscribe()
+		f.stop()
 	}
 	h.wg.Wait()
 }
@@ -165,11 +172,12 @@ func (h *eventHub) join(ctx context.Context, conn *wsConn) error {
 }
 
 func (h *eventHub) start(app string) (*feed, error) {
-	c := h.g.c.WithApplication(app)
+	c, release := h.g.app(app)
 	// The events' bytes are relayed as they come, undecoded, in the bus
 	// subscription's order (one goroutine per subscription).
 	sub, err := c.Bus().Subscribe(c.EventsSubject(), func(m bus.Msg) { h.onEvent(app, m.Data) })
 	if err != nil {
+		release()
 		return nil, err
 	}
 	l, err := c.Listen(context.Background(), func(_ context.Context, _ *client.ChannelHandle, ev *ari.StasisStart) {
@@ -177,9 +185,10 @@ func (h *eventHub) start(app string) (*feed, error) {
 	})
 	if err != nil {
 		_ = sub.Unsubscribe()
+		release()
 		return nil, err
 	}
-	return &feed{sub: sub, listener: l}, nil
+	return &feed{sub: sub, listener: l, release: release}, nil
 }
 
 // leave unregisters conn; an application's feed stops with its last
@@ -205,10 +214,7 @@ func (h *eventHub) leaveLocked(app string, conn *wsConn) {
 	f.conns = slices.DeleteFunc(f.conns, func(c *wsConn) bool { return c == conn })
 	if len(f.conns) == 0 {
 		delete(h.feeds, app)
-		go func() {
-			_ = f.listener.Close()
-			_ = f.sub.Unsubscribe()
-		}()
+		go f.stop()
 	}
 }
 
@@ -309,16 +315,18 @@ func (h *eventHub) onEvent(app string, raw []byte) {
 	typ := gjson.GetBytes(raw, "type").Str
 	var buf [8]wire.Ref
 	refs, ended := wire.EventResources(buf[:0], typ, raw)
-	node := gjson.GetBytes(raw, "asterisk_id").Str
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	tracked := refs[:0:0]
+	if len(refs) > 0 {
+		h.g.loc.setRefs(refs, gjson.GetBytes(raw, "asterisk_id").Str)
+	}
+	var tbuf [8]wire.Ref
+	tracked := tbuf[:0]
 	for _, r := range refs {
-		h.g.loc.set(r.Kind, r.ID, node)
 		if trackable(r.Kind) {
 			tracked = append(tracked, r)
 		}
 	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	if len(tracked) == 0 {
 		if f := h.feeds[app]; f != nil {
 			for _, c := range f.conns {
@@ -369,7 +377,7 @@ func (h *eventHub) deliverLocked(_ string, c *wsConn, raw []byte) {
 // so the WebSocket gets Asterisk's bytes.
 func stripDialog(raw []byte) []byte {
 	const head = `{"dialog":`
-	if !strings.HasPrefix(string(raw), head) {
+	if !bytes.HasPrefix(raw, []byte(head)) {
 		return raw
 	}
 	d := gjson.GetBytes(raw, "dialog")
@@ -394,7 +402,9 @@ type wsConn struct {
 	mu     sync.Mutex
 	cond   *sync.Cond
 	queue  [][]byte
+	spare  [][]byte // the previous batch's slice, for the next queue
 	ws     *websocket.Conn
+	out    *arihttp.Batch
 	closed bool
 }
 
@@ -416,17 +426,35 @@ func (c *wsConn) enqueue(msg []byte) {
 		c.cond.Broadcast()
 		return
 	}
+	if c.queue == nil {
+		c.queue, c.spare = c.spare, nil
+	}
 	c.queue = append(c.queue, msg)
-	c.cond.Broadcast()
+	if len(c.queue) == 1 {
+		c.cond.Broadcast() // the writer waits for the first
+	}
 }
 
-func (c *wsConn) attach(ws *websocket.Conn) {
+func (c *wsConn) attach(ws *websocket.Conn, out *arihttp.Batch) {
 	c.mu.Lock()
-	c.ws = ws
+	c.ws, c.out = ws, out
 	c.cond.Broadcast()
 	c.mu.Unlock()
 }
 
+// writeTimeout is how long a client may take to accept one batch of
+// events: a client that cannot is stuck and is disconnected.
+const writeTimeout = 10 * time.Second
+
+// batchBytes is how many bytes of frames the writer collects before it
+// writes them out, within one batch.
+const batchBytes = 64 << 10
+
+// writer sends the queue to the WebSocket: everything queued at once is
+// one batch, its messages written (each its own WebSocket message, the
+// bytes unchanged, in order) into the connection's Batch and sent
+// together, so that the cost of a network write is shared by the events
+// that came while the previous batch was written.
 func (c *wsConn) writer() {
 	for {
 		c.mu.Lock()
@@ -441,21 +469,37 @@ func (c *wsConn) writer() {
 			}
 			return
 		}
-		batch, ws := c.queue, c.ws
+		batch, ws, out := c.queue, c.ws, c.out
 		c.queue = nil
 		c.mu.Unlock()
-		// One deadline per batch: a client that cannot take a batch in
-		// 10 s is stuck.
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		for _, m := range batch {
-			if err := ws.Write(ctx, websocket.MessageText, m); err != nil {
-				cancel()
-				c.shutdown()
-				return
-			}
+		if err := writeBatch(ws, out, batch); err != nil {
+			c.shutdown()
+			return
 		}
-		cancel()
+		clear(batch) // the events' bytes are not kept alive by the spare
+		c.mu.Lock()
+		c.spare = batch[:0]
+		c.mu.Unlock()
 	}
+}
+
+func writeBatch(ws *websocket.Conn, out *arihttp.Batch, batch [][]byte) error {
+	deadline := time.Now().Add(writeTimeout)
+	out.Hold()
+	for _, m := range batch {
+		// No context: the deadline of the network write bounds the batch.
+		if err := ws.Write(context.Background(), websocket.MessageText, m); err != nil {
+			_ = out.Release(deadline)
+			return err
+		}
+		if out.Buffered() >= batchBytes {
+			if err := out.Release(deadline); err != nil {
+				return err
+			}
+			out.Hold()
+		}
+	}
+	return out.Release(deadline)
 }
 
 func (c *wsConn) shutdown() {
@@ -481,7 +525,10 @@ func (g *Gateway) serveEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, app := range apps {
-		if len(g.c.WithApplication(app).Servers()) == 0 {
+		c, release := g.app(app)
+		served := len(c.Servers()) > 0
+		release()
+		if !served {
 			writeAnswer(w, message(503, "%s", noServerMessage(app)))
 			return
 		}
@@ -493,7 +540,7 @@ func (g *Gateway) serveEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	go conn.writer()
-	arihttp.ServeWebSocket(w, r, proto, conn.attach)
+	arihttp.ServeBatchedWebSocket(w, r, proto, conn.attach)
 	conn.shutdown()
 	g.ev.leave(conn)
 }

@@ -24,6 +24,7 @@ import (
 
 	"github.com/ariproxy/ari-proxy/client"
 	"github.com/ariproxy/ari-proxy/internal/arihttp"
+	"github.com/ariproxy/ari-proxy/wire"
 )
 
 // NodeHeader and NodeParam are the node hint of a request: the node
@@ -63,6 +64,37 @@ type Gateway struct {
 	lastNode atomic.Value // string: node of the latest call handed out or created
 	ev       *eventHub
 	close    sync.Once
+
+	appsMu sync.Mutex
+	apps   map[string]*client.Client // derived per application, see app
+}
+
+// maxAppClients bounds the clients the gateway keeps per application.
+const maxAppClients = 1024
+
+// app is the client of application name (the default one for ""), and
+// the function to call when done with it. A client keeps every client
+// derived from it until it is closed, so the gateway derives one per
+// application and keeps it; past maxAppClients applications (names come
+// from requests) the client is derived for the request and closed after.
+func (g *Gateway) app(name string) (*client.Client, func()) {
+	if name == "" || name == g.c.ApplicationName() {
+		return g.c, func() {}
+	}
+	g.appsMu.Lock()
+	defer g.appsMu.Unlock()
+	if c := g.apps[name]; c != nil {
+		return c, func() {}
+	}
+	c := g.c.WithApplication(name)
+	if len(g.apps) >= maxAppClients {
+		return c, func() { _ = c.Close() }
+	}
+	if g.apps == nil {
+		g.apps = map[string]*client.Client{}
+	}
+	g.apps[name] = c
+	return c, func() {}
 }
 
 // New returns a gateway sending through cfg.Client.
@@ -102,17 +134,17 @@ func (g *Gateway) authenticated(r *http.Request, form url.Values) bool {
 // replies and events the gateway sees.
 type locations struct {
 	mu    sync.Mutex
-	nodes map[string]string // kind + "\x00" + id -> node
+	nodes map[locKey]string
 }
 
-func newLocations() *locations { return &locations{nodes: map[string]string{}} }
+type locKey struct{ kind, id string }
 
-func locKey(kind, id string) string { return kind + "\x00" + id }
+func newLocations() *locations { return &locations{nodes: map[locKey]string{}} }
 
 func (l *locations) node(kind, id string) string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.nodes[locKey(kind, id)]
+	return l.nodes[locKey{kind, id}]
 }
 
 func (l *locations) set(kind, id, node string) {
@@ -120,20 +152,32 @@ func (l *locations) set(kind, id, node string) {
 		return
 	}
 	l.mu.Lock()
-	l.nodes[locKey(kind, id)] = node
+	l.nodes[locKey{kind, id}] = node
+	l.mu.Unlock()
+}
+
+// setRefs records that node has refs (an event's resources).
+func (l *locations) setRefs(refs []wire.Ref, node string) {
+	if len(refs) == 0 || node == "" {
+		return
+	}
+	l.mu.Lock()
+	for _, r := range refs {
+		if r.Kind == "" || r.ID == "" {
+			continue
+		}
+		k := locKey{r.Kind, r.ID}
+		if l.nodes[k] != node {
+			l.nodes[k] = node
+		}
+	}
 	l.mu.Unlock()
 }
 
 func (l *locations) forget(kind, id string) {
 	l.mu.Lock()
-	delete(l.nodes, locKey(kind, id))
+	delete(l.nodes, locKey{kind, id})
 	l.mu.Unlock()
-}
-
-func (l *locations) size() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.nodes)
 }
 
 // errNoServer is the 503 when no server serves the application.

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"mime"
 	"net/http"
 	"net/url"
 	"slices"
@@ -115,6 +114,18 @@ type request struct {
 	node   string // the node hint, "" for none
 }
 
+// nodeHeaderKey is NodeHeader in the canonical form the server stores.
+var nodeHeaderKey = http.CanonicalHeaderKey(NodeHeader)
+
+// headerValue is h.Get for a key already canonical (no canonicalising
+// copy per request).
+func headerValue(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
 // parse routes the request and merges its parameters as Asterisk does:
 // query string, then form fields, then members of a JSON body.
 func parse(r *http.Request, rel string, raw []byte, form url.Values) (*request, *answer) {
@@ -127,11 +138,15 @@ func parse(r *http.Request, rel string, raw []byte, form url.Values) (*request, 
 		a := message(405, "Invalid method")
 		return nil, &a
 	}
-	rq := &request{op: op, params: ari.Params{}, node: r.Header.Get(NodeHeader)}
+	rq := &request{op: op, params: make(ari.Params, len(pathParams)+2), node: headerValue(r.Header, nodeHeaderKey)}
 	for k, v := range pathParams {
 		rq.params[k] = v
 	}
-	for _, vals := range []url.Values{r.URL.Query(), form} {
+	var query url.Values
+	if r.URL.RawQuery != "" {
+		query = r.URL.Query()
+	}
+	for _, vals := range []url.Values{query, form} {
 		for k, v := range vals {
 			if len(v) == 0 || k == "api_key" {
 				continue
@@ -145,7 +160,7 @@ func parse(r *http.Request, rel string, raw []byte, form url.Values) (*request, 
 			}
 		}
 	}
-	if ctype, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ctype == "application/json" && len(bytes.TrimSpace(raw)) > 0 {
+	if len(raw) > 0 && arihttp.MediaType(r) == "application/json" && len(bytes.TrimSpace(raw)) > 0 {
 		if !json.Valid(raw) {
 			a := message(400, "Error parsing request body")
 			return nil, &a
@@ -228,21 +243,27 @@ func strParam(p ari.Params, name string) string {
 // into Asterisk's answer.
 func (g *Gateway) relay(ctx context.Context, rq *request) answer {
 	op := rq.op
-	c := g.c
+	var appName string
 	if app := strParam(rq.params, "app"); app != "" && op.Param("app") != nil {
-		if name, _, _ := strings.Cut(app, ","); name != "" {
-			c = c.WithApplication(name)
-		}
+		appName, _, _ = strings.Cut(app, ",")
 	}
+	c, release := g.app(appName)
+	defer release()
 	kind, keyParam := client.ExactKey(op.Ident)
-	key := client.Key{Kind: kind}
+	// The key names the application and, once known, the node: DoExact
+	// routes by it (no client derived per request).
+	key := client.Key{Kind: kind, App: c.ApplicationName()}
 	if keyParam != "" {
-		var parts []string
-		for _, p := range strings.Split(keyParam, "/") {
-			v, _ := rq.params[p].(string)
-			parts = append(parts, v)
+		if !strings.Contains(keyParam, "/") {
+			key.ID, _ = rq.params[keyParam].(string)
+		} else {
+			var parts []string
+			for _, p := range strings.Split(keyParam, "/") {
+				v, _ := rq.params[p].(string)
+				parts = append(parts, v)
+			}
+			key.ID = strings.Join(parts, "/")
 		}
-		key.ID = strings.Join(parts, "/")
 	}
 	node := rq.node
 	if node == "" && key.ID != "" {
@@ -275,17 +296,14 @@ func (g *Gateway) relay(ctx context.Context, rq *request) answer {
 		}
 		return a
 	}
-	if node != "" {
-		c = c.WithNode(node)
-		key.Node = node
-	}
+	key.Node = node
 	rep, err := c.DoExact(ctx, op.Ident, key, rq.params)
 	if err != nil {
 		if key.Node != "" && errors.Is(err, client.ErrNotFound) && rq.node == "" {
 			// The resource moved or the location was stale: ask everyone.
 			g.loc.forget(kind, key.ID)
 			key.Node = ""
-			rep, err = g.c.WithApplication(c.ApplicationName()).DoExact(ctx, op.Ident, key, rq.params)
+			rep, err = c.DoExact(ctx, op.Ident, key, rq.params)
 		}
 		if err != nil && key.Node == "" && key.ID != "" && op.Method == "POST" && errors.Is(err, client.ErrNotFound) {
 			// A create acting on a resource no node has (snoop, play...):
@@ -294,7 +312,7 @@ func (g *Gateway) relay(ctx context.Context, rq *request) answer {
 			if nodes := c.Servers(); len(nodes) > 0 {
 				slices.Sort(nodes)
 				key.Node = nodes[0]
-				if r2, err2 := c.WithNode(nodes[0]).DoExact(ctx, op.Ident, key, rq.params); err2 != nil {
+				if r2, err2 := c.DoExact(ctx, op.Ident, key, rq.params); err2 != nil {
 					err = err2
 				} else {
 					rep, err = r2, nil
@@ -388,7 +406,7 @@ func (g *Gateway) commandAll(ctx context.Context, c *client.Client, op *ari.Oper
 			return g.errorAnswer(c, err)
 		}
 	}
-	return g.success(ctx, c.WithNode(nodes[0]), op, reps[0])
+	return g.success(ctx, c, op, reps[0])
 }
 
 // everyNode sends the request to each server of the application, at
@@ -405,7 +423,7 @@ func (g *Gateway) everyNode(ctx context.Context, c *client.Client, op *ari.Opera
 			defer wg.Done()
 			k := key
 			k.Node = n
-			reps[i], errs[i] = c.WithNode(n).DoExact(ctx, op.Ident, k, params)
+			reps[i], errs[i] = c.DoExact(ctx, op.Ident, k, params)
 		}()
 	}
 	wg.Wait()
@@ -463,7 +481,7 @@ func (g *Gateway) storedType(ctx context.Context, c *client.Client, rep *client.
 	if rep.Key == nil || rep.Key.ID == "" {
 		return "application/octet-stream"
 	}
-	r, err := c.WithNode(rep.Node).DoExact(ctx, ari.OpRecordingsGetStored, client.Key{Kind: rep.Key.Kind, ID: rep.Key.ID, Node: rep.Node}, ari.Params{"recordingName": rep.Key.ID})
+	r, err := c.DoExact(ctx, ari.OpRecordingsGetStored, client.Key{Kind: rep.Key.Kind, ID: rep.Key.ID, App: c.ApplicationName(), Node: rep.Node}, ari.Params{"recordingName": rep.Key.ID})
 	if err == nil {
 		raw, _ := r.Entity(client.ExactResult(ari.OpRecordingsGetStored))
 		var st struct {

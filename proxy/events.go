@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
+	"sync"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/ariproxy/ari-proxy/ari"
 	"github.com/ariproxy/ari-proxy/bus"
@@ -26,34 +29,37 @@ var errNotEventObject = errors.New("not a JSON object with string type, applicat
 // writes them, the last one wins, null leaves a field alone, any other
 // non-string is an error, and invalid JSON is rejected. It walks the top
 // level once instead of decoding the event.
-func (t *eventTop) decode(raw []byte) error {
+//
+// The strings of t never point into raw: an event type, one of apps or
+// node is that constant, any other value a copy. So the common event
+// costs no allocation.
+func (t *eventTop) decode(raw []byte, apps []string, node string) error {
 	if !gjson.ValidBytes(raw) {
 		return errors.New("invalid JSON")
 	}
-	obj := gjson.ParseBytes(raw)
+	// raw is only read while decoding, and what is kept is copied (own).
+	obj := gjson.Parse(unsafe.String(unsafe.SliceData(raw), len(raw)))
 	if !obj.IsObject() {
 		return errNotEventObject
 	}
+	var typ, app, id gjson.Result
 	bad := false
 	obj.ForEach(func(k, v gjson.Result) bool {
-		var dst *string
+		var dst *gjson.Result
 		switch k.Str {
 		case "type":
-			dst = &t.Type
+			dst = &typ
 		case "application":
-			dst = &t.Application
+			dst = &app
 		case "asterisk_id":
-			dst = &t.AsteriskID
+			dst = &id
 		default:
 			return true
 		}
 		switch v.Type {
 		case gjson.Null:
 		case gjson.String:
-			*dst = v.Str
-			if !utf8.ValidString(v.Str) {
-				json.Unmarshal([]byte(v.Raw), dst) // invalid bytes become U+FFFD, as encoding/json does
-			}
+			*dst = v
 		default:
 			bad = true
 			return false
@@ -63,7 +69,51 @@ func (t *eventTop) decode(raw []byte) error {
 	if bad {
 		return errNotEventObject
 	}
+	if typ.Type == gjson.String {
+		if c, ok := eventTypeNames()[typ.Str]; ok {
+			t.Type = c
+		} else {
+			t.Type = own(typ, nil, "")
+		}
+	}
+	if app.Type == gjson.String {
+		t.Application = own(app, apps, "")
+	}
+	if id.Type == gjson.String {
+		t.AsteriskID = own(id, nil, node)
+	}
 	return nil
+}
+
+// eventTypeNames are the event types of the spec, the common values of
+// "type", each mapped to itself.
+var eventTypeNames = sync.OnceValue(func() map[string]string {
+	m := make(map[string]string)
+	for _, t := range ari.EventTypes() {
+		m[t] = t
+	}
+	return m
+})
+
+// own is the string value of r, a JSON string read from memory t must not
+// point into: one of common or also when equal, else a copy. Invalid
+// UTF-8 becomes U+FFFD, as encoding/json does.
+func own(r gjson.Result, common []string, also string) string {
+	v := r.Str
+	if !utf8.ValidString(v) {
+		var fixed string
+		json.Unmarshal([]byte(r.Raw), &fixed) //nolint:errcheck // a valid JSON string
+		return fixed
+	}
+	if v == also && also != "" {
+		return also
+	}
+	for _, c := range common {
+		if v == c {
+			return c
+		}
+	}
+	return strings.Clone(v)
 }
 
 // eventHead is what the server needs of an ARI event to route it to
@@ -74,16 +124,20 @@ type eventHead struct {
 	eventTop
 	refs  []wire.Ref
 	ended wire.Ref
-	buf   [8]wire.Ref
 }
 
 // UnmarshalJSON reads the head of the event raw.
 func (h *eventHead) UnmarshalJSON(raw []byte) error {
-	if err := h.eventTop.decode(raw); err != nil {
+	if err := h.eventTop.decode(raw, nil, ""); err != nil {
 		return err
 	}
-	h.refs, h.ended = wire.EventResources(h.buf[:0], h.Type, raw)
+	h.readResources(raw)
 	return nil
+}
+
+// readResources reads the resources of the event raw, whose top h has.
+func (h *eventHead) readResources(raw []byte) {
+	h.refs, h.ended = wire.EventResources(make([]wire.Ref, 0, 8), h.Type, raw)
 }
 
 // Key kinds of the resources the server treats specially.
@@ -167,10 +221,9 @@ func (s *Server) handleEvent(raw []byte) {
 	var h eventHead
 	var err error
 	full := !s.dialogs.empty() // a binding made meanwhile only matters from the next event on
-	if full {
-		err = h.UnmarshalJSON(raw)
-	} else {
-		err = h.eventTop.decode(raw)
+	err = h.eventTop.decode(raw, s.apps, s.Node())
+	if err == nil && full {
+		h.readResources(raw)
 	}
 	if err != nil || h.Type == "" {
 		s.metrics.badInput.WithLabelValues(reasonBadEvent).Inc()
@@ -233,7 +286,7 @@ func (s *Server) publishEvent(ctx context.Context, h *eventHead, full bool, app,
 			appPayload = spliceFields(payload, "dialog", d)
 		}
 	}
-	if err := s.publishSeq(ctx, s.subj.Event(app, node), appPayload); err == nil {
+	if err := s.publishSeq(ctx, app, node, appPayload); err == nil {
 		s.metrics.eventsEvent.Inc()
 	}
 	if !full {

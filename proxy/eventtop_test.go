@@ -43,7 +43,7 @@ func exactTop(raw []byte) (eventTop, error) {
 func checkEventTop(t *testing.T, raw []byte) {
 	var got eventTop
 	want, werr := exactTop(raw)
-	gerr := got.decode(raw)
+	gerr := got.decode(raw, nil, "")
 	if werr == nil && want == (eventTop{}) {
 		return // dropped either way: no type (json null, {} ...)
 	}

@@ -19,7 +19,7 @@ import (
 type sequencer struct {
 	epoch string
 	mu    sync.Mutex
-	next  map[string]uint64
+	subs  map[eventSubject]*subjectSeq
 
 	// Publish failures are logged once when they start and once when they
 	// end (with how many), not once per event: an outage must not flood.
@@ -27,23 +27,47 @@ type sequencer struct {
 	failing atomic.Uint64 // events refused since the first failure; 0: all well
 }
 
+// eventSubject is one event subject: an application on a node.
+type eventSubject struct{ app, node string }
+
+// subjectSeq is the count of one event subject, with what its events are
+// published with, made once rather than per event.
+type subjectSeq struct {
+	subject string
+	n       uint64
+	// header is the headers of the latest event, rewritten for each: a
+	// Publisher keeps no header once PublishMsg returns, and the events
+	// of a server are published one at a time.
+	header map[string]string
+}
+
 func newSequencer() *sequencer {
-	return &sequencer{epoch: wire.NewID(), next: make(map[string]uint64)}
+	return &sequencer{epoch: wire.NewID(), subs: make(map[eventSubject]*subjectSeq)}
 }
 
-// stamp returns the headers of the next event on subject.
-func (q *sequencer) stamp(subject string) map[string]string {
+// stamp returns the subject and the headers of the next event of app on
+// node; the headers are valid until the next call.
+func (q *sequencer) stamp(subj wire.Subjects, app, node string) (string, map[string]string) {
 	q.mu.Lock()
-	q.next[subject]++
-	n := q.next[subject]
-	q.mu.Unlock()
-	return map[string]string{bus.HeaderSeq: strconv.FormatUint(n, 10), bus.HeaderEpoch: q.epoch}
+	defer q.mu.Unlock()
+	k := eventSubject{app, node}
+	c := q.subs[k]
+	if c == nil {
+		c = &subjectSeq{subject: subj.Event(app, node), header: map[string]string{bus.HeaderEpoch: q.epoch}}
+		q.subs[k] = c
+	}
+	c.n++
+	c.header[bus.HeaderSeq] = strconv.FormatUint(c.n, 10)
+	return c.subject, c.header
 }
 
-// publishSeq publishes one event on its event subject with its sequence
-// headers. An event the bus refuses keeps its number, so the gap shows.
-func (s *Server) publishSeq(ctx context.Context, subject string, payload []byte) error {
-	err := s.events.PublishMsg(ctx, bus.Msg{Subject: subject, Header: s.seq.stamp(subject), Data: payload})
+// publishSeq publishes one event of app on node on its event subject,
+// with its sequence headers. An event the bus refuses keeps its number,
+// so the gap shows. Events are published one at a time (the WebSocket
+// reader's order).
+func (s *Server) publishSeq(ctx context.Context, app, node string, payload []byte) error {
+	subject, header := s.seq.stamp(s.subj, app, node)
+	err := s.events.PublishMsg(ctx, bus.Msg{Subject: subject, Header: header, Data: payload})
 	if err != nil {
 		s.metrics.publishFail.Inc()
 	}

@@ -95,7 +95,9 @@ type Config struct {
 	Node string
 }
 
-// Publisher sends messages with headers; bus.Bus is one.
+// Publisher sends messages with headers; bus.Bus is one. PublishMsg must
+// not keep m.Header once it returns (the server reuses it); it may keep
+// m.Data, which the server never modifies.
 type Publisher interface {
 	PublishMsg(ctx context.Context, m bus.Msg) error
 }

@@ -133,7 +133,7 @@ func (k *Kind) shapeData(base Key, params ari.Params, body []byte) (*Response, e
 	case res.Binary:
 		entity, _ = json.Marshal(body) // []byte -> base64 string
 	case res.Wrap != "":
-		if !json.Valid(body) {
+		if !validJSON(body) {
 			return nil, fmt.Errorf("invalid JSON: %s", abbrev(body))
 		}
 		id, _ := k.keyID(params)
@@ -163,7 +163,7 @@ func (k *Kind) shapeData(base Key, params ari.Params, body []byte) (*Response, e
 		b.WriteByte('}')
 		entity = b.Bytes()
 	case res.Exact:
-		if !json.Valid(body) {
+		if !validJSON(body) {
 			return nil, fmt.Errorf("invalid JSON: %s", abbrev(body))
 		}
 		entity = body
@@ -175,7 +175,7 @@ func (k *Kind) shapeData(base Key, params ari.Params, body []byte) (*Response, e
 			r.Key = k.resultKey(base, id)
 		}
 	default:
-		if len(body) == 0 || body[0] != '{' || !json.Valid(body) {
+		if len(body) == 0 || body[0] != '{' || !validJSON(body) {
 			return nil, fmt.Errorf("not a JSON object: %s", abbrev(body))
 		}
 		entity = body
@@ -406,10 +406,10 @@ func DecodeResponse(data []byte) (*Response, error) {
 	if len(data) > MaxRequestSize*4 {
 		return nil, badRequest("response of %d bytes is too large", len(data))
 	}
-	if !json.Valid(data) {
+	switch valid, deep := checkJSON(data, maxFastDepth); {
+	case !valid:
 		return nil, badRequest("invalid JSON")
-	}
-	if depth(data) > 10000 {
+	case deep:
 		return nil, badRequest("response nested too deeply")
 	}
 	r := new(Response)

@@ -383,7 +383,11 @@ func (b *Bus) PublishMsg(ctx context.Context, m bus.Msg) error {
 	case len(m.Header) == 0:
 		err = b.nc.PublishRequest(m.Subject, m.Reply, m.Data)
 	default:
-		err = b.nc.PublishMsg(toNATS(m))
+		// Events: nats.go encodes the headers before PublishMsg returns,
+		// so a pooled map serves instead of one made per message.
+		h := headerPool.Get().(*natsHeader)
+		err = b.nc.PublishMsg(&nats.Msg{Subject: m.Subject, Reply: m.Reply, Header: h.fill(m.Header), Data: m.Data})
+		headerPool.Put(h)
 	}
 	if err != nil {
 		return wrapErr("publish "+m.Subject, err)
@@ -391,12 +395,53 @@ func (b *Bus) PublishMsg(ctx context.Context, m bus.Msg) error {
 	return nil
 }
 
+// natsHeader is a reusable nats.Header with room for its values.
+type natsHeader struct {
+	h    nats.Header
+	vals []string
+}
+
+var headerPool = sync.Pool{New: func() any { return &natsHeader{h: nats.Header{}} }}
+
+// fill makes h hold exactly the headers of hdr and returns it. The names
+// of a publisher's headers rarely change: then only the values are set.
+func (h *natsHeader) fill(hdr map[string]string) nats.Header {
+	if len(h.h) == len(hdr) {
+		same := true
+		for k, v := range hdr {
+			vs, ok := h.h[k]
+			if !ok {
+				same = false
+				break
+			}
+			vs[0] = v
+		}
+		if same {
+			return h.h
+		}
+	}
+	clear(h.h)
+	if cap(h.vals) < len(hdr) {
+		h.vals = make([]string, len(hdr))
+	}
+	h.vals = h.vals[:0]
+	for k, v := range hdr {
+		h.vals = append(h.vals, v)
+		h.h[k] = h.vals[len(h.vals)-1 : len(h.vals) : len(h.vals)]
+	}
+	return h.h
+}
+
+// toNATS is the NATS message of m. It keeps nothing of m.Header (the
+// values are copied into one slice, one allocation for all).
 func toNATS(m bus.Msg) *nats.Msg {
 	nm := &nats.Msg{Subject: m.Subject, Reply: m.Reply, Data: m.Data}
 	if len(m.Header) > 0 {
 		nm.Header = make(nats.Header, len(m.Header))
+		vals := make([]string, 0, len(m.Header))
 		for k, v := range m.Header {
-			nm.Header[k] = []string{v}
+			vals = append(vals, v)
+			nm.Header[k] = vals[len(vals)-1 : len(vals) : len(vals)]
 		}
 	}
 	return nm

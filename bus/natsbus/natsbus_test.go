@@ -631,3 +631,41 @@ func BenchmarkRequest(b *testing.B) {
 		}
 	}
 }
+
+// Each message carries its own headers exactly, though PublishMsg reuses
+// the maps it hands nats.go.
+func TestPublishMsgHeaders(t *testing.T) {
+	e := startServer(t)
+	pub := connectT(t, e.ClientURL())
+	got := make(chan bus.Msg, 10)
+	if _, err := pub.Subscribe("hdr.>", func(m bus.Msg) { got <- m }); err != nil {
+		t.Fatal(err)
+	}
+	flush(t, pub)
+	sent := []map[string]string{
+		{bus.HeaderSeq: "1", bus.HeaderEpoch: "e1", "X-Other": "x"},
+		{bus.HeaderSeq: "2"},
+		nil,
+		{bus.HeaderEpoch: "e2"},
+	}
+	for i, h := range sent {
+		if err := pub.PublishMsg(context.Background(), bus.Msg{Subject: "hdr." + strconv.Itoa(i), Header: h, Data: []byte("d")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, want := range sent {
+		select {
+		case m := <-got:
+			if len(m.Header) != len(want) {
+				t.Fatalf("message %d: headers %v, want %v", i, m.Header, want)
+			}
+			for k, v := range want {
+				if m.Header[k] != v {
+					t.Fatalf("message %d: headers %v, want %v", i, m.Header, want)
+				}
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("message %d not received", i)
+		}
+	}
+}

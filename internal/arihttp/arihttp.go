@@ -5,16 +5,20 @@
 package arihttp
 
 import (
+	"bufio"
 	"context"
 	"crypto/subtle"
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/coder/websocket"
 )
@@ -53,7 +57,7 @@ type BodyError struct {
 // ReadBody reads r's body (at most MaxBody bytes) and, for a form, its
 // fields.
 func ReadBody(r *http.Request) ([]byte, url.Values, *BodyError) {
-	if r.Body == nil {
+	if r.Body == nil || r.Body == http.NoBody {
 		return nil, nil, nil
 	}
 	b, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
@@ -63,8 +67,7 @@ func ReadBody(r *http.Request) ([]byte, url.Values, *BodyError) {
 	if len(b) > MaxBody {
 		return nil, nil, &BodyError{413, "Request body too large"}
 	}
-	ctype, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if ctype != "application/x-www-form-urlencoded" {
+	if MediaType(r) != "application/x-www-form-urlencoded" {
 		return b, nil, nil
 	}
 	form, err := url.ParseQuery(string(b))
@@ -72,6 +75,17 @@ func ReadBody(r *http.Request) ([]byte, url.Values, *BodyError) {
 		return nil, nil, &BodyError{400, "Error parsing request body"}
 	}
 	return b, form, nil
+}
+
+// MediaType is the media type of r's Content-Type, lower case without
+// parameters; "" when there is none.
+func MediaType(r *http.Request) string {
+	v := r.Header["Content-Type"]
+	if len(v) == 0 || v[0] == "" {
+		return ""
+	}
+	ctype, _, _ := mime.ParseMediaType(v[0])
+	return ctype
 }
 
 // Refusal is Asterisk's answer to an events request it does not upgrade:
@@ -139,23 +153,32 @@ func subprotocol(values []string) (proto string, ok bool) {
 // Cache-Control headers, and for a body its Content-Type (JSON unless
 // ctype says) and Content-Length.
 func Write(w http.ResponseWriter, server string, status int, header http.Header, ctype string, body []byte) {
+	h := w.Header()
 	for k, v := range header {
-		w.Header()[k] = v
+		h[k] = v
 	}
-	w.Header().Set("Server", server)
-	w.Header().Set("Cache-Control", "no-cache, no-store")
+	// The keys are canonical already; the constant values are shared (the
+	// server copies the header before writing it).
+	h["Server"] = []string{server}
+	h["Cache-Control"] = noCache
 	if body == nil {
 		w.WriteHeader(status)
 		return
 	}
 	if ctype == "" {
-		ctype = "application/json"
+		h["Content-Type"] = jsonType
+	} else {
+		h["Content-Type"] = []string{ctype}
 	}
-	w.Header().Set("Content-Type", ctype)
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }
+
+var (
+	noCache  = []string{"no-cache, no-store"}
+	jsonType = []string{"application/json"}
+)
 
 // ErrorPage is the HTML page of ast_http_error.
 func ErrorPage(status int, title, text string) []byte {
@@ -169,6 +192,19 @@ func ErrorPage(status int, title, text string) []byte {
 // ignores what the client sends, as Asterisk does, until it closes. It
 // returns once the connection is gone (at once when the handshake fails).
 func ServeWebSocket(w http.ResponseWriter, r *http.Request, proto string, attach func(*websocket.Conn)) {
+	serveWebSocket(w, r, proto, func(ws *websocket.Conn) { attach(ws) })
+}
+
+// ServeBatchedWebSocket is ServeWebSocket for a writer that sends several
+// messages at a time: attach gets the connection's Batch too, which lets
+// the messages written between its Hold and its Release go out in one
+// write to the network instead of one each.
+func ServeBatchedWebSocket(w http.ResponseWriter, r *http.Request, proto string, attach func(*websocket.Conn, *Batch)) {
+	bw := &batchingWriter{ResponseWriter: w}
+	serveWebSocket(bw, r, proto, func(ws *websocket.Conn) { attach(ws, bw.batch) })
+}
+
+func serveWebSocket(w http.ResponseWriter, r *http.Request, proto string, attach func(*websocket.Conn)) {
 	opts := &websocket.AcceptOptions{InsecureSkipVerify: true}
 	if proto != "" {
 		opts.Subprotocols = []string{proto}
@@ -184,6 +220,94 @@ func ServeWebSocket(w http.ResponseWriter, r *http.Request, proto string, attach
 			return
 		}
 	}
+}
+
+// Batch is the network connection under a WebSocket of
+// ServeBatchedWebSocket. coder/websocket flushes every message to the
+// network on its own, one write (a system call and, on loopback, a wake-up
+// of the reader) per message; between Hold and Release the bytes of the
+// frames it writes are collected instead and Release writes them at once.
+// The frames stay whole and in the library's order: only their grouping
+// into writes changes. Frames the library writes while the batch is not
+// held (a pong, the close) go out at once.
+type Batch struct {
+	net.Conn
+
+	mu   sync.Mutex
+	held bool
+	buf  []byte
+}
+
+// batchKeep is the largest buffer a Batch keeps between batches.
+const batchKeep = 1 << 20
+
+// Write is the library's: collected while held, else written through.
+func (b *Batch) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.held {
+		b.buf = append(b.buf, p...)
+		return len(p), nil
+	}
+	return b.Conn.Write(p)
+}
+
+// Hold starts collecting what the library writes.
+func (b *Batch) Hold() {
+	b.mu.Lock()
+	b.held = true
+	b.mu.Unlock()
+}
+
+// Buffered is how many bytes wait for Release.
+func (b *Batch) Buffered() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.buf)
+}
+
+// Release writes what was collected, failing if the peer has not taken it
+// by deadline, and stops collecting.
+func (b *Batch) Release(deadline time.Time) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.held = false
+	if len(b.buf) == 0 {
+		return nil
+	}
+	if err := b.Conn.SetWriteDeadline(deadline); err != nil {
+		return err
+	}
+	_, err := b.Conn.Write(b.buf)
+	if derr := b.Conn.SetWriteDeadline(time.Time{}); err == nil {
+		err = derr
+	}
+	if cap(b.buf) > batchKeep {
+		b.buf = nil
+	} else {
+		b.buf = b.buf[:0]
+	}
+	return err
+}
+
+// batchingWriter hands coder/websocket, when it hijacks the connection, a
+// Batch and a buffered writer on it instead of the bare connection.
+type batchingWriter struct {
+	http.ResponseWriter
+	batch *Batch
+}
+
+func (w *batchingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	nc, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := brw.Writer.Flush(); err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	w.batch = &Batch{Conn: nc}
+	return w.batch, bufio.NewReadWriter(brw.Reader, bufio.NewWriter(w.batch)), nil
 }
 
 // Refuse writes refused as Asterisk does: its HTML page, or for a bad

@@ -17,8 +17,10 @@
 //     application and by a client Listen through the proxy;
 //  6. call scale: the proxy server's memory, goroutines and dialog
 //     bindings idle, with thousands of calls up, and after they ended;
-//  7. scatter-gather: a request with a partial key (no node), answered by
-//     1 to 50 servers, against the same request with a full key.
+//  7. scatter-gather: a request with a partial key (no node) with 1 to 50
+//     servers, against the same request with a full key: cold (an id the
+//     client has never seen goes to every server) and learned (the client
+//     sends an id whose node a reply named to that node).
 //
 // Every figure of one Report comes from the same run, so the ratios
 // between them hold even on a busy machine where absolute numbers drift;

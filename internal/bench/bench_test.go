@@ -87,7 +87,8 @@ func TestRun(t *testing.T) {
 	for i, p := range rep.Scatter {
 		checkRate(t, p.Full)
 		checkRate(t, p.Partial)
-		if p.Servers != opts.ScatterServers[i] || p.Ratio <= 0 {
+		checkRate(t, p.Learned)
+		if p.Servers != opts.ScatterServers[i] || p.Ratio <= 0 || p.LearnedRatio <= 0 {
 			t.Errorf("scatter %+v", p)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/ariproxy/ari-proxy/ari"
 	"github.com/ariproxy/ari-proxy/ariconn"
 	"github.com/ariproxy/ari-proxy/client"
 	"github.com/ariproxy/ari-proxy/gateway"
@@ -34,9 +35,13 @@ const gatewayUser, gatewayPassword = "bench-gw", "bench-gw-secret"
 // GatewayReport is the gateway section: requests and events through the
 // gateway against direct ARI.
 type GatewayReport struct {
+	// Requests compares direct ARI (Direct) with the gateway (Proxied).
 	Requests Comparison `json:"requests"`
-	Direct   EventRate  `json:"events_direct"`
-	Gateway  EventRate  `json:"events_gateway"`
+	// Client is the same request through the Go client: the gateway's
+	// proxied leg, without the gateway.
+	Client  Rate      `json:"client"`
+	Direct  EventRate `json:"events_direct"`
+	Gateway EventRate `json:"events_gateway"`
 	// Bus is the same flood counted by a bus subscriber through the
 	// proxy server (no gateway): what the gateway's input can be.
 	Bus EventRate `json:"events_bus"`
@@ -90,33 +95,77 @@ func RunGateway(ctx context.Context, opts Options) (*GatewayReport, error) {
 		return nil, err
 	}
 	rep := &GatewayReport{}
-	opts.Progress("gateway: GET /channels/{id} direct")
-	direct, err := e.load(ctx, "direct ARI", opts.Concurrency, e.direct("GET", "/channels/"+chanID, func() any { return new(json.RawMessage) }))
+	// The request sides interleaved (interleaveRounds rounds, the order
+	// rotating), so that a burst of another job hits each alike; the Go
+	// client's request is the gateway's proxied leg.
+	opts.Progress("gateway: GET /channels/{id} direct, through the Go client and through the gateway")
+	decode := func() any { return new(json.RawMessage) }
+	key := client.Key{Kind: "channel", ID: chanID, Node: EntityID}
+	params := ari.Params{"channelId": chanID}
+	rs, err := e.interleave(ctx, opts.Concurrency, opts.Duration, -1, []namedOp{
+		{"direct ARI", e.direct("GET", "/channels/"+chanID, decode)},
+		{"Go client through the proxy", func(ctx context.Context) error {
+			// What the gateway sends for it.
+			_, err := cli.DoExact(ctx, ari.OpChannelsGet, key, params)
+			return err
+		}},
+		{"through the gateway", e.httpOp("GET", base+"/ari/channels/"+chanID, gatewayUser, gatewayPassword, decode)},
+	}, nil)
 	if err != nil {
 		return nil, err
 	}
-	opts.Progress("gateway: GET /channels/{id} through the gateway")
-	through, err := e.load(ctx, "through the gateway", opts.Concurrency, e.httpOp("GET", base+"/ari/channels/"+chanID, gatewayUser, gatewayPassword, func() any { return new(json.RawMessage) }))
-	if err != nil {
-		return nil, err
-	}
-	rep.Requests = compare("GET /channels/{id}", opts.Concurrency, direct, through)
+	rep.Requests = compare("GET /channels/{id}", opts.Concurrency, rs[0], rs[2])
+	rep.Client = rs[1]
 
-	opts.Progress("gateway: events direct")
-	if rep.Direct, err = e.floodDirect(ctx, "direct WebSocket", false); err != nil {
-		return nil, err
-	}
-	opts.Progress("gateway: events through the gateway")
-	if rep.Gateway, err = e.floodGateway(ctx, base); err != nil {
-		return nil, err
-	}
-	opts.Progress("gateway: events through the proxy to a bus subscriber")
-	if rep.Bus, err = e.floodProxiedRaw(ctx); err != nil {
+	opts.Progress("gateway: events direct, through the gateway and to a bus subscriber through the proxy")
+	if err := e.floodGatewayRounds(ctx, base, rep); err != nil {
 		return nil, err
 	}
 	rep.EventRatio = ratio(rep.Gateway.PerSecond, rep.Direct.PerSecond)
 	rep.GatewayShare = ratio(rep.Gateway.PerSecond, rep.Bus.PerSecond)
 	return rep, nil
+}
+
+// floodRounds is how many floods of Events/floodRounds events each side
+// of the gateway's event comparison gets, the order rotating.
+const floodRounds = 4
+
+// floodGatewayRounds floods, in turn, a direct WebSocket of the
+// simulator, an events WebSocket of the gateway and a bus subscriber
+// through the proxy (no gateway), each receiver alone in its flood; each
+// side's rate is over all its rounds.
+func (e *env) floodGatewayRounds(ctx context.Context, base string, rep *GatewayReport) error {
+	sides := []struct {
+		flood func(context.Context) (EventRate, error)
+		into  *EventRate
+	}{
+		{func(ctx context.Context) (EventRate, error) { return e.floodDirect(ctx, "direct WebSocket", false) }, &rep.Direct},
+		{func(ctx context.Context) (EventRate, error) { return e.floodGateway(ctx, base) }, &rep.Gateway},
+		{e.floodProxiedRaw, &rep.Bus},
+	}
+	total := e.opts.Events
+	defer func() { e.opts.Events = total }()
+	e.opts.Events = max(total/floodRounds, 1)
+	for round := range floodRounds {
+		for j := range sides {
+			i := (j + round) % len(sides)
+			r, err := sides[i].flood(ctx)
+			if err != nil {
+				return err
+			}
+			into := sides[i].into
+			into.Name = r.Name
+			into.Sent += r.Sent
+			into.Received += r.Received
+			into.Seconds += r.Seconds
+		}
+	}
+	for _, s := range sides {
+		if s.into.Seconds > 0 {
+			s.into.PerSecond = float64(s.into.Received) / s.into.Seconds
+		}
+	}
+	return nil
 }
 
 // floodGateway floods the proxied application; an events WebSocket of the
@@ -153,6 +202,7 @@ func (r *GatewayReport) WriteText(w io.Writer) error {
 	t.row(rq.Name+" req/s", rate(rq.Direct.PerSecond), rate(rq.Proxied.PerSecond), fmt.Sprintf("%.2f", rq.Ratio), "")
 	t.row(rq.Name+" p50 ms", lat(rq.Direct.Latency.P50), lat(rq.Proxied.Latency.P50), fmt.Sprintf("%.2f", rq.LatencyRatio),
 		verdict(rq.LatencyRatio <= GatewayMaxLatencyRatio, fmt.Sprintf("<= %.1f", GatewayMaxLatencyRatio)))
+	t.row(rq.Name+" p50 ms, Go client through the proxy", "", lat(r.Client.Latency.P50), fmt.Sprintf("%.2f", ratio(r.Client.Latency.P50, rq.Direct.Latency.P50)), "the proxied leg")
 	t.row(rq.Name+" p99 ms", lat(rq.Direct.Latency.P99), lat(rq.Proxied.Latency.P99), fmt.Sprintf("%.2f", ratio(rq.Proxied.Latency.P99, rq.Direct.Latency.P99)), "")
 	t.row("events/s", rate(r.Direct.PerSecond), rate(r.Gateway.PerSecond), fmt.Sprintf("%.2f", r.EventRatio),
 		verdict(r.EventRatio >= GatewayMinEventRatio, fmt.Sprintf(">= %.1f", GatewayMinEventRatio)))

@@ -16,11 +16,12 @@ func TestGatewaySection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Requests.Direct.Ops == 0 || rep.Requests.Proxied.Ops == 0 || rep.Requests.Proxied.Errors != 0 {
+	if rep.Requests.Direct.Ops == 0 || rep.Requests.Proxied.Ops == 0 || rep.Requests.Proxied.Errors != 0 ||
+		rep.Client.Ops == 0 || rep.Client.Errors != 0 {
 		t.Errorf("requests: %+v", rep.Requests)
 	}
 	if rep.Gateway.Received != rep.Gateway.Sent || rep.Direct.Received != rep.Direct.Sent || rep.Bus.Received != rep.Bus.Sent {
-		t.Errorf("events lost: direct %+v gateway %+v", rep.Direct, rep.Gateway)
+		t.Errorf("events lost: direct %+v gateway %+v bus %+v", rep.Direct, rep.Gateway, rep.Bus)
 	}
 	var b strings.Builder
 	if err := rep.WriteText(&b); err != nil || !strings.Contains(b.String(), "events/s") {

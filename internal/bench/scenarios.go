@@ -163,7 +163,7 @@ func (e *env) callScale(ctx context.Context, rep *Report) error {
 		if settled && rssBack {
 			break
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(250 * time.Millisecond) // each sample is a /metrics scrape of the server: not too often
 	}
 	cs := CallScale{Calls: n, UpSeconds: up.Seconds(), Idle: idle, Before: before, Active: active, After: after,
 		BackToIdle: settled, RSSBackToIdle: rssBack, Errors: errs}
@@ -181,12 +181,17 @@ type scatterServer struct {
 	proxy *inProcess
 }
 
-// scatter measures channel data with a partial key (no node: every server
-// of the application gets the request, the one that has the channel
-// answers it, the others answer not found) against the same request with
-// a full key, with more and more servers. The servers run in this process,
-// each with its simulator and bus connection; requests are one at a time,
-// so the figure is latency, not throughput.
+// scatter measures channel data with a partial key (no node) against the
+// same request with a full key, with more and more servers, in two
+// cases: a cold partial key (true scatter-gather: every server of the
+// application gets the request, the one that has the channel answers it,
+// the others answer not found), from a client that learns nothing, so
+// that every id is one it has never seen; and the partial key of an id
+// the client has learned (it has had a reply naming the channel's node),
+// which the client sends to that node only, as an application holding
+// ids gets. The servers run in this process, each with its simulator, on
+// one bus connection; requests are one at a time, so the figure is
+// latency, not throughput.
 func (e *env) scatter(ctx context.Context, rep *Report) error {
 	var servers []*scatterServer
 	defer func() {
@@ -208,15 +213,23 @@ func (e *env) scatter(ctx context.Context, rep *Report) error {
 		return fmt.Errorf("bench: scatter servers connecting to the bus: %w", err)
 	}
 	defer shared.Close()
+	log := e.opts.Logger.With("component", "client")
 	cli, err := client.New(ctx, client.WithBus(conn), client.WithApplication(AppScatter),
-		client.WithDiscoveryWait(-1), client.WithLogger(e.opts.Logger.With("component", "client")))
+		client.WithDiscoveryWait(-1), client.WithLogger(log))
 	if err != nil {
 		return fmt.Errorf("bench: scatter client: %w", err)
 	}
 	defer cli.Close()
+	// The cold side: same connection, nothing learned.
+	cold, err := client.New(ctx, client.WithBus(conn), client.WithApplication(AppScatter),
+		client.WithDiscoveryWait(-1), client.WithLogger(log), client.WithLocationCache(0))
+	if err != nil {
+		return fmt.Errorf("bench: scatter client: %w", err)
+	}
+	defer cold.Close()
 
 	d := max(e.opts.Duration/3, 100*time.Millisecond)
-	var full, partial *client.ChannelHandle
+	var full, learned, scattered *client.ChannelHandle
 	for _, n := range e.opts.ScatterServers {
 		e.opts.Progress(fmt.Sprintf("scatter-gather: %d servers", n))
 		for len(servers) < n {
@@ -238,30 +251,33 @@ func (e *env) scatter(ctx context.Context, rep *Report) error {
 				return fmt.Errorf("bench: scatter: placing the call: %w", err)
 			}
 			full = cli.WithNode(servers[0].tgt.sim.EntityID()).Channel(id)
-			partial = cli.Channel(id)
+			// The replies to full's requests name the node: cli learns it.
+			learned = cli.Channel(id)
+			scattered = cold.Channel(id)
 			if err := waitData(ctx, full); err != nil {
 				return err
 			}
 		}
 		// Requests to every server wait for as many answers as servers
-		// announced: wait until the client knows them all.
+		// announced: wait until the clients know them all.
 		deadline := time.Now().Add(startTimeout)
-		for len(cli.Servers()) < n {
+		for len(cli.Servers()) < n || len(cold.Servers()) < n {
 			if time.Now().After(deadline) || ctx.Err() != nil {
-				return fmt.Errorf("bench: scatter: the client knows %d of %d servers", len(cli.Servers()), n)
+				return fmt.Errorf("bench: scatter: the clients know %d and %d of %d servers", len(cli.Servers()), len(cold.Servers()), n)
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
-		rs, err := e.interleave(ctx, 1, 2*d, -1, []namedOp{
+		rs, err := e.interleave(ctx, 1, 3*d, -1, []namedOp{
 			{"full key", func(ctx context.Context) error { _, err := full.Get(ctx); return err }},
-			{"partial key", func(ctx context.Context) error { _, err := partial.Get(ctx); return err }},
+			{"partial key, learned id", func(ctx context.Context) error { _, err := learned.Get(ctx); return err }},
+			{"partial key, cold (every server)", func(ctx context.Context) error { _, err := scattered.Get(ctx); return err }},
 		}, nil)
 		if err != nil {
 			return err
 		}
-		f, p := rs[0], rs[1]
-		rep.Scatter = append(rep.Scatter, ScatterPoint{Servers: n, Full: f, Partial: p,
-			Ratio: ratio(p.Latency.P50, f.Latency.P50)})
+		f, l, p := rs[0], rs[1], rs[2]
+		rep.Scatter = append(rep.Scatter, ScatterPoint{Servers: n, Full: f, Partial: p, Learned: l,
+			Ratio: ratio(p.Latency.P50, f.Latency.P50), LearnedRatio: ratio(l.Latency.P50, f.Latency.P50)})
 	}
 	return nil
 }
