@@ -16,12 +16,13 @@ import (
 // declares (then a random suffix), so that permissions can name them.
 const SubscriptionQueuePrefix = "ari-sub."
 
-// ackBatch is how many deliveries one ack confirms at most: acking each
-// one costs a frame, acking rarely keeps the broker's prefetch window full.
-// (Acking later than when no delivery waits, by a timer, measured no
-// cheaper for the broker and let a shared queue give a burst to one
-// member: TestCreateQueueGroup.)
-const ackBatch = 64
+// A private queue's deliveries are acked in batches (see consume): acking
+// each costs a frame and broker work; acking rarely fills the prefetch
+// window. A delivery unacked when the connection drops comes again.
+const (
+	ackBatch = 64
+	ackDelay = 5 * time.Millisecond
+)
 
 // Subscribe calls h for every message on subject (NATS wildcards
 // allowed), sequentially and in delivery order. The subscription's queue
@@ -202,16 +203,48 @@ func (s *subscription) loop(deliveries <-chan amqp.Delivery) {
 	}
 }
 
-// consume hands each delivery to the handler and acks in batches, until
-// the channel closes.
+// consume hands each delivery to the handler and acks, until the channel
+// closes. amqp091 hands deliveries over one at a time (its channel has no
+// buffer to look into), so a private queue's deliveries are acked in
+// batches: after ackBatch, or ackDelay after the first unacked one. A
+// shared queue's are acked one by one: the broker shares a burst out
+// among the members fairly only then (TestCreateQueueGroup).
 func (s *subscription) consume(deliveries <-chan amqp.Delivery) {
-	n := 0
-	for d := range deliveries {
-		s.deliver(d)
-		n++
-		if n >= ackBatch || len(deliveries) == 0 {
-			_ = d.Ack(true)
-			n = 0
+	if s.shared {
+		for d := range deliveries {
+			s.deliver(d)
+			_ = d.Ack(false)
+		}
+		return
+	}
+	var (
+		last    amqp.Delivery
+		unacked int
+		timer   = time.NewTimer(ackDelay)
+		armed   = true
+	)
+	defer timer.Stop()
+	for {
+		select {
+		case d, ok := <-deliveries:
+			if !ok {
+				return // the channel closed: its unacked deliveries come again
+			}
+			s.deliver(d)
+			last = d
+			if unacked++; unacked >= ackBatch {
+				_ = last.Ack(true)
+				unacked = 0
+			} else if !armed {
+				timer.Reset(ackDelay)
+				armed = true
+			}
+		case <-timer.C:
+			armed = false
+			if unacked > 0 {
+				_ = last.Ack(true)
+				unacked = 0
+			}
 		}
 	}
 }
