@@ -16,11 +16,12 @@ func TestIdleTrimmer(t *testing.T) {
 		trims  int
 	}{
 		{"idle all along", []float64{0, 0.01, 0, 0.02, 0}, 0},
-		{"steady light load", []float64{0.15, 0.2, 0.12, 0.25, 0.2, 0.15}, 0},
+		{"steady light load", []float64{0.03, 0.04, 0.03, 0.025, 0.04, 0.03}, 0},
 		{"burst then idle", []float64{0, 0.9, 1.5, 0.02, 0.01, 0, 0, 0}, 1},
 		{"burst, one idle tick, burst", []float64{1, 0.01, 1, 0.01, 0.01}, 1},
-		{"two bursts", []float64{1, 0, 0, 0.8, 0.05, 0.05, 0}, 2},
-		{"burst then light load", []float64{1, 0.2, 0.2, 0.2}, 0},
+		{"two bursts", []float64{1, 0, 0, 0.8, 0.01, 0.01, 0}, 2},
+		{"burst then light load", []float64{1, 0.03, 0.04, 0.03}, 0},
+		{"short burst, scraped", []float64{0.005, 0.19, 0.02, 0.006, 0.007, 0.005}, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
