@@ -88,7 +88,7 @@ func (l *refusingListener) Accept() (net.Conn, error) {
 			_ = c.Close()
 			continue
 		}
-		return &batchConn{Conn: c}, nil
+		return c, nil
 	}
 }
 

@@ -193,7 +193,6 @@ func (s *Sim) Listen(addr string) (net.Listener, error) {
 		Handler:           s,
 		ReadHeaderTimeout: 10 * time.Second,
 		ConnState:         s.trackConn,
-		ConnContext:       withConn,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	s.srv, s.ln = srv, rl

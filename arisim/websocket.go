@@ -20,7 +20,7 @@ import (
 type wsConn struct {
 	s     *Sim
 	ws    *websocket.Conn
-	bc    *batchConn // the connection under ws; nil when not ours (TLS)
+	out   *arihttp.Batch // the connection under ws, to write batches at once
 	limit int
 
 	mu     sync.Mutex
@@ -94,24 +94,31 @@ func (c *wsConn) writer() {
 			c.closeSocket()
 			return
 		}
-		batch, ws := c.queue, c.ws
+		batch, ws, out := c.queue, c.ws, c.out
 		c.queue = nil
 		c.cond.Broadcast()
 		c.mu.Unlock()
-		if err := c.write(ws, batch); err != nil {
+		if err := write(ws, out, batch); err != nil {
 			c.shutdown()
 			return
 		}
 	}
 }
 
-// write writes a batch of events, in order. On our own connections the
-// batch leaves in few system calls (batchConn), each bounded by its
-// deadline; else each event has 10 s to be written.
-func (c *wsConn) write(ws *websocket.Conn, batch [][]byte) error {
-	if c.bc == nil {
+// Output held past this many bytes is written at once, even mid-batch.
+const maxHeldOutput = 64 << 10
+
+// writeTimeout bounds each write to the network: a client that stops
+// reading for that long is dropped.
+const writeTimeout = 10 * time.Second
+
+// write writes a batch of events, in order, in few writes to the network
+// (arihttp.Batch): one per event would cost a system call and a wake-up
+// of the reader each. The frames are the same.
+func write(ws *websocket.Conn, out *arihttp.Batch, batch [][]byte) error {
+	if out == nil { // not served by ServeBatchedWebSocket
 		for _, m := range batch {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 			err := ws.Write(ctx, websocket.MessageText, m)
 			cancel()
 			if err != nil {
@@ -120,17 +127,21 @@ func (c *wsConn) write(ws *websocket.Conn, batch [][]byte) error {
 		}
 		return nil
 	}
-	c.bc.hold(true)
-	defer c.bc.hold(false)
-	for i, m := range batch {
-		if i == len(batch)-1 {
-			c.bc.hold(false) // the last one sends the batch
-		}
+	out.Hold()
+	for _, m := range batch {
+		// No context: the deadline of the network write bounds it.
 		if err := ws.Write(context.Background(), websocket.MessageText, m); err != nil {
+			_ = out.Release(time.Now().Add(writeTimeout))
 			return err
 		}
+		if out.Buffered() >= maxHeldOutput {
+			if err := out.Release(time.Now().Add(writeTimeout)); err != nil {
+				return err
+			}
+			out.Hold()
+		}
 	}
-	return nil
+	return out.Release(time.Now().Add(writeTimeout))
 }
 
 // shutdown closes the connection abruptly (no close handshake wait).
@@ -147,12 +158,9 @@ func (c *wsConn) shutdown() {
 
 // attach gives the connection its socket once the handshake is done; the
 // writer starts on what was queued before.
-func (c *wsConn) attach(ws *websocket.Conn) {
-	if c.bc != nil {
-		c.bc.startEvents()
-	}
+func (c *wsConn) attach(ws *websocket.Conn, out *arihttp.Batch) {
 	c.mu.Lock()
-	c.ws = ws
+	c.ws, c.out = ws, out
 	closed := c.closed
 	c.cond.Broadcast()
 	c.mu.Unlock()
@@ -192,7 +200,7 @@ func (s *Sim) serveEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	subAll := astTrue(r.URL.Query().Get("subscribeAll"))
-	conn := &wsConn{s: s, bc: connOf(r.Context()), limit: s.qlimit, done: make(chan struct{})}
+	conn := &wsConn{s: s, limit: s.qlimit, done: make(chan struct{})}
 	conn.init()
 
 	// Register before the handshake, as ari_websockets.c does in
@@ -214,7 +222,7 @@ func (s *Sim) serveEvents(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	go conn.writer()
 
-	arihttp.ServeWebSocket(w, r, proto, conn.attach)
+	arihttp.ServeBatchedWebSocket(w, r, proto, conn.attach)
 	conn.shutdown()
 	s.mu.Lock()
 	if _, ok := s.conns[conn]; ok {

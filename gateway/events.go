@@ -33,9 +33,13 @@ import (
 // Events naming no such resource go to every WebSocket of the
 // application.
 
-// queueLimit is how many events may wait for a slow WebSocket before it
-// is disconnected, as Asterisk drops a stuck one.
-const queueLimit = 10000
+// queueLimit is how many bytes of events may wait for a WebSocket before
+// it is disconnected as stuck, as Asterisk drops a client it cannot write
+// to. It is large: a flood outruns a healthy client for a while (the
+// writer takes what queued in one batch), and a client that takes nothing
+// is caught sooner by the write deadline (writeTimeout). It matches the
+// bus client's own default buffer of a subscription (64 MiB).
+const queueLimit = 64 << 20
 
 // forgetAfter is how long the node of an ended resource stays known.
 const forgetAfter = 10 * time.Second
@@ -402,6 +406,7 @@ type wsConn struct {
 	mu     sync.Mutex
 	cond   *sync.Cond
 	queue  [][]byte
+	queued int      // bytes in queue
 	spare  [][]byte // the previous batch's slice, for the next queue
 	ws     *websocket.Conn
 	out    *arihttp.Batch
@@ -420,12 +425,13 @@ func (c *wsConn) enqueue(msg []byte) {
 	if c.closed {
 		return
 	}
-	if len(c.queue) >= queueLimit {
+	if c.queued+len(msg) > queueLimit {
 		c.closed = true
-		c.queue = nil
+		c.queue, c.queued = nil, 0
 		c.cond.Broadcast()
 		return
 	}
+	c.queued += len(msg)
 	if c.queue == nil {
 		c.queue, c.spare = c.spare, nil
 	}
@@ -442,9 +448,11 @@ func (c *wsConn) attach(ws *websocket.Conn, out *arihttp.Batch) {
 	c.mu.Unlock()
 }
 
-// writeTimeout is how long a client may take to accept one batch of
-// events: a client that cannot is stuck and is disconnected.
-const writeTimeout = 10 * time.Second
+// writeTimeout is how long a client may take to accept one write of
+// events (at most batchBytes): a client that cannot is stuck and is
+// disconnected, as Asterisk drops a client whose write times out. A
+// variable for the tests.
+var writeTimeout = 10 * time.Second
 
 // batchBytes is how many bytes of frames the writer collects before it
 // writes them out, within one batch.
@@ -470,7 +478,7 @@ func (c *wsConn) writer() {
 			return
 		}
 		batch, ws, out := c.queue, c.ws, c.out
-		c.queue = nil
+		c.queue, c.queued = nil, 0
 		c.mu.Unlock()
 		if err := writeBatch(ws, out, batch); err != nil {
 			c.shutdown()
@@ -483,23 +491,24 @@ func (c *wsConn) writer() {
 	}
 }
 
+// writeBatch writes batch into out and sends it, at most batchBytes a
+// write; each write must be taken within writeTimeout.
 func writeBatch(ws *websocket.Conn, out *arihttp.Batch, batch [][]byte) error {
-	deadline := time.Now().Add(writeTimeout)
 	out.Hold()
 	for _, m := range batch {
-		// No context: the deadline of the network write bounds the batch.
+		// No context: the deadline of the network write bounds it.
 		if err := ws.Write(context.Background(), websocket.MessageText, m); err != nil {
-			_ = out.Release(deadline)
+			_ = out.Release(time.Now().Add(writeTimeout))
 			return err
 		}
 		if out.Buffered() >= batchBytes {
-			if err := out.Release(deadline); err != nil {
+			if err := out.Release(time.Now().Add(writeTimeout)); err != nil {
 				return err
 			}
 			out.Hold()
 		}
 	}
-	return out.Release(deadline)
+	return out.Release(time.Now().Add(writeTimeout))
 }
 
 func (c *wsConn) shutdown() {

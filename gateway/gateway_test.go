@@ -1,15 +1,19 @@
 package gateway_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -35,6 +39,7 @@ type cluster struct {
 	url, prefix string
 	sims        map[string]*arisim.Sim
 	app         string // the gateway's default application, app when ""
+	gateways    map[*httptest.Server]*gateway.Gateway
 }
 
 func newCluster(t *testing.T) *cluster {
@@ -73,6 +78,10 @@ func (cl *cluster) gateway(t *testing.T) *httptest.Server {
 	}
 	srv := httptest.NewServer(g)
 	t.Cleanup(func() { srv.Close(); g.Close() })
+	if cl.gateways == nil {
+		cl.gateways = map[*httptest.Server]*gateway.Gateway{}
+	}
+	cl.gateways[srv] = g
 	return srv
 }
 
@@ -525,4 +534,71 @@ func TestRequestsKeepNothing(t *testing.T) {
 	if after > before && (after-before)/n > 200 {
 		t.Errorf("the heap grew by %d bytes per request (%d -> %d over %d requests)", (after-before)/n, before, after, n)
 	}
+}
+
+// TestEventsStuckClient: a WebSocket whose client reads nothing is
+// disconnected once a write to it has waited the write timeout, and
+// another WebSocket of the application gets every event meanwhile, in
+// order.
+func TestEventsStuckClient(t *testing.T) {
+	// Long enough for a reader under -race on a busy machine.
+	defer gateway.SetWriteTimeout(3 * time.Second)()
+	cl := newCluster(t)
+	srv := cl.gateway(t)
+	good := dial(t, srv, app)
+	good.SetReadLimit(-1)
+	// The stuck client's receive buffer is small and fixed (the kernel
+	// would grow it to tens of MB on loopback): what it cannot take waits
+	// in the gateway.
+	small := &net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 64<<10) })
+	}}
+	u := "ws" + strings.TrimPrefix(srv.URL, "http") + "/ari/events?app=" + app + "&api_key=" + user + ":" + pass
+	stuck, _, err := websocket.Dial(context.Background(), u, &websocket.DialOptions{
+		HTTPClient: &http.Client{Transport: &http.Transport{DialContext: small.DialContext}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stuck.CloseNow()
+	g := cl.gateways[srv]
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	// Floods of about 4 MB (each numbered from 0) until the gateway has
+	// dropped the stuck WebSocket.
+	const n = 20000
+	sent := 0
+	for round := 0; g.WebSockets(app) == 2; round++ {
+		if round == 20 {
+			t.Fatalf("the stuck WebSocket is still served after %d events", sent)
+		}
+		flood := make(chan error, 1)
+		go func() { flood <- cl.sims[nodeA].Flood(ctx, app, n) }()
+		for i := range n {
+			_, b, err := good.Read(ctx)
+			if err != nil {
+				t.Fatalf("the reading WebSocket, event %d: %v", sent+i, err)
+			}
+			if !bytes.Contains(b, []byte(`{"seq":"`+strconv.Itoa(i)+`"`)) {
+				t.Fatalf("event %d of round %d: %s", i, round, b)
+			}
+		}
+		if err := <-flood; err != nil {
+			t.Fatal(err)
+		}
+		sent += n
+	}
+	got := 0
+	for {
+		if _, _, err := stuck.Read(ctx); err != nil {
+			if ctx.Err() != nil {
+				t.Fatalf("the stuck WebSocket is still open after %d events", got)
+			}
+			break
+		}
+		got++
+	}
+	if got >= sent {
+		t.Errorf("the stuck WebSocket got all %d events", got)
+	}
+	t.Logf("the stuck WebSocket got %d of %d events before its close", got, sent)
 }

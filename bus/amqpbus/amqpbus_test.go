@@ -408,26 +408,7 @@ func TestV5Replies(t *testing.T) {
 	url := bustest.RabbitMQURL(t)
 	p := localstack.Prefix()
 	cli := connect(t, url) // declares the exchanges
-	conn, err := amqp.Dial(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	q, err := ch.QueueDeclare("", false, true, true, false, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ch.QueueBind(q.Name, p+"data.app", amqpbus.ExchangeRequest, false, nil); err != nil {
-		t.Fatal(err)
-	}
-	reqs, err := ch.Consume(q.Name, "", true, false, false, false, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch, reqs := rawV5Server(t, url, p+"data.app")
 	go func() {
 		for d := range reqs {
 			// The answer at once, and the same again 250 ms later (after
@@ -472,26 +453,7 @@ func TestLateV5AnswerAfterReuse(t *testing.T) {
 	url := bustest.RabbitMQURL(t)
 	p := localstack.Prefix()
 	cli := connect(t, url) // declares the exchanges
-	conn, err := amqp.Dial(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	q, err := ch.QueueDeclare("", false, true, true, false, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ch.QueueBind(q.Name, p+"data.app", amqpbus.ExchangeRequest, false, nil); err != nil {
-		t.Fatal(err)
-	}
-	reqs, err := ch.Consume(q.Name, "", true, false, false, false, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch, reqs := rawV5Server(t, url, p+"data.app")
 	var late atomic.Int64 // late answers sent
 	go func() {
 		for d := range reqs {
@@ -591,4 +553,32 @@ func TestFewInflight(t *testing.T) {
 			t.Fatalf("message %d is %q: out of order", i, m.Data)
 		}
 	}
+}
+
+// rawV5Server is a v5-style server on a connection of its own (raw AMQP,
+// closed at the end of the test): a queue bound to key on the request
+// exchange, its requests consumed with auto-ack.
+func rawV5Server(t *testing.T, url, key string) (*amqp.Channel, <-chan amqp.Delivery) {
+	t.Helper()
+	conn, err := amqp.Dial(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := ch.QueueDeclare("", false, true, true, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.QueueBind(q.Name, key, amqpbus.ExchangeRequest, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	reqs, err := ch.Consume(q.Name, "", true, false, false, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ch, reqs
 }
