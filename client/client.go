@@ -191,8 +191,9 @@ type Client struct {
 	mu       sync.Mutex
 	closed   bool
 	subs     map[*Subscription]struct{}
-	children map[*Client]struct{}
-	done     chan struct{} // closed by Close
+	children map[*Client]struct{} // derived clients attached (see attach)
+	done     chan struct{}        // closed by Close
+	attached sync.Once            // a derived client: attach to root once
 }
 
 // New connects to the bus, asks the servers to announce themselves and
@@ -415,18 +416,37 @@ func (c *Client) derive(set func(*Client)) *Client {
 	root := c.rootClient()
 	d := &Client{core: c.core, root: root, app: c.app, node: c.node, dialog: c.dialog, done: make(chan struct{})}
 	set(d)
-	root.mu.Lock()
-	defer root.mu.Unlock()
-	if root.closed {
+	if root.isClosed() {
 		d.closed = true
 		close(d.done)
-		return d
 	}
-	if root.children == nil {
-		root.children = make(map[*Client]struct{})
-	}
-	root.children[d] = struct{}{}
 	return d
+}
+
+// attach registers a derived client with its root, so that closing the
+// root closes it, once it holds something to close (a subscription) or
+// someone waits on its Done. A derived client used only for requests
+// (one per call, per dialog) stays unregistered, so that the root does
+// not keep every one of them until it is closed.
+func (c *Client) attach() {
+	if c.root == nil {
+		return
+	}
+	c.attached.Do(func() {
+		root := c.root
+		root.mu.Lock()
+		closed := root.closed
+		if !closed {
+			if root.children == nil {
+				root.children = make(map[*Client]struct{})
+			}
+			root.children[c] = struct{}{}
+		}
+		root.mu.Unlock()
+		if closed {
+			_ = c.Close()
+		}
+	})
 }
 
 func (c *Client) rootClient() *Client {
@@ -437,7 +457,10 @@ func (c *Client) rootClient() *Client {
 }
 
 // Done is closed when the client is closed.
-func (c *Client) Done() <-chan struct{} { return c.done }
+func (c *Client) Done() <-chan struct{} {
+	c.attach()
+	return c.done
+}
 
 // Close releases every subscription made through the client (Subscribe,
 // handle subscriptions, Listen). Closing the root client (the one New
@@ -496,6 +519,7 @@ func (c *Client) Close() error {
 
 // track registers s so that Close releases it; it fails when c is closed.
 func (c *Client) track(s *Subscription) error {
+	c.attach()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -519,7 +543,8 @@ func (c *Client) isClosed() bool {
 	case <-c.done:
 		return true
 	default:
-		return false
+		// An unattached derived client is closed when its root is.
+		return c.root != nil && c.root.isClosed()
 	}
 }
 

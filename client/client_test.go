@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -230,5 +231,44 @@ func TestEnvDefaults(t *testing.T) {
 	}
 	if k := c.Channel("x").Key(); k.App != "envapp" || k.Kind != "channel" || k.ID != "x" {
 		t.Errorf("key %+v", k)
+	}
+}
+
+// TestDerivedClientsKeepNothing: clients derived for requests only (one
+// per call, per dialog) are not held by their root, yet a derived client
+// whose Done is awaited, or that subscribed, is closed with the root.
+func TestDerivedClientsKeepNothing(t *testing.T) {
+	e := newEnv(t, 1, arisim.Config{})
+	c := e.client(t)
+	for i := range 1000 {
+		d := c.WithDialog(fmt.Sprintf("dialog-%d", i))
+		if _, err := d.Asterisk().GetInfo(context.Background(), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.mu.Lock()
+	held := len(c.children)
+	c.mu.Unlock()
+	if held != 0 {
+		t.Fatalf("root holds %d derived clients used only for requests, want 0", held)
+	}
+	waited, subscribed, idle := c.WithNode(nodeID(0)), c.WithDialog("d"), c.WithApplication("other")
+	done := waited.Done()
+	sub, err := subscribed.Subscribe(context.Background(), "StasisStart")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for name, ch := range map[string]<-chan struct{}{"Done of a derived client": done, "its subscription": sub.Done(), "an unattached one": idle.Done()} {
+		select {
+		case <-ch:
+		case <-time.After(5 * time.Second):
+			t.Errorf("%s not closed with the root", name)
+		}
+	}
+	if _, err := idle.Asterisk().GetInfo(context.Background(), nil); !errors.Is(err, ErrClosed) {
+		t.Errorf("request on a derived client of a closed root: %v, want ErrClosed", err)
 	}
 }

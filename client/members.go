@@ -72,6 +72,7 @@ func (c *Client) WatchMembers(ctx context.Context) <-chan MemberEvent {
 	ch := make(chan MemberEvent, memberWatchBuffer)
 	w := &memberWatch{ch: ch, done: make(chan struct{})}
 	snapshot := c.core.servers.watch(w)
+	done := c.Done()
 	go func() {
 		defer close(ch)
 		defer c.core.servers.unwatch(w)
@@ -80,7 +81,7 @@ func (c *Client) WatchMembers(ctx context.Context) <-chan MemberEvent {
 			case ch <- MemberEvent{Type: MemberJoined, Member: m}:
 			case <-ctx.Done():
 				return
-			case <-c.done:
+			case <-done:
 				return
 			}
 		}
@@ -89,7 +90,7 @@ func (c *Client) WatchMembers(ctx context.Context) <-chan MemberEvent {
 			case <-w.wake:
 			case <-ctx.Done():
 				return
-			case <-c.done:
+			case <-done:
 				return
 			}
 			for _, ev := range w.take() {
@@ -97,7 +98,7 @@ func (c *Client) WatchMembers(ctx context.Context) <-chan MemberEvent {
 				case ch <- ev:
 				case <-ctx.Done():
 					return
-				case <-c.done:
+				case <-done:
 					return
 				}
 			}

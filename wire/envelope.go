@@ -56,6 +56,10 @@ type Response struct {
 	Key    *Key            `json:"key,omitempty"`
 	Keys   []*Key          `json:"keys,omitempty"`
 	Node   string          `json:"node,omitempty"` // node of the answering server
+
+	// dataValid: Data was cut from a reply DecodeResponse validated, so
+	// Entity need not validate it again.
+	dataValid bool
 }
 
 // Announcement is what a server publishes on the announce subject at

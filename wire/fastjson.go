@@ -304,6 +304,7 @@ func (r *Response) decodeFast(t []byte) bool {
 			return
 		case "data":
 			r.Data = bytes.Clone(t[v.Index : v.Index+len(v.Raw)])
+			r.dataValid = true // a member of the validated reply
 			return
 		case "key":
 			k := new(Key)

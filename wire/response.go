@@ -363,7 +363,7 @@ func (r *Response) Entity(field string) (json.RawMessage, bool) {
 		return nil, false
 	}
 	d := bytes.TrimSpace(r.Data)
-	if len(d) == 0 || d[0] != '{' || !gjson.ValidBytes(d) {
+	if len(d) == 0 || d[0] != '{' || (!r.dataValid && !gjson.ValidBytes(d)) {
 		return nil, false
 	}
 	var v json.RawMessage
@@ -420,5 +420,6 @@ func DecodeResponse(data []byte) (*Response, error) {
 	if err := json.Unmarshal(data, r); err != nil {
 		return nil, badRequest("response: %v", typeErr(err))
 	}
+	r.dataValid = true // a member of data, validated above
 	return r, nil
 }
