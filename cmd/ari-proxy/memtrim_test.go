@@ -16,12 +16,12 @@ func TestIdleTrimmer(t *testing.T) {
 		trims  int
 	}{
 		{"idle all along", []float64{0, 0.01, 0, 0.02, 0}, 0},
-		{"steady light load", []float64{0.03, 0.04, 0.03, 0.025, 0.04, 0.03}, 0},
+		{"steady light load", []float64{0.07, 0.08, 0.06, 0.09, 0.07, 0.06}, 0},
 		{"burst then idle", []float64{0, 0.9, 1.5, 0.02, 0.01, 0, 0, 0}, 1},
 		{"burst, one idle tick, burst", []float64{1, 0.01, 1, 0.01, 0.01}, 1},
-		{"two bursts", []float64{1, 0, 0, 0.8, 0.01, 0.01, 0}, 2},
-		{"burst then light load", []float64{1, 0.03, 0.04, 0.03}, 0},
-		{"short burst, scraped", []float64{0.005, 0.19, 0.02, 0.006, 0.007, 0.005}, 1},
+		{"two bursts", []float64{1, 0, 0, 0.8, 0.04, 0.04, 0}, 2},
+		{"burst then light load", []float64{1, 0.06, 0.07, 0.06}, 0},
+		{"short burst, scraped", []float64{0.005, 0.19, 0.03, 0.04, 0.02, 0.03}, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
