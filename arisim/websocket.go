@@ -127,21 +127,7 @@ func write(ws *websocket.Conn, out *arihttp.Batch, batch [][]byte) error {
 		}
 		return nil
 	}
-	out.Hold()
-	for _, m := range batch {
-		// No context: the deadline of the network write bounds it.
-		if err := ws.Write(context.Background(), websocket.MessageText, m); err != nil {
-			_ = out.Release(time.Now().Add(writeTimeout))
-			return err
-		}
-		if out.Buffered() >= maxHeldOutput {
-			if err := out.Release(time.Now().Add(writeTimeout)); err != nil {
-				return err
-			}
-			out.Hold()
-		}
-	}
-	return out.Release(time.Now().Add(writeTimeout))
+	return out.WriteMessages(ws, batch, maxHeldOutput, writeTimeout)
 }
 
 // shutdown closes the connection abruptly (no close handshake wait).

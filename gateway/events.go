@@ -494,21 +494,7 @@ func (c *wsConn) writer() {
 // writeBatch writes batch into out and sends it, at most batchBytes a
 // write; each write must be taken within writeTimeout.
 func writeBatch(ws *websocket.Conn, out *arihttp.Batch, batch [][]byte) error {
-	out.Hold()
-	for _, m := range batch {
-		// No context: the deadline of the network write bounds it.
-		if err := ws.Write(context.Background(), websocket.MessageText, m); err != nil {
-			_ = out.Release(time.Now().Add(writeTimeout))
-			return err
-		}
-		if out.Buffered() >= batchBytes {
-			if err := out.Release(time.Now().Add(writeTimeout)); err != nil {
-				return err
-			}
-			out.Hold()
-		}
-	}
-	return out.Release(time.Now().Add(writeTimeout))
+	return out.WriteMessages(ws, batch, batchBytes, writeTimeout)
 }
 
 func (c *wsConn) shutdown() {

@@ -222,6 +222,29 @@ func serveWebSocket(w http.ResponseWriter, r *http.Request, proto string, attach
 	}
 }
 
+// WriteMessages writes msgs to ws as text messages, in order, held in b
+// and sent in few network writes: one each time maxHeld bytes are held,
+// and one at the end. Each network write must be taken by the reader
+// before timeout; a reader that takes none for that long fails the write.
+// The messages are the same frames coder/websocket writes one at a time.
+func (b *Batch) WriteMessages(ws *websocket.Conn, msgs [][]byte, maxHeld int, timeout time.Duration) error {
+	b.Hold()
+	for _, m := range msgs {
+		// No context: the deadline of the network write bounds it.
+		if err := ws.Write(context.Background(), websocket.MessageText, m); err != nil {
+			_ = b.Release(time.Now().Add(timeout))
+			return err
+		}
+		if b.Buffered() >= maxHeld {
+			if err := b.Release(time.Now().Add(timeout)); err != nil {
+				return err
+			}
+			b.Hold()
+		}
+	}
+	return b.Release(time.Now().Add(timeout))
+}
+
 // Batch is the network connection under a WebSocket of
 // ServeBatchedWebSocket. coder/websocket flushes every message to the
 // network on its own, one write (a system call and, on loopback, a wake-up
