@@ -266,17 +266,7 @@ func TestServeDurableEmbedded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var msgs uint64
-	for ctx.Err() == nil {
-		info, err := st.Info(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if msgs = info.State.Msgs; msgs >= n {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	msgs := streamMsgs(ctx, t, st, n)
 	if msgs != n {
 		t.Errorf("stream holds %d events, want %d", msgs, n)
 	}
@@ -321,19 +311,27 @@ func TestServeDurableWaitsForBus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	msgs := streamMsgs(ctx, t, st, before+after)
+	t.Logf("durable server started before NATS: %d events sent before NATS was up, %d after; the stream holds %d", before, after, msgs)
+	if msgs != before+after {
+		t.Errorf("stream holds %d events, want %d", msgs, before+after)
+	}
+}
+
+// streamMsgs waits until st holds at least n messages or ctx ends, and
+// returns how many it holds.
+func streamMsgs(ctx context.Context, t *testing.T, st jetstream.Stream, n uint64) uint64 {
+	t.Helper()
 	var msgs uint64
 	for ctx.Err() == nil {
 		info, err := st.Info(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if msgs = info.State.Msgs; msgs >= before+after {
+		if msgs = info.State.Msgs; msgs >= n {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Logf("durable server started before NATS: %d events sent before NATS was up, %d after; the stream holds %d", before, after, msgs)
-	if msgs != before+after {
-		t.Errorf("stream holds %d events, want %d", msgs, before+after)
-	}
+	return msgs
 }
