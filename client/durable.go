@@ -2,12 +2,15 @@ package client
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/tidwall/gjson"
 
@@ -103,16 +106,56 @@ func (c *Client) durableConsumer(ctx context.Context, name string, ackWait time.
 
 // fromJetStream is the bus.Msg of a stream message.
 func fromJetStream(m jetstream.Msg) bus.Msg {
-	bm := bus.Msg{Subject: m.Subject(), Data: m.Data()}
-	if h := m.Headers(); len(h) > 0 {
-		bm.Header = make(map[string]string, len(h))
-		for k, v := range h {
-			if len(v) > 0 {
-				bm.Header[k] = v[0]
-			}
+	return bus.Msg{Subject: m.Subject(), Data: m.Data(), Header: firstValues(m.Headers())}
+}
+
+// fromRaw is the bus.Msg of a message read from the stream.
+func fromRaw(m *jetstream.RawStreamMsg) bus.Msg {
+	return bus.Msg{Subject: m.Subject, Data: m.Data, Header: firstValues(m.Header)}
+}
+
+// firstValues is h with the first value of each key; nil when h is empty.
+func firstValues(h nats.Header) map[string]string {
+	if len(h) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(h))
+	for k, v := range h {
+		if len(v) > 0 {
+			out[k] = v[0]
 		}
 	}
-	return bm
+	return out
+}
+
+// streamReader reads from the stream the messages a consumer of filter
+// subjects would get (fetch of reorderer): one look-up per message, as
+// it is only for the few deliveries a failover loses.
+func streamReader(st jetstream.Stream, filters []string) func(ctx context.Context, after, before uint64) ([]*jetstream.RawStreamMsg, error) {
+	if len(filters) == 0 {
+		filters = []string{">"}
+	}
+	return func(ctx context.Context, after, before uint64) ([]*jetstream.RawStreamMsg, error) {
+		var out []*jetstream.RawStreamMsg
+		for _, f := range filters {
+			for seq := after + 1; seq < before; {
+				m, err := st.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(f))
+				if errors.Is(err, jetstream.ErrMsgNotFound) {
+					break
+				}
+				if err != nil {
+					return nil, fmt.Errorf("client: reading stream %s from %d: %w", st.CachedInfo().Config.Name, seq, err)
+				}
+				if m.Sequence >= before {
+					break
+				}
+				out = append(out, m)
+				seq = m.Sequence + 1
+			}
+		}
+		slices.SortFunc(out, func(a, b *jetstream.RawStreamMsg) int { return cmp.Compare(a.Sequence, b.Sequence) })
+		return out, nil
+	}
 }
 
 // consumeSub adapts a JetStream consume context to bus.Subscription.
@@ -129,8 +172,12 @@ func (s consumeSub) Unsubscribe() error { s.cc.Stop(); return nil }
 // (within the stream's limits). A new name starts with the events
 // published from then on. Events come in the servers' order per subject,
 // each once: the few a stream failover stores late are held back until
-// their turn (their sequence headers tell), for up to 10 s. The servers
-// must run in durable mode.
+// their turn (their sequence headers tell), for up to 10 s, and those a
+// consumer failover loses on the way (its leader's NATS node dies) are
+// read from the stream at once, where JetStream would send them again
+// only after its 30 s ack wait. One reader per name: readers sharing a
+// name would each get a part of the events. The servers must run in
+// durable mode.
 func (c *Client) SubscribeDurable(ctx context.Context, name string, types ...string) (*Subscription, error) {
 	if c.app == "" {
 		return nil, fmt.Errorf("client: subscribe: no application: %w", ErrBadRequest)
@@ -141,6 +188,20 @@ func (c *Client) SubscribeDurable(ctx context.Context, name string, types ...str
 	cons, err := c.durableConsumer(ctx, name, DefaultAckWait)
 	if err != nil {
 		return nil, err
+	}
+	// The stream, to read what a failover lost on the way (reorderer).
+	js, err := c.jetStream()
+	if err != nil {
+		return nil, err
+	}
+	st, err := js.Stream(ctx, natsbus.StreamName(c.core.subjects.Prefix))
+	if err != nil {
+		return nil, fmt.Errorf("client: stream for %s: %w", name, err)
+	}
+	cc := cons.CachedInfo().Config
+	filters := cc.FilterSubjects
+	if cc.FilterSubject != "" {
+		filters = append(filters, cc.FilterSubject)
 	}
 	s := c.newSubscription(types)
 	// Unbuffered: an event is acknowledged only once the reader took it,
@@ -154,15 +215,22 @@ func (c *Client) SubscribeDurable(ctx context.Context, name string, types ...str
 	// back in order, and copies dropped, by their sequence headers.
 	ro := &reorderer{
 		deliver: func(bm bus.Msg, m jetstream.Msg) {
-			if s.offer(bm) {
+			switch {
+			case m == nil: // read from the stream: JetStream's redelivery is acknowledged as a copy
+				s.offer(bm)
+			case s.offer(bm):
 				_ = m.Ack()
-			} else {
+			default:
 				_ = m.Nak() // closed before the reader took it: for next time
 			}
 		},
-		drop: func(m jetstream.Msg) { _ = m.Ack() },
+		drop:    func(m jetstream.Msg) { _ = m.Ack() },
+		fetch:   streamReader(st, filters),
+		ackWait: DefaultAckWait,
+		log:     c.core.log,
 	}
-	cc, err := cons.Consume(ro.push)
+	s.ro = ro
+	consumeCtx, err := cons.Consume(ro.push)
 	if err != nil {
 		_ = s.Close()
 		return nil, fmt.Errorf("client: consume %s: %w", name, err)
@@ -179,7 +247,7 @@ func (c *Client) SubscribeDurable(ctx context.Context, name string, types ...str
 			}
 		}
 	}()
-	if err := s.addBus(consumeSub{cc}); err != nil {
+	if err := s.addBus(consumeSub{consumeCtx}); err != nil {
 		return nil, err
 	}
 	s.endWith(ctx)

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/ariproxy/ari-proxy/ari"
 	"github.com/ariproxy/ari-proxy/arisim"
 	"github.com/ariproxy/ari-proxy/bus/natsbus"
@@ -86,19 +88,32 @@ func readSeqs(t *testing.T, sub *Subscription, n int, timeout time.Duration) []s
 	return out
 }
 
-// TestDurableSubscribeOutage: 2,500 events at up to 500/s through a 3 s
-// NATS outage: the durable subscriber gets every one, once, in order.
-func TestDurableSubscribeOutage(t *testing.T) {
+// newDurableSub is a durable environment of one server and a client's
+// durable subscription name to every event.
+func newDurableSub(t *testing.T, name string) (*env, *Subscription) {
+	t.Helper()
 	e := newDurableEnv(t, 1, arisim.Config{})
-	c := e.client(t)
-	sub, err := c.SubscribeDurable(context.Background(), "audit")
+	sub, err := e.client(t).SubscribeDurable(context.Background(), name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	const n = 2500
+	return e, sub
+}
+
+// readSeqsAsync is readSeqs in the background: wait returns its result.
+func readSeqsAsync(t *testing.T, sub *Subscription, n int, timeout time.Duration) (wait func() []string) {
 	var got []string
 	read := make(chan struct{})
-	go func() { got = readSeqs(t, sub, n, 30*time.Second); close(read) }()
+	go func() { got = readSeqs(t, sub, n, timeout); close(read) }()
+	return func() []string { <-read; return got }
+}
+
+// TestDurableSubscribeOutage: 2,500 events at up to 500/s through a 3 s
+// NATS outage: the durable subscriber gets every one, once, in order.
+func TestDurableSubscribeOutage(t *testing.T) {
+	e, sub := newDurableSub(t, "audit")
+	const n = 2500
+	wait := readSeqsAsync(t, sub, n, 30*time.Second)
 	tick := time.NewTicker(2 * time.Millisecond)
 	defer tick.Stop()
 	var restart func()
@@ -119,7 +134,7 @@ func TestDurableSubscribeOutage(t *testing.T) {
 		restart()
 		outage = time.Since(down)
 	}
-	<-read
+	got := wait()
 	lost := 0
 	for i := range n {
 		if i >= len(got) || got[i] != strconv.Itoa(i) {
@@ -166,6 +181,73 @@ func TestDurableResume(t *testing.T) {
 	}
 	if len(got) != 50 {
 		t.Fatalf("after the restart got %d events, want 50", len(got))
+	}
+}
+
+// TestDurableLostDeliveries: deliveries of the durable consumer that
+// never reach the subscriber (as when the consumer's leader dies with
+// them on the way, in a NATS cluster) are read from the stream and
+// delivered in their place at once, not after AckWait (30 s), when
+// JetStream would send them again. Here another pull on the same consumer
+// takes them, real deliveries the subscriber never sees.
+func TestDurableLostDeliveries(t *testing.T) {
+	e, sub := newDurableSub(t, "audit")
+	js, err := jetstream.New(localstack.Connect(t, e.url).Conn())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cons, err := js.Consumer(context.Background(), natsbus.StreamName(e.prefix), "audit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 300
+	wait := readSeqsAsync(t, sub, n, 20*time.Second)
+	var stolen []string
+	stole := make(chan struct{})
+	for i := range n {
+		if i == n/3 {
+			// A pull beside the subscriber's: what it takes is never
+			// acknowledged, lost to the subscriber.
+			go func() {
+				defer close(stole)
+				batch, err := cons.Fetch(5, jetstream.FetchMaxWait(5*time.Second))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				for m := range batch.Messages() {
+					ev, _ := ari.DecodeEvent(m.Data())
+					if u, ok := ev.(*ari.ChannelUserevent); ok {
+						stolen = append(stolen, u.Userevent["seq"].(string))
+					}
+				}
+			}()
+		}
+		userEvent(t, e.sims[0], e.app, strconv.Itoa(i))
+		time.Sleep(time.Millisecond)
+	}
+	sent := time.Now()
+	<-stole
+	got := wait()
+	took := time.Since(sent)
+	t.Logf("%d deliveries taken from the subscriber (events %v); it got %d of %d events, %d read from the stream, the last %v after the last was sent",
+		len(stolen), stolen, len(got), n, sub.ro.fetched.Load(), took.Round(time.Millisecond))
+	if len(stolen) == 0 {
+		t.Fatal("no delivery taken: the test proves nothing")
+	}
+	for i, s := range got {
+		if s != strconv.Itoa(i) {
+			t.Fatalf("event %d is %s: %v", i, s, got[max(0, i-3):min(len(got), i+5)])
+		}
+	}
+	if len(got) != n {
+		t.Fatalf("got %d of %d events", len(got), n)
+	}
+	if took > reorderWait/2 {
+		t.Errorf("the lost deliveries took %v: waited for the reorder timeout, not read from the stream", took)
+	}
+	if sub.ro.fetched.Load() < uint64(len(stolen)) {
+		t.Errorf("%d read from the stream, %d deliveries lost", sub.ro.fetched.Load(), len(stolen))
 	}
 }
 

@@ -42,6 +42,7 @@ type Subscription struct {
 	// a media operation's target); a watch without Kind matches any kind.
 	watch wire.Ref
 	seq   seqTracker // gap detection (gaps.go)
+	ro    *reorderer // durable subscriptions: order and lost deliveries (gaps.go)
 	// recent holds hashes of the last events delivered on a dialog, with
 	// their application left out: a resource several applications are
 	// subscribed to has each event published on the dialog once per

@@ -1,6 +1,8 @@
 package client
 
 import (
+	"context"
+	"log/slog"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -112,35 +114,131 @@ const reorderWait = 10 * time.Second
 // maxHeld bounds the events held per subject while waiting.
 const maxHeld = 10000
 
+// fetchTimeout bounds one look-up of lost deliveries in the stream; one
+// that fails (the stream has no leader yet) is tried again every second.
+const fetchTimeout = 2 * time.Second
+
 // reorderer restores, per subject, the servers' order of the events of a
 // durable subscription (bus.HeaderSeq), drops the copies of an event
 // already delivered, and hands the rest to deliver in order.
+//
+// It also makes up for deliveries lost on the way: when the consumer's
+// leader dies (a NATS node of a cluster), the events it had just sent may
+// never reach the subscriber, and JetStream sends them again only once
+// they are unacknowledged for AckWait (30 s), past reorderWait. Each
+// delivery is numbered by the consumer (its consumer sequence), and first
+// deliveries come in stream order: a jump in the numbers means deliveries
+// were lost, and those that were first deliveries are the consumer's
+// messages stored between the two first deliveries received around the
+// jump. They are read from the stream at once (fetch) and put in their
+// place; JetStream's late redelivery of them is then dropped as a copy
+// and acknowledged.
 type reorderer struct {
-	deliver func(bus.Msg, jetstream.Msg)
+	// deliver hands an event on in its turn; m is nil for an event read
+	// from the stream (fetch), which has nothing to acknowledge.
+	deliver func(bm bus.Msg, m jetstream.Msg)
 	drop    func(jetstream.Msg) // a copy of an event already delivered
+	// fetch returns the consumer's messages stored with a stream sequence
+	// in (after, before), in order; nil: lost deliveries wait for
+	// JetStream's redelivery.
+	fetch func(ctx context.Context, after, before uint64) ([]*jetstream.RawStreamMsg, error)
+	// ackWait is the consumer's: a lost delivery not fetched by then is
+	// sent again by JetStream, and the subscription waits for it.
+	ackWait time.Duration
+	log     *slog.Logger // nil: quiet
 
 	mu   sync.Mutex
 	subj map[string]*subjOrder
+	// Lost deliveries (see the type's comment).
+	lastCons   uint64        // consumer sequence of the last delivery received
+	lastStream uint64        // highest stream sequence first delivered
+	jumped     bool          // deliveries lost since the last first delivery
+	lost       []lostRange   // to read from the stream still
+	fetched    atomic.Uint64 // events read from the stream for lost deliveries
+}
+
+// lostRange is the stream sequences (after, before) whose deliveries were
+// lost, not read yet.
+type lostRange struct {
+	after, before uint64
+	since         time.Time
 }
 
 type subjOrder struct {
 	epoch string
 	next  uint64
-	held  map[uint64]jetstream.Msg
+	held  map[uint64]heldMsg
 	since time.Time // when the oldest held event arrived
+}
+
+type heldMsg struct {
+	bm bus.Msg
+	m  jetstream.Msg // nil: read from the stream
 }
 
 // push takes one message of the consumer, in its delivery order.
 func (r *reorderer) push(m jetstream.Msg) {
-	bm := fromJetStream(m)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if md, err := m.Metadata(); err == nil {
+		if lr, ok := r.track(md); ok && !r.fetchRange(lr, slog.LevelWarn) {
+			r.lost = append(r.lost, lr) // tried again by expire
+		}
+	}
+	r.offer(fromJetStream(m), m)
+}
+
+// track follows the consumer's numbering of deliveries (see reorderer)
+// and returns the stream sequences whose deliveries were lost, if any.
+func (r *reorderer) track(md *jetstream.MsgMetadata) (lostRange, bool) {
+	cons, stream := md.Sequence.Consumer, md.Sequence.Stream
+	if r.lastCons != 0 && cons > r.lastCons+1 {
+		r.jumped = true
+	}
+	// Not the highest: a consumer leader that did not learn of the last
+	// deliveries numbers them again from where it knows.
+	r.lastCons = cons
+	if md.NumDelivered != 1 {
+		return lostRange{}, false // a redelivery: out of stream order
+	}
+	lost := r.jumped && r.lastStream != 0 && stream > r.lastStream+1 && r.fetch != nil
+	lr := lostRange{after: r.lastStream, before: stream, since: time.Now()}
+	r.jumped = false
+	r.lastStream = max(r.lastStream, stream)
+	return lr, lost
+}
+
+// fetchRange reads the lost deliveries of lr from the stream and puts
+// them in their place; false: the stream could not be read (logged at
+// level).
+func (r *reorderer) fetchRange(lr lostRange, level slog.Level) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), fetchTimeout)
+	msgs, err := r.fetch(ctx, lr.after, lr.before)
+	cancel()
+	if err != nil {
+		if r.log != nil {
+			r.log.Log(context.Background(), level, "durable: deliveries lost on the way, the stream cannot be read yet", "after", lr.after, "before", lr.before, "err", err)
+		}
+		return false
+	}
+	if r.log != nil {
+		r.log.Info("durable: deliveries lost on the way read from the stream", "after", lr.after, "before", lr.before, "events", len(msgs))
+	}
+	for _, sm := range msgs {
+		r.fetched.Add(1)
+		r.offer(fromRaw(sm), nil)
+	}
+	return true
+}
+
+// offer puts one event in its place; r.mu is held.
+func (r *reorderer) offer(bm bus.Msg, m jetstream.Msg) {
 	n, err := strconv.ParseUint(bm.Header[bus.HeaderSeq], 10, 64)
 	if err != nil || n == 0 {
 		r.deliver(bm, m) // not numbered (a v5 server)
 		return
 	}
 	epoch := bm.Header[bus.HeaderEpoch]
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	if r.subj == nil {
 		r.subj = make(map[string]*subjOrder)
 	}
@@ -149,27 +247,33 @@ func (r *reorderer) push(m jetstream.Msg) {
 		if o != nil {
 			r.release(o, true) // the server restarted: what it held goes first
 		}
-		o = &subjOrder{epoch: epoch, next: n, held: make(map[uint64]jetstream.Msg)}
+		o = &subjOrder{epoch: epoch, next: n, held: make(map[uint64]heldMsg)}
 		r.subj[bm.Subject] = o
 	}
 	switch {
 	case n < o.next:
-		r.drop(m)
+		r.dropCopy(m)
 		return
 	case n == o.next:
 		r.deliver(bm, m)
 		o.next++
 	default:
 		if _, dup := o.held[n]; dup {
-			r.drop(m)
+			r.dropCopy(m)
 			return
 		}
 		if len(o.held) == 0 {
 			o.since = time.Now()
 		}
-		o.held[n] = m
+		o.held[n] = heldMsg{bm, m}
 	}
 	r.release(o, len(o.held) > maxHeld)
+}
+
+func (r *reorderer) dropCopy(m jetstream.Msg) {
+	if m != nil {
+		r.drop(m)
+	}
 }
 
 // release delivers the held events whose turn came; with skip, it gives
@@ -177,7 +281,7 @@ func (r *reorderer) push(m jetstream.Msg) {
 // missed) and goes on from there.
 func (r *reorderer) release(o *subjOrder, skip bool) {
 	for len(o.held) > 0 {
-		m, ok := o.held[o.next]
+		h, ok := o.held[o.next]
 		if !ok {
 			if !skip {
 				return
@@ -189,21 +293,34 @@ func (r *reorderer) release(o *subjOrder, skip bool) {
 				}
 			}
 			o.next = first
-			m = o.held[first]
+			h = o.held[first]
 		}
 		delete(o.held, o.next)
 		o.next++
-		r.deliver(fromJetStream(m), m)
+		r.deliver(h.bm, h.m)
 		if len(o.held) > 0 {
 			o.since = time.Now()
 		}
 	}
 }
 
-// expire gives up on the events missing for longer than reorderWait.
+// expire tries again to read the lost deliveries, then gives up on the
+// events missing for longer than reorderWait. While lost deliveries could
+// not be read it waits for JetStream's redelivery of them instead (up to
+// ackWait and reorderWait more): giving up before would drop them.
 func (r *reorderer) expire(now time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	rest := r.lost[:0]
+	for _, lr := range r.lost {
+		if !r.fetchRange(lr, slog.LevelDebug) && now.Sub(lr.since) <= r.ackWait+reorderWait {
+			rest = append(rest, lr)
+		}
+	}
+	r.lost = rest
+	if len(r.lost) > 0 {
+		return
+	}
 	for _, o := range r.subj {
 		if len(o.held) > 0 && now.Sub(o.since) > reorderWait {
 			r.release(o, true)

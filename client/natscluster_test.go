@@ -13,9 +13,11 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ariproxy/ari-proxy/ari"
 	"github.com/ariproxy/ari-proxy/arisim"
+	"github.com/ariproxy/ari-proxy/bus"
 	"github.com/ariproxy/ari-proxy/bus/natsbus"
 	"github.com/ariproxy/ari-proxy/bus/natsserver"
 	"github.com/ariproxy/ari-proxy/internal/localstack"
@@ -127,6 +129,7 @@ func TestNATSClusterFailover(t *testing.T) {
 	// Server i attaches to attach[i] first.
 	attach := [][]*natsserver.Server{{n1, n2, n3}, {n2, n3, n1}}
 	var sims []*arisim.Sim
+	var pubs []*natsbus.DurablePublisher
 	for i, order := range attach {
 		sim := localstack.StartSimConfig(t, arisim.Config{EntityID: nodeID(i)})
 		sims = append(sims, sim)
@@ -135,6 +138,7 @@ func TestNATSClusterFailover(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		pubs = append(pubs, pub)
 		t.Cleanup(func() {
 			cctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			defer cancel()
@@ -167,6 +171,7 @@ func TestNATSClusterFailover(t *testing.T) {
 	const perNode = 500
 	var mu sync.Mutex
 	got := map[string][]int{} // node -> event numbers in order received
+	gotAt := map[string][]time.Time{}
 	gotAll := make(chan struct{})
 	go func() {
 		total := 0
@@ -175,6 +180,7 @@ func TestNATSClusterFailover(t *testing.T) {
 			n, _ := strconv.Atoi(u.Userevent["seq"].(string))
 			mu.Lock()
 			got[u.AsteriskID] = append(got[u.AsteriskID], n)
+			gotAt[u.AsteriskID] = append(gotAt[u.AsteriskID], time.Now())
 			mu.Unlock()
 			if total++; total == 2*perNode {
 				close(gotAll)
@@ -259,7 +265,11 @@ func TestNATSClusterFailover(t *testing.T) {
 		}
 		for j := range min(len(seq), perNode) {
 			if seq[j] != j {
-				t.Logf("node %s: first out of place at %d: %v", nodeID(i), j, seq[max(0, j-3):min(len(seq), j+12)])
+				var at []string
+				for _, tm := range gotAt[nodeID(i)][max(0, j-3):min(len(seq), j+5)] {
+					at = append(at, afterKill(tm, killed))
+				}
+				t.Logf("node %s: first out of place at %d: %v, received at %v", nodeID(i), j, seq[max(0, j-3):min(len(seq), j+12)], at)
 				break
 			}
 		}
@@ -267,12 +277,104 @@ func TestNATSClusterFailover(t *testing.T) {
 			t.Errorf("node %s: durable subscriber got %d of %d events", nodeID(i), len(seq), perNode)
 		}
 	}
-	t.Logf("NATS node killed, run went on %v: requests %d answered, %d unavailable (fail fast while reconnecting), %d timed out (in flight at the kill), %d other errors; durable events %d of %d, %d lost or out of order",
-		time.Since(killed).Round(time.Millisecond), ok.Load(), unavailable.Load(), timeouts.Load(), other.Load(), len(got[nodeID(0)])+len(got[nodeID(1)]), 2*perNode, lost)
+	t.Logf("NATS node killed, run went on %v: requests %d answered, %d unavailable (fail fast while reconnecting), %d timed out (in flight at the kill), %d other errors; durable events %d of %d, %d lost or out of order, %d read from the stream (deliveries lost on the way)",
+		time.Since(killed).Round(time.Millisecond), ok.Load(), unavailable.Load(), timeouts.Load(), other.Load(), len(got[nodeID(0)])+len(got[nodeID(1)]), 2*perNode, lost, sub.ro.fetched.Load())
 	if lost != 0 {
 		t.Errorf("%d durable events lost or out of order", lost)
+		diagnoseDurable(t, admin, prefix, "cluster-audit", killed, pubs, []string{nodeID(0), nodeID(1)}, perNode, got, gotAt)
 	}
 	if other.Load() != 0 || timeouts.Load() > 1 {
 		t.Errorf("%d requests failed, %d timed out (one may be in flight at the kill; last: %v)", other.Load(), timeouts.Load(), lastErr.Load())
 	}
+}
+
+// diagnoseDurable tells where the events a durable subscriber missed are:
+// in the stream or not (a publisher loss), delivered or pending (a
+// consumer loss), with times relative to the kill.
+func diagnoseDurable(t *testing.T, b *natsbus.Bus, prefix, consumer string, killed time.Time, pubs []*natsbus.DurablePublisher, nodes []string, perNode int, got map[string][]int, gotAt map[string][]time.Time) {
+	t.Helper()
+	for i, p := range pubs {
+		t.Logf("publisher %d: acked %d, republished %d, dropped %d, buffered %d", i, p.Acked(), p.Republished(), p.Dropped(), p.Buffered())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	js, err := jetstream.New(b.Conn())
+	if err != nil {
+		t.Logf("jetstream: %v", err)
+		return
+	}
+	stream := natsbus.StreamName(prefix)
+	if cons, err := js.Consumer(ctx, stream, consumer); err != nil {
+		t.Logf("consumer %s: %v", consumer, err)
+	} else if ci, err := cons.Info(ctx); err != nil {
+		t.Logf("consumer %s info: %v", consumer, err)
+	} else {
+		leader := ""
+		if ci.Cluster != nil {
+			leader = ci.Cluster.Leader
+		}
+		t.Logf("consumer %s: leader %s, delivered stream seq %d, ack floor %d, ack pending %d, redelivered %d, pending %d",
+			consumer, leader, ci.Delivered.Stream, ci.AckFloor.Stream, ci.NumAckPending, ci.NumRedelivered, ci.NumPending)
+	}
+	st, err := js.Stream(ctx, stream)
+	if err != nil {
+		t.Logf("stream: %v", err)
+		return
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		t.Logf("stream info: %v", err)
+		return
+	}
+	in := map[string]map[int][]string{}
+	msgs := 0
+	for sq := info.State.FirstSeq; sq <= info.State.LastSeq && ctx.Err() == nil; sq++ {
+		m, err := st.GetMsg(ctx, sq)
+		if err != nil {
+			continue
+		}
+		msgs++
+		ev, err := ari.DecodeEvent(m.Data)
+		u, ok := ev.(*ari.ChannelUserevent)
+		if err != nil || !ok {
+			continue
+		}
+		n, _ := strconv.Atoi(fmt.Sprint(u.Userevent["seq"]))
+		if in[u.AsteriskID] == nil {
+			in[u.AsteriskID] = map[int][]string{}
+		}
+		in[u.AsteriskID][n] = append(in[u.AsteriskID][n], fmt.Sprintf("stream seq %d stored at %s, header seq %s",
+			sq, afterKill(m.Time, killed), m.Header.Get(bus.HeaderSeq)))
+	}
+	t.Logf("stream %s: %d messages read", stream, msgs)
+	for _, node := range nodes {
+		seq := got[node]
+		seen := map[int]int{}
+		for j, n := range seq {
+			seen[n]++
+			if j > 0 && n <= seq[j-1] {
+				t.Logf("node %s: event %d received after %d, at %s", node, n, seq[j-1], afterKill(gotAt[node][j], killed))
+			}
+		}
+		shown := 0
+		for n := range perNode {
+			if seen[n] == 1 {
+				continue
+			}
+			if shown++; shown > 20 {
+				t.Logf("node %s: more events not received once", node)
+				break
+			}
+			t.Logf("node %s: event %d received %d times; in the stream: %v", node, n, seen[n], in[node][n])
+		}
+	}
+}
+
+// afterKill is t as "kill+1.5s".
+func afterKill(t, killed time.Time) string {
+	d := t.Sub(killed).Round(time.Millisecond)
+	if d < 0 {
+		return "kill" + d.String()
+	}
+	return "kill+" + d.String()
 }
