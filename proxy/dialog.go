@@ -33,6 +33,7 @@ type dialogTable struct {
 	byRes    map[resKey]map[string]*binding
 	byDialog map[string]map[resKey]struct{}
 	gen      uint64
+	peak     int // most resources bound at once since the maps were made
 	n        atomic.Int64
 	gauge    prometheus.Gauge
 }
@@ -74,6 +75,7 @@ func (t *dialogTable) bind(k resKey, dialog string, staged bool, now time.Time) 
 	if ds == nil {
 		ds = make(map[string]*binding, 1)
 		t.byRes[k] = ds
+		t.peak = max(t.peak, len(t.byRes))
 	}
 	t.gen++
 	ds[dialog] = &binding{gen: t.gen, created: now, staged: staged}
@@ -138,7 +140,18 @@ func (t *dialogTable) removeLocked(k resKey, dialog string) {
 		}
 	}
 	t.setCount(-1)
+	if len(t.byRes) == 0 && t.peak > shrinkAfter {
+		// Go maps never shrink: after a burst of calls the empty maps
+		// would keep their peak size for the life of the process.
+		t.byRes = make(map[resKey]map[string]*binding)
+		t.byDialog = make(map[string]map[resKey]struct{})
+		t.peak = 0
+	}
 }
+
+// shrinkAfter is the peak size above which the table's maps are made
+// anew when they empty; below it they are kept, to save the allocations.
+const shrinkAfter = 256
 
 // unbind removes the binding of k to dialog.
 func (t *dialogTable) unbind(k resKey, dialog string) {
@@ -207,6 +220,7 @@ func (t *dialogTable) clear() {
 	}
 	t.byRes = make(map[resKey]map[string]*binding)
 	t.byDialog = make(map[string]map[resKey]struct{})
+	t.peak = 0
 	t.setCount(-int64(n))
 }
 

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -291,5 +292,30 @@ func BenchmarkEventHead(b *testing.B) {
 		if len(h.resources(buf[:0])) != 1 {
 			b.Fatal("want one resource")
 		}
+	}
+}
+
+// TestDialogTableShrinks: after a burst of calls the emptied table starts
+// with new maps (Go maps never shrink), and works as before.
+func TestDialogTableShrinks(t *testing.T) {
+	tab := newDialogTable(nil)
+	now := time.Now()
+	n := shrinkAfter + 10
+	for i := range n {
+		tab.bind(resKey{"channel", fmt.Sprint("c", i)}, fmt.Sprint("d", i), false, now)
+	}
+	if tab.peak != n {
+		t.Fatalf("peak %d, want %d", tab.peak, n)
+	}
+	for i := range n {
+		tab.unbindDialog(fmt.Sprint("d", i))
+	}
+	if tab.len() != 0 || tab.peak != 0 {
+		t.Fatalf("after the burst: len %d, peak %d; want 0, 0 (maps made anew)", tab.len(), tab.peak)
+	}
+	ch := resKey{"channel", "again"}
+	tab.bind(ch, "d", false, now)
+	if got := tab.lookup([]resKey{ch}); !slices.Equal(got, []string{"d"}) {
+		t.Fatalf("lookup after shrinking: %v", got)
 	}
 }

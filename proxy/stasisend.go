@@ -49,7 +49,7 @@ func (s *Server) followStasis(h *eventHead, raw []byte) {
 		}
 		q.timers[id] = time.AfterFunc(stasisEndGrace, func() {
 			q.mu.Lock()
-			delete(q.timers, id)
+			q.remove(id)
 			q.mu.Unlock()
 			s.dialogs.releaseGen(k, gen)
 		})
@@ -58,8 +58,18 @@ func (s *Server) followStasis(h *eventHead, raw []byte) {
 		q.mu.Lock()
 		if t := q.timers[id]; t != nil {
 			t.Stop()
-			delete(q.timers, id)
+			q.remove(id)
 		}
 		q.mu.Unlock()
+	}
+}
+
+// remove forgets the timer of id; q.mu must be held. The map goes when it
+// empties (it is made again on the next StasisEnd): Go maps never shrink,
+// and a burst of calls would leave it at its peak size.
+func (q *stasisEnds) remove(id string) {
+	delete(q.timers, id)
+	if len(q.timers) == 0 {
+		q.timers = nil
 	}
 }

@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"runtime"
 	"runtime/debug"
 	"syscall"
 	"time"
@@ -21,19 +22,39 @@ const (
 	// which the process counts as busy, and below which as idle. A burst
 	// of 2,000 calls takes a fifth of a CPU for a second; an idle server
 	// scraped by Prometheus, or by the bench 4 times a second, under 2 %.
-	busyCPU   = 0.10
-	idleCPU   = 0.05
-	idleTicks = 2 // idle this many ticks in a row after being busy: trim
+	busyCPU = 0.10
+	idleCPU = 0.05
+	// idleTicks idle ticks in a row after being busy: trim. Three, so
+	// that the server's parked request workers (which exit after 2 s
+	// without work) are gone and their stacks are returned too.
+	idleTicks = 3
 )
 
-// trimWhenIdle runs until ctx ends.
-func trimWhenIdle(ctx context.Context, log *slog.Logger) {
+// trimWhenIdle runs until ctx ends. With adaptive, the GC target follows
+// the load: defaultGCPercent while busy, Go's default while idle, so that
+// an idle server (scraped, pinged) does not grow its heap to a few times
+// its live size between collections. Without it (the operator set GOGC)
+// only the memory is returned.
+func trimWhenIdle(ctx context.Context, log *slog.Logger, adaptive bool) {
 	t := time.NewTicker(trimTick)
 	defer t.Stop()
-	tr := &idleTrimmer{cpu: cpuSeconds, trim: func() {
+	tr := &idleTrimmer{cpu: cpuSeconds}
+	tr.onIdle = func() {
+		if adaptive {
+			debug.SetGCPercent(idleGCPercent)
+		}
+		// Two collections: the first moves sync.Pool contents to their
+		// victim caches, the second frees them; FreeOSMemory's own
+		// collection then returns the pages.
+		runtime.GC()
+		runtime.GC()
 		debug.FreeOSMemory()
 		log.Debug("idle after a burst: memory returned to the OS")
-	}}
+	}
+	if adaptive {
+		tr.onBusy = func() { debug.SetGCPercent(defaultGCPercent) }
+		debug.SetGCPercent(idleGCPercent) // the server starts idle
+	}
 	tr.last = tr.cpu()
 	for {
 		select {
@@ -45,14 +66,18 @@ func trimWhenIdle(ctx context.Context, log *slog.Logger) {
 	}
 }
 
+// idleGCPercent is the GC target of an idle server (Go's default).
+const idleGCPercent = 100
+
 // idleTrimmer decides, tick by tick, when the process went from busy to
 // idle.
 type idleTrimmer struct {
-	cpu   func() float64 // CPU seconds used so far
-	trim  func()
-	last  float64
-	busy  bool
-	quiet int
+	cpu    func() float64 // CPU seconds used so far
+	onBusy func()         // on the first busy tick after idle; may be nil
+	onIdle func()         // on the idleTicks-th idle tick after busy
+	last   float64
+	busy   bool
+	quiet  int
 }
 
 // tick takes the CPU used over the last d and trims on the idleTicks-th
@@ -63,11 +88,14 @@ func (t *idleTrimmer) tick(d time.Duration) {
 	t.last = now
 	switch {
 	case share > busyCPU:
+		if !t.busy && t.onBusy != nil {
+			t.onBusy()
+		}
 		t.busy, t.quiet = true, 0
 	case t.busy && share < idleCPU:
 		if t.quiet++; t.quiet >= idleTicks {
 			t.busy, t.quiet = false, 0
-			t.trim()
+			t.onIdle()
 		}
 	}
 }

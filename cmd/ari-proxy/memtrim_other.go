@@ -5,8 +5,14 @@ package main
 import (
 	"context"
 	"log/slog"
+	"runtime/debug"
 )
 
 // trimWhenIdle needs the process CPU time (getrusage): without it the
-// memory comes back as Go's scavenger returns it.
-func trimWhenIdle(context.Context, *slog.Logger) {}
+// GC target stays defaultGCPercent and the memory comes back as Go's
+// scavenger returns it.
+func trimWhenIdle(_ context.Context, _ *slog.Logger, adaptive bool) {
+	if adaptive {
+		debug.SetGCPercent(defaultGCPercent)
+	}
+}

@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"runtime/debug"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -34,8 +33,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	log := cfg.NewLogger(stderr)
 	slog.SetDefault(log)
 	log.Info("starting ari-proxy", "version", versionString(), "config", cfg)
-	setGC(log)
-	go trimWhenIdle(ctx, log)
+	go trimWhenIdle(ctx, log, adaptiveGC(log))
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -167,11 +165,13 @@ func (w wrapped) Unwrap() error { return w.err }
 // tens of MiB (docs/benchmarks.md, "Garbage collection").
 const defaultGCPercent = 400
 
-// setGC applies defaultGCPercent unless the operator set GOGC.
-func setGC(log *slog.Logger) {
+// adaptiveGC reports whether the server sets its own GC target
+// (defaultGCPercent while busy, see trimWhenIdle): not when the operator
+// set GOGC.
+func adaptiveGC(log *slog.Logger) bool {
 	if _, set := os.LookupEnv("GOGC"); set {
-		return
+		return false
 	}
-	debug.SetGCPercent(defaultGCPercent)
-	log.Debug("garbage collection target", "gogc", defaultGCPercent)
+	log.Debug("garbage collection target", "gogc_busy", defaultGCPercent, "gogc_idle", idleGCPercent)
+	return true
 }
