@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"sync"
 	"testing"
@@ -344,4 +345,51 @@ func TestDurableListenRedelivery(t *testing.T) {
 		}
 	}
 	t.Logf("20 calls over 2 instances: %v", per)
+}
+
+// TestStreamReader: the messages of a filter between two stream
+// sequences, in order, with none of the other subjects, and nothing (no
+// error) past the end of the stream.
+func TestStreamReader(t *testing.T) {
+	e := newDurableEnv(t, 0, arisim.Config{})
+	ctx := context.Background()
+	js, err := jetstream.New(localstack.Connect(t, e.url).Conn())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		app := []string{"a", "b"}[i%2]
+		if _, err := js.Publish(ctx, e.prefix+"event."+app+".node", []byte(strconv.Itoa(i+1))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := js.Stream(ctx, natsbus.StreamName(e.prefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := streamReader(st, []string{e.prefix + "event.a.>"})
+	for _, c := range []struct {
+		after, before uint64
+		want          string
+	}{
+		{0, 11, "[1 3 5 7 9]"},
+		{2, 7, "[3 5]"},
+		{3, 5, "[]"},
+		{9, 100, "[]"},
+	} {
+		msgs, err := read(ctx, c.after, c.before)
+		if err != nil {
+			t.Fatalf("(%d, %d): %v", c.after, c.before, err)
+		}
+		var seqs []uint64
+		for _, m := range msgs {
+			if string(m.Data) != strconv.FormatUint(m.Sequence, 10) {
+				t.Errorf("message %d is %q", m.Sequence, m.Data)
+			}
+			seqs = append(seqs, m.Sequence)
+		}
+		if got := fmt.Sprint(seqs); got != c.want {
+			t.Errorf("(%d, %d): %s, want %s", c.after, c.before, got, c.want)
+		}
+	}
 }
