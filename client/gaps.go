@@ -225,6 +225,11 @@ func (r *reorderer) fetchRange(lr lostRange, level slog.Level) bool {
 		r.log.Info("durable: deliveries lost on the way read from the stream", "after", lr.after, "before", lr.before, "events", len(msgs))
 	}
 	for _, sm := range msgs {
+		if n, err := strconv.ParseUint(sm.Header.Get(bus.HeaderSeq), 10, 64); err != nil || n == 0 {
+			// Not numbered (a v5 server): nothing would tell its
+			// redelivery from a new event, so that is what delivers it.
+			continue
+		}
 		r.fetched.Add(1)
 		r.offer(fromRaw(sm), nil)
 	}

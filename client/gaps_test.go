@@ -167,4 +167,15 @@ func TestReordererLostDeliveries(t *testing.T) {
 	if len(r.lost) != 0 {
 		t.Errorf("still looking for %v", r.lost)
 	}
+
+	// An event without a number (a v5 server) is left to the redelivery:
+	// nothing would tell that from a new event.
+	delivered, fetchErr = nil, nil
+	stream[17] = streamMsg{subject: "v5", header: nats.Header{}, data: []byte("v5")}
+	stream[18] = numbered("n0", "e1", 9)
+	r.push(stream[18].delivered(18, 23, 1)) // 22 (stream 17) lost
+	r.push(stream[17].delivered(17, 24, 2))
+	if got := fmt.Sprint(delivered); got != "[n0:9/consumer v5:/consumer]" {
+		t.Errorf("with a v5 event lost: %s", got)
+	}
 }
