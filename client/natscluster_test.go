@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -102,9 +103,10 @@ func connectOrdered(t *testing.T, url string, opts ...natsbus.Option) *natsbus.B
 // TestNATSClusterFailover: three clustered NATS nodes, two proxy servers
 // and two clients attached to different nodes, a durable stream with 3
 // replicas. Under load (events from both Asterisks, requests from a
-// client) the node the first server and a client are attached to is
-// killed: both fail over by themselves, requests keep being answered, and
-// the durable subscriber loses no event.
+// client) the node the first server and a client are attached to, and
+// which leads the durable consumer, is killed: both fail over by
+// themselves, requests keep being answered, and the durable subscriber
+// loses no event and sees each node's events in order, once.
 func TestNATSClusterFailover(t *testing.T) {
 	nodes := natsCluster(t, 3)
 	n1, n2, n3 := nodes[0], nodes[1], nodes[2]
@@ -163,10 +165,21 @@ func TestNATSClusterFailover(t *testing.T) {
 	}
 	requester := newClient(n1, n3, n2) // on the node that dies
 	watcher := newClient(n3, n2, n1)
+	// The durable consumer is led from the node that dies, the worst
+	// case: the events it just sent are lost on the way (JetStream sends
+	// them again only after AckWait). Moved there before the subscription
+	// that reads it, which then resumes it.
 	sub, err := watcher.SubscribeDurable(ctx, "cluster-audit", "ChannelUserevent")
 	if err != nil {
 		t.Fatal(err)
 	}
+	sub.Close()
+	moveConsumerLeader(t, admin, natsbus.StreamName(prefix), "cluster-audit", n1.Server().Name())
+	sub, err = watcher.SubscribeDurable(ctx, "cluster-audit", "ChannelUserevent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	streamLeader := leaderOf(t, admin, natsbus.StreamName(prefix), "")
 
 	const perNode = 500
 	var mu sync.Mutex
@@ -277,6 +290,7 @@ func TestNATSClusterFailover(t *testing.T) {
 			t.Errorf("node %s: durable subscriber got %d of %d events", nodeID(i), len(seq), perNode)
 		}
 	}
+	t.Logf("NATS node killed (it led the durable consumer; the stream was led by %s)", streamLeader)
 	t.Logf("NATS node killed, run went on %v: requests %d answered, %d unavailable (fail fast while reconnecting), %d timed out (in flight at the kill), %d other errors; durable events %d of %d, %d lost or out of order, %d read from the stream (deliveries lost on the way)",
 		time.Since(killed).Round(time.Millisecond), ok.Load(), unavailable.Load(), timeouts.Load(), other.Load(), len(got[nodeID(0)])+len(got[nodeID(1)]), 2*perNode, lost, sub.ro.fetched.Load())
 	if lost != 0 {
@@ -377,4 +391,54 @@ func afterKill(t, killed time.Time) string {
 		return "kill" + d.String()
 	}
 	return "kill+" + d.String()
+}
+
+// leaderOf is the name of the server leading the consumer of stream, or
+// the stream itself when consumer is "".
+func leaderOf(t *testing.T, b *natsbus.Bus, stream, consumer string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	js, err := jetstream.New(b.Conn())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cl *jetstream.ClusterInfo
+	if consumer == "" {
+		st, err := js.Stream(ctx, stream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cl = st.CachedInfo().Cluster
+	} else {
+		cons, err := js.Consumer(ctx, stream, consumer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cl = cons.CachedInfo().Cluster
+	}
+	if cl == nil {
+		return ""
+	}
+	return cl.Leader
+}
+
+// moveConsumerLeader makes server the leader of the consumer of stream
+// (a step-down with that server preferred).
+func moveConsumerLeader(t *testing.T, b *natsbus.Bus, stream, consumer, server string) {
+	t.Helper()
+	req, _ := json.Marshal(map[string]any{"placement": map[string]string{"preferred": server}})
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		leader := leaderOf(t, b, stream, consumer)
+		if leader == server {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("consumer %s still led by %q, not %s", consumer, leader, server)
+		}
+		if _, err := b.Conn().Request(fmt.Sprintf("$JS.API.CONSUMER.LEADER.STEPDOWN.%s.%s", stream, consumer), req, 2*time.Second); err != nil {
+			t.Logf("consumer step-down: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
