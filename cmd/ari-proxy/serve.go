@@ -157,12 +157,12 @@ type wrapped struct {
 func (w wrapped) Error() string { return w.msg }
 func (w wrapped) Unwrap() error { return w.err }
 
-// defaultGCPercent is the server's garbage collection target when GOGC is
-// not set. The server's live heap is small (a few MiB, bindings and
+// defaultGCPercent is the server's garbage collection target while busy
+// when GOGC is not set (idle: idleGCPercent). The server's live heap is small (a few MiB, bindings and
 // buffers) and nearly everything it allocates is garbage within one
 // request, so Go's default of 100 collected tens of times a second under
 // load; 400 collects a quarter as often for a heap that peaks at a few
-// tens of MiB (docs/benchmarks.md, "Garbage collection").
+// tens of MiB (docs/benchmarks.md, "Round 2" and "Round 3").
 const defaultGCPercent = 400
 
 // adaptiveGC reports whether the server sets its own GC target
