@@ -89,6 +89,15 @@ var typeNames = func() map[string]string {
 	return m
 }()
 
+// KnownEventType returns s as the constant of its event type when s is
+// an event type of the spec. A decoder reading "type" in place (from
+// bytes it must not keep) gets a string that does not point into them,
+// without a copy for the common case.
+func KnownEventType(s string) (string, bool) {
+	c, ok := typeNames[s]
+	return c, ok
+}
+
 // eventType reads the "type" member of the event object raw without
 // decoding anything else; raw is validated later, by the decode into the
 // event's struct. The result never points into raw.
@@ -111,7 +120,7 @@ func eventType(raw []byte) (string, error) {
 	case t.Type != gjson.String:
 		return "", errTypeNotText
 	}
-	if c, ok := typeNames[t.Str]; ok {
+	if c, ok := KnownEventType(t.Str); ok {
 		return c, nil
 	}
 	typ := strings.Clone(t.Str)

@@ -339,3 +339,15 @@ func FuzzDecodeEvent(f *testing.F) {
 		}
 	})
 }
+
+func TestKnownEventType(t *testing.T) {
+	for _, tt := range []struct {
+		in string
+		ok bool
+	}{{"StasisStart", true}, {"ChannelUserevent", true}, {"stasisstart", false}, {"", false}, {"NoSuchEvent", false}} {
+		got, ok := KnownEventType(strings.Clone(tt.in))
+		if ok != tt.ok || (ok && got != tt.in) {
+			t.Errorf("KnownEventType(%q) = %q, %v; want ok %v", tt.in, got, ok, tt.ok)
+		}
+	}
+}

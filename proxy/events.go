@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
-	"sync"
 	"unicode/utf8"
 	"unsafe"
 
@@ -70,7 +69,7 @@ func (t *eventTop) decode(raw []byte, apps []string, node string) error {
 		return errNotEventObject
 	}
 	if typ.Type == gjson.String {
-		if c, ok := eventTypeNames()[typ.Str]; ok {
+		if c, ok := ari.KnownEventType(typ.Str); ok {
 			t.Type = c
 		} else {
 			t.Type = own(typ, nil, "")
@@ -84,16 +83,6 @@ func (t *eventTop) decode(raw []byte, apps []string, node string) error {
 	}
 	return nil
 }
-
-// eventTypeNames are the event types of the spec, the common values of
-// "type", each mapped to itself.
-var eventTypeNames = sync.OnceValue(func() map[string]string {
-	m := make(map[string]string)
-	for _, t := range ari.EventTypes() {
-		m[t] = t
-	}
-	return m
-})
 
 // own is the string value of r, a JSON string read from memory t must not
 // point into: one of common or also when equal, else a copy. Invalid
