@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/tidwall/gjson"
 
@@ -106,26 +105,12 @@ func (c *Client) durableConsumer(ctx context.Context, name string, ackWait time.
 
 // fromJetStream is the bus.Msg of a stream message.
 func fromJetStream(m jetstream.Msg) bus.Msg {
-	return bus.Msg{Subject: m.Subject(), Data: m.Data(), Header: firstValues(m.Headers())}
+	return bus.Msg{Subject: m.Subject(), Data: m.Data(), Header: natsbus.HeaderValues(m.Headers())}
 }
 
 // fromRaw is the bus.Msg of a message read from the stream.
 func fromRaw(m *jetstream.RawStreamMsg) bus.Msg {
-	return bus.Msg{Subject: m.Subject, Data: m.Data, Header: firstValues(m.Header)}
-}
-
-// firstValues is h with the first value of each key; nil when h is empty.
-func firstValues(h nats.Header) map[string]string {
-	if len(h) == 0 {
-		return nil
-	}
-	out := make(map[string]string, len(h))
-	for k, v := range h {
-		if len(v) > 0 {
-			out[k] = v[0]
-		}
-	}
-	return out
+	return bus.Msg{Subject: m.Subject, Data: m.Data, Header: natsbus.HeaderValues(m.Header)}
 }
 
 // streamReader reads from the stream the messages a consumer of filter

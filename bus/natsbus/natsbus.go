@@ -447,19 +447,25 @@ func toNATS(m bus.Msg) *nats.Msg {
 	return nm
 }
 
-// fromNATS is the bus.Msg of a NATS message; of a header given several
-// times, the first value.
+// fromNATS is the bus.Msg of a NATS message.
 func fromNATS(m *nats.Msg) bus.Msg {
-	bm := bus.Msg{Subject: m.Subject, Reply: m.Reply, Data: m.Data}
-	if len(m.Header) > 0 {
-		bm.Header = make(map[string]string, len(m.Header))
-		for k, v := range m.Header {
-			if len(v) > 0 {
-				bm.Header[k] = v[0]
-			}
+	return bus.Msg{Subject: m.Subject, Reply: m.Reply, Data: m.Data, Header: HeaderValues(m.Header)}
+}
+
+// HeaderValues is h as a bus.Msg carries headers: of a header given
+// several times, the first value; nil when h is empty. JetStream readers
+// of the stream (package client) convert with it too.
+func HeaderValues(h nats.Header) map[string]string {
+	if len(h) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(h))
+	for k, v := range h {
+		if len(v) > 0 {
+			out[k] = v[0]
 		}
 	}
-	return bm
+	return out
 }
 
 // Subscribe calls h for every message on subject, sequentially and in
