@@ -4,8 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"github.com/tidwall/gjson"
 	"slices"
+
+	"github.com/tidwall/gjson"
 )
 
 // Limits of DecodeRequest. A request is a small JSON object; these bound
