@@ -62,15 +62,15 @@ type feed struct {
 	conns    []*wsConn
 	sub      bus.Subscription
 	listener *client.Listener
-	release  func() // of the application's client
+	c        *client.Client // the application's
 	next     int
 }
 
 // stop ends the feed's subscriptions.
-func (f *feed) stop() {
+func (f *feed) stop(g *Gateway) {
 	_ = f.listener.Close()
 	_ = f.sub.Unsubscribe()
-	f.release()
+	g.release(f.c)
 }
 
 type eventHub struct {
@@ -114,7 +114,7 @@ func (h *eventHub) close() {
 		c.shutdown()
 	}
 	for _, f := range feeds {
-		f.stop()
+		f.stop(h.g)
 	}
 	h.wg.Wait()
 }
@@ -176,12 +176,12 @@ func (h *eventHub) join(ctx context.Context, conn *wsConn) error {
 }
 
 func (h *eventHub) start(app string) (*feed, error) {
-	c, release := h.g.app(app)
+	c := h.g.app(app)
 	// The events' bytes are relayed as they come, undecoded, in the bus
 	// subscription's order (one goroutine per subscription).
 	sub, err := c.Bus().Subscribe(c.EventsSubject(), func(m bus.Msg) { h.onEvent(app, m.Data) })
 	if err != nil {
-		release()
+		h.g.release(c)
 		return nil, err
 	}
 	l, err := c.Listen(context.Background(), func(_ context.Context, _ *client.ChannelHandle, ev *ari.StasisStart) {
@@ -189,10 +189,10 @@ func (h *eventHub) start(app string) (*feed, error) {
 	})
 	if err != nil {
 		_ = sub.Unsubscribe()
-		release()
+		h.g.release(c)
 		return nil, err
 	}
-	return &feed{sub: sub, listener: l, release: release}, nil
+	return &feed{sub: sub, listener: l, c: c}, nil
 }
 
 // leave unregisters conn; an application's feed stops with its last
@@ -218,7 +218,7 @@ func (h *eventHub) leaveLocked(app string, conn *wsConn) {
 	f.conns = slices.DeleteFunc(f.conns, func(c *wsConn) bool { return c == conn })
 	if len(f.conns) == 0 {
 		delete(h.feeds, app)
-		go f.stop()
+		go f.stop(h.g)
 	}
 }
 
@@ -520,10 +520,7 @@ func (g *Gateway) serveEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, app := range apps {
-		c, release := g.app(app)
-		served := len(c.Servers()) > 0
-		release()
-		if !served {
+		if len(g.app(app).Servers()) == 0 {
 			writeAnswer(w, message(503, "%s", noServerMessage(app)))
 			return
 		}

@@ -64,37 +64,24 @@ type Gateway struct {
 	lastNode atomic.Value // string: node of the latest call handed out or created
 	ev       *eventHub
 	close    sync.Once
-
-	appsMu sync.Mutex
-	apps   map[string]*client.Client // derived per application, see app
 }
 
-// maxAppClients bounds the clients the gateway keeps per application.
-const maxAppClients = 1024
-
-// app is the client of application name (the default one for ""), and
-// the function to call when done with it. A client keeps every client
-// derived from it until it is closed, so the gateway derives one per
-// application and keeps it; past maxAppClients applications (names come
-// from requests) the client is derived for the request and closed after.
-func (g *Gateway) app(name string) (*client.Client, func()) {
+// app is the client of application name (the default one for ""). A
+// derived client registers with its root only once it subscribes, so one
+// derived for a request is garbage after it; one that subscribed (a feed)
+// is closed by release.
+func (g *Gateway) app(name string) *client.Client {
 	if name == "" || name == g.c.ApplicationName() {
-		return g.c, func() {}
+		return g.c
 	}
-	g.appsMu.Lock()
-	defer g.appsMu.Unlock()
-	if c := g.apps[name]; c != nil {
-		return c, func() {}
+	return g.c.WithApplication(name)
+}
+
+// release closes c when app derived it.
+func (g *Gateway) release(c *client.Client) {
+	if c != g.c {
+		_ = c.Close()
 	}
-	c := g.c.WithApplication(name)
-	if len(g.apps) >= maxAppClients {
-		return c, func() { _ = c.Close() }
-	}
-	if g.apps == nil {
-		g.apps = map[string]*client.Client{}
-	}
-	g.apps[name] = c
-	return c, func() {}
 }
 
 // New returns a gateway sending through cfg.Client.

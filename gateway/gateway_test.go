@@ -494,8 +494,8 @@ func TestNodeDown(t *testing.T) {
 
 // TestRequestsKeepNothing: requests for a known resource, with a node
 // hint and naming an application, leave the gateway's memory as it was
-// (the client keeps every client derived from it until closed: deriving
-// one per request would grow without end).
+// (a client derived per request must not stay registered with the root
+// client).
 func TestRequestsKeepNothing(t *testing.T) {
 	cl := newCluster(t)
 	srv := cl.gateway(t)
@@ -507,6 +507,8 @@ func TestRequestsKeepNothing(t *testing.T) {
 		"/ari/channels/" + ch.ID,
 		"/ari/channels/" + ch.ID + "?" + gateway.NodeParam + "=" + url.QueryEscape(nodeA),
 		"/ari/channels/" + ch.ID + "/variable?variable=X&app=" + app,
+		// Another application: a client derived for the request.
+		"/ari/channels/" + ch.ID + "/variable?variable=X&app=another-app",
 	}
 	run := func(n int) {
 		for i := range n {

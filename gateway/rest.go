@@ -247,11 +247,10 @@ func (g *Gateway) relay(ctx context.Context, rq *request) answer {
 	if app := strParam(rq.params, "app"); app != "" && op.Param("app") != nil {
 		appName, _, _ = strings.Cut(app, ",")
 	}
-	c, release := g.app(appName)
-	defer release()
+	c := g.app(appName)
 	kind, keyParam := client.ExactKey(op.Ident)
 	// The key names the application and, once known, the node: DoExact
-	// routes by it (no client derived per request).
+	// routes by it.
 	key := client.Key{Kind: kind, App: c.ApplicationName()}
 	if keyParam != "" {
 		if !strings.Contains(keyParam, "/") {
