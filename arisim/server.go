@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -251,7 +250,7 @@ func (s *Sim) parseRequest(r *http.Request, rel string, raw []byte, form url.Val
 			rq.vals[k] = v[len(v)-1]
 		}
 	}
-	if ctype, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ctype == "application/json" {
+	if arihttp.MediaType(r) == "application/json" {
 		if len(strings.TrimSpace(string(raw))) > 0 {
 			if !json.Valid(raw) {
 				res := fail(400, "Error parsing request body")

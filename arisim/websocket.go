@@ -1,7 +1,6 @@
 package arisim
 
 import (
-	"context"
 	"net/http"
 	"slices"
 	"sync"
@@ -98,7 +97,10 @@ func (c *wsConn) writer() {
 		c.queue = nil
 		c.cond.Broadcast()
 		c.mu.Unlock()
-		if err := write(ws, out, batch); err != nil {
+		// In few writes to the network (arihttp.Batch): one per event
+		// would cost a system call and a wake-up of the reader each. The
+		// frames are the same.
+		if err := out.WriteMessages(ws, batch, maxHeldOutput, writeTimeout); err != nil {
 			c.shutdown()
 			return
 		}
@@ -111,24 +113,6 @@ const maxHeldOutput = 64 << 10
 // writeTimeout bounds each write to the network: a client that stops
 // reading for that long is dropped.
 const writeTimeout = 10 * time.Second
-
-// write writes a batch of events, in order, in few writes to the network
-// (arihttp.Batch): one per event would cost a system call and a wake-up
-// of the reader each. The frames are the same.
-func write(ws *websocket.Conn, out *arihttp.Batch, batch [][]byte) error {
-	if out == nil { // not served by ServeBatchedWebSocket
-		for _, m := range batch {
-			ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
-			err := ws.Write(ctx, websocket.MessageText, m)
-			cancel()
-			if err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	return out.WriteMessages(ws, batch, maxHeldOutput, writeTimeout)
-}
 
 // shutdown closes the connection abruptly (no close handshake wait).
 func (c *wsConn) shutdown() {

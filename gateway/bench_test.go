@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -126,7 +127,7 @@ func (bs *benchStack) get(u, usr, pw string) func() error {
 		_, err = io.Copy(io.Discard, res.Body)
 		res.Body.Close()
 		if err == nil && res.StatusCode != 200 {
-			err = &url.Error{Op: "GET", URL: u, Err: io.ErrUnexpectedEOF}
+			err = fmt.Errorf("GET %s: %s", u, res.Status)
 		}
 		return err
 	}

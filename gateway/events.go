@@ -480,22 +480,24 @@ func (c *wsConn) writer() {
 		batch, ws, out := c.queue, c.ws, c.out
 		c.queue, c.queued = nil, 0
 		c.mu.Unlock()
-		if err := writeBatch(ws, out, batch); err != nil {
+		// At most batchBytes a write; each must be taken within writeTimeout.
+		if err := out.WriteMessages(ws, batch, batchBytes, writeTimeout); err != nil {
 			c.shutdown()
 			return
 		}
-		clear(batch) // the events' bytes are not kept alive by the spare
-		c.mu.Lock()
-		c.spare = batch[:0]
-		c.mu.Unlock()
+		// The events' bytes are not kept alive by the spare, nor a
+		// flood's slice for good.
+		clear(batch)
+		if cap(batch) <= maxSpare {
+			c.mu.Lock()
+			c.spare = batch[:0]
+			c.mu.Unlock()
+		}
 	}
 }
 
-// writeBatch writes batch into out and sends it, at most batchBytes a
-// write; each write must be taken within writeTimeout.
-func writeBatch(ws *websocket.Conn, out *arihttp.Batch, batch [][]byte) error {
-	return out.WriteMessages(ws, batch, batchBytes, writeTimeout)
-}
+// maxSpare is the largest batch slice kept for the next queue.
+const maxSpare = 1024
 
 func (c *wsConn) shutdown() {
 	c.mu.Lock()

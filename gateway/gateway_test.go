@@ -544,7 +544,9 @@ func TestRequestsKeepNothing(t *testing.T) {
 // order.
 func TestEventsStuckClient(t *testing.T) {
 	// Long enough for a reader under -race on a busy machine.
-	defer gateway.SetWriteTimeout(3 * time.Second)()
+	// A cleanup registered first runs last: after the gateway's writers
+	// have stopped reading the variable.
+	t.Cleanup(gateway.SetWriteTimeout(3 * time.Second))
 	cl := newCluster(t)
 	srv := cl.gateway(t)
 	good := dial(t, srv, app)

@@ -114,17 +114,9 @@ type request struct {
 	node   string // the node hint, "" for none
 }
 
-// nodeHeaderKey is NodeHeader in the canonical form the server stores.
+// nodeHeaderKey is NodeHeader in the canonical form the server stores
+// (Header.Get then finds it without a canonicalising copy).
 var nodeHeaderKey = http.CanonicalHeaderKey(NodeHeader)
-
-// headerValue is h.Get for a key already canonical (no canonicalising
-// copy per request).
-func headerValue(h http.Header, key string) string {
-	if v := h[key]; len(v) > 0 {
-		return v[0]
-	}
-	return ""
-}
 
 // parse routes the request and merges its parameters as Asterisk does:
 // query string, then form fields, then members of a JSON body.
@@ -138,7 +130,7 @@ func parse(r *http.Request, rel string, raw []byte, form url.Values) (*request, 
 		a := message(405, "Invalid method")
 		return nil, &a
 	}
-	rq := &request{op: op, params: make(ari.Params, len(pathParams)+2), node: headerValue(r.Header, nodeHeaderKey)}
+	rq := &request{op: op, params: make(ari.Params, len(pathParams)+2), node: r.Header.Get(nodeHeaderKey)}
 	for k, v := range pathParams {
 		rq.params[k] = v
 	}

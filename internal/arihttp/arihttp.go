@@ -187,34 +187,25 @@ func ErrorPage(status int, title, text string) []byte {
 		"<hr />\r\n<address>Asterisk Server</address>\r\n</body></html>\r\n", status, title, title, text)
 }
 
-// ServeWebSocket completes the handshake of an events WebSocket checked by
-// Events (answering proto), hands the connection to attach, then reads and
-// ignores what the client sends, as Asterisk does, until it closes. It
-// returns once the connection is gone (at once when the handshake fails).
-func ServeWebSocket(w http.ResponseWriter, r *http.Request, proto string, attach func(*websocket.Conn)) {
-	serveWebSocket(w, r, proto, func(ws *websocket.Conn) { attach(ws) })
-}
-
-// ServeBatchedWebSocket is ServeWebSocket for a writer that sends several
-// messages at a time: attach gets the connection's Batch too, which lets
-// the messages written between its Hold and its Release go out in one
-// write to the network instead of one each.
+// ServeBatchedWebSocket completes the handshake of an events WebSocket
+// checked by Events (answering proto), hands the connection to attach
+// with its Batch, then reads and ignores what the client sends, as
+// Asterisk does, until it closes. It returns once the connection is gone
+// (at once when the handshake fails). The Batch lets the messages written
+// between its Hold and its Release go out in one write to the network
+// instead of one each.
 func ServeBatchedWebSocket(w http.ResponseWriter, r *http.Request, proto string, attach func(*websocket.Conn, *Batch)) {
 	bw := &batchingWriter{ResponseWriter: w}
-	serveWebSocket(bw, r, proto, func(ws *websocket.Conn) { attach(ws, bw.batch) })
-}
-
-func serveWebSocket(w http.ResponseWriter, r *http.Request, proto string, attach func(*websocket.Conn)) {
 	opts := &websocket.AcceptOptions{InsecureSkipVerify: true}
 	if proto != "" {
 		opts.Subprotocols = []string{proto}
 	}
-	ws, err := websocket.Accept(w, r, opts)
+	ws, err := websocket.Accept(bw, r, opts)
 	if err != nil {
 		return
 	}
 	ws.SetReadLimit(1 << 20)
-	attach(ws)
+	attach(ws, bw.batch) // set by the hijack of a successful handshake
 	for {
 		if _, _, err := ws.Read(context.Background()); err != nil {
 			return
