@@ -35,7 +35,9 @@ func (b *Bus) PublishMsg(ctx context.Context, msg bus.Msg) error {
 		return err
 	}
 	subject := msg.Subject
-	m := outMsg{key: subject, pub: amqp.Publishing{ReplyTo: msg.Reply, Body: bytes.Clone(msg.Data)}}
+	// The body is copied only when queued: a direct send is written out
+	// before it returns.
+	m := outMsg{key: subject, pub: amqp.Publishing{ReplyTo: msg.Reply, Body: msg.Data}}
 	if len(msg.Header) > 0 {
 		m.pub.Headers = make(amqp.Table, len(msg.Header))
 		for k, v := range msg.Header {
@@ -59,6 +61,7 @@ func (b *Bus) PublishMsg(ctx context.Context, msg bus.Msg) error {
 			m.pub.DeliveryMode = amqp.Persistent
 		}
 	}
+	m.pub.Body = bytes.Clone(m.pub.Body)
 	if err := b.pub.enqueue(ctx, m); err != nil {
 		return fmt.Errorf("amqpbus: publish %s: %w", subject, err)
 	}

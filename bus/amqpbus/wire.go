@@ -26,9 +26,34 @@ func (c *corkConn) Write(p []byte) (int, error) {
 	}
 	if c.corked > 0 {
 		c.buf = append(c.buf, p...)
+		if len(c.buf) >= corkMax {
+			// The cork is the socket's: a long corked batch (events)
+			// must not hold back for long the frames of others (an
+			// answer, an ack) written meanwhile.
+			c.flushLocked()
+		}
 		return len(p), nil
 	}
 	return c.Conn.Write(p)
+}
+
+// corkMax is the most a cork holds back before writing it out anyway.
+const corkMax = 64 << 10
+
+// flushLocked writes what is held back; c.mu is held. A failed write
+// closes the connection (amqp091 took those writes for done: its reader
+// sees the close).
+func (c *corkConn) flushLocked() {
+	_, err := c.Conn.Write(c.buf)
+	if cap(c.buf) > corkMax {
+		c.buf = nil // a burst's buffer is not kept
+	} else {
+		c.buf = c.buf[:0]
+	}
+	if err != nil {
+		c.err = err
+		_ = c.Conn.Close()
+	}
 }
 
 // cork holds the writes back until uncork.
@@ -38,8 +63,7 @@ func (c *corkConn) cork() {
 	c.mu.Unlock()
 }
 
-// uncork writes what was held back, closing the connection when that
-// fails (amqp091 took those writes for done: its reader sees the close).
+// uncork writes what was held back once the last cork is gone.
 func (c *corkConn) uncork() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -47,12 +71,7 @@ func (c *corkConn) uncork() {
 	if c.corked > 0 || len(c.buf) == 0 || c.err != nil {
 		return
 	}
-	_, err := c.Conn.Write(c.buf)
-	c.buf = c.buf[:0]
-	if err != nil {
-		c.err = err
-		_ = c.Conn.Close()
-	}
+	c.flushLocked()
 }
 
 // asCork is the *corkConn in v (from Bus.wires), or nil.

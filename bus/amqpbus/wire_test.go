@@ -63,3 +63,24 @@ func TestCorkConn(t *testing.T) {
 		t.Fatal("write after a failed held-back write succeeded")
 	}
 }
+
+// TestCorkConnBound: a cork holds back at most corkMax bytes, so that a
+// long corked batch does not hold back the frames others write meanwhile.
+func TestCorkConnBound(t *testing.T) {
+	rec := &recordConn{}
+	c := &corkConn{Conn: rec}
+	c.cork()
+	_, _ = c.Write(make([]byte, corkMax-1))
+	if len(rec.writes) != 0 {
+		t.Fatalf("%d writes sent under the bound", len(rec.writes))
+	}
+	_, _ = c.Write([]byte("answer"))
+	if len(rec.writes) != 1 || len(rec.writes[0]) != corkMax+5 {
+		t.Fatalf("writes at the bound: %d", len(rec.writes))
+	}
+	_, _ = c.Write([]byte("x"))
+	c.uncork()
+	if len(rec.writes) != 2 || string(rec.writes[1]) != "x" {
+		t.Fatalf("after uncork: %d writes", len(rec.writes))
+	}
+}
