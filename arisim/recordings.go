@@ -192,10 +192,10 @@ func (s *Sim) finishRecording(rec *liveRecording, release bool) {
 	s.cancel(rec.timer)
 	rec.timer = nil
 	length := s.recorded(rec)
-	if max := time.Duration(rec.maxDuration) * time.Second; max > 0 && length > max {
+	if limit := time.Duration(rec.maxDuration) * time.Second; limit > 0 && length > limit {
 		// Asterisk stops writing at maxDurationSeconds of audio: a timer
 		// that fired late (a busy machine) must not make it longer.
-		length = max
+		length = limit
 	}
 	rec.state = "done"
 	rec.duration = int(length / time.Second)
