@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"syscall"
 	"time"
 )
@@ -28,6 +29,16 @@ const (
 	// that the server's parked request workers (which exit after 2 s
 	// without work) are gone and their stacks are returned too.
 	idleTicks = 3
+	// regrowSlack is how much more memory than right after its trim an
+	// idle server may hold before it returns it again: an idle server's
+	// own work (each /metrics scrape allocates about 190 KiB, pings,
+	// timers) regrows its heap to the GC target and the freed pages stay
+	// resident until Go's scavenger returns them, minutes later. Half a
+	// MiB is a few scrapes; the re-trim (one collection of a heap of a
+	// few MiB, about a millisecond) then comes at most once a second
+	// while scraped four times a second, and about once a minute under
+	// Prometheus' usual 15 s interval.
+	regrowSlack = 512 << 10
 )
 
 // trimWhenIdle runs until ctx ends. With adaptive, the GC target follows
@@ -39,6 +50,7 @@ func trimWhenIdle(ctx context.Context, log *slog.Logger, adaptive bool) {
 	t := time.NewTicker(trimTick)
 	defer t.Stop()
 	tr := &idleTrimmer{cpu: cpuSeconds}
+	var floor uint64 // memory held right after the last trim
 	tr.onIdle = func() {
 		if adaptive {
 			debug.SetGCPercent(idleGCPercent)
@@ -49,7 +61,15 @@ func trimWhenIdle(ctx context.Context, log *slog.Logger, adaptive bool) {
 		runtime.GC()
 		runtime.GC()
 		debug.FreeOSMemory()
-		log.Debug("idle after a burst: memory returned to the OS")
+		floor = heldBytes()
+		log.Debug("idle after a burst: memory returned to the OS", "held", floor)
+	}
+	tr.onQuiet = func() {
+		if held := heldBytes(); regrown(floor, held) {
+			debug.FreeOSMemory()
+			floor = heldBytes()
+			log.Debug("idle: regrown memory returned to the OS", "was", held, "held", floor)
+		}
 	}
 	if adaptive {
 		tr.onBusy = func() { debug.SetGCPercent(defaultGCPercent) }
@@ -69,15 +89,29 @@ func trimWhenIdle(ctx context.Context, log *slog.Logger, adaptive bool) {
 // idleGCPercent is the GC target of an idle server (Go's default).
 const idleGCPercent = 100
 
+// heldBytes is the memory the Go runtime holds from the OS (mapped and
+// not returned): about the process's anonymous RSS.
+func heldBytes() uint64 {
+	s := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64() - s[1].Value.Uint64()
+}
+
+// regrown reports whether an idle process holding held bytes, floor
+// right after its last trim, should return memory again.
+func regrown(floor, held uint64) bool { return held > floor+regrowSlack }
+
 // idleTrimmer decides, tick by tick, when the process went from busy to
 // idle.
 type idleTrimmer struct {
-	cpu    func() float64 // CPU seconds used so far
-	onBusy func()         // on the first busy tick after idle; may be nil
-	onIdle func()         // on the idleTicks-th idle tick after busy
-	last   float64
-	busy   bool
-	quiet  int
+	cpu     func() float64 // CPU seconds used so far
+	onBusy  func()         // on the first busy tick after idle; may be nil
+	onIdle  func()         // on the idleTicks-th idle tick after busy
+	onQuiet func()         // on each idle tick after that trim, until busy; may be nil
+	last    float64
+	busy    bool
+	trimmed bool // onIdle ran and the process has not been busy since
+	quiet   int
 }
 
 // tick takes the CPU used over the last d and trims on the idleTicks-th
@@ -91,12 +125,14 @@ func (t *idleTrimmer) tick(d time.Duration) {
 		if !t.busy && t.onBusy != nil {
 			t.onBusy()
 		}
-		t.busy, t.quiet = true, 0
+		t.busy, t.trimmed, t.quiet = true, false, 0
 	case t.busy && share < idleCPU:
 		if t.quiet++; t.quiet >= idleTicks {
-			t.busy, t.quiet = false, 0
+			t.busy, t.trimmed, t.quiet = false, true, 0
 			t.onIdle()
 		}
+	case t.trimmed && share < idleCPU && t.onQuiet != nil:
+		t.onQuiet()
 	}
 }
 

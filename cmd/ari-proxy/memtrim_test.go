@@ -3,33 +3,38 @@
 package main
 
 import (
+	"runtime"
 	"testing"
 	"time"
 )
 
 // TestIdleTrimmer: memory is returned once per burst, after three idle
-// ticks, and never while idle all along or under steady light load.
+// ticks, and never while idle all along or under steady light load; each
+// idle tick after that trim, until the next burst, may return it again.
 func TestIdleTrimmer(t *testing.T) {
 	tests := []struct {
 		name   string
 		shares []float64 // CPU share of each tick
 		trims  int
 		busies int // switches from idle to busy
+		quiets int // idle ticks after a trim
 	}{
-		{"idle all along", []float64{0, 0.01, 0, 0.02, 0}, 0, 0},
-		{"steady light load", []float64{0.07, 0.08, 0.06, 0.09, 0.07, 0.06}, 0, 0},
-		{"burst then idle", []float64{0, 0.9, 1.5, 0.02, 0.01, 0, 0, 0}, 1, 1},
-		{"burst, two idle ticks, burst", []float64{1, 0.01, 0.01, 1, 0.01, 0.01, 0.01}, 1, 1},
-		{"two bursts", []float64{1, 0, 0, 0, 0.8, 0.04, 0.04, 0}, 2, 2},
-		{"burst then light load", []float64{1, 0.06, 0.07, 0.06}, 0, 1},
-		{"short burst, scraped", []float64{0.005, 0.19, 0.03, 0.04, 0.02, 0.03}, 1, 1},
+		{"idle all along", []float64{0, 0.01, 0, 0.02, 0}, 0, 0, 0},
+		{"steady light load", []float64{0.07, 0.08, 0.06, 0.09, 0.07, 0.06}, 0, 0, 0},
+		{"burst then idle", []float64{0, 0.9, 1.5, 0.02, 0.01, 0, 0, 0}, 1, 1, 2},
+		{"burst, two idle ticks, burst", []float64{1, 0.01, 0.01, 1, 0.01, 0.01, 0.01}, 1, 1, 0},
+		{"two bursts", []float64{1, 0, 0, 0, 0.8, 0.04, 0.04, 0}, 2, 2, 0},
+		{"two bursts, idle between", []float64{1, 0, 0, 0, 0, 0, 0.8, 0.04, 0.04, 0, 0}, 2, 2, 3},
+		{"burst then light load", []float64{1, 0.06, 0.07, 0.06}, 0, 1, 0},
+		{"short burst, scraped", []float64{0.005, 0.19, 0.03, 0.04, 0.02, 0.03}, 1, 1, 1},
+		{"trimmed, light load, idle", []float64{1, 0, 0, 0, 0.07, 0.06, 0.01}, 1, 1, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var used float64
-			trims := 0
-			busies := 0
-			tr := &idleTrimmer{cpu: func() float64 { return used }, onIdle: func() { trims++ }, onBusy: func() { busies++ }}
+			trims, busies, quiets := 0, 0, 0
+			tr := &idleTrimmer{cpu: func() float64 { return used }, onIdle: func() { trims++ },
+				onBusy: func() { busies++ }, onQuiet: func() { quiets++ }}
 			for _, s := range tt.shares {
 				used += s
 				tr.tick(time.Second)
@@ -40,9 +45,47 @@ func TestIdleTrimmer(t *testing.T) {
 			if busies != tt.busies {
 				t.Errorf("%d switches to busy, want %d", busies, tt.busies)
 			}
+			if quiets != tt.quiets {
+				t.Errorf("%d idle ticks after a trim, want %d", quiets, tt.quiets)
+			}
 		})
 	}
 	if cpuSeconds() <= 0 {
 		t.Error("cpuSeconds: no CPU time read")
+	}
+}
+
+// TestRegrown: an idle server returns memory again only once it holds
+// more than regrowSlack above what it held right after its last trim.
+func TestRegrown(t *testing.T) {
+	const floor = 8 << 20
+	tests := []struct {
+		held uint64
+		want bool
+	}{
+		{floor, false},
+		{floor - 1<<20, false}, // the scavenger returned some meanwhile
+		{floor + regrowSlack, false},
+		{floor + regrowSlack + 1, true},
+		{floor + 4<<20, true},
+	}
+	for _, tt := range tests {
+		if got := regrown(floor, tt.held); got != tt.want {
+			t.Errorf("regrown(%d, %d) = %v, want %v", floor, tt.held, got, tt.want)
+		}
+	}
+}
+
+// TestHeldBytes: the memory held follows what the heap holds.
+func TestHeldBytes(t *testing.T) {
+	before := heldBytes()
+	keep := make([]byte, 16<<20)
+	for i := range keep {
+		keep[i] = 1
+	}
+	after := heldBytes()
+	runtime.KeepAlive(keep)
+	if before == 0 || after < before+16<<20 {
+		t.Errorf("held %d bytes, then %d after allocating 16 MiB", before, after)
 	}
 }
