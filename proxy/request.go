@@ -171,9 +171,14 @@ func (s *Server) process(r route, data []byte, label *string) []*wire.Response {
 	if !s.serving.Load() {
 		return []*wire.Response{wire.NewErrorResponse(wire.CodeUnavailable, 0, "Asterisk unavailable: ARI WebSocket down")}
 	}
+	apps := s.replyApps(r, key)
+	if req.Probe && !r.node && r.class != wire.ClassCreate {
+		if p := probed(c); p.id != "" && !s.known.has(p) {
+			return unclaimed(len(apps), p)
+		}
+	}
 	binds := s.bindDialog(c)
 
-	apps := s.replyApps(r, key)
 	build := func(status int, body []byte) []*wire.Response {
 		node := s.Node()
 		out := make([]*wire.Response, len(apps))
@@ -208,7 +213,18 @@ func (s *Server) process(r route, data []byte, label *string) []*wire.Response {
 	} else {
 		s.afterSuccess(c.Op, c.Params)
 	}
+	s.learnCall(c, resp.Status)
 	return build(resp.Status, resp.Body)
+}
+
+// unclaimed is the answer to a probe about p, which this server has not
+// seen: once per application answered, as any reply.
+func unclaimed(n int, p resKey) []*wire.Response {
+	out := make([]*wire.Response, n)
+	for i := range out {
+		out[i] = wire.NewErrorResponse(wire.CodeUnclaimed, 0, "unclaimed: "+p.kind+" "+p.id+" not seen here")
+	}
+	return out
 }
 
 // defaultApp is the application of a request that names none: the
