@@ -3,9 +3,12 @@ package proxy
 import (
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/ariproxy/ari-proxy/ari"
+	"github.com/ariproxy/ari-proxy/bus"
 	"github.com/ariproxy/ari-proxy/wire"
+	"github.com/tidwall/gjson"
 )
 
 // knownSet is the set of resources the server has seen on its Asterisk:
@@ -141,6 +144,61 @@ func (s *Server) learnEvent(h *eventHead, raw []byte, read bool) {
 			}
 		}
 	}
+}
+
+// unclaimed is the answer to req when it is a probe (on a subject every
+// server of the application receives) about a resource this server has
+// not seen: unclaimed, once per application answered, as any reply. It
+// is nil when the request is to be served.
+func (s *Server) unclaimed(r route, req *wire.Request, c *wire.Call) []*wire.Response {
+	if !req.Probe || r.node || r.class == wire.ClassCreate {
+		return nil
+	}
+	p := probed(c)
+	if p.id == "" || s.known.has(p) {
+		return nil
+	}
+	out := make([]*wire.Response, len(s.replyApps(r, c.Key)))
+	for i := range out {
+		out[i] = wire.NewErrorResponse(wire.CodeUnclaimed, 0, "unclaimed: "+p.kind+" "+p.id+" not seen here")
+	}
+	return out
+}
+
+// answerProbe answers m in the bus's delivery goroutine when it is a
+// probe this server does not claim, and reports whether it did. Every
+// server of the application gets each probe and all but one leave it
+// unclaimed: handing those to a worker cost a goroutine wake-up each,
+// more than the answer itself. Anything else (or anything unusual: too
+// large, not serving, stopping, a bad request) goes the ordinary way,
+// which answers it in full.
+func (s *Server) answerProbe(r route, m bus.Msg) bool {
+	start := time.Now()
+	resps, kind := s.probeAnswer(r, m.Data)
+	if resps == nil {
+		return false
+	}
+	s.metrics.answered(string(r.class), kind, string(wire.CodeUnclaimed), time.Since(start))
+	s.reply(m.Reply, resps)
+	return true
+}
+
+// probeAnswer is answerProbe's decision: the unclaimed answers to data
+// and its kind's name, or nil.
+func (s *Server) probeAnswer(r route, data []byte) ([]*wire.Response, string) {
+	if r.node || r.class == wire.ClassCreate || len(data) > s.maxBytes || !s.serving.Load() || s.isStopping() ||
+		gjson.GetBytes(data, "probe").Type != gjson.True {
+		return nil, ""
+	}
+	req, err := wire.DecodeRequest(data)
+	if err != nil {
+		return nil, ""
+	}
+	c, err := wire.Decode(req, s.defaultApp(r))
+	if err != nil || c.Kind.Unbind {
+		return nil, ""
+	}
+	return s.unclaimed(r, req, c), c.Kind.Name
 }
 
 // probed is the resource a probe asks about: the request key's entity

@@ -24,6 +24,9 @@ func (s *Server) onRequest(r route, m bus.Msg) {
 		s.log.Debug("dropping request without reply subject", "subject", m.Subject, "size", len(m.Data))
 		return
 	}
+	if s.answerProbe(r, m) {
+		return
+	}
 	select {
 	case s.sem <- struct{}{}:
 	case <-s.stopping:
@@ -171,12 +174,10 @@ func (s *Server) process(r route, data []byte, label *string) []*wire.Response {
 	if !s.serving.Load() {
 		return []*wire.Response{wire.NewErrorResponse(wire.CodeUnavailable, 0, "Asterisk unavailable: ARI WebSocket down")}
 	}
-	apps := s.replyApps(r, key)
-	if req.Probe && !r.node && r.class != wire.ClassCreate {
-		if p := probed(c); p.id != "" && !s.known.has(p) {
-			return unclaimed(len(apps), p)
-		}
+	if resps := s.unclaimed(r, req, c); resps != nil {
+		return resps
 	}
+	apps := s.replyApps(r, key)
 	binds := s.bindDialog(c)
 
 	build := func(status int, body []byte) []*wire.Response {
@@ -215,16 +216,6 @@ func (s *Server) process(r route, data []byte, label *string) []*wire.Response {
 	}
 	s.learnCall(c, resp.Status)
 	return build(resp.Status, resp.Body)
-}
-
-// unclaimed is the answer to a probe about p, which this server has not
-// seen: once per application answered, as any reply.
-func unclaimed(n int, p resKey) []*wire.Response {
-	out := make([]*wire.Response, n)
-	for i := range out {
-		out[i] = wire.NewErrorResponse(wire.CodeUnclaimed, 0, "unclaimed: "+p.kind+" "+p.id+" not seen here")
-	}
-	return out
 }
 
 // defaultApp is the application of a request that names none: the
