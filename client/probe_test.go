@@ -186,17 +186,5 @@ func TestProbeV5Server(t *testing.T) {
 func originateDirect(t *testing.T, sim *arisim.Sim, id string) {
 	t.Helper()
 	q := url.Values{"endpoint": {"Local/echo@default"}, "context": {"default"}, "extension": {"echo"}, "priority": {"1"}, "channelId": {id}}
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, sim.URL()+"/channels?"+q.Encode(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.SetBasicAuth(localstack.SimUser, localstack.SimPassword)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("originate %s on the simulator: %s", id, resp.Status)
-	}
+	simPost(t, sim, "/channels?"+q.Encode(), "", http.StatusOK)
 }
