@@ -188,3 +188,44 @@ func originateDirect(t *testing.T, sim *arisim.Sim, id string) {
 	q := url.Values{"endpoint": {"Local/echo@default"}, "context": {"default"}, "extension": {"echo"}, "priority": {"1"}, "channelId": {id}}
 	simPost(t, sim, "/channels?"+q.Encode(), "", http.StatusOK)
 }
+
+// TestProbeSilentServer: a probe that some server leaves unanswered until
+// the timeout is asked again, ordinarily, for a read (harmless: the
+// channel no server had seen is found, the silent server forgotten by
+// then), but not for a command, which ends with a timeout: the silent
+// server may have acted on it.
+func TestProbeSilentServer(t *testing.T) {
+	const timeout = 500 * time.Millisecond
+	e := newEnv(t, 1, arisim.Config{TimeScale: 0.01})
+	b := localstack.ConnectBus(t, e.url)
+	announceSilent := func() {
+		_ = b.Publish(t.Context(), wire.NewSubjects(e.prefix).Announce(), "", []byte(`{"node":"02:fc:00:00:00:5e","application":"`+e.app+`"}`))
+	}
+	cold := e.client(t, WithLocationCache(0), WithTimeout(timeout))
+	sn := sniff(t, e.url, e.prefix)
+	announceSilent()
+	waitFor(t, "the silent server known", func() bool { return len(cold.Servers()) == 2 })
+
+	unseen := "unseen-" + newID("s")
+	originateDirect(t, e.sims[0], unseen)
+	start := time.Now()
+	if ch, err := cold.Channel(unseen).Get(t.Context()); err != nil || ch.ID != unseen {
+		t.Fatalf("read with a silent server: %v", err)
+	}
+	if d := time.Since(start); d < timeout*9/10 {
+		t.Errorf("found in %v, before the probe's timeout", d)
+	}
+	if got := sn.settle(t, "ChannelData", unseen, 2); !slices.Equal(got, []bool{true, false}) {
+		t.Errorf("read: requests %v, want a probe and an ordinary one", got)
+	}
+
+	announceSilent()
+	waitFor(t, "the silent server known again", func() bool { return len(cold.Servers()) == 2 })
+	err := cold.Channel("no-such-channel").Hold(t.Context())
+	if !errors.Is(err, ErrTimeout) {
+		t.Errorf("command with a silent server: %v, want ErrTimeout", err)
+	}
+	if got := sn.settle(t, "ChannelHold", "no-such-channel", 1); !slices.Equal(got, []bool{true}) {
+		t.Errorf("command: requests %v, want the probe only", got)
+	}
+}
