@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -51,45 +52,82 @@ func (c *Client) call(ctx context.Context, op ari.OpID, key Key, params ari.Para
 // resource whose node the client has learned goes to that node only;
 // when that node answers that it has no such resource, or no server
 // answers for it there, the request goes to every server as for a
-// resource never seen (see locations).
+// resource never seen (see locations). For a resource never seen, with
+// several servers, the request first goes to every server as a probe
+// (wire.Request.Probe): only the servers that have seen the resource ask
+// their Asterisk, the others answer unclaimed at once; when no server
+// had it, the request goes to every server again, as an ordinary one.
 func (c *Client) callKind(ctx context.Context, k *wire.Kind, key Key, params ari.Params) (*wire.Response, error) {
 	key = c.fillKey(key)
 	co := c.core
 	// Kinds that call no ARI (stage, subscribe, unbind) are answered by
 	// every server without asking Asterisk: they stay with every server.
-	if key.Node == "" && key.ID != "" && key.App != "" && key.Kind == k.KeyKind && !k.KeyRef && k.Op != nil && !k.Stage && !k.Unbind {
-		ref := wire.Ref{Kind: key.Kind, ID: key.ID}
-		if node := co.locs.node(ref); node != "" {
-			if co.servers.serves(node, key.App) {
-				routed := key
-				routed.Node = node
-				resp, err := c.callKey(ctx, k, routed, params)
-				switch {
-				case errors.Is(err, bus.ErrNotConnected):
-					return resp, err // the bus is away, not the resource
-				case errors.Is(err, ErrNotFound), errors.Is(err, ErrUnavailable):
-					// Gone from there (hung up, or the id now names a
-					// resource elsewhere), or the node is: ask everyone.
-					co.locs.forget(ref, node)
-				case errors.Is(err, ErrTimeout):
-					// No second try: the node may have acted. The next
-					// request asks everyone.
-					co.locs.forget(ref, node)
-					return resp, err
-				default:
-					return resp, err
-				}
-			} else {
+	if !aboutOneResource(k, key) {
+		return c.callKey(ctx, k, key, params, false)
+	}
+	ref := wire.Ref{Kind: key.Kind, ID: key.ID}
+	if node := co.locs.node(ref); node != "" {
+		if co.servers.serves(node, key.App) {
+			routed := key
+			routed.Node = node
+			resp, err := c.callKey(ctx, k, routed, params, false)
+			switch {
+			case errors.Is(err, bus.ErrNotConnected):
+				return resp, err // the bus is away, not the resource
+			case errors.Is(err, ErrNotFound), errors.Is(err, ErrUnavailable):
+				// Gone from there (hung up, or the id now names a
+				// resource elsewhere), or the node is: ask everyone.
 				co.locs.forget(ref, node)
+			case errors.Is(err, ErrTimeout):
+				// No second try: the node may have acted. The next
+				// request asks everyone.
+				co.locs.forget(ref, node)
+				return resp, err
+			default:
+				return resp, err
 			}
+		} else {
+			co.locs.forget(ref, node)
 		}
 	}
-	return c.callKey(ctx, k, key, params)
+	if e := wire.EntityOf(key.Kind); e != nil && e.Created && k.Class != wire.ClassCreate && co.servers.count(key.App) > 1 {
+		// (A create class kind goes to one server; ChannelPlay and the
+		// like find their channel's node first, by a get that probes.)
+		resp, err := c.callKey(ctx, k, key, params, true)
+		switch {
+		case errors.Is(err, errUnclaimed):
+		case errors.Is(err, errUnclaimedSilent) && k.Op.Method == http.MethodGet:
+			// A silent server may have it: asking again is harmless.
+		case errors.Is(err, errUnclaimedSilent):
+			// A silent server may have had it and acted: no second try.
+			return nil, fmt.Errorf("client: %s %s: no answer: %w", k.Name, describe(key), ErrTimeout)
+		default:
+			return resp, err
+		}
+	}
+	return c.callKey(ctx, k, key, params, false)
 }
 
+// aboutOneResource reports whether a request of kind k with the filled
+// key is about one existing resource the key names without a node.
+func aboutOneResource(k *wire.Kind, key Key) bool {
+	return key.Node == "" && key.ID != "" && key.App != "" && key.Kind == k.KeyKind && !k.KeyRef &&
+		k.Op != nil && !k.Stage && !k.Unbind
+}
+
+// errUnclaimed ends a probe that no server claimed: every server answered,
+// those that passed it to Asterisk found nothing, the others had not seen
+// the resource.
+var errUnclaimed = errors.New("client: no server claimed the resource")
+
+// errUnclaimedSilent ends a probe that no server that answered claimed,
+// with some servers silent until the timeout.
+var errUnclaimedSilent = errors.New("client: no server that answered claimed the resource")
+
 // callKey sends a request of kind k about key, filled, as it is: to the
-// key's node, or to every server when it names none.
-func (c *Client) callKey(ctx context.Context, k *wire.Kind, key Key, params ari.Params) (*wire.Response, error) {
+// key's node, or to every server when it names none; with probe, as a
+// probe (see callKind).
+func (c *Client) callKey(ctx context.Context, k *wire.Kind, key Key, params ari.Params, probe bool) (*wire.Response, error) {
 	if key.Node == "" && key.ID != "" && actsOnExisting(k, key) {
 		// A create class request goes to one server of the application, any
 		// of them: find first the node that has the entity it acts on
@@ -113,6 +151,7 @@ func (c *Client) callKey(ctx context.Context, k *wire.Kind, key Key, params ari.
 	if err != nil {
 		return nil, fmt.Errorf("client: %s: %w", k.Name, err)
 	}
+	req.Probe = probe
 	resp, err := c.send(ctx, k.Class, req, k.Result.Shape == wire.ShapeKeys)
 	if err == nil {
 		c.core.locs.learnReply(k, key, resp)
@@ -190,6 +229,7 @@ func (c *Client) sendRaw(ctx context.Context, class wire.Class, req *wire.Reques
 		return nil, fmt.Errorf("client: %s: encode request: %w", req.Kind, err)
 	}
 	co := c.core
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, co.timeout)
 	defer cancel()
 
@@ -224,9 +264,19 @@ func (c *Client) sendRaw(ctx context.Context, class wire.Class, req *wire.Reques
 	}
 	g.mu.Lock()
 	down := g.down
+	// A probe nobody claimed: every server answered, and those that asked
+	// Asterisk (or could not) had nothing; ask everyone for real.
+	unclaimed := req.Probe && g.ok == nil && g.unclaimed > 0 && !g.decisive
+	complete := g.answered >= g.expected
 	g.mu.Unlock()
 	for _, node := range down {
 		co.servers.markDown(node)
+	}
+	switch {
+	case unclaimed && complete:
+		return nil, errUnclaimed
+	case unclaimed && parent.Err() == nil:
+		return nil, errUnclaimedSilent
 	}
 	resp, rerr := g.result()
 	switch {
@@ -315,6 +365,8 @@ type gather struct {
 	nodes     map[string]bool // nodes of the servers that answered
 	anonymous int             // answers naming no node (v5 servers, bad replies)
 	down      []string        // nodes that answered their Asterisk is unavailable
+	unclaimed int             // answers to a probe from servers that had not seen the resource
+	decisive  bool            // an error answer other than not found and unavailable
 	ok        *wire.Response
 	failed    *wire.Response
 	failErr   error
@@ -350,7 +402,14 @@ func (g *gather) collect(reply []byte) bool {
 		}
 		g.nodes[r.Node] = true
 	}
+	if r.Code == wire.CodeUnclaimed {
+		g.unclaimed++
+		return g.more()
+	}
 	err = r.Err()
+	if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrUnavailable) {
+		g.decisive = true
+	}
 	switch {
 	case err == nil && g.merge:
 		if g.ok == nil {

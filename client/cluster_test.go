@@ -26,6 +26,7 @@ type sniffed struct {
 	subject string
 	kind    string
 	key     Key
+	probe   bool
 }
 
 func sniff(t *testing.T, url, prefix string) *sniffer {
@@ -46,7 +47,7 @@ func sniff(t *testing.T, url, prefix string) *sniffer {
 			k = *r.Key
 		}
 		s.mu.Lock()
-		s.reqs = append(s.reqs, sniffed{m.Subject, r.Kind, k})
+		s.reqs = append(s.reqs, sniffed{m.Subject, r.Kind, k, r.Probe})
 		s.mu.Unlock()
 	})
 	if err != nil {

@@ -184,16 +184,27 @@ func TestGapsCounted(t *testing.T) {
 // seq, straight through ARI (not the bus, which may be away).
 func userEvent(t *testing.T, sim *arisim.Sim, app, seq string) {
 	t.Helper()
-	req, _ := http.NewRequest("POST", sim.URL()+"/events/user/Seq?application="+url.QueryEscape(app),
-		strings.NewReader(`{"variables":{"seq":"`+seq+`"}}`))
+	simPost(t, sim, "/events/user/Seq?application="+url.QueryEscape(app), `{"variables":{"seq":"`+seq+`"}}`, http.StatusNoContent)
+}
+
+// simPost POSTs body (JSON, or "" for none) to path (with its query) on
+// sim's own ARI and fails unless it answers want.
+func simPost(t *testing.T, sim *arisim.Sim, path, body string, want int) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, sim.URL()+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
 	req.SetBasicAuth(localstack.SimUser, localstack.SimPassword)
-	req.Header.Set("Content-Type", "application/json")
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatalf("user event: %v", err)
+		t.Fatalf("POST %s: %v", path, err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
-		t.Fatalf("user event: status %d", resp.StatusCode)
+	if resp.StatusCode != want {
+		t.Fatalf("POST %s: status %d, want %d", path, resp.StatusCode, want)
 	}
 }

@@ -253,7 +253,7 @@ func TestErrorCodesDocumented(t *testing.T) {
 		t.Fatal(err)
 	}
 	codes := []wire.ErrorCode{wire.CodeNotFound, wire.CodeConflict, wire.CodeBadRequest, wire.CodeUnprocessable,
-		wire.CodeUnavailable, wire.CodeTimeout, wire.CodeInternal, wire.CodeNotImplemented}
+		wire.CodeUnavailable, wire.CodeTimeout, wire.CodeInternal, wire.CodeNotImplemented, wire.CodeUnclaimed}
 	for _, c := range codes {
 		if !slices.Contains(doc.Properties.Code.Enum, string(c)) {
 			t.Errorf("response.json error_code lacks %q", c)

@@ -220,6 +220,9 @@ func (s *Server) handleEvent(raw []byte) {
 		return
 	}
 	s.metrics.eventReceived(h.Type)
+	// Before it is published: a client acting on a StasisStart finds the
+	// channel claimed (see knownSet).
+	s.learnEvent(&h, raw, full)
 	if h.Type == "ApplicationReplaced" {
 		// Another client opened a WebSocket for this application: Asterisk
 		// sends it the application's events from now on, not us.

@@ -24,6 +24,9 @@ func (s *Server) onRequest(r route, m bus.Msg) {
 		s.log.Debug("dropping request without reply subject", "subject", m.Subject, "size", len(m.Data))
 		return
 	}
+	if s.answerProbe(r, m) {
+		return
+	}
 	select {
 	case s.sem <- struct{}{}:
 	case <-s.stopping:
@@ -171,9 +174,12 @@ func (s *Server) process(r route, data []byte, label *string) []*wire.Response {
 	if !s.serving.Load() {
 		return []*wire.Response{wire.NewErrorResponse(wire.CodeUnavailable, 0, "Asterisk unavailable: ARI WebSocket down")}
 	}
+	if resps := s.unclaimed(r, req, c); resps != nil {
+		return resps
+	}
+	apps := s.replyApps(r, key)
 	binds := s.bindDialog(c)
 
-	apps := s.replyApps(r, key)
 	build := func(status int, body []byte) []*wire.Response {
 		node := s.Node()
 		out := make([]*wire.Response, len(apps))
@@ -208,6 +214,7 @@ func (s *Server) process(r route, data []byte, label *string) []*wire.Response {
 	} else {
 		s.afterSuccess(c.Op, c.Params)
 	}
+	s.learnCall(c, resp.Status)
 	return build(resp.Status, resp.Body)
 }
 

@@ -71,6 +71,10 @@ func FuzzRequest(f *testing.F) {
 		`{"kind":"BridgeUnsubscribe","key":{"kind":"bridge","id":"b","dialog":"d"}}`,
 		`{"kind":"ChannelUserEvent","key":{"kind":"channel","id":"c"},"ChannelUserevent":{"eventname":"x"}}`,
 		`{"kind":null,"key":[]}`, `{"kind":"ChannelData","key":{"dialog":"a.b"}}`, `[]`, `null`, ``, `{`,
+		`{"kind":"ChannelData","key":{"kind":"channel","id":"c1","app":"demo"},"probe":true}`,
+		`{"kind":"ChannelHold","key":{"kind":"channel","id":"c1"},"probe":true}`,
+		`{"kind":"EndpointData","key":{"kind":"endpoint","id":"PJSIP/a"},"probe":true}`,
+		`{"kind":"ChannelData","key":{"kind":"channel","id":"c1"},"probe":1}`, `{"probe":true}`,
 	} {
 		f.Add([]byte(s), uint8(0))
 	}
@@ -80,6 +84,14 @@ func FuzzRequest(f *testing.F) {
 		r := route{class: classes[int(sel)%4], app: "demo", node: sel&4 != 0}
 		if sel&8 != 0 {
 			r.app = ""
+		}
+		// The probe answered in the bus's goroutine: only unclaimed.
+		if resps, _ := s.probeAnswer(r, data); resps != nil {
+			for _, resp := range resps {
+				if resp.Code != wire.CodeUnclaimed {
+					t.Fatalf("probe answer to %q: %+v", data, resp)
+				}
+			}
 		}
 		label := ""
 		resps := s.process(r, data, &label)

@@ -114,6 +114,7 @@ type Server struct {
 	log     *slog.Logger
 	metrics *metrics
 	dialogs *dialogTable
+	known   *knownSet // resources seen on this Asterisk, for probes
 
 	announceEvery time.Duration
 	timeout       time.Duration
@@ -224,6 +225,7 @@ func New(cfg Config) (*Server, error) {
 		s.events = cfg.Bus
 	}
 	s.dialogs = newDialogTable(s.metrics.bindings)
+	s.known = newKnownSet()
 	s.metrics.ready = func() bool { return s.Readiness() == nil }
 	empty := ""
 	s.node.Store(&empty)
@@ -435,6 +437,8 @@ func (s *Server) onState(up bool) {
 		// At once, not when manage gets to it: from now on requests are
 		// answered unavailable.
 		s.serving.Store(false)
+		// End events may be missed until it is back.
+		s.known.clear()
 	}
 	s.wsMu.Unlock()
 	if up {

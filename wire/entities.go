@@ -44,6 +44,10 @@ type Entity struct {
 	// works on ("channel:<id>", "bridge:<id>"): its events are events of
 	// that target too.
 	TargetField string
+	// StartEvents are the event types that tell of a new one (Created
+	// entities only): a server learns from them which entities its
+	// Asterisk has, to answer probes (Request.Probe) without asking it.
+	StartEvents []string
 	// EndEvents are the event types after which it is gone.
 	EndEvents []string
 	// IDDoc says what the id is, for docs/protocol.md.
@@ -59,16 +63,16 @@ var entities = []Entity{
 		IDDoc: "application name"},
 	{Kind: "asterisk", Noun: "Asterisk system", IDDoc: "(none: Asterisk-wide requests)"},
 	{Kind: "bridge", Noun: "bridge", Model: "Bridge", IDField: "id", IDParams: []string{"bridgeId"}, KeyParam: "bridgeId",
-		Created: true, EndEvents: []string{"BridgeDestroyed"}, IDDoc: "bridge id"},
+		Created: true, StartEvents: []string{"BridgeCreated"}, EndEvents: []string{"BridgeDestroyed"}, IDDoc: "bridge id"},
 	{Kind: "channel", Noun: "channel", Model: "Channel", IDField: "id", IDParams: []string{"snoopId", "channelId"}, KeyParam: "channelId",
-		Created: true, EndEvents: []string{"ChannelDestroyed"}, IDDoc: "channel id"},
+		Created: true, StartEvents: []string{"ChannelCreated", "StasisStart"}, EndEvents: []string{"ChannelDestroyed"}, IDDoc: "channel id"},
 	{Kind: "config", Noun: "dynamic configuration object", KeyParam: "configClass/objectType/id", IDDoc: "`<configClass>/<objectType>/<id>`"},
 	{Kind: "devicestate", Noun: "device state", Model: "DeviceState", IDField: "name", IDParams: []string{"deviceName"}, KeyParam: "deviceName",
 		IDDoc: "device name (`Stasis:foo`)"},
 	{Kind: "endpoint", Noun: "endpoint", Model: "Endpoint", IDField: "technology/resource", KeyParam: "tech/resource",
 		IDDoc: "`<tech>/<resource>`"},
 	{Kind: "liverecording", Noun: "live recording", Model: "LiveRecording", IDField: "name", IDParams: []string{"name", "recordingName"}, KeyParam: "recordingName", PathPrefix: "/recordings/live/",
-		Created: true, TargetField: "target_uri", EndEvents: []string{"RecordingFinished", "RecordingFailed"}, IDDoc: "recording name"},
+		Created: true, TargetField: "target_uri", StartEvents: []string{"RecordingStarted"}, EndEvents: []string{"RecordingFinished", "RecordingFailed"}, IDDoc: "recording name"},
 	{Kind: "logging", Noun: "Asterisk log channel", Model: "LogChannel", IDField: "channel", IDParams: []string{"logChannelName"}, KeyParam: "logChannelName",
 		IDDoc: "log channel name"},
 	{Kind: "mailbox", Noun: "mailbox", Model: "Mailbox", IDField: "name", IDParams: []string{"mailboxName"}, KeyParam: "mailboxName",
@@ -76,7 +80,7 @@ var entities = []Entity{
 	{Kind: "module", Noun: "Asterisk module", Model: "Module", IDField: "name", IDParams: []string{"moduleName"}, KeyParam: "moduleName",
 		IDDoc: "module name"},
 	{Kind: "playback", Noun: "playback", Model: "Playback", IDField: "id", IDParams: []string{"playbackId"}, KeyParam: "playbackId",
-		Created: true, TargetField: "target_uri", EndEvents: []string{"PlaybackFinished"}, IDDoc: "playback id"},
+		Created: true, TargetField: "target_uri", StartEvents: []string{"PlaybackStarted"}, EndEvents: []string{"PlaybackFinished"}, IDDoc: "playback id"},
 	{Kind: "sound", Noun: "sound", Model: "Sound", IDField: "id", IDParams: []string{"soundId"}, KeyParam: "soundId",
 		IDDoc: "sound id"},
 	{Kind: "storedrecording", Noun: "stored recording", Model: "StoredRecording", IDField: "name", IDParams: []string{"destinationRecordingName", "recordingName"}, KeyParam: "recordingName", PathPrefix: "/recordings/stored/",

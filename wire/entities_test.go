@@ -54,6 +54,14 @@ func TestEntityTable(t *testing.T) {
 				t.Errorf("%s: end event %s does not carry a %s", e.Kind, typ, e.Model)
 			}
 		}
+		for _, typ := range e.StartEvents {
+			if !slices.Contains(endedBy[e.Model], typ) {
+				t.Errorf("%s: start event %s does not carry a %s", e.Kind, typ, e.Model)
+			}
+		}
+		if e.Created != (len(e.StartEvents) > 0) {
+			t.Errorf("%s: Created %v with start events %v: every created entity has some, no other", e.Kind, e.Created, e.StartEvents)
+		}
 		for _, p := range e.IDParams {
 			if !params[p] {
 				t.Errorf("%s: no operation has the id parameter %s", e.Kind, p)

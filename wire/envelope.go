@@ -35,11 +35,18 @@ var RequestClasses = []Class{ClassGet, ClassData, ClassCommand, ClassCreate}
 // (e.g. "channel_originate"). Params is our addition: ARI parameters by
 // their spec names, used for operations v5 has no kind for and as an
 // override on top of the v5 payload.
+//
+// Probe, also ours, marks a request with a partial key sent to every
+// server as a probe: a server that has not seen the key's entity answers
+// CodeUnclaimed at once instead of asking its Asterisk (see
+// docs/protocol.md, "Probing for a resource's node"). v5 servers ignore
+// it and answer as to any request.
 type Request struct {
 	Kind    string
 	Key     *Key
 	Payload map[string]json.RawMessage
 	Params  map[string]any
+	Probe   bool
 }
 
 // Response is a response envelope. Error is the v5 free text ("" on
@@ -81,4 +88,8 @@ const (
 	CodeUnavailable   ErrorCode = "unavailable"
 	CodeTimeout       ErrorCode = "timeout"
 	CodeInternal      ErrorCode = "internal"
+	// CodeUnclaimed answers a probe (Request.Probe) about an entity the
+	// server has not seen: it did not ask its Asterisk, so the answer
+	// says nothing about whether the entity is there.
+	CodeUnclaimed ErrorCode = "unclaimed"
 )

@@ -28,6 +28,7 @@ var (
 	ErrTimeout        = errors.New("timeout")
 	ErrInternal       = errors.New("internal error")
 	ErrNotImplemented = errors.New("not implemented")
+	ErrUnclaimed      = errors.New("unclaimed")
 )
 
 // sentinel maps a code onto its sentinel error.
@@ -47,6 +48,8 @@ func (c ErrorCode) sentinel() error {
 		return ErrTimeout
 	case CodeNotImplemented:
 		return ErrNotImplemented
+	case CodeUnclaimed:
+		return ErrUnclaimed
 	}
 	return ErrInternal
 }
@@ -123,7 +126,7 @@ func ErrorResponseFor(err error) *Response {
 	}
 	code := CodeInternal
 	for _, c := range []ErrorCode{CodeNotFound, CodeConflict, CodeBadRequest, CodeUnprocessable,
-		CodeUnavailable, CodeTimeout, CodeNotImplemented} {
+		CodeUnavailable, CodeTimeout, CodeNotImplemented, CodeUnclaimed} {
 		if errors.Is(err, c.sentinel()) {
 			code = c
 			break

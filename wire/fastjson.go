@@ -160,6 +160,13 @@ func (r *Request) decodeFast(t []byte) (handled bool, err error) {
 			if uerr := json.Unmarshal(raw, &out.Params); uerr != nil {
 				err = badRequest("params: %v", uerr)
 			}
+		case fieldProbe:
+			switch v.Type {
+			case gjson.True, gjson.False:
+				out.Probe = v.Type == gjson.True
+			default:
+				err = badRequest("probe is not a boolean")
+			}
 		default:
 			if !v.IsObject() {
 				err = badRequest("payload field %q is not an object", name)

@@ -23,6 +23,7 @@ const (
 	fieldKind   = "kind"
 	fieldKey    = "key"
 	fieldParams = "params"
+	fieldProbe  = "probe"
 )
 
 func badRequest(format string, args ...any) error {
@@ -34,7 +35,8 @@ func badRequest(format string, args ...any) error {
 //
 // Accepted: a JSON object with "kind" (a string; absent or null is ""),
 // "key" (a Key object, null or absent), "params" (an object, null or
-// absent) and payload fields, each an object (or null, ignored).
+// absent), "probe" (a boolean, null or absent) and payload fields, each
+// an object (or null, ignored).
 func DecodeRequest(data []byte) (*Request, error) {
 	r := new(Request)
 	if err := r.UnmarshalJSON(data); err != nil {
@@ -86,6 +88,10 @@ func (r *Request) decodeMembers(t []byte) error {
 			err = member(raw, '{', "key", "an object", r.Key)
 		case fieldParams:
 			err = member(raw, '{', "params", "an object", &r.Params)
+		case fieldProbe:
+			if err = json.Unmarshal(raw, &r.Probe); err != nil {
+				err = badRequest("probe is not a boolean")
+			}
 		default:
 			if raw[0] != '{' {
 				return badRequest("payload field %q is not an object", name)
@@ -176,7 +182,7 @@ func depth(b []byte) int {
 
 // MarshalJSON writes the flat envelope: "kind", "key" (null when nil, as
 // v5's ping), the payload fields in name order, then "params" when not
-// empty.
+// empty and "probe" when set.
 func (r *Request) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	buf.Grow(128)
@@ -195,7 +201,7 @@ func (r *Request) MarshalJSON() ([]byte, error) {
 	slices.Sort(names)
 	for _, name := range names {
 		switch name {
-		case fieldKind, fieldKey, fieldParams, "":
+		case fieldKind, fieldKey, fieldParams, fieldProbe, "":
 			return nil, fmt.Errorf("wire: payload field name %q is reserved", name)
 		}
 		raw := r.Payload[name]
@@ -217,6 +223,9 @@ func (r *Request) MarshalJSON() ([]byte, error) {
 		}
 		buf.WriteString(`,"params":`)
 		buf.Write(p)
+	}
+	if r.Probe {
+		buf.WriteString(`,"probe":true`)
 	}
 	buf.WriteByte('}')
 	return buf.Bytes(), nil

@@ -184,9 +184,11 @@ type scatterServer struct {
 // scatter measures channel data with a partial key (no node) against the
 // same request with a full key, with more and more servers, in two
 // cases: a cold partial key (true scatter-gather: every server of the
-// application gets the request, the one that has the channel answers it,
-// the others answer not found), from a client that learns nothing, so
-// that every id is one it has never seen; and the partial key of an id
+// application gets the request, as a probe: the one that has seen the
+// channel, an inbound call of the application, asks its Asterisk and
+// answers, the others answer unclaimed without asking theirs), from a
+// client that learns nothing, so that every id is one it has never seen;
+// and the partial key of an id
 // the client has learned (it has had a reply naming the channel's node),
 // which the client sends to that node only, as an application holding
 // ids gets. The servers run in this process, each with its simulator, on

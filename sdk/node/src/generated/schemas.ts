@@ -66,7 +66,8 @@ export const responseSchema = {
         "unavailable",
         "timeout",
         "internal",
-        "not_implemented"
+        "not_implemented",
+        "unclaimed"
       ],
       "type": "string"
     },
@@ -421,6 +422,13 @@ export const requestSchema = {
       "description": "v5 payload of the kind that uses it (see docs/protocol.md)",
       "type": [
         "object",
+        "null"
+      ]
+    },
+    "probe": {
+      "description": "addition to v5: a probe; a server that has not seen the key's resource answers error_code unclaimed without asking Asterisk (docs/protocol.md, Probing for a resource's node)",
+      "type": [
+        "boolean",
         "null"
       ]
     },
