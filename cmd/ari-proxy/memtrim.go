@@ -16,7 +16,8 @@ import (
 // (defaultGCPercent) the heap may peak at a few times its live size under
 // load, and Go gives freed memory back to the OS only gradually: a server
 // that went quiet would keep its peak for minutes. trimWhenIdle gives it
-// back once, when the process has gone from busy to idle.
+// back when the process has gone from busy to idle, and again, while it
+// stays idle, whenever its own idle work has regrown it.
 const (
 	trimTick = time.Second
 	// busyCPU and idleCPU are the shares of one CPU over a tick above
@@ -29,16 +30,18 @@ const (
 	// that the server's parked request workers (which exit after 2 s
 	// without work) are gone and their stacks are returned too.
 	idleTicks = 3
-	// regrowSlack is how much more memory than right after its trim an
-	// idle server may hold before it returns it again: an idle server's
-	// own work (each /metrics scrape allocates about 190 KiB, pings,
-	// timers) regrows its heap to the GC target and the freed pages stay
+	// minRegrow is the least an idle server may hold above its level
+	// right after its trim before it returns memory again: its own work
+	// (each /metrics scrape allocates about 190 KiB, pings, timers)
+	// regrows the heap to the GC target, and the freed pages stay
 	// resident until Go's scavenger returns them, minutes later. Half a
-	// MiB is a few scrapes; the re-trim (one collection of a heap of a
-	// few MiB, about a millisecond) then comes at most once a second
-	// while scraped four times a second, and about once a minute under
+	// MiB is three scrapes. With a large live heap the margin is a
+	// quarter of it, so that the re-trim's collection, whose cost grows
+	// with the live heap, stays as rare relative to its cost. For the
+	// 2 MiB live heap of an idle server: 1.5 to 6 ms of CPU, at most once
+	// a second (scraped four times a second), every three scrapes under
 	// Prometheus' usual 15 s interval.
-	regrowSlack = 512 << 10
+	minRegrow = 512 << 10
 )
 
 // trimWhenIdle runs until ctx ends. With adaptive, the GC target follows
@@ -50,7 +53,7 @@ func trimWhenIdle(ctx context.Context, log *slog.Logger, adaptive bool) {
 	t := time.NewTicker(trimTick)
 	defer t.Stop()
 	tr := &idleTrimmer{cpu: cpuSeconds}
-	var floor uint64 // memory held right after the last trim
+	var floor, live uint64 // memory held and live heap right after the last trim
 	tr.onIdle = func() {
 		if adaptive {
 			debug.SetGCPercent(idleGCPercent)
@@ -61,13 +64,13 @@ func trimWhenIdle(ctx context.Context, log *slog.Logger, adaptive bool) {
 		runtime.GC()
 		runtime.GC()
 		debug.FreeOSMemory()
-		floor = heldBytes()
-		log.Debug("idle after a burst: memory returned to the OS", "held", floor)
+		floor, live = heldBytes()
+		log.Debug("idle after a burst: memory returned to the OS", "held", floor, "live", live)
 	}
 	tr.onQuiet = func() {
-		if held := heldBytes(); regrown(floor, held) {
+		if held, _ := heldBytes(); regrown(floor, live, held) {
 			debug.FreeOSMemory()
-			floor = heldBytes()
+			floor, live = heldBytes()
 			log.Debug("idle: regrown memory returned to the OS", "was", held, "held", floor)
 		}
 	}
@@ -90,16 +93,19 @@ func trimWhenIdle(ctx context.Context, log *slog.Logger, adaptive bool) {
 const idleGCPercent = 100
 
 // heldBytes is the memory the Go runtime holds from the OS (mapped and
-// not returned): about the process's anonymous RSS.
-func heldBytes() uint64 {
-	s := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
+// not returned: about the process's anonymous RSS), and its live heap as
+// of the last collection.
+func heldBytes() (held, live uint64) {
+	s := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"},
+		{Name: "/gc/heap/live:bytes"}}
 	metrics.Read(s)
-	return s[0].Value.Uint64() - s[1].Value.Uint64()
+	return s[0].Value.Uint64() - s[1].Value.Uint64(), s[2].Value.Uint64()
 }
 
-// regrown reports whether an idle process holding held bytes, floor
-// right after its last trim, should return memory again.
-func regrown(floor, held uint64) bool { return held > floor+regrowSlack }
+// regrown reports whether an idle process now holding held bytes should
+// return memory again, when it held floor with a live heap of live
+// right after its last trim.
+func regrown(floor, live, held uint64) bool { return held > floor+max(minRegrow, live/4) }
 
 // idleTrimmer decides, tick by tick, when the process went from busy to
 // idle.

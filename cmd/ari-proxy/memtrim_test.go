@@ -56,36 +56,44 @@ func TestIdleTrimmer(t *testing.T) {
 }
 
 // TestRegrown: an idle server returns memory again only once it holds
-// more than regrowSlack above what it held right after its last trim.
+// more than minRegrow, or a quarter of its live heap when that is more,
+// above what it held right after its last trim.
 func TestRegrown(t *testing.T) {
 	const floor = 8 << 20
 	tests := []struct {
-		held uint64
-		want bool
+		live, held uint64
+		want       bool
 	}{
-		{floor, false},
-		{floor - 1<<20, false}, // the scavenger returned some meanwhile
-		{floor + regrowSlack, false},
-		{floor + regrowSlack + 1, true},
-		{floor + 4<<20, true},
+		{2 << 20, floor, false},
+		{2 << 20, floor - 1<<20, false}, // the scavenger returned some meanwhile
+		{2 << 20, floor + minRegrow, false},
+		{2 << 20, floor + minRegrow + 1, true},
+		{2 << 20, floor + 4<<20, true},
+		{40 << 20, floor + 4<<20, false}, // a quarter of 40 MiB live: 10 MiB
+		{40 << 20, floor + 10<<20 + 1, true},
 	}
 	for _, tt := range tests {
-		if got := regrown(floor, tt.held); got != tt.want {
-			t.Errorf("regrown(%d, %d) = %v, want %v", floor, tt.held, got, tt.want)
+		if got := regrown(floor, tt.live, tt.held); got != tt.want {
+			t.Errorf("regrown(%d, %d, %d) = %v, want %v", floor, tt.live, tt.held, got, tt.want)
 		}
 	}
 }
 
 // TestHeldBytes: the memory held follows what the heap holds.
 func TestHeldBytes(t *testing.T) {
-	before := heldBytes()
+	before, _ := heldBytes()
 	keep := make([]byte, 16<<20)
 	for i := range keep {
 		keep[i] = 1
 	}
-	after := heldBytes()
+	after, _ := heldBytes()
+	runtime.GC()
+	_, live := heldBytes()
 	runtime.KeepAlive(keep)
 	if before == 0 || after < before+16<<20 {
 		t.Errorf("held %d bytes, then %d after allocating 16 MiB", before, after)
+	}
+	if live < 16<<20 {
+		t.Errorf("live heap %d bytes with 16 MiB kept", live)
 	}
 }
