@@ -146,6 +146,13 @@ func (s *Server) learnEvent(h *eventHead, raw []byte, read bool) {
 	}
 }
 
+// learnRef adds r to the set when it is a Created entity.
+func (s *Server) learnRef(r wire.Ref) {
+	if e := wire.EntityOf(r.Kind); e != nil && e.Created {
+		s.known.add(resKey{r.Kind, r.ID})
+	}
+}
+
 // unclaimed is the answer to req when it is a probe (on a subject every
 // server of the application receives) about a resource this server has
 // not seen: unclaimed, once per application answered, as any reply. It
@@ -227,14 +234,9 @@ func probed(c *wire.Call) resKey {
 func (s *Server) learnCall(c *wire.Call, status int) {
 	switch {
 	case status/100 == 2:
-		refs := []wire.Ref{c.Created}
+		s.learnRef(c.Created)
 		if c.Op.Method == http.MethodGet {
-			refs = append(refs, c.Touched)
-		}
-		for _, r := range refs {
-			if e := wire.EntityOf(r.Kind); e != nil && e.Created {
-				s.known.add(resKey{r.Kind, r.ID})
-			}
+			s.learnRef(c.Touched)
 		}
 	case status == 404:
 		if r := probed(c); r.id != "" {
