@@ -62,3 +62,25 @@ func BenchmarkLocationsLearnReply(b *testing.B) {
 		l.learnReply(k, key, resp)
 	}
 }
+
+// BenchmarkGatherProbe20: the answers of 20 servers to a probe, 19
+// unclaimed and the owner's last (the worst order).
+func BenchmarkGatherProbe20(b *testing.B) {
+	unclaimed := make([][]byte, 19)
+	for i := range unclaimed {
+		unclaimed[i] = fmt.Appendf(nil, `{"error":"unclaimed: channel 1763779175.0 not seen here","error_code":"unclaimed","node":"02:fc:00:00:5c:%02x"}`, i+1)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		g := gather{expected: 20}
+		for _, r := range unclaimed {
+			g.collect(r)
+		}
+		if g.collect(channelDataReply) {
+			b.Fatal("more after the success")
+		}
+		if _, err := g.result(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -63,3 +63,20 @@ func TestKnownSet(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkProbeUnclaimed: a probe about a channel this server has not
+// seen, decided in the bus's delivery goroutine (what each of the other
+// servers pays for one cold partial key).
+//
+//	go test -run '^$' -bench 'ProbeUnclaimed' -benchmem ./proxy/
+func BenchmarkProbeUnclaimed(b *testing.B) {
+	s := deadServer(b)
+	r := route{class: "data", app: "demo"}
+	data := []byte(`{"kind":"ChannelData","key":{"kind":"channel","id":"1763779175.0","app":"demo"},"probe":true}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if resps, _ := s.probeAnswer(r, data); len(resps) != 1 {
+			b.Fatal("not answered unclaimed")
+		}
+	}
+}
