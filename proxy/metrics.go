@@ -48,6 +48,7 @@ type metrics struct {
 	refused      prometheus.Counter
 	publishFail  prometheus.Counter
 	ready        func() bool // set by New: the server's readiness, for the ready gauge
+	known        func() int  // set by New: the size of the known set, for its gauge
 }
 
 func newMetrics() *metrics {
@@ -119,6 +120,10 @@ func (m *metrics) register(r prometheus.Registerer, b bus.Bus) error {
 			Namespace: "ariproxy", Name: "ready",
 			Help: "1 while the server serves requests (what /readyz answers 200 to), 0 otherwise.",
 		}, func() float64 { return boolFloat(m.ready()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: "ariproxy", Name: "known_resources",
+			Help: "Channels, bridges, playbacks and live recordings this server knows are on its Asterisk (it claims probes for them).",
+		}, func() float64 { return float64(m.known()) }),
 	}
 	// The bus's own state, when the implementation reports it (natsbus does).
 	if c, ok := b.(connectedBus); ok {

@@ -115,6 +115,9 @@ func TestProbe(t *testing.T) {
 	// A WebSocket drop forgets everything: end events may be missed.
 	e.originate("pb-2", events)
 	ok(t, "probe before the drop", e.request(data, probe("pb-2")))
+	if n := metric(t, e.reg, "ariproxy_known_resources"); n != 2 {
+		t.Errorf("known_resources = %v before the drop, want 2 (pb-1 read again, pb-2 created)", n)
+	}
 	e.sim.DropWebSockets()
 	eventually(t, 10*time.Second, "the WebSocket reconnected", func() bool {
 		return metric(t, e.reg, "ariproxy_ari_websocket_reconnects_total") >= 1
@@ -144,5 +147,9 @@ func TestProbe(t *testing.T) {
 	ok(t, "probe of a list", e.request(e.subj.Request(wire.ClassGet, app, ""), list))
 	if n := metric(t, e.reg, "ariproxy_requests_total", "code", string(wire.CodeUnclaimed)); n < 4 {
 		t.Errorf("requests_total{code=unclaimed} = %v, want the probes counted", n)
+	}
+	// pb-1 and pb-2 went with the drop, pb-3 with its ChannelDestroyed.
+	if n := metric(t, e.reg, "ariproxy_known_resources"); n != 0 {
+		t.Errorf("known_resources = %v at the end, want 0", n)
 	}
 }

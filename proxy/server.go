@@ -226,6 +226,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.dialogs = newDialogTable(s.metrics.bindings)
 	s.known = newKnownSet()
+	s.metrics.known = s.known.len
 	s.metrics.ready = func() bool { return s.Readiness() == nil }
 	empty := ""
 	s.node.Store(&empty)
