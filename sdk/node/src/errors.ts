@@ -11,7 +11,8 @@ export type ErrorCode =
   | "unavailable"
   | "timeout"
   | "not_implemented"
-  | "internal";
+  | "internal"
+  | "unclaimed";
 
 /** What an error knows beside its message. */
 export interface ErrorDetails {
@@ -114,6 +115,17 @@ export class InternalError extends AriProxyError {
   }
 }
 
+/**
+ * The answer of a server to a probe about a resource it has not seen
+ * (docs/protocol.md, "Probing for a resource's node"): it did not ask its
+ * Asterisk. Only a request marked as a probe gets it; the SDK sends none.
+ */
+export class UnclaimedError extends AriProxyError {
+  constructor(message: string, details?: ErrorDetails) {
+    super("unclaimed", message, details);
+  }
+}
+
 /** The client (or the subscription) is closed. */
 export class ClosedError extends UnavailableError {}
 
@@ -126,6 +138,7 @@ const classes: Readonly<Record<ErrorCode, new (message: string, details?: ErrorD
   timeout: TimeoutError,
   not_implemented: NotImplementedError,
   internal: InternalError,
+  unclaimed: UnclaimedError,
 });
 
 /** The error codes with a class, for checks against the schema's list. */

@@ -10,6 +10,7 @@ import {
   TimeoutError,
   UnavailableError,
   UnprocessableError,
+  UnclaimedError,
   BadRequestError,
   errorForCode,
   codeFromText,
@@ -19,7 +20,7 @@ import { responseSchema } from "../../src/generated/schemas.js";
 
 test("one error class per error code of the protocol", () => {
   assert.deepEqual([...ERROR_CODES].sort(), [...responseSchema.properties.error_code.enum].sort());
-  const classes = { not_found: NotFoundError, conflict: ConflictError, bad_request: BadRequestError, unprocessable: UnprocessableError, unavailable: UnavailableError, timeout: TimeoutError, not_implemented: NotImplementedError, internal: InternalError };
+  const classes = { not_found: NotFoundError, conflict: ConflictError, bad_request: BadRequestError, unprocessable: UnprocessableError, unavailable: UnavailableError, timeout: TimeoutError, not_implemented: NotImplementedError, internal: InternalError, unclaimed: UnclaimedError };
   for (const code of ERROR_CODES) {
     const e = errorForCode(code, "m", { status: 404, detail: "d", node: "n" });
     assert.ok(e instanceof classes[code], code);
