@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -51,7 +52,7 @@ func (k *knownSet) add(r resKey) {
 	}
 	// A copy: the id may point into an event or request buffer that the
 	// set must not keep alive.
-	k.m[resKey{r.kind, string([]byte(r.id))}] = struct{}{}
+	k.m[resKey{r.kind, strings.Clone(r.id)}] = struct{}{}
 	k.peak = max(k.peak, len(k.m))
 }
 
