@@ -195,7 +195,7 @@ func (s *Server) answerProbe(r route, m bus.Msg) bool {
 // and its kind's name, or nil.
 func (s *Server) probeAnswer(r route, data []byte) ([]*wire.Response, string) {
 	if r.node || r.class == wire.ClassCreate || len(data) > s.maxBytes || !s.serving.Load() || s.isStopping() ||
-		gjson.GetBytes(data, "probe").Type != gjson.True {
+		!gjson.GetBytes(data, "probe").IsObject() {
 		return nil, ""
 	}
 	req, err := wire.DecodeRequest(data)

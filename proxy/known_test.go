@@ -72,7 +72,7 @@ func TestKnownSet(t *testing.T) {
 func BenchmarkProbeUnclaimed(b *testing.B) {
 	s := deadServer(b)
 	r := route{class: "data", app: "demo"}
-	data := []byte(`{"kind":"ChannelData","key":{"kind":"channel","id":"1763779175.0","app":"demo"},"probe":true}`)
+	data := []byte(`{"kind":"ChannelData","key":{"kind":"channel","id":"1763779175.0","app":"demo"},"probe":{}}`)
 	b.ReportAllocs()
 	for b.Loop() {
 		if resps, _ := s.probeAnswer(r, data); len(resps) != 1 {

@@ -54,7 +54,7 @@ func (a *ariCalls) about(s string) int {
 	return n
 }
 
-// TestProbe: a probe (a request with "probe": true on the application's
+// TestProbe: a probe (a request with "probe": {} on the application's
 // subject) is passed to Asterisk only for a resource the server has seen:
 // created through it, named by a start event, or found by an ordinary
 // request; for any other it answers unclaimed without an ARI call. End
@@ -67,7 +67,7 @@ func TestProbe(t *testing.T) {
 	events := e.sub(e.subj.AllEvents(app))
 	data := e.subj.Request(wire.ClassData, app, "")
 	probe := func(id string) map[string]any {
-		return map[string]any{"kind": "ChannelData", "key": map[string]any{"kind": "channel", "id": id, "app": app}, "probe": true}
+		return map[string]any{"kind": "ChannelData", "key": map[string]any{"kind": "channel", "id": id, "app": app}, "probe": map[string]any{}}
 	}
 	code := func(what string, r *wire.Response, want wire.ErrorCode) {
 		t.Helper()
@@ -139,11 +139,11 @@ func TestProbe(t *testing.T) {
 	code("probe after ChannelDestroyed", e.request(data, probe("pb-3")), wire.CodeUnclaimed)
 
 	// Not about one created resource: served as without the mark.
-	ep := map[string]any{"kind": "EndpointData", "key": map[string]any{"kind": "endpoint", "id": "PJSIP/alice", "app": app}, "probe": true}
+	ep := map[string]any{"kind": "EndpointData", "key": map[string]any{"kind": "endpoint", "id": "PJSIP/alice", "app": app}, "probe": map[string]any{}}
 	if r := e.request(data, ep); r.Code == wire.CodeUnclaimed {
 		t.Errorf("probe of an endpoint: %+v, want it served", r)
 	}
-	list := map[string]any{"kind": "ChannelList", "key": map[string]any{"app": app}, "probe": true}
+	list := map[string]any{"kind": "ChannelList", "key": map[string]any{"app": app}, "probe": map[string]any{}}
 	ok(t, "probe of a list", e.request(e.subj.Request(wire.ClassGet, app, ""), list))
 	if n := metric(t, e.reg, "ariproxy_requests_total", "code", string(wire.CodeUnclaimed)); n < 4 {
 		t.Errorf("requests_total{code=unclaimed} = %v, want the probes counted", n)

@@ -71,10 +71,10 @@ func FuzzRequest(f *testing.F) {
 		`{"kind":"BridgeUnsubscribe","key":{"kind":"bridge","id":"b","dialog":"d"}}`,
 		`{"kind":"ChannelUserEvent","key":{"kind":"channel","id":"c"},"ChannelUserevent":{"eventname":"x"}}`,
 		`{"kind":null,"key":[]}`, `{"kind":"ChannelData","key":{"dialog":"a.b"}}`, `[]`, `null`, ``, `{`,
-		`{"kind":"ChannelData","key":{"kind":"channel","id":"c1","app":"demo"},"probe":true}`,
-		`{"kind":"ChannelHold","key":{"kind":"channel","id":"c1"},"probe":true}`,
-		`{"kind":"EndpointData","key":{"kind":"endpoint","id":"PJSIP/a"},"probe":true}`,
-		`{"kind":"ChannelData","key":{"kind":"channel","id":"c1"},"probe":1}`, `{"probe":true}`,
+		`{"kind":"ChannelData","key":{"kind":"channel","id":"c1","app":"demo"},"probe":{}}`,
+		`{"kind":"ChannelHold","key":{"kind":"channel","id":"c1"},"probe":{}}`,
+		`{"kind":"EndpointData","key":{"kind":"endpoint","id":"PJSIP/a"},"probe":{}}`,
+		`{"kind":"ChannelData","key":{"kind":"channel","id":"c1"},"probe":1}`, `{"probe":{}}`,
 	} {
 		f.Add([]byte(s), uint8(0))
 	}

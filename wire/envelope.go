@@ -37,10 +37,12 @@ var RequestClasses = []Class{ClassGet, ClassData, ClassCommand, ClassCreate}
 // override on top of the v5 payload.
 //
 // Probe, also ours, marks a request with a partial key sent to every
-// server as a probe: a server that has not seen the key's entity answers
-// CodeUnclaimed at once instead of asking its Asterisk (see
-// docs/protocol.md, "Probing for a resource's node"). v5 servers ignore
-// it and answer as to any request.
+// server as a probe ("probe": {} on the wire: an object, as every
+// addition to the envelope, so that a server that does not know it takes
+// it for a payload field it does not use): a server that has not seen
+// the key's entity answers CodeUnclaimed at once instead of asking its
+// Asterisk (see docs/protocol.md, "Probing for a resource's node"). v5
+// servers ignore it and answer as to any request.
 type Request struct {
 	Kind    string
 	Key     *Key

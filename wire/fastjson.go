@@ -161,12 +161,11 @@ func (r *Request) decodeFast(t []byte) (handled bool, err error) {
 				err = badRequest("params: %v", uerr)
 			}
 		case fieldProbe:
-			switch v.Type {
-			case gjson.True, gjson.False:
-				out.Probe = v.Type == gjson.True
-			default:
-				err = badRequest("probe is not a boolean")
+			if !v.IsObject() {
+				err = badRequest("probe is not an object")
+				return
 			}
+			out.Probe = true
 		default:
 			if !v.IsObject() {
 				err = badRequest("payload field %q is not an object", name)

@@ -35,7 +35,7 @@ func badRequest(format string, args ...any) error {
 //
 // Accepted: a JSON object with "kind" (a string; absent or null is ""),
 // "key" (a Key object, null or absent), "params" (an object, null or
-// absent), "probe" (a boolean, null or absent) and payload fields, each
+// absent), "probe" (an object, null or absent) and payload fields, each
 // an object (or null, ignored).
 func DecodeRequest(data []byte) (*Request, error) {
 	r := new(Request)
@@ -89,9 +89,10 @@ func (r *Request) decodeMembers(t []byte) error {
 		case fieldParams:
 			err = member(raw, '{', "params", "an object", &r.Params)
 		case fieldProbe:
-			if err = json.Unmarshal(raw, &r.Probe); err != nil {
-				err = badRequest("probe is not a boolean")
+			if raw[0] != '{' {
+				err = badRequest("probe is not an object")
 			}
+			r.Probe = true
 		default:
 			if raw[0] != '{' {
 				return badRequest("payload field %q is not an object", name)
@@ -225,7 +226,7 @@ func (r *Request) MarshalJSON() ([]byte, error) {
 		buf.Write(p)
 	}
 	if r.Probe {
-		buf.WriteString(`,"probe":true`)
+		buf.WriteString(`,"probe":{}`)
 	}
 	buf.WriteByte('}')
 	return buf.Bytes(), nil

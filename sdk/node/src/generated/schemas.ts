@@ -428,7 +428,7 @@ export const requestSchema = {
     "probe": {
       "description": "addition to v5: a probe; a server that has not seen the key's resource answers error_code unclaimed without asking Asterisk (docs/protocol.md, Probing for a resource's node)",
       "type": [
-        "boolean",
+        "object",
         "null"
       ]
     },
