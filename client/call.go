@@ -90,7 +90,7 @@ func (c *Client) callKind(ctx context.Context, k *wire.Kind, key Key, params ari
 			co.locs.forget(ref, node)
 		}
 	}
-	if e := wire.EntityOf(key.Kind); e != nil && e.Created && k.Class != wire.ClassCreate && co.servers.count(key.App) > 1 {
+	if k.Probed(key).ID != "" && co.servers.count(key.App) > 1 {
 		// (A create class kind goes to one server; ChannelPlay and the
 		// like find their channel's node first, by a get that probes.)
 		resp, err := c.callKey(ctx, k, key, params, true)

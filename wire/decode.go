@@ -103,6 +103,22 @@ func (c *Call) Unbound() Ref {
 	return Ref{kind, c.Key.ID}
 }
 
+// Probed is the entity a probe (Request.Probe) of kind k with key asks
+// about: the key's entity, when a request of k passes to Asterisk an
+// operation on it (no create, stage or unbind) and it is one Asterisk
+// makes per box (a Created entity: channel, bridge, playback, live
+// recording). It is the zero Ref otherwise; the probe mark then means
+// nothing. Clients decide with it what to probe, servers what to claim.
+func (k *Kind) Probed(key Key) Ref {
+	if key.ID == "" || key.Kind != k.KeyKind || k.KeyRef || k.Op == nil || k.Stage || k.Unbind || k.Class == ClassCreate {
+		return Ref{}
+	}
+	if e := EntityOf(key.Kind); e == nil || !e.Created {
+		return Ref{}
+	}
+	return Ref{key.Kind, key.ID}
+}
+
 func (k *Kind) checkUnbind(key Key) error {
 	if k.KeyKind != "" {
 		return nil // BridgeUnsubscribe: without dialog or id there is nothing to do

@@ -110,3 +110,30 @@ func TestDecode(t *testing.T) {
 		seen[id] = true
 	}
 }
+
+// TestProbed: what a probe may ask about, on both sides.
+func TestProbed(t *testing.T) {
+	ch := Key{Kind: "channel", ID: "c1", App: "demo"}
+	for _, c := range []struct {
+		kind string
+		key  Key
+		want Ref
+	}{
+		{"ChannelData", ch, Ref{"channel", "c1"}},
+		{"ChannelHold", ch, Ref{"channel", "c1"}},
+		{"BridgeData", Key{Kind: "bridge", ID: "b1"}, Ref{"bridge", "b1"}},
+		{"ChannelData", Key{Kind: "channel"}, Ref{}},                  // no id
+		{"ChannelPlay", ch, Ref{}},                                    // a create: one server takes it
+		{"ChannelStagePlay", ch, Ref{}},                               // no ARI call
+		{"EndpointData", Key{Kind: "endpoint", ID: "PJSIP/a"}, Ref{}}, // every box may have it
+		{"ChannelList", Key{Kind: "channel", App: "demo"}, Ref{}},
+	} {
+		k, ok := LookupKind(c.kind)
+		if !ok {
+			t.Fatalf("no kind %s", c.kind)
+		}
+		if got := k.Probed(c.key); got != c.want {
+			t.Errorf("%s %+v: %+v, want %+v", c.kind, c.key, got, c.want)
+		}
+	}
+}
